@@ -1,0 +1,1 @@
+"""Terminarz: the five services of an accounting office's contract system and their shared platform."""

@@ -1,0 +1,1 @@
+"""Shared platform for every service: settings, logging, clock, database, bus, outbox and inbox, errors."""

@@ -1,0 +1,55 @@
+"""The event bus: one interface, two implementations (RabbitMQ distributed, in-memory embedded).
+
+Both give the same contract: a message published (after the producer's commit, by its outbox relay) reaches
+every queue bound to a matching routing key; each queue belongs to one consuming service and its replicas
+compete for its messages; a handler that raises gets the message again after a delay, up to a bounded
+number of attempts, then it is dead-lettered and kept. Delivery is at least once; handlers make effects
+exactly once through the inbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
+from typing import Protocol
+
+from services.common.messages import Envelope
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class Bus(Protocol):
+    async def start(self) -> None:
+        """Connect and declare what the bus needs (exchanges)."""
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Publish persistently; returns once the broker has confirmed it."""
+
+    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
+        """Declare the service's queue bound to the routing keys and start consuming with the handler."""
+
+    async def ping(self) -> None:
+        """Raise if the broker is not reachable (readiness)."""
+
+    async def close(self) -> None:
+        """Stop consuming and disconnect; unacknowledged messages go back to the queue."""
+
+
+@lru_cache(maxsize=256)
+def _pattern(key: str) -> re.Pattern[str]:
+    parts = []
+    for word in key.split("."):
+        if word == "#":
+            parts.append(r"(?:[^.]+(?:\.[^.]+)*)?")
+        elif word == "*":
+            parts.append(r"[^.]+")
+        else:
+            parts.append(re.escape(word))
+    regex = r"\.".join(parts).replace(r"\.(?:[^.]+(?:\.[^.]+)*)?", r"(?:\.[^.]+)*")
+    return re.compile(rf"^{regex}$")
+
+
+def topic_matches(binding: str, routing_key: str) -> bool:
+    """AMQP topic semantics: `*` is exactly one word, `#` zero or more words."""
+    return bool(_pattern(binding).match(routing_key))

@@ -1,0 +1,211 @@
+"""The RabbitMQ bus (distributed mode): a durable topic exchange, quorum queues, delayed retries, a DLX."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from services.common.bus import Handler
+from services.common.log import bound, get_logger
+from services.common.messages import Envelope
+
+log = get_logger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+
+
+class RabbitBus:
+    """Topology per subscribed queue Q (P = queue_prefix, E = exchange):
+
+    - E (topic, durable): every event, routing key = envelope type.
+    - P.Q (quorum): bound to E with the service's keys; consumed with manual ack.
+    - P.Q.retry (quorum, x-message-ttl = retry delay): a failed message is republished here with
+      `x-attempt` + 1 and the original acked; on expiry the broker dead-letters it back to P.Q through
+      the default exchange. A copy per queue, so a retry never reaches the other services bound to E.
+    - E.dlx (direct, durable) -> P.Q.dead (quorum, routing key P.Q): where a message ends after
+      max_attempts, and where the broker sends a message P.Q returned more than max_attempts times
+      (x-delivery-limit: a message that kills its consumer, or one we could not reroute).
+    """
+
+    def __init__(self, url: str, *, exchange: str = "terminarz.events", queue_prefix: str = "terminarz",
+                 prefetch: int = 16, max_attempts: int = 5, retry_delay_ms: int = 1000) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.dlx_name = f"{exchange}.dlx"
+        self.queue_prefix = queue_prefix
+        self.prefetch = prefetch
+        self.max_attempts = max_attempts
+        self.retry_delay_ms = retry_delay_ms
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._dlx: AbstractExchange | None = None
+        self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.url)
+        # Confirms make `publish` return only once the broker has the message (the outbox marks it sent then).
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        declare = self._channel.declare_exchange
+        self._exchange = await declare(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        self._dlx = await declare(self.dlx_name, aio_pika.ExchangeType.DIRECT, durable=True)
+
+    async def publish(self, envelope: Envelope) -> None:
+        message = aio_pika.Message(
+            body=envelope.to_bytes(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(envelope.id),
+            type=envelope.type,
+            correlation_id=envelope.correlation_id,
+            timestamp=envelope.occurred_at,
+            app_id=envelope.producer,
+        )
+        await self._started_exchange().publish(message, routing_key=envelope.type)
+
+    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
+        if self._connection is None:
+            raise RuntimeError("RabbitBus.subscribe called before start()")
+        name = f"{self.queue_prefix}.{queue}"
+        channel = await self._connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=self.prefetch)
+        dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+        await dead.bind(self.dlx_name, routing_key=name)
+        main = await channel.declare_queue(name, durable=True, arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": self.dlx_name,
+            "x-dead-letter-routing-key": name,
+            "x-delivery-limit": self.max_attempts,
+        })
+        await channel.declare_queue(f"{name}.retry", durable=True, arguments={
+            "x-queue-type": "quorum",
+            "x-message-ttl": self.retry_delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": name,
+            # A retried message must not be lost on its way back; at-least-once needs reject-publish.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        })
+        for key in keys:
+            await main.bind(self.exchange_name, routing_key=key)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._in_flight.add(task)
+            try:
+                await self._deliver(name, message, handler)
+            finally:
+                if task is not None:
+                    self._in_flight.discard(task)
+
+        tag = await main.consume(on_message, no_ack=False)
+        self._consumers.append((channel, main, tag))
+
+    async def _deliver(self, name: str, message: AbstractIncomingMessage, handler: Handler) -> None:
+        raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 1)
+        attempt = raw_attempt if isinstance(raw_attempt, int) else 1
+        with bound(queue=name, message_id=message.message_id, attempt=attempt):
+            try:
+                envelope = Envelope.from_bytes(message.body)
+            except ValueError as exc:
+                # A body that is not an envelope will never succeed: no retries.
+                await self._reroute(message, self._dead_letters(), name, attempt, exc, dead=True)
+                return
+            with bound(correlation_id=envelope.correlation_id):
+                try:
+                    await handler(envelope)
+                except asyncio.CancelledError:
+                    raise  # closing: no ack, the broker gives the message to another consumer
+                except Exception as exc:
+                    if attempt >= self.max_attempts:
+                        await self._reroute(message, self._dead_letters(), name, attempt, exc, dead=True)
+                    else:
+                        retry = f"{name}.retry"
+                        await self._reroute(message, self._direct(), retry, attempt + 1, exc, dead=False)
+                    return
+                # Only now: a consumer that dies before this line gets the message redelivered elsewhere.
+                await message.ack()
+
+    async def _reroute(self, message: AbstractIncomingMessage, exchange: AbstractExchange, routing_key: str,
+                       attempt: int, exc: Exception, *, dead: bool) -> None:
+        """Publish a confirmed copy to the retry queue or the dead-letter exchange, then ack the original."""
+        if dead:
+            log.error("bus.dead_lettered", message_id=message.message_id, type=message.type, attempts=attempt,
+                      dead_letter_queue=f"{routing_key}.dead", error=repr(exc))
+        else:
+            log.warning("bus.retry_scheduled", type=message.type, next_attempt=attempt, error=repr(exc),
+                        delay_ms=self.retry_delay_ms, exc_info=exc)
+        copy = aio_pika.Message(
+            body=message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+            correlation_id=message.correlation_id,
+            timestamp=message.timestamp,
+            app_id=message.app_id,
+            headers={ATTEMPT_HEADER: attempt, "x-last-error": repr(exc)[:1000],
+                     # After the first retry the delivery's routing key is the queue name, not the type.
+                     "x-original-routing-key": (message.headers or {}).get("x-original-routing-key")
+                     or message.routing_key or ""},
+        )
+        try:
+            await exchange.publish(copy, routing_key=routing_key)
+        except Exception:
+            # Back to the queue as is; x-delivery-limit bounds how often this can repeat.
+            log.exception("bus.reroute_failed", routing_key=routing_key)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+    def _started_exchange(self) -> AbstractExchange:
+        if self._exchange is None:
+            raise RuntimeError("RabbitBus used before start()")
+        return self._exchange
+
+    def _dead_letters(self) -> AbstractExchange:
+        if self._dlx is None:
+            raise RuntimeError("RabbitBus used before start()")
+        return self._dlx
+
+    def _direct(self) -> AbstractExchange:
+        """The default exchange of the confirming channel: routes straight to a queue by its name."""
+        if self._channel is None:
+            raise RuntimeError("RabbitBus used before start()")
+        return self._channel.default_exchange
+
+    async def ping(self) -> None:
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            raise ConnectionError(f"RabbitMQ is not connected ({self.exchange_name})")
+
+    async def close(self) -> None:
+        for channel, queue, tag in self._consumers:
+            try:
+                if not channel.is_closed:
+                    await queue.cancel(tag, timeout=5)
+            except Exception:  # a broken connection must not keep the service from shutting down
+                log.warning("bus.cancel_failed", queue=queue.name, exc_info=True)
+        # Unfinished handlers never ack; closing their channel hands the messages back to the queue.
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        for channel, _, _ in self._consumers:
+            if not channel.is_closed:
+                await channel.close()
+        self._consumers.clear()
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._channel = self._exchange = self._dlx = None

@@ -1,0 +1,51 @@
+"""structlog set-up: JSON lines distributed, readable lines embedded; the correlation id rides in contextvars."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def configure_logging(*, json: bool, level: str = "INFO") -> None:
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_correlation_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("correlation_id")
+    return str(value) if value else None
+
+
+@contextmanager
+def bound(**values: Any) -> Iterator[None]:
+    """Bind values (e.g. correlation_id, service) to every log line inside the block."""
+    with structlog.contextvars.bound_contextvars(**values):
+        yield
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,177 @@
+"""Transactional outbox and idempotent inbox, shared by every service.
+
+A service writes its state change and its events in one transaction (`emit`); the relay publishes them and
+marks them sent. A consumer records each processed message id in the same transaction as its effect
+(`consume_once`), so a redelivered message changes nothing: delivery is at least once, effects exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.bus import Bus
+from services.common.clock import Clock, SystemClock
+from services.common.db import Database, UTCDateTime, after_commit
+from services.common.log import bound, current_correlation_id, get_logger, new_correlation_id
+from services.common.messages import Envelope
+
+log = get_logger(__name__)
+
+
+def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Every service's database carries its own outbox and inbox."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False, unique=True),
+        Column("type", String(100), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("published_at", UTCDateTime, nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("message_id", String(36), primary_key=True),
+        Column("type", String(100), nullable=False),
+        Column("processed_at", UTCDateTime, nullable=False),
+        Column("extra", JSON, nullable=True),
+    )
+    return outbox, inbox
+
+
+class Messaging:
+    """What a service's code needs to emit events and consume them once."""
+
+    def __init__(self, *, producer: str, outbox: Table, inbox: Table, clock: Clock | None = None) -> None:
+        self.producer = producer
+        self.outbox = outbox
+        self.inbox = inbox
+        self.clock = clock or SystemClock()
+        self.outbox_signal: asyncio.Event | None = None  # set by the runtime: wakes the relay after commit
+
+    async def emit(self, session: AsyncSession, type_: str, payload: dict[str, Any]) -> Envelope:
+        """Store an event in the outbox inside the caller's transaction; it is published after commit."""
+        envelope = Envelope(
+            type=type_,
+            producer=self.producer,
+            correlation_id=current_correlation_id() or new_correlation_id(),
+            occurred_at=self.clock.now(),
+            payload=payload,
+        )
+        await session.execute(
+            self.outbox.insert().values(
+                message_id=str(envelope.id),
+                type=type_,
+                body=envelope.model_dump_json(),
+                created_at=self.clock.now(),
+                attempts=0,
+            )
+        )
+        signal = self.outbox_signal
+        if signal is not None:
+            after_commit(session, signal.set)
+        return envelope
+
+    async def claim(self, session: AsyncSession, envelope: Envelope) -> bool:
+        """Record the message as processed; False if it already was (the caller then does nothing)."""
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        values = {"message_id": str(envelope.id), "type": envelope.type, "processed_at": self.clock.now()}
+        insert_: Any = postgresql.insert(self.inbox) if dialect == "postgresql" else sqlite.insert(self.inbox)
+        result = await session.execute(insert_.values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+async def consume_once(db: Database, messaging: Messaging, envelope: Envelope, handler: EventHandler) -> bool:
+    """Run a handler and record the message in one transaction. Returns False for a duplicate."""
+    async with db.transaction() as session:
+        if not await messaging.claim(session, envelope):
+            log.info("message.duplicate", message_id=str(envelope.id), type=envelope.type)
+            return False
+        await handler(session, envelope)
+    return True
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows with broker confirms and marks them sent; one task per service."""
+
+    def __init__(self, *, db: Database, messaging: Messaging, bus: Bus, poll_seconds: float = 2.0,
+                 batch: int = 100) -> None:
+        self.db = db
+        self.messaging = messaging
+        self.bus = bus
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.messaging.producer}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.db.outbox_signal.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox.relay_failed", producer=self.messaging.producer)
+                sent = 0
+                await asyncio.sleep(min(self.poll_seconds, 1.0))
+            if sent >= self.batch:
+                continue
+            self.db.outbox_signal.clear()
+            try:
+                await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending events, oldest first. Returns how many were sent."""
+        outbox = self.messaging.outbox
+        async with self.db.transaction() as session:
+            query = (
+                select(outbox.c.seq, outbox.c.body)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.seq)
+                .limit(self.batch)
+            )
+            if not self.db.is_sqlite:
+                # Several replicas of a service may relay at once; each row goes out through one of them.
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).all()
+            sent = 0
+            for seq, body in rows:
+                envelope = Envelope.model_validate_json(body)
+                with bound(correlation_id=envelope.correlation_id):
+                    await self.bus.publish(envelope)
+                await session.execute(
+                    update(outbox).where(outbox.c.seq == seq).values(published_at=datetime.now(UTC))
+                )
+                sent += 1
+        return sent

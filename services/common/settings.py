@@ -1,0 +1,83 @@
+"""Settings from the environment (prefix TERMINARZ_); with nothing set you get the embedded mode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("contracts", "scheduler", "cases", "notifier", "gateway")
+DEFAULT_PORTS = {"gateway": 8000, "contracts": 8001, "scheduler": 8002, "cases": 8003, "notifier": 8004}
+
+
+class Settings(BaseSettings):
+    """Everything a service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TERMINARZ_", extra="ignore")
+
+    mode: Literal["embedded", "distributed"] = "embedded"
+    data_dir: Path = Path("data")
+    # Distributed mode: a PostgreSQL URL; each service uses its own database named "<database>_<service>".
+    database_url: str | None = None
+    amqp_url: str | None = None
+    exchange: str = "terminarz.events"
+    queue_prefix: str = "terminarz"
+    prefetch: int = 16
+    bus_max_attempts: int = 5
+    bus_retry_delay_ms: int = 1000
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    # Where the gateway finds the other services in distributed mode.
+    contracts_url: str = "http://127.0.0.1:8001"
+    scheduler_url: str = "http://127.0.0.1:8002"
+    cases_url: str = "http://127.0.0.1:8003"
+    notifier_url: str = "http://127.0.0.1:8004"
+    internal_token: str = "terminarz-internal-dev-token"
+
+    secret_key: str = "terminarz-dev-secret-change-me"
+    rules_dir: Path = Path("rules")
+    # Pins the clock (ISO datetime, UTC if no offset); for demos, tests and simulations.
+    frozen_time: datetime | None = None
+    scheduler_tick_seconds: float = 30.0
+    outbox_poll_seconds: float = 2.0
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "Terminarz <terminarz@localhost>"
+
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
+
+    def service_url(self, service: str) -> str:
+        return str(getattr(self, f"{service}_url"))
+
+    def service_port(self, service: str) -> int:
+        if self.port is not None:
+            return self.port
+        return DEFAULT_PORTS[service]
+
+    def database_url_for(self, service: str) -> str:
+        """Each service owns its own database: a SQLite file embedded, a PostgreSQL database distributed."""
+        if self.database_url:
+            base, _, name = self.database_url.rpartition("/")
+            name = name.split("?")[0] or "terminarz"
+            return f"{base}/{name}_{service}"
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / (service + '.db')}"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.mode == "distributed"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Terminarz scheduler service."""

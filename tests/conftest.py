@@ -1,0 +1,117 @@
+"""Shared fixtures: where the real broker and database are, and waiting on conditions with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import pytest
+
+AMQP_URL = os.environ.get("TERMINARZ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PG_URL = os.environ.get("TERMINARZ_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+T = TypeVar("T")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int) -> None:
+    """Distributed tests need the real thing: skip with the reason locally, fail under CI=true."""
+    if _reachable(url, port):
+        return
+    message = f"{name} is not reachable at {url}; start it (see README) to run the distributed tests"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    require_service("RabbitMQ", AMQP_URL, 5672)
+    return AMQP_URL
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database prefix (each service appends `_<service>`); dropped afterwards."""
+    require_service("PostgreSQL", PG_URL, 5432)
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"tz_test_{uuid.uuid4().hex[:10]}"
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{name}%")
+        for row in rows:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[T] | T], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll a condition until it returns something truthy; fail with `what` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            result = await result  # type: ignore[misc]
+        if result:
+            return result  # type: ignore[return-value]
+        last = result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}: last value {last!r}")
+        await asyncio.sleep(interval)
+
+
+class CapturedMail:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[str, int, CapturedMail]]:
+    """A real SMTP server (aiosmtpd) inside the test; yields host, port and what it received."""
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    captured = CapturedMail()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            captured.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield "127.0.0.1", port, captured
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
