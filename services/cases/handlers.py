@@ -1,0 +1,148 @@
+"""The cases service layer: one plain function per event or command, each inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.models import case_history, cases
+from services.common.log import get_logger
+from services.common.messages import CASE_CREATED, CaseCreated, CaseRequested, CaseWithdrawn, Envelope
+from services.common.runtime import ServiceContext
+
+log = get_logger(__name__)
+
+OPEN_STATUSES = ("open", "in_progress")
+
+
+async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    request = CaseRequested.model_validate(envelope.payload)
+    existing = (
+        await session.execute(
+            select(cases.c.id, cases.c.status).where(
+                cases.c.contract_id == request.contract_id,
+                cases.c.rule_id == request.rule_id,
+                cases.c.period == request.period,
+            )
+        )
+    ).first()
+    if existing is not None:
+        # The natural key says this case exists: a replayed or re-planned request changes nothing.
+        log.info("case.already_exists", case_id=existing.id, rule_id=request.rule_id, period=request.period)
+        return
+    now = ctx.clock.now()
+    case_id = str(uuid.uuid4())
+    assignee = request.assignee
+    commissioner = request.commissioner
+    await session.execute(
+        cases.insert().values(
+            id=case_id,
+            contract_id=request.contract_id,
+            contract_number=request.contract_number,
+            client_name=request.client_name,
+            rule_id=request.rule_id,
+            code=request.code,
+            period=request.period,
+            rules_version=request.rules_version,
+            contract_version=request.contract_version,
+            title=request.title_pl,
+            title_en=request.title_en,
+            due=request.due,
+            generate_on=request.generate_on,
+            status="open",
+            role=request.role,
+            assignee_login=assignee.login if assignee else None,
+            assignee_name=assignee.name if assignee else "",
+            assignee_email=assignee.email if assignee else "",
+            commissioner_login=commissioner.login if commissioner else None,
+            commissioner_name=commissioner.name if commissioner else "",
+            checklist=[{"item": item, "done": False} for item in request.checklist],
+            notice=request.notice,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await _record(session, ctx, case_id, "scheduler", "created",
+                  f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}")
+    created = CaseCreated(
+        case_id=case_id,
+        contract_id=request.contract_id,
+        contract_number=request.contract_number,
+        client_name=request.client_name,
+        rule_id=request.rule_id,
+        code=request.code,
+        period=request.period,
+        title=request.title_pl,
+        due=request.due,
+        assignee=assignee,
+        commissioner=commissioner,
+    )
+    await ctx.messaging.emit(session, CASE_CREATED, created.model_dump(mode="json"))
+    log.info("case.created", case_id=case_id, rule_id=request.rule_id, period=request.period)
+
+
+async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    withdrawn = CaseWithdrawn.model_validate(envelope.payload)
+    row = (
+        await session.execute(
+            select(cases.c.id, cases.c.status).where(
+                cases.c.contract_id == withdrawn.contract_id,
+                cases.c.rule_id == withdrawn.rule_id,
+                cases.c.period == withdrawn.period,
+            )
+        )
+    ).first()
+    if row is None or row.status not in OPEN_STATUSES:
+        return  # finished work stays as it was done; a missing case has nothing to withdraw
+    await session.execute(
+        update(cases).where(cases.c.id == row.id).values(status="withdrawn", updated_at=ctx.clock.now())
+    )
+    await _record(session, ctx, row.id, "scheduler", "withdrawn", withdrawn.reason)
+
+
+async def _record(session: AsyncSession, ctx: ServiceContext, case_id: str, actor: str, event: str,
+                  detail: str) -> None:
+    await session.execute(
+        case_history.insert().values(case_id=case_id, at=ctx.clock.now(), actor=actor, event=event, detail=detail)
+    )
+
+
+async def list_cases(
+    *,
+    session: AsyncSession,
+    visible_to: str | None = None,
+    status: str | None = None,
+    contract_id: str | None = None,
+    due_before: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Cases ordered by due date; `visible_to` limits them to a person's own (assignee or commissioner)."""
+    query = select(cases)
+    if visible_to is not None:
+        query = query.where(or_(cases.c.assignee_login == visible_to, cases.c.commissioner_login == visible_to))
+    if status is not None:
+        query = query.where(cases.c.status == status)
+    if contract_id is not None:
+        query = query.where(cases.c.contract_id == contract_id)
+    if due_before is not None:
+        query = query.where(cases.c.due <= due_before)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(query.order_by(cases.c.due, cases.c.title).limit(limit).offset(offset))
+    return [dict(row._mapping) for row in rows], int(total)
+
+
+async def get_case(*, session: AsyncSession, case_id: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(cases).where(cases.c.id == case_id))).first()
+    if row is None:
+        return None
+    result = dict(row._mapping)
+    history = await session.execute(
+        select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.at)
+    )
+    result["history"] = [dict(h._mapping) for h in history]
+    return result

@@ -1,0 +1,57 @@
+"""Tables of the cases service: cases and their history, plus its outbox and inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from services.common.db import UTCDateTime, new_metadata
+from services.common.messaging import add_messaging_tables
+
+metadata = new_metadata()
+outbox, inbox = add_messaging_tables(metadata)
+
+# Case status: open → in_progress → done; or withdrawn when the obligation no longer applies.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("contract_id", String(36), nullable=True, index=True),
+    Column("contract_number", String(100), nullable=False, default=""),
+    Column("client_name", String(300), nullable=False, default=""),
+    # Why the case exists: the rule, the rules version, the contract version and the period.
+    Column("rule_id", String(100), nullable=True),
+    Column("code", String(50), nullable=True),
+    Column("period", String(20), nullable=True),
+    Column("rules_version", String(64), nullable=True),
+    Column("contract_version", Integer, nullable=True),
+    Column("title", String(300), nullable=False),
+    Column("title_en", String(300), nullable=False, default=""),
+    Column("due", Date, nullable=False, index=True),
+    Column("generate_on", Date, nullable=True),
+    Column("status", String(20), nullable=False, default="open", index=True),
+    Column("role", String(30), nullable=True),
+    Column("assignee_login", String(100), nullable=True, index=True),
+    Column("assignee_name", String(200), nullable=False, default=""),
+    Column("assignee_email", String(320), nullable=False, default=""),
+    Column("commissioner_login", String(100), nullable=True, index=True),
+    Column("commissioner_name", String(200), nullable=False, default=""),
+    Column("checklist", JSON, nullable=False, default=list),
+    Column("notice", JSON, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
+    UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("event", String(50), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_case_history_case", "case_id", "at"),
+)

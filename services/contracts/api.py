@@ -1,0 +1,123 @@
+"""HTTP API of the contracts service (internal: the gateway calls it)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.messages import TeamMember
+from services.common.runtime import ServiceContext, get_context
+from services.contracts import handlers
+from services.contracts.domain import ClientIn, ContractIn
+
+router = APIRouter()
+
+
+class ContractCreate(ContractIn):
+    """A contract as the gateway sends it: the team's logins plus the people behind them."""
+
+    team_members: dict[str, TeamMember | None] = Field(default_factory=dict)
+
+
+async def _once(
+    ctx: ServiceContext,
+    key: str | None,
+    endpoint: str,
+    body: Any,
+    create: Callable[[AsyncSession], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Run a create inside one transaction; with an Idempotency-Key, a retry returns the first result."""
+    if key is None:
+        async with ctx.db.transaction() as session:
+            return await create(session)
+    body_hash = handlers.request_hash(body)
+    try:
+        async with ctx.db.transaction() as session:
+            previous = await handlers.replay(session, key=key, endpoint=endpoint, body_hash=body_hash)
+            if previous is not None:
+                return previous
+            result = await create(session)
+            await handlers.remember(
+                ctx, session, key=key, endpoint=endpoint, body_hash=body_hash, response=result
+            )
+            return result
+    except IntegrityError:
+        # The same key raced in from a concurrent retry: the winner's answer is the answer.
+        async with ctx.db.reading() as session:
+            previous = await handlers.replay(session, key=key, endpoint=endpoint, body_hash=body_hash)
+        if previous is None:
+            raise
+        return previous
+
+
+@router.post("/clients", status_code=201)
+async def create_client(
+    client: ClientIn,
+    ctx: ServiceContext = Depends(get_context),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    return await _once(
+        ctx,
+        idempotency_key,
+        "clients",
+        client.model_dump(mode="json"),
+        lambda session: handlers.create_client(ctx, session, client),
+    )
+
+
+@router.get("/clients")
+async def list_clients(
+    ctx: ServiceContext = Depends(get_context),
+    q: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await handlers.list_clients(session=session, q=q, limit=limit, offset=offset)
+
+
+@router.get("/clients/{client_id}")
+async def get_client(client_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await handlers.get_client(session=session, client_id=client_id)
+
+
+@router.post("/contracts", status_code=201)
+async def create_contract(
+    body: ContractCreate,
+    ctx: ServiceContext = Depends(get_context),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    contract = ContractIn.model_validate(body.model_dump(exclude={"team_members"}))
+    return await _once(
+        ctx,
+        idempotency_key,
+        "contracts",
+        body.model_dump(mode="json"),
+        lambda session: handlers.create_contract(ctx, session, contract, body.team_members),
+    )
+
+
+@router.get("/contracts")
+async def list_contracts(
+    ctx: ServiceContext = Depends(get_context),
+    client_id: int | None = None,
+    status: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await handlers.list_contracts(
+            session=session, client_id=client_id, status=status, limit=limit, offset=offset
+        )
+
+
+@router.get("/contracts/{contract_id}")
+async def get_contract(contract_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await handlers.get_contract(session=session, contract_id=contract_id)

@@ -1,0 +1,63 @@
+"""Tables of the contracts service: clients, contracts and every version of their terms."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, UniqueConstraint
+
+from services.common.db import UTCDateTime, new_metadata
+from services.common.messaging import add_messaging_tables
+
+metadata = new_metadata()
+outbox, inbox = add_messaging_tables(metadata)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(300), nullable=False, index=True),
+    Column("nip", String(10), nullable=False, unique=True),
+    Column("regon", String(14), nullable=True),
+    Column("krs", String(10), nullable=True),
+    Column("legal_form", String(40), nullable=False),
+    Column("data", JSON, nullable=False),  # the validated ClientIn, as JSON
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# status: active | terminated. The terms live in contract_versions; `version` is the newest one.
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False, default="active"),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+contract_versions = Table(
+    "contract_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("kind", String(20), nullable=False),  # signed | annex | termination
+    Column("document", JSON, nullable=False),  # the validated contract (ContractDraft) + the team's people
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("contract_id", "version", name="uq_contract_versions_version"),
+)
+
+# A retried POST with the same Idempotency-Key gets the first answer instead of a second record.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("endpoint", String(100), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,56 @@
+"""How the gateway calls the other services: HTTP with the internal token and the correlation id.
+
+Embedded, the calls go straight to the in-process apps (no sockets); distributed, to each service's URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.common.errors import Problem
+from services.common.log import CORRELATION_HEADER, current_correlation_id
+from services.common.runtime import INTERNAL_TOKEN_HEADER
+from services.common.settings import Settings
+
+DOWNSTREAM = ("contracts", "scheduler", "cases", "notifier")
+
+
+class ServiceClients:
+    def __init__(self, settings: Settings, apps: dict[str, Any] | None = None) -> None:
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        for name in DOWNSTREAM:
+            headers = {INTERNAL_TOKEN_HEADER: settings.internal_token}
+            if apps and name in apps:
+                client = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]),
+                                           base_url=f"http://{name}", headers=headers, timeout=60)
+            else:
+                client = httpx.AsyncClient(base_url=settings.service_url(name), headers=headers, timeout=60)
+            self._clients[name] = client
+
+    async def call(self, service: str, method: str, path: str, *, json: Any = None,
+                   params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+        """Call a service; its problem documents come back to our caller as they were (same status, fields)."""
+        extra = dict(headers or {})
+        cid = current_correlation_id()
+        if cid:
+            extra[CORRELATION_HEADER] = cid
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._clients[service].request(method, path, json=json, params=clean_params,
+                                                            headers=extra)
+        except httpx.TransportError as exc:
+            raise Problem(503, "Service unavailable", f"the {service} service cannot be reached: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"title": response.text[:200]}
+            raise Problem(response.status_code, body.get("title", "Error"), body.get("detail"),
+                          errors=body.get("errors"))
+        return response.json() if response.content else None
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
