@@ -85,7 +85,7 @@ class Messaging:
 
     async def claim(self, session: AsyncSession, envelope: Envelope) -> bool:
         """Record the message as processed; False if it already was (the caller then does nothing)."""
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        dialect = session.get_bind().dialect.name
         values = {"message_id": str(envelope.id), "type": envelope.type, "processed_at": self.clock.now()}
         insert_: Any = postgresql.insert(self.inbox) if dialect == "postgresql" else sqlite.insert(self.inbox)
         result = await session.execute(insert_.values(**values).on_conflict_do_nothing())
