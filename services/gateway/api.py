@@ -119,6 +119,13 @@ async def get_contract(contract_id: str, user: User = Depends(api_user),
     return await svc.call("contracts", "GET", f"/contracts/{contract_id}")
 
 
+@router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested")
+async def contract_plan(contract_id: str, user: User = Depends(api_user),
+                        svc: ServiceClients = Depends(service_clients)) -> Any:
+    await svc.call("contracts", "GET", f"/contracts/{contract_id}")  # 404 for a contract that does not exist
+    return await svc.call("scheduler", "GET", "/plan", params={"contract_id": contract_id})
+
+
 @router.get("/cases", summary="Cases visible to the caller, by due date")
 async def list_cases(
     status: str | None = None,

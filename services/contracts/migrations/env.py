@@ -1,6 +1,6 @@
 """Alembic environment of the contracts service."""
 
-from services.contracts.models import metadata
 from services.common.migrate import run_env
+from services.contracts.models import metadata
 
 run_env(metadata)

@@ -1,0 +1,769 @@
+"""Clients and contracts of the office: identifier checks, validated models and the terms document."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+# --------------------------------------------------------------------------------------------------
+# Identifiers: NIP, REGON, PESEL, KRS
+# --------------------------------------------------------------------------------------------------
+
+
+class InvalidIdentifier(ValueError):
+    """A Polish identifier (NIP, REGON, PESEL, KRS) that cannot be right; the message says why."""
+
+    def __init__(self, kind: str, raw: str, reason: str) -> None:
+        self.kind = kind
+        self.raw = raw
+        self.reason = reason
+        super().__init__(f"{kind} {reason} (got {raw!r})")
+
+
+_SEPARATORS = re.compile(r"[\s\-\u00a0]+")  # people paste NBSPs from PDFs and web pages
+_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+_REGON9_WEIGHTS = (8, 9, 2, 3, 4, 5, 6, 7)
+_REGON14_WEIGHTS = (2, 4, 8, 5, 0, 9, 7, 3, 6, 1, 2, 4, 8)
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+# PESEL encodes the century in the month: 1800s add 80, 1900s add 0, 2000s add 20, 2100s 40, 2200s 60.
+_PESEL_CENTURIES = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}
+
+
+def _digits(kind: str, raw: str, *, lengths: tuple[int, ...], strip_pl: bool = False) -> str:
+    if not isinstance(raw, str):
+        raise InvalidIdentifier(kind, str(raw), "must be given as text, not a number (leading zeros matter)")
+    text = _SEPARATORS.sub("", raw)
+    if strip_pl and text[:2].upper() == "PL":
+        text = text[2:]
+    if not text:
+        raise InvalidIdentifier(kind, raw, "is empty")
+    if not (text.isascii() and text.isdigit()):
+        allowed = "digits, spaces, dashes and a PL prefix" if strip_pl else "digits, spaces and dashes"
+        raise InvalidIdentifier(kind, raw, f"may contain only {allowed}")
+    if len(text) not in lengths:
+        expected = " or ".join(str(n) for n in lengths)
+        raise InvalidIdentifier(kind, raw, f"must have {expected} digits, got {len(text)}")
+    return text
+
+
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False))
+
+
+def normalize_nip(raw: str) -> str:
+    """Return the 10-digit NIP; accepts a `PL` prefix, spaces and dashes. Raises InvalidIdentifier."""
+    nip = _digits("NIP", raw, lengths=(10,), strip_pl=True)
+    check = _weighted(nip, _NIP_WEIGHTS) % 11
+    if check == 10:
+        # No NIP is ever issued with remainder 10, so the number is mistyped rather than exotic.
+        raise InvalidIdentifier("NIP", raw, "checksum does not match: the weighted sum leaves remainder 10")
+    if check != int(nip[9]):
+        raise InvalidIdentifier("NIP", raw, f"checksum does not match: last digit should be {check}")
+    return nip
+
+
+def _regon9_check(digits: str) -> int:
+    return _weighted(digits, _REGON9_WEIGHTS) % 11 % 10  # remainder 10 is written as 0
+
+
+def normalize_regon(raw: str) -> str:
+    """Return the 9- or 14-digit REGON (spaces and dashes removed). Raises InvalidIdentifier."""
+    regon = _digits("REGON", raw, lengths=(9, 14))
+    if _regon9_check(regon) != int(regon[8]):
+        where = "the first 9 digits (the parent unit's REGON) do not" if len(regon) == 14 else "does not"
+        raise InvalidIdentifier("REGON", raw, f"checksum {where} match: digit 9 should be {_regon9_check(regon)}")
+    if len(regon) == 14:
+        check = _weighted(regon, _REGON14_WEIGHTS) % 11 % 10
+        if check != int(regon[13]):
+            raise InvalidIdentifier("REGON", raw, f"checksum does not match: last digit should be {check}")
+    return regon
+
+
+def pesel_birth_date(pesel: str) -> date:
+    """The birth date a PESEL encodes; raises InvalidIdentifier when it names no real day."""
+    yy, mm, dd = int(pesel[0:2]), int(pesel[2:4]), int(pesel[4:6])
+    offset = (mm - 1) // 20 * 20 if mm >= 1 else -1
+    century = _PESEL_CENTURIES.get(offset)
+    month = mm - offset
+    if century is None or not 1 <= month <= 12:
+        raise InvalidIdentifier("PESEL", pesel, f"encodes no valid birth month (digits 3-4 are {mm:02d})")
+    try:
+        return date(century + yy, month, dd)
+    except ValueError:
+        raise InvalidIdentifier(
+            "PESEL", pesel, f"encodes no valid birth date ({century + yy}-{month:02d}-{dd:02d})"
+        ) from None
+
+
+def normalize_pesel(raw: str) -> str:
+    """Return the 11-digit PESEL after checking its checksum and birth date. Raises InvalidIdentifier."""
+    pesel = _digits("PESEL", raw, lengths=(11,))
+    check = (10 - _weighted(pesel, _PESEL_WEIGHTS) % 10) % 10
+    if check != int(pesel[10]):
+        raise InvalidIdentifier("PESEL", raw, f"checksum does not match: last digit should be {check}")
+    pesel_birth_date(pesel)
+    return pesel
+
+
+def normalize_krs(raw: str) -> str:
+    """Return the KRS number as 10 digits, zero-padded (registers print it both ways)."""
+    krs = _digits("KRS", raw, lengths=tuple(range(1, 11)))
+    if int(krs) == 0:
+        raise InvalidIdentifier("KRS", raw, "cannot be all zeros")
+    return krs.zfill(10)
+
+
+# --------------------------------------------------------------------------------------------------
+# Vocabulary (shared/domain/terms.md): the values rules are written against
+# --------------------------------------------------------------------------------------------------
+
+
+class LegalForm(StrEnum):
+    sole_trader = "sole_trader"
+    civil_partnership = "civil_partnership"
+    general_partnership = "general_partnership"
+    limited_partnership = "limited_partnership"
+    professional_partnership = "professional_partnership"
+    llc = "llc"
+    simple_joint_stock = "simple_joint_stock"
+    joint_stock = "joint_stock"
+    foundation = "foundation"
+    association = "association"
+
+
+LEGAL_PERSONS = frozenset(
+    {
+        LegalForm.llc,
+        LegalForm.simple_joint_stock,
+        LegalForm.joint_stock,
+        LegalForm.foundation,
+        LegalForm.association,
+    }
+)
+# Sole traders are registered in CEIDG and a civil partnership is a contract, not a registered entity.
+NOT_IN_KRS = frozenset({LegalForm.sole_trader, LegalForm.civil_partnership})
+NATURAL_PERSONS = frozenset({LegalForm.sole_trader})
+
+
+class Books(StrEnum):
+    full = "full"
+    kpir = "kpir"
+    revenue_records = "revenue_records"
+
+
+class IncomeTax(StrEnum):
+    pit_scale = "pit_scale"
+    pit_flat = "pit_flat"
+    pit_ryczalt = "pit_ryczalt"
+    cit = "cit"
+    cit_estonian = "cit_estonian"
+    none = "none"
+
+
+CIT = frozenset({IncomeTax.cit, IncomeTax.cit_estonian})
+PIT = frozenset({IncomeTax.pit_scale, IncomeTax.pit_flat, IncomeTax.pit_ryczalt})
+
+
+class IncomeTaxAdvances(StrEnum):
+    monthly = "monthly"
+    quarterly = "quarterly"
+    simplified = "simplified"
+    none = "none"
+
+
+class VatPeriod(StrEnum):
+    none = "none"
+    monthly = "monthly"
+    quarterly = "quarterly"
+
+
+class Service(StrEnum):
+    bookkeeping = "bookkeeping"
+    vat = "vat"
+    income_tax = "income_tax"
+    payroll = "payroll"
+    zus = "zus"
+    annual_statements = "annual_statements"
+    owner_annual_return = "owner_annual_return"
+
+
+# Parameters a service may carry, with the check for each value. Extend here, never rename.
+SERVICE_PARAMETERS: dict[Service, dict[str, str]] = {
+    Service.payroll: {"headcount_limit": "a whole number of people, at least 1"},
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------------
+
+Problem = tuple[tuple[str | int, ...], str, object]  # (location, message, offending input)
+
+
+def _rule_error(message: str) -> PydanticCustomError:
+    # The message goes in the context so that braces in user input cannot break the template.
+    return PydanticCustomError("invalid_terms", "{reason}", {"reason": message})
+
+
+def _raise_problems(title: str, problems: list[Problem]) -> None:
+    """Raise cross-field problems as one ValidationError whose locations name the fields to fix."""
+    if problems:
+        details = [InitErrorDetails(type=_rule_error(msg), loc=loc, input=value) for loc, msg, value in problems]
+        raise ValidationError.from_exception_data(title, details)
+
+
+def _field(normalizer: Callable[[str], str]) -> Callable[[str], str]:
+    def validate(value: str) -> str:
+        try:
+            return normalizer(value)
+        except InvalidIdentifier as exc:
+            raise PydanticCustomError("invalid_identifier", "{reason}", {"reason": str(exc)}) from None
+
+    return validate
+
+
+Nip = Annotated[StrictStr, AfterValidator(_field(normalize_nip))]
+Regon = Annotated[StrictStr, AfterValidator(_field(normalize_regon))]
+Pesel = Annotated[StrictStr, AfterValidator(_field(normalize_pesel))]
+Krs = Annotated[StrictStr, AfterValidator(_field(normalize_krs))]
+
+_EMAIL = re.compile(r"^[^@\s,;]+@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise PydanticCustomError("invalid_email", "not an e-mail address: {value}", {"value": value})
+    local, domain = value.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"  # domains are case-insensitive; local parts, strictly, are not
+
+
+Email = Annotated[StrictStr, AfterValidator(_email)]
+
+
+def _login(value: str) -> str:
+    value = value.strip()
+    if not value or any(ch.isspace() for ch in value) or len(value) > 64:
+        raise PydanticCustomError(
+            "invalid_login", "a user login is 1-64 characters without spaces, got {value}", {"value": value}
+        )
+    return value
+
+
+Login = Annotated[StrictStr, AfterValidator(_login)]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _strict_date(value: object) -> object:
+    # Local calendar dates only: a timestamp or a datetime would smuggle in a time zone question.
+    if isinstance(value, str):
+        value = value.strip()
+    if isinstance(value, datetime) or not (
+        isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value))
+    ):
+        raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD, got {value}", {"value": value})
+    return value
+
+
+LocalDate = Annotated[date, BeforeValidator(_strict_date)]
+
+CENT = Decimal("0.01")
+VAT_RATES = frozenset({Decimal(0), Decimal(5), Decimal(8), Decimal(23)})  # 0 also covers "zw" (exempt)
+
+
+def _no_float(value: object) -> object:
+    # Floats cannot hold most cent amounts exactly; make callers send "1200.00" (or 1200) instead.
+    if isinstance(value, bool | float):
+        raise PydanticCustomError(
+            "money_not_float",
+            'amounts are written as a string such as "1200.00" or a whole number, not {value} '
+            "(fractional JSON numbers are read as floats and lose cents)",
+            {"value": value},
+        )
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(_cents),
+]
+
+
+def _vat_rate(value: Decimal) -> Decimal:
+    if value not in VAT_RATES:
+        allowed = ", ".join(str(r) for r in sorted(VAT_RATES))
+        raise PydanticCustomError(
+            "vat_rate",
+            "VAT rate must be one of {allowed} (percent), got {value}",
+            {"allowed": allowed, "value": str(value)},
+        )
+    return next(rate for rate in VAT_RATES if rate == value)  # canonical form: 23, not 23.00
+
+
+VatRate = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False), AfterValidator(_vat_rate)]
+
+
+class _Model(BaseModel):
+    # extra="forbid": a misspelt field ("vat_ue") must fail loudly, not vanish.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------------------------------
+
+_FISCAL_YEAR_END = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+class TaxProfile(_Model):
+    """The client terms of terms.md that rules match on (identifiers live on ClientIn)."""
+
+    legal_form: LegalForm
+    books: Books
+    income_tax: IncomeTax
+    income_tax_advances: IncomeTaxAdvances
+    vat: VatPeriod
+    vat_eu: StrictBool = False
+    employees: StrictInt = Field(default=0, ge=0)
+    ppk: StrictBool = False
+    fiscal_year_end: str = "12-31"
+    # Left out, it follows the legal form: every form except a sole trader and s.c. is registered in KRS.
+    in_krs: StrictBool = None  # type: ignore[assignment]  # filled in by _default_in_krs
+    # Extensions for the scheduler: INTRASTAT declarations; PFRON (25+ staff, below the disabled quota).
+    intrastat: StrictBool = False
+    pfron: StrictBool = False
+
+    @property
+    def legal_person(self) -> bool:
+        return self.legal_form in LEGAL_PERSONS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_in_krs(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("in_krs") is None and data.get("legal_form") is not None:
+            form = data["legal_form"]
+            if form in set(LegalForm):
+                data = {**data, "in_krs": LegalForm(form) not in NOT_IN_KRS}
+        return data
+
+    @field_validator("fiscal_year_end")
+    @classmethod
+    def _month_end(cls, value: str) -> str:
+        match = _FISCAL_YEAR_END.match(value)
+        month, day = (int(match[1]), int(match[2])) if match else (0, 0)
+        if not 1 <= month <= 12:
+            raise _rule_error(f"fiscal_year_end is written MM-DD, e.g. 12-31; got {value}")
+        # A fiscal year is 12 full calendar months (ustawa o rachunkowości, art. 3), so it ends on a
+        # month's last day; February is written 02-28 and means the 29th in leap years.
+        last = calendar.monthrange(2001, month)[1]
+        if day != last:
+            raise _rule_error(f"a fiscal year ends on the last day of a month: write {month:02d}-{last:02d}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[Problem] = []
+        form, tax, books = self.legal_form, self.income_tax, self.books
+        if self.legal_person and tax in PIT:
+            problems.append((("income_tax",), f"a legal person ({form}) pays CIT, not {tax}", tax.value))
+        if form in {LegalForm.sole_trader, LegalForm.civil_partnership} and tax in CIT:
+            problems.append((("income_tax",), f"a {form} pays PIT, not {tax}", tax.value))
+        if (self.legal_person or tax in CIT) and books is not Books.full:
+            who = f"a legal person ({form})" if self.legal_person else f"a {tax} payer"
+            problems.append((("books",), f"{who} keeps full books, not {books}", books.value))
+        elif (tax is IncomeTax.pit_ryczalt) != (books is Books.revenue_records) and books is not Books.full:
+            problems.append(
+                (
+                    ("books",),
+                    "revenue_records go with pit_ryczalt and pit_ryczalt with revenue_records (or full)",
+                    books.value,
+                )
+            )
+        if tax is IncomeTax.none and self.income_tax_advances is not IncomeTaxAdvances.none:
+            problems.append(
+                (
+                    ("income_tax_advances",),
+                    "no income tax means no advances: use none",
+                    self.income_tax_advances.value,
+                )
+            )
+        if tax in PIT and self.fiscal_year_end != "12-31":
+            problems.append(
+                (
+                    ("fiscal_year_end",),
+                    "for PIT the tax year is the calendar year: use 12-31",
+                    self.fiscal_year_end,
+                )
+            )
+        if form in NOT_IN_KRS and self.in_krs:
+            problems.append((("in_krs",), f"a {form} is not registered in KRS", self.in_krs))
+        _raise_problems(type(self).__name__, problems)
+        return self
+
+
+_POSTAL_CODE_PL = re.compile(r"^(\d{2})-?(\d{3})$")
+
+
+class Address(_Model):
+    street: str = Field(min_length=1, max_length=200)  # street, building and unit, as written on letters
+    postal_code: str = Field(min_length=1, max_length=16)
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(default="PL", pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+
+    @model_validator(mode="after")
+    def _polish_postal_code(self) -> Self:
+        if self.country == "PL":
+            match = _POSTAL_CODE_PL.match(self.postal_code)
+            if not match:
+                _raise_problems(
+                    "Address",
+                    [(("postal_code",), "a Polish postal code is NN-NNN, e.g. 00-950", self.postal_code)],
+                )
+            else:
+                self.postal_code = f"{match[1]}-{match[2]}"
+        return self
+
+
+class ClientIn(_Model):
+    """A client as the office records it.
+
+    PESEL is required for a natural person (legal_form sole_trader) and rejected for any other form:
+    storing a person's PESEL where no rule needs it is data the office must not keep (GDPR), and
+    silently dropping it would hide a mistake in the source data.
+    """
+
+    name: str = Field(min_length=1, max_length=300)
+    tax_profile: TaxProfile
+    nip: Nip
+    regon: Regon
+    pesel: Pesel | None = None
+    krs: Krs | None = None
+    address: Address
+    contact_emails: list[Email] = Field(min_length=1)  # notices go to every address listed
+    language: Literal["pl", "en"] = "pl"
+
+    @property
+    def legal_form(self) -> LegalForm:
+        return self.tax_profile.legal_form
+
+    @field_validator("name")
+    @classmethod
+    def _single_spaces(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    @field_validator("contact_emails")
+    @classmethod
+    def _distinct(cls, emails: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        for email in emails:
+            seen.setdefault(email.lower(), email)  # one notice per mailbox, not one per spelling
+        return list(seen.values())
+
+    @model_validator(mode="after")
+    def _identifiers_fit_form(self) -> Self:
+        problems: list[Problem] = []
+        form = self.tax_profile.legal_form
+        if form in NATURAL_PERSONS and self.pesel is None:
+            problems.append((("pesel",), f"PESEL is required for a natural person ({form})", None))
+        if form not in NATURAL_PERSONS and self.pesel is not None:
+            problems.append((("pesel",), f"PESEL is only recorded for a sole_trader, not for a {form}", self.pesel))
+        if self.tax_profile.in_krs and self.krs is None:
+            problems.append((("krs",), "the client is registered in KRS (in_krs), so give its KRS number", None))
+        if form in NOT_IN_KRS and self.krs is not None:
+            problems.append((("krs",), f"a {form} has no KRS number", self.krs))
+        _raise_problems("ClientIn", problems)
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
+# Contract
+# --------------------------------------------------------------------------------------------------
+
+ParameterValue = StrictInt | StrictBool | StrictStr
+
+
+class ServiceScope(_Model):
+    """One service of the vocabulary with its parameters; a bare name is accepted as input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Service
+    parameters: dict[str, ParameterValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _known_parameters(self) -> Self:
+        known = SERVICE_PARAMETERS.get(self.name, {})
+        problems: list[Problem] = []
+        for key, value in self.parameters.items():
+            if key not in known:
+                allowed = ", ".join(known) or "none"
+                problems.append(
+                    (
+                        (("parameters", key)),
+                        f"{self.name} takes no parameter {key!r} (known: {allowed})",
+                        value,
+                    )
+                )
+            elif (self.name, key) == (Service.payroll, "headcount_limit") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                problems.append(((("parameters", key)), f"headcount_limit must be {known[key]}", value))
+        _raise_problems("ServiceScope", problems)
+        return self
+
+
+@dataclass(frozen=True)
+class FeeBreakdown:
+    """One month's fee: every amount in PLN, rounded to the grosz."""
+
+    base: Decimal
+    employees: Decimal
+    documents: Decimal
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+class Fee(_Model):
+    """Monthly fee, net in PLN, with VAT and per-unit extras; all arithmetic in Decimal."""
+
+    monthly_net: Money
+    vat_rate: VatRate = Decimal(23)
+    per_employee: Money | None = None  # for every employee on payroll that month
+    per_document: Money | None = None  # for every document above document_threshold
+    document_threshold: StrictInt | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _threshold_with_price(self) -> Self:
+        if (self.per_document is None) != (self.document_threshold is None):
+            missing = "document_threshold" if self.document_threshold is None else "per_document"
+            _raise_problems(
+                "Fee",
+                [((missing,), "per_document and document_threshold are given together or not at all", None)],
+            )
+        return self
+
+    def breakdown(self, *, employees: int = 0, documents: int = 0) -> FeeBreakdown:
+        if employees < 0 or documents < 0:
+            raise ValueError("employees and documents are counts, so never negative")
+        for_employees = (self.per_employee or Decimal(0)) * employees
+        extra_documents = max(0, documents - (self.document_threshold or 0))
+        for_documents = (self.per_document or Decimal(0)) * extra_documents
+        net = _cents(self.monthly_net + for_employees + for_documents)
+        # VAT on the invoice total, rounded once, half up, as art. 106e ust. 11 VAT Act allows.
+        vat = (net * self.vat_rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        return FeeBreakdown(
+            base=self.monthly_net,
+            employees=_cents(for_employees),
+            documents=_cents(for_documents),
+            net=net,
+            vat=vat,
+            gross=net + vat,
+        )
+
+    def net(self, *, employees: int = 0, documents: int = 0) -> Decimal:
+        return self.breakdown(employees=employees, documents=documents).net
+
+    def vat(self, *, employees: int = 0, documents: int = 0) -> Decimal:
+        return self.breakdown(employees=employees, documents=documents).vat
+
+    def gross(self, *, employees: int = 0, documents: int = 0) -> Decimal:
+        return self.breakdown(employees=employees, documents=documents).gross
+
+
+class Team(_Model):
+    """Who works the contract, by login."""
+
+    accountant: Login  # responsible accountant
+    payroll: Login | None = None  # payroll specialist; required when the contract includes payroll
+    manager: Login | None = None  # supervises; the commissioner of cases generated from the contract
+
+
+ClientId = int  # the clients table's key; one alias so that a change of key type is one line
+
+
+class ContractTerms(_Model):
+    """The part of a contract rules read: which services, from when, until when."""
+
+    services: list[ServiceScope] = Field(min_length=1)
+    start: LocalDate
+    end: LocalDate | None = None  # open-ended until notice is given
+
+    @field_validator("services")
+    @classmethod
+    def _each_once(cls, services: list[ServiceScope]) -> list[ServiceScope]:
+        names = [s.name.value for s in services]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise _rule_error(f"each service is listed once; listed more than once: {', '.join(twice)}")
+        return services
+
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start")
+        if end is not None and start is not None and end < start:
+            raise _rule_error(f"end {end.isoformat()} is before start {start.isoformat()}")
+        return end
+
+    def has(self, service: Service) -> bool:
+        return any(s.name is service for s in self.services)
+
+
+class ContractDraft(ContractTerms):
+    """A contract with everything but its stored client; the CSV import links it to a client by NIP."""
+
+    number: str = Field(min_length=1, max_length=64)
+    signed_on: LocalDate  # may be after start: offices often sign a contract that runs from the 1st
+    notice_period_months: StrictInt = Field(ge=0, le=24)
+    fee: Fee
+    team: Team
+
+    def attach(self, client_id: ClientId) -> ContractIn:
+        """This contract for a stored client (the import's apply, once the client has its id)."""
+        return ContractIn.model_validate({**self.model_dump(), "client_id": client_id})
+
+    @model_validator(mode="after")
+    def _payroll_has_specialist(self) -> Self:
+        if self.has(Service.payroll) and self.team.payroll is None:
+            _raise_problems(
+                type(self).__name__,
+                [
+                    (
+                        ("team", "payroll"),
+                        "the contract includes payroll, so name its payroll specialist",
+                        None,
+                    )
+                ],
+            )
+        return self
+
+
+class ContractIn(ContractDraft):
+    """A contract for a client already stored (API edge)."""
+
+    client_id: ClientId = Field(gt=0, strict=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The terms document (terms.md): what the scheduler reads
+# --------------------------------------------------------------------------------------------------
+
+
+class TermsClient(TaxProfile):
+    """The `client` object of a terms document: the tax profile plus identifiers (PESEL never)."""
+
+    nip: Nip | None = None
+    regon: Regon | None = None
+    krs: Krs | None = None
+
+
+class TermsDocument(_Model):
+    """A contract's terms as one document, in the shape terms.md shows."""
+
+    client: TermsClient
+    contract: ContractTerms
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-ready dict: identifiers after legal_form, services as names, parameters only if any."""
+        profile = self.client.model_dump(mode="json", exclude={"nip", "regon", "krs"})
+        ids = {k: v for k, v in self.client.model_dump(include={"nip", "regon", "krs"}).items() if v is not None}
+        client = {"legal_form": profile.pop("legal_form"), **ids, **profile}
+        contract: dict[str, Any] = {
+            "services": [s.name.value for s in self.contract.services],
+            "start": self.contract.start.isoformat(),
+            "end": self.contract.end.isoformat() if self.contract.end else None,
+        }
+        parameters = {s.name.value: dict(s.parameters) for s in self.contract.services if s.parameters}
+        if parameters:  # an extension of terms.md; absent when unused so the documented shape holds
+            contract["parameters"] = parameters
+        return {"client": client, "contract": contract}
+
+
+def parse_terms_document(document: Mapping[str, Any]) -> TermsDocument:
+    """Validate a terms document (e.g. `terminarz plan --terms FILE`); raises pydantic.ValidationError."""
+    data = dict(document)
+    contract = data.get("contract")
+    if isinstance(contract, Mapping) and isinstance(contract.get("parameters"), Mapping):
+        contract = dict(contract)
+        parameters = contract.pop("parameters")
+        contract["services"] = [
+            {"name": s, "parameters": parameters.get(s, {})} if isinstance(s, str) else s
+            for s in contract.get("services", [])
+        ]
+        data["contract"] = contract
+    return TermsDocument.model_validate(data)
+
+
+def terms_document(
+    client: ClientIn | TaxProfile | Mapping[str, Any],
+    contract: ContractTerms | Mapping[str, Any],
+) -> dict[str, Any]:
+    """The terms.md JSON document of a client and a contract (a mapping is validated first).
+
+    A contract mapping may be a whole contract; only services, start and end are read from it.
+    """
+    if isinstance(client, ClientIn):
+        profile = client.tax_profile.model_dump()
+        terms_client = TermsClient.model_validate(
+            {**profile, "nip": client.nip, "regon": client.regon, "krs": client.krs}
+        )
+    elif isinstance(client, TaxProfile):
+        terms_client = TermsClient.model_validate(client.model_dump(exclude_none=True))
+    else:
+        terms_client = TermsClient.model_validate(client)
+    if isinstance(contract, ContractTerms):
+        terms_contract = ContractTerms(services=contract.services, start=contract.start, end=contract.end)
+    else:
+        terms_contract = ContractTerms.model_validate(
+            {k: contract[k] for k in ("services", "start", "end") if k in contract}
+        )
+    return TermsDocument(client=terms_client, contract=terms_contract).to_json()
+
+
+def error_fields(error: ValidationError) -> list[str]:
+    """The dotted locations of a ValidationError, e.g. ["nip", "contact_emails.1"]."""
+    return [".".join(str(part) for part in e["loc"]) for e in error.errors()]
+
+
+def iter_problems(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """(location, message) pairs with pydantic's "Value error, " noise removed."""
+    for e in error.errors():
+        yield tuple(e["loc"]), str(e["msg"]).removeprefix("Value error, ")

@@ -1,0 +1,437 @@
+"""Bulk onboarding from CSV: check a whole file of clients and contracts without touching storage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from services.contracts.domain import ClientIn, ContractDraft, InvalidIdentifier, normalize_nip
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    meaning: str
+
+
+# One row is one client with one contract. The order is the order of the sample file and the README.
+COLUMNS: tuple[Column, ...] = (
+    Column("client_name", True, "client's name as on its registration"),
+    Column("legal_form", True, "terms.md legal_form, e.g. sole_trader, llc"),
+    Column("nip", True, "NIP; PL prefix, spaces and dashes allowed"),
+    Column("regon", True, "REGON, 9 or 14 digits"),
+    Column("pesel", False, "PESEL: required for sole_trader, must be empty otherwise"),
+    Column("krs", False, "KRS number; required when in_krs is true"),
+    Column("street", True, "street, building and unit"),
+    Column("postal_code", True, "NN-NNN for Polish addresses"),
+    Column("city", True, "city"),
+    Column("country", False, "ISO country code, default PL"),
+    Column("emails", True, "contact e-mails separated by ; (notices go to all)"),
+    Column("language", False, "pl or en, default pl"),
+    Column("books", True, "full, kpir or revenue_records"),
+    Column("income_tax", True, "pit_scale, pit_flat, pit_ryczalt, cit, cit_estonian or none"),
+    Column("income_tax_advances", True, "monthly, quarterly, simplified or none"),
+    Column("vat", True, "none, monthly or quarterly"),
+    Column("vat_eu", False, "yes/no, default no"),
+    Column("employees", False, "whole number, default 0"),
+    Column("ppk", False, "yes/no, default no"),
+    Column("fiscal_year_end", False, "MM-DD, last day of a month, default 12-31"),
+    Column("in_krs", False, "yes/no, default follows the legal form"),
+    Column("intrastat", False, "yes/no, default no"),
+    Column("pfron", False, "yes/no, default no"),
+    Column("contract_number", True, "contract number, unique in the file and the book"),
+    Column("signed_on", True, "date signed"),
+    Column("start", True, "first day the contract covers"),
+    Column("end", False, "last day, empty for an open-ended contract"),
+    Column("notice_period_months", True, "whole months"),
+    Column("services", True, "services separated by ; e.g. bookkeeping;vat;zus"),
+    Column("payroll_headcount_limit", False, "payroll parameter headcount_limit"),
+    Column("fee_monthly_net", True, "monthly fee, net PLN"),
+    Column("vat_rate", False, "VAT rate in percent: 23, 8, 5 or 0; default 23"),
+    Column("fee_per_employee", False, "PLN net per employee per month"),
+    Column("fee_per_document", False, "PLN net per document above document_threshold"),
+    Column("document_threshold", False, "documents a month covered by the fee"),
+    Column("accountant", True, "login of the responsible accountant"),
+    Column("payroll", False, "login of the payroll specialist; required with the payroll service"),
+    Column("manager", False, "login of the supervising manager"),
+)
+_KNOWN = {c.name: c for c in COLUMNS}
+_BOOL_COLUMNS = ("vat_eu", "ppk", "in_krs", "intrastat", "pfron")
+_INT_COLUMNS = ("employees", "notice_period_months", "document_threshold", "payroll_headcount_limit")
+_MONEY_COLUMNS = ("fee_monthly_net", "fee_per_employee", "fee_per_document", "vat_rate")
+_DATE_COLUMNS = ("signed_on", "start", "end")
+_TRUE = {"true", "t", "yes", "y", "tak", "1"}  # tak/nie: files come from Polish offices
+_FALSE = {"false", "f", "no", "n", "nie", "0"}
+_LIST_SEPARATORS = re.compile(r"[;,\s]+")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")  # what Polish Excel shows and saves
+_E_NOTATION = re.compile(r"^\d+([.,]\d+)?[eE]\+?\d+$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem in one cell (or row) of the file, numbered as a spreadsheet numbers rows."""
+
+    row: int  # the header is row 1, so the first data row is row 2
+    field: str  # the CSV column to fix; "" when the problem is the row or the file as a whole
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One valid row: a client and its contract; the contract belongs to the client with this NIP."""
+
+    row: int
+    client: ClientIn
+    contract: ContractDraft
+
+    @property
+    def client_nip(self) -> str:
+        return self.client.nip
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """The dry run's outcome; apply it only when `ok`."""
+
+    rows: tuple[ImportRow, ...] = ()
+    errors: tuple[RowError, ...] = ()
+    delimiter: str = ","
+    data_rows: int = 0  # non-blank data rows read
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.rows)
+
+    @property
+    def bad_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors})
+
+
+def decode_csv(data: bytes) -> str:
+    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1250 as older Excel saves."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1250")
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+class _CellError(Exception):
+    pass
+
+
+def _to_bool(value: str) -> bool:
+    low = value.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise _CellError(f"expected yes or no (also tak/nie, true/false, 1/0), got {value!r}")
+
+
+def _to_int(value: str) -> int:
+    compact = value.replace(" ", "").replace("\u00a0", "")
+    if not compact.isdigit():
+        raise _CellError(f"expected a whole number, got {value!r}")
+    return int(compact)
+
+
+def _to_amount(value: str) -> str:
+    # Kept as text: the model parses it as Decimal. Polish spreadsheets write "1 200,50".
+    compact = re.sub(r"[\s\u00a0]", "", value).removesuffix("%").removesuffix("zł").removesuffix("PLN")
+    if "," in compact and "." in compact:
+        raise _CellError(f"write the amount without thousand separators, e.g. 1200.50, got {value!r}")
+    return compact.replace(",", ".")
+
+
+def _to_date(value: str) -> str:
+    if _ISO_DATE.match(value):
+        return value
+    match = _PL_DATE.match(value)
+    if match:
+        return f"{match[3]}-{int(match[2]):02d}-{int(match[1]):02d}"
+    raise _CellError(f"expected a date as YYYY-MM-DD or DD.MM.YYYY, got {value!r}")
+
+
+def _to_list(value: str) -> list[str]:
+    return [item for item in _LIST_SEPARATORS.split(value) if item]
+
+
+def _identifier(lengths_short: dict[int, int]) -> Callable[[str], str]:
+    # Excel reads an identifier column as numbers and drops leading zeros (REGONs of voivodeships
+    # 02-08, PESELs of people born 2000-2009); put them back. The checksum still guards the result.
+    def convert(value: str) -> str:
+        if _E_NOTATION.match(value):
+            raise _CellError(f"the spreadsheet shows {value!r}: format the column as text and export again")
+        digits = value.replace(" ", "").replace("-", "")
+        if digits.isdigit() and len(digits) in lengths_short:
+            return digits.zfill(lengths_short[len(digits)])
+        return value
+
+    return convert
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(_BOOL_COLUMNS, _to_bool),
+    **dict.fromkeys(_INT_COLUMNS, _to_int),
+    **dict.fromkeys(_MONEY_COLUMNS, _to_amount),
+    **dict.fromkeys(_DATE_COLUMNS, _to_date),
+    "emails": _to_list,
+    "services": _to_list,
+    "nip": _identifier({}),
+    "regon": _identifier({8: 9, 13: 14}),
+    "pesel": _identifier({9: 11, 10: 11}),
+}
+
+_PROFILE_COLUMNS = (
+    "legal_form",
+    "books",
+    "income_tax",
+    "income_tax_advances",
+    "vat",
+    "vat_eu",
+    "employees",
+    "ppk",
+    "fiscal_year_end",
+    "in_krs",
+    "intrastat",
+    "pfron",
+)
+# Where each column goes in ClientIn / ContractDraft; the reverse map names the column in errors.
+_CLIENT_PATHS: dict[str, tuple[str, ...]] = {
+    "client_name": ("name",),
+    "nip": ("nip",),
+    "regon": ("regon",),
+    "pesel": ("pesel",),
+    "krs": ("krs",),
+    "street": ("address", "street"),
+    "postal_code": ("address", "postal_code"),
+    "city": ("address", "city"),
+    "country": ("address", "country"),
+    "emails": ("contact_emails",),
+    "language": ("language",),
+    **{c: ("tax_profile", c) for c in _PROFILE_COLUMNS},
+}
+_CONTRACT_PATHS: dict[str, tuple[str, ...]] = {
+    "contract_number": ("number",),
+    "signed_on": ("signed_on",),
+    "start": ("start",),
+    "end": ("end",),
+    "notice_period_months": ("notice_period_months",),
+    "services": ("services",),
+    "fee_monthly_net": ("fee", "monthly_net"),
+    "vat_rate": ("fee", "vat_rate"),
+    "fee_per_employee": ("fee", "per_employee"),
+    "fee_per_document": ("fee", "per_document"),
+    "document_threshold": ("fee", "document_threshold"),
+    "accountant": ("team", "accountant"),
+    "payroll": ("team", "payroll"),
+    "manager": ("team", "manager"),
+}
+
+
+def _column_of(paths: dict[str, tuple[str, ...]], loc: tuple[str | int, ...]) -> str:
+    if loc[:1] == ("services",) and "parameters" in loc:
+        return "payroll_headcount_limit"
+    best = ""
+    for column, path in paths.items():
+        if loc[: len(path)] == path and len(path) > len(paths.get(best, ())):
+            best = column
+    return best or ".".join(str(p) for p in loc)
+
+
+def _nest(paths: dict[str, tuple[str, ...]], cells: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for column, value in cells.items():
+        path = paths.get(column)
+        if path is None:
+            continue
+        target = data
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return data
+
+
+def _model_errors(
+    row: int, model: type[BaseModel], data: dict[str, Any], paths: dict[str, tuple[str, ...]]
+) -> tuple[Any, list[RowError]]:
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        errors = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            column = _column_of(paths, loc)
+            message = str(e["msg"]).removeprefix("Value error, ")
+            if e["type"] == "missing":
+                message = "required, but the cell is empty"
+            elif isinstance(e.get("input"), str) and e["input"] and repr(e["input"]) not in message:
+                message = f"{message} (got {e['input']!r})"
+            errors.append(RowError(row, column, message))
+        return None, errors
+
+
+def _check_row(row: int, cells: dict[str, str]) -> tuple[ImportRow | None, list[RowError]]:
+    errors: list[RowError] = []
+    values: dict[str, Any] = {}
+    for column, raw in cells.items():
+        if raw == "":
+            continue  # an empty cell is an absent value: the model's default or its "required" error
+        try:
+            values[column] = _CONVERTERS.get(column, str)(raw)
+        except _CellError as exc:
+            errors.append(RowError(row, column, str(exc)))
+
+    limit = values.pop("payroll_headcount_limit", None)
+    if limit is not None:
+        services = values.get("services", [])
+        if "payroll" in services:
+            services[services.index("payroll")] = {
+                "name": "payroll",
+                "parameters": {"headcount_limit": limit},
+            }
+        else:
+            errors.append(RowError(row, "payroll_headcount_limit", "given, but services do not include payroll"))
+
+    client, client_errors = _model_errors(row, ClientIn, _nest(_CLIENT_PATHS, values), _CLIENT_PATHS)
+    contract, contract_errors = _model_errors(row, ContractDraft, _nest(_CONTRACT_PATHS, values), _CONTRACT_PATHS)
+    # A cell that could not be read is reported once, not again as "required".
+    unreadable = {e.field for e in errors}
+    errors += [e for e in client_errors + contract_errors if e.field not in unreadable]
+    if errors:
+        return None, errors
+    return ImportRow(row=row, client=client, contract=contract), []
+
+
+@dataclass
+class _Seen:
+    """First row of each NIP and contract number, to report later rows as duplicates."""
+
+    nips: dict[str, int] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)
+
+
+def _duplicates(
+    row: int, cells: dict[str, str], seen: _Seen, existing_nips: set[str], existing_numbers: set[str]
+) -> list[RowError]:
+    errors = []
+    try:
+        nip: str | None = normalize_nip(cells.get("nip", ""))
+    except InvalidIdentifier:
+        nip = None  # reported by the row's own checks
+    if nip is not None:
+        if nip in existing_nips:
+            errors.append(RowError(row, "nip", f"a client with NIP {nip} is already in the book"))
+        elif nip in seen.nips:
+            errors.append(RowError(row, "nip", f"NIP {nip} is already used in row {seen.nips[nip]}"))
+        else:
+            seen.nips[nip] = row
+    number = cells.get("contract_number", "").strip()
+    key = number.casefold()  # "UM/1/2026" and "um/1/2026" are one number to a person
+    if key:
+        if key in existing_numbers:
+            errors.append(RowError(row, "contract_number", f"contract {number} is already in the book"))
+        elif key in seen.numbers:
+            errors.append(
+                RowError(row, "contract_number", f"contract {number} is already used in row {seen.numbers[key]}")
+            )
+        else:
+            seen.numbers[key] = row
+    return errors
+
+
+def _header_errors(header: list[str]) -> list[RowError]:
+    errors = []
+    for name in sorted({n for n in header if n and header.count(n) > 1}):
+        errors.append(RowError(1, name, "column appears more than once"))
+    for name in header:
+        if name and name not in _KNOWN:
+            errors.append(RowError(1, name, "unknown column; the columns are listed in the contracts README"))
+    for column in COLUMNS:
+        if column.required and column.name not in header:
+            errors.append(RowError(1, column.name, "required column is missing"))
+    return errors
+
+
+def parse_import(
+    text: str,
+    *,
+    existing_nips: Collection[str] = (),
+    existing_contract_numbers: Collection[str] = (),
+) -> ImportReport:
+    """Check every row of an onboarding CSV and report all problems; never raises for bad content.
+
+    Rows are numbered as in a spreadsheet: the header is row 1 and the first data row is row 2
+    (a quoted cell spanning lines is still one row). Blank rows are skipped. The delimiter is `,`,
+    `;` or a tab, whichever the header uses most. `existing_*` are what the book already holds;
+    a row repeating one of them is an error, since onboarding creates clients and contracts.
+    """
+    text = text.removeprefix("\ufeff")
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = _sniff_delimiter(first_line)
+    known_nips = set()
+    for nip in existing_nips:
+        try:
+            known_nips.add(normalize_nip(nip))
+        except InvalidIdentifier:
+            continue  # the book's own data is not this file's problem
+    known_numbers = {n.strip().casefold() for n in existing_contract_numbers}
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    seen = _Seen()
+    header: list[str] | None = None
+    data_rows = 0
+    number = 0
+    try:
+        for number, record in enumerate(reader, start=1):
+            cells = [c.strip() for c in record]
+            if not any(cells):
+                continue
+            if header is None:
+                header = [c.lower() for c in cells]
+                errors += _header_errors(header)
+                if errors:
+                    break  # without the right columns every row would repeat the same complaint
+                continue
+            data_rows += 1
+            if len(cells) > len(header):
+                errors.append(
+                    RowError(
+                        number,
+                        "",
+                        f"row has {len(cells)} cells but the header has {len(header)}; "
+                        "a value containing the delimiter must be quoted",
+                    )
+                )
+                continue
+            named = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+            named.pop("", None)
+            parsed, row_errors = _check_row(number, named)
+            row_errors += _duplicates(number, named, seen, known_nips, known_numbers)
+            if row_errors:
+                errors += row_errors
+            elif parsed is not None:
+                rows.append(parsed)
+    except csv.Error as exc:
+        errors.append(RowError(number + 1, "", f"the file is not valid CSV here: {exc}"))
+
+    if header is None:
+        errors.append(RowError(1, "", "the file is empty: expected a header row and data rows"))
+    elif data_rows == 0 and not errors:
+        errors.append(RowError(2, "", "the file has a header but no data rows"))
+    return ImportReport(rows=tuple(rows), errors=tuple(errors), delimiter=delimiter, data_rows=data_rows)

@@ -1,0 +1,1 @@
+"""Unit tests of the contracts domain: identifiers, models, the terms document and CSV import."""
