@@ -42,7 +42,7 @@ def demo_clients(start: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     address = {"street": "ul. Marszałkowska 1", "postal_code": "00-624", "city": "Warszawa"}
     return [
         (
-            {"name": "Jan Kowalski Usługi Remontowe", "nip": _nip("526104058"), "regon": _regon("14123456"),
+            {"name": "Jan Kowalski Usługi Remontowe", "nip": _nip("526104057"), "regon": _regon("14123456"),
              "pesel": _pesel("8001011234"), "address": address, "contact_emails": ["jan.kowalski@klient.example"],
              "tax_profile": {"legal_form": "sole_trader", "books": "kpir", "income_tax": "pit_flat",
                              "income_tax_advances": "monthly", "vat": "monthly", "employees": 2}},

@@ -25,7 +25,7 @@ def pesel(first10: str) -> str:
 ADDRESS = {"street": "ul. Prosta 20", "postal_code": "00-850", "city": "Warszawa"}
 
 
-def sole_trader(name: str = "Jan Kowalski Usługi", *, seed: str = "526104058", **profile: Any) -> dict[str, Any]:
+def sole_trader(name: str = "Jan Kowalski Usługi", *, seed: str = "526104057", **profile: Any) -> dict[str, Any]:
     tax_profile = {"legal_form": "sole_trader", "books": "kpir", "income_tax": "pit_flat",
                    "income_tax_advances": "monthly", "vat": "monthly", "employees": 0}
     tax_profile.update(profile)

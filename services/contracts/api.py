@@ -6,14 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.messages import TeamMember
 from services.common.runtime import ServiceContext, get_context
 from services.contracts import handlers
-from services.contracts.domain import ClientIn, ContractIn
+from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
 
@@ -22,6 +22,19 @@ class ContractCreate(ContractIn):
     """A contract as the gateway sends it: the team's logins plus the people behind them."""
 
     team_members: dict[str, TeamMember | None] = Field(default_factory=dict)
+
+
+class AnnexCreate(AnnexIn):
+    """An annex as the gateway sends it: a changed team comes with the people behind its logins."""
+
+    team_members: dict[str, TeamMember | None] = Field(default_factory=dict)
+
+
+class ImportRequest(BaseModel):
+    """A CSV file (as text) and the staff who may be named on a team, as the gateway knows them."""
+
+    csv: str
+    users: list[TeamMember] = Field(default_factory=list)
 
 
 async def _once(
@@ -84,7 +97,9 @@ async def list_clients(
 @router.get("/clients/{client_id}")
 async def get_client(client_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
-        return await handlers.get_client(session=session, client_id=client_id)
+        client = await handlers.get_client(session=session, client_id=client_id)
+        client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id)
+        return client
 
 
 @router.post("/contracts", status_code=201)
@@ -108,12 +123,15 @@ async def list_contracts(
     ctx: ServiceContext = Depends(get_context),
     client_id: int | None = None,
     status: str | None = None,
+    employee: str | None = None,
+    service: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.list_contracts(
-            session=session, client_id=client_id, status=status, limit=limit, offset=offset
+            session=session, client_id=client_id, status=status, employee=employee, service=service,
+            limit=limit, offset=offset,
         )
 
 
@@ -121,3 +139,64 @@ async def list_contracts(
 async def get_contract(contract_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.get_contract(session=session, contract_id=contract_id)
+
+
+@router.post("/contracts/{contract_id}/annexes", status_code=201)
+async def add_annex(
+    contract_id: int,
+    body: AnnexCreate,
+    ctx: ServiceContext = Depends(get_context),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    annex = AnnexIn.model_validate(body.model_dump(mode="json", exclude={"team_members"}, exclude_unset=True))
+    return await _once(
+        ctx,
+        idempotency_key,
+        f"contracts/{contract_id}/annexes",
+        body.model_dump(mode="json", exclude_unset=True),
+        lambda session: handlers.add_annex(
+            ctx, session, contract_id=contract_id, annex=annex, team_members=body.team_members
+        ),
+    )
+
+
+@router.post("/contracts/{contract_id}/termination", status_code=201)
+async def terminate(
+    contract_id: int,
+    body: TerminationIn,
+    ctx: ServiceContext = Depends(get_context),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    return await _once(
+        ctx,
+        idempotency_key,
+        f"contracts/{contract_id}/termination",
+        body.model_dump(mode="json"),
+        lambda session: handlers.terminate(
+            ctx, session, contract_id=contract_id, end=body.end, reason=body.reason
+        ),
+    )
+
+
+@router.post("/imports/dry-run")
+async def import_dry_run(body: ImportRequest, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    """Check a CSV file against the book; stores nothing."""
+    async with ctx.db.reading() as session:
+        report, errors = await handlers.check_import(session=session, text=body.csv, users=body.users)
+    return handlers.import_report(report, errors)
+
+
+@router.post("/imports/apply", status_code=201)
+async def import_apply(
+    body: ImportRequest,
+    ctx: ServiceContext = Depends(get_context),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    """Store the whole file in one transaction, or nothing (422 listing every bad row)."""
+    return await _once(
+        ctx,
+        idempotency_key,
+        "imports/apply",
+        {"csv": body.csv},  # the same file is the same request, even if a user was added meanwhile
+        lambda session: handlers.apply_import(ctx, session, text=body.csv, users=body.users),
+    )

@@ -767,3 +767,39 @@ def iter_problems(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...
     """(location, message) pairs with pydantic's "Value error, " noise removed."""
     for e in error.errors():
         yield tuple(e["loc"]), str(e["msg"]).removeprefix("Value error, ")
+
+
+# --------------------------------------------------------------------------------------------------
+# Changes to a signed contract: annexes and termination
+# --------------------------------------------------------------------------------------------------
+
+
+class AnnexIn(_Model):
+    """An annex: the terms it changes, in force from `effective_from`; what it leaves out stays as it was.
+
+    The changed terms are checked once merged over the newest version (as a whole ContractIn and TaxProfile),
+    so that one answer names every invalid field; here they are only JSON of the right shape.
+    `end: null` given explicitly makes the contract open-ended again; `end` left out keeps the current end.
+    """
+
+    effective_from: LocalDate
+    # Changes to the client's terms from this date, e.g. {"vat": "quarterly"}; merged over the current profile.
+    tax_profile: dict[str, Any] | None = None
+    services: list[Any] | None = None
+    fee: dict[str, Any] | None = None
+    team: dict[str, Any] | None = None
+    end: Any = None
+    notice_period_months: Any = None
+    signed_on: Any = None  # the day the annex was signed, when it differs from the contract's
+
+    def changes(self) -> dict[str, Any]:
+        """The terms the annex sets (JSON-ready), without effective_from."""
+        given = self.model_fields_set - {"effective_from"}
+        return {k: v for k, v in self.model_dump(mode="json").items() if k in given}
+
+
+class TerminationIn(_Model):
+    """Notice given or mutual termination: the last day the contract covers, and why."""
+
+    end: LocalDate
+    reason: str = Field(min_length=1, max_length=1000)

@@ -7,18 +7,41 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from pydantic import ValidationError
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
-from services.common.errors import NotFound, Problem
-from services.common.messages import CONTRACT_CREATED, ContractSnapshot, TeamMember
+from services.common.errors import NotFound, Problem, validation_errors
+from services.common.messages import (
+    CONTRACT_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_TERMINATED,
+    ContractSnapshot,
+    TeamMember,
+)
 from services.common.runtime import ServiceContext
-from services.contracts.domain import ClientIn, ContractIn, terms_document
-from services.contracts.models import clients, contract_versions, contracts, idempotency_keys
+from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TaxProfile, terms_document
+from services.contracts.importing import ImportReport, RowError, parse_import
+from services.contracts.models import (
+    clients,
+    contract_services,
+    contract_team,
+    contract_versions,
+    contracts,
+    idempotency_keys,
+)
+
+TEAM_ROLES = ("accountant", "payroll", "manager")
+# What an annex may change; `start`, `number` and the client stay as signed.
+ANNEX_TERMS = ("tax_profile", "services", "fee", "team", "end", "notice_period_months", "signed_on")
+# Keys of a version document that are not ContractIn fields: the people behind the team's logins, and the
+# client's tax profile when an annex changed it (the client's terms as of that version).
+_EXTRA_KEYS = ("team_members", "tax_profile")
 
 
 async def create_client(ctx: ServiceContext, session: AsyncSession, client: ClientIn) -> dict[str, Any]:
@@ -70,9 +93,23 @@ async def create_contract(
     ctx: ServiceContext,
     session: AsyncSession,
     contract: ContractIn,
-    team_members: dict[str, TeamMember | None],
+    team_members: Mapping[str, TeamMember | None],
 ) -> dict[str, Any]:
-    client = await get_client(session=session, client_id=contract.client_id)
+    contract_id = await _insert_contract(ctx, session, contract=contract, team_members=team_members)
+    return await get_contract(session=session, contract_id=contract_id)
+
+
+async def _insert_contract(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    *,
+    contract: ContractIn,
+    team_members: Mapping[str, TeamMember | None],
+    client: dict[str, Any] | None = None,
+) -> int:
+    """Store a signed contract as version 1 and emit contract.created; returns its id."""
+    if client is None:
+        client = await get_client(session=session, client_id=contract.client_id)
     if (await session.execute(select(contracts.c.id).where(contracts.c.number == contract.number))).first():
         raise Problem(
             409,
@@ -93,25 +130,52 @@ async def create_contract(
     )
     contract_id = inserted_id(result)
     document = _version_document(contract, team_members)
-    await session.execute(
-        contract_versions.insert().values(
-            contract_id=contract_id,
-            version=1,
-            effective_from=contract.start,
-            kind="signed",
-            document=document,
-            created_at=now,
-        )
+    await _add_version(
+        ctx, session, contract_id=contract_id, version=1, effective_from=contract.start, kind="signed",
+        document=document,
     )
     snapshot = _snapshot(contract_id, client, document, version=1, effective_from=contract.start)
     await ctx.messaging.emit(session, CONTRACT_CREATED, snapshot.model_dump(mode="json"))
-    return await get_contract(session=session, contract_id=contract_id)
+    return contract_id
 
 
-def _version_document(contract: ContractIn, team_members: dict[str, TeamMember | None]) -> dict[str, Any]:
+async def _add_version(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    *,
+    contract_id: int,
+    version: int,
+    effective_from: date,
+    kind: str,
+    document: dict[str, Any],
+    reason: str | None = None,
+) -> None:
+    """Store one version of the terms and index its services and team for the lists' filters."""
+    await session.execute(
+        contract_versions.insert().values(
+            contract_id=contract_id,
+            version=version,
+            effective_from=effective_from,
+            kind=kind,
+            document=document,
+            reason=reason,
+            created_at=ctx.clock.now(),
+        )
+    )
+    await session.execute(delete(contract_services).where(contract_services.c.contract_id == contract_id))
+    await session.execute(delete(contract_team).where(contract_team.c.contract_id == contract_id))
+    names = sorted({s["name"] if isinstance(s, dict) else str(s) for s in document["services"]})
+    await session.execute(contract_services.insert(), [{"contract_id": contract_id, "service": n} for n in names])
+    team = [{"contract_id": contract_id, "role": r, "login": login}
+            for r, login in (document.get("team") or {}).items() if login]
+    if team:
+        await session.execute(contract_team.insert(), team)
+
+
+def _version_document(contract: ContractIn, team_members: Mapping[str, TeamMember | None]) -> dict[str, Any]:
     document = contract.model_dump(mode="json")
     members: dict[str, Any] = {}
-    for role in ("accountant", "payroll", "manager"):
+    for role in TEAM_ROLES:
         login = getattr(contract.team, role)
         member = team_members.get(role)
         if login is None:
@@ -127,8 +191,11 @@ def _version_document(contract: ContractIn, team_members: dict[str, TeamMember |
 def _snapshot(
     contract_id: int, client: dict[str, Any], document: dict[str, Any], *, version: int, effective_from: date
 ) -> ContractSnapshot:
-    client_in = ClientIn.model_validate({k: v for k, v in client.items() if k != "id"})
-    contract_in = ContractIn.model_validate({k: v for k, v in document.items() if k != "team_members"})
+    client_data = {k: v for k, v in client.items() if k not in ("id", "contracts")}
+    if document.get("tax_profile"):
+        client_data["tax_profile"] = document["tax_profile"]
+    client_in = ClientIn.model_validate(client_data)
+    contract_in = ContractIn.model_validate({k: v for k, v in document.items() if k not in _EXTRA_KEYS})
     return ContractSnapshot(
         contract_id=str(contract_id),
         number=contract_in.number,
@@ -145,48 +212,318 @@ def _snapshot(
     )
 
 
-async def get_contract(*, session: AsyncSession, contract_id: int) -> dict[str, Any]:
-    row = (await session.execute(select(contracts).where(contracts.c.id == contract_id))).first()
+# --- Annexes and termination ----------------------------------------------------------------------
+
+
+async def _for_change(session: AsyncSession, *, contract_id: int) -> tuple[Any, Any]:
+    """The contract (locked against a concurrent change) and its newest version; 409 once terminated."""
+    row = (
+        await session.execute(select(contracts).where(contracts.c.id == contract_id).with_for_update())
+    ).first()
     if row is None:
         raise NotFound("contract", contract_id)
-    versions = (
+    if row.status == "terminated":
+        raise Problem(
+            409,
+            "Contract terminated",
+            f"contract {row.number} is terminated; its terms can no longer change",
+            errors=[{"field": "status", "message": "the contract is already terminated"}],
+        )
+    latest = (
         await session.execute(
             select(contract_versions)
             .where(contract_versions.c.contract_id == contract_id)
-            .order_by(contract_versions.c.version)
+            .order_by(contract_versions.c.version.desc())
+            .limit(1)
         )
-    ).all()
+    ).one()
+    return row, latest
+
+
+def _contract_errors(document: dict[str, Any]) -> tuple[ContractIn | None, list[dict[str, Any]]]:
+    """The merged terms as a ContractIn, or the problems naming each invalid field."""
+    try:
+        return ContractIn.model_validate({k: v for k, v in document.items() if k not in _EXTRA_KEYS}), []
+    except ValidationError as error:
+        return None, validation_errors(error.errors())
+
+
+def _refuse(problems: list[dict[str, Any]]) -> None:
+    if problems:
+        raise Problem(422, "Invalid request", "Some fields are invalid", errors=problems)
+
+
+async def add_annex(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    *,
+    contract_id: int,
+    annex: AnnexIn,
+    team_members: Mapping[str, TeamMember | None],
+) -> dict[str, Any]:
+    """A new version with the annex's terms merged over the newest version, in force from effective_from."""
+    row, latest = await _for_change(session, contract_id=contract_id)
+    changes: dict[str, Any] = annex.changes()
+    effective_from: date = annex.effective_from
+    problems: list[dict[str, Any]] = []
+    start = date.fromisoformat(latest.document["start"])
+    if effective_from < start:
+        problems.append({"field": "effective_from",
+                         "message": f"is before the contract's start {start.isoformat()}"})
+    elif effective_from < latest.effective_from:
+        problems.append({"field": "effective_from", "message": (
+            f"is before {latest.effective_from.isoformat()}, when version {latest.version} took effect; "
+            "an annex cannot change terms already replaced")})
+    if not changes:
+        problems.append({"field": "", "message": "an annex changes at least one term: "
+                         + ", ".join(ANNEX_TERMS)})
+    document = {**latest.document, **changes}
+    if "tax_profile" in changes:
+        client = await get_client(session=session, client_id=row.client_id)
+        current = latest.document.get("tax_profile") or client["tax_profile"]
+        try:
+            profile = TaxProfile.model_validate({**current, **(changes["tax_profile"] or {})})
+            document["tax_profile"] = profile.model_dump(mode="json")
+        except ValidationError as error:
+            problems += [{"field": f"tax_profile.{e['field']}", "message": e["message"]}
+                         for e in validation_errors(error.errors())]
+    contract, errors = _contract_errors(document)
+    problems += errors
+    if contract is not None and contract.end is not None and contract.end < effective_from - timedelta(days=1):
+        problems.append({"field": "end", "message": (
+            f"the contract would end before the annex takes effect on {effective_from.isoformat()}; "
+            "record a termination instead")})
+    _refuse(problems)
+    assert contract is not None
+    members = dict(team_members) if "team" in changes else {
+        role: TeamMember.model_validate(m) if m else None for role, m in latest.document["team_members"].items()
+    }
+    document = {**_version_document(contract, members),
+                **({"tax_profile": document["tax_profile"]} if document.get("tax_profile") else {})}
+    return await _new_version(
+        ctx, session, row=row, document=document, effective_from=effective_from, kind="annex",
+        event=CONTRACT_CHANGED,
+    )
+
+
+async def terminate(
+    ctx: ServiceContext, session: AsyncSession, *, contract_id: int, end: date, reason: str
+) -> dict[str, Any]:
+    """Terminate: the newest terms with `end` set, as a new version replacing the newest one.
+
+    The version takes effect when the newest one did, so whatever plan follows the version in force sees
+    the end from then on; an end before that (a day before an annex's effective date at the earliest)
+    would leave the older versions open-ended, so it is refused.
+    """
+    row, latest = await _for_change(session, contract_id=contract_id)
+    problems: list[dict[str, Any]] = []
+    start = date.fromisoformat(latest.document["start"])
+    if end < start:
+        problems.append({"field": "end", "message": f"is before the contract's start {start.isoformat()}"})
+    elif end < latest.effective_from - timedelta(days=1):
+        problems.append({"field": "end", "message": (
+            f"is before version {latest.version} takes effect on {latest.effective_from.isoformat()}; "
+            f"end the contract on {(latest.effective_from - timedelta(days=1)).isoformat()} or later")})
+    document = {**latest.document, "end": end.isoformat()}
+    problems += _contract_errors(document)[1]
+    _refuse(problems)
+    await session.execute(update(contracts).where(contracts.c.id == row.id).values(status="terminated"))
+    return await _new_version(
+        ctx, session, row=row, document=document, effective_from=latest.effective_from, kind="termination",
+        event=CONTRACT_TERMINATED, reason=reason,
+    )
+
+
+async def _new_version(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    *,
+    row: Any,
+    document: dict[str, Any],
+    effective_from: date,
+    kind: str,
+    event: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    version = row.version + 1
+    await _add_version(ctx, session, contract_id=row.id, version=version, effective_from=effective_from,
+                       kind=kind, document=document, reason=reason)
+    await session.execute(
+        update(contracts).where(contracts.c.id == row.id).values(version=version, updated_at=ctx.clock.now())
+    )
+    client = await get_client(session=session, client_id=row.client_id)
+    snapshot = _snapshot(row.id, client, document, version=version, effective_from=effective_from)
+    await ctx.messaging.emit(session, event, snapshot.model_dump(mode="json"))
+    return await get_contract(session=session, contract_id=row.id)
+
+
+# --- Reading --------------------------------------------------------------------------------------
+
+
+def _version_summary(v: Any) -> dict[str, Any]:
+    doc = v.document
+    return {
+        "version": v.version,
+        "effective_from": v.effective_from.isoformat(),
+        "kind": v.kind,
+        "reason": v.reason,
+        "recorded_at": v.created_at.isoformat(),
+        "services": doc["services"],
+        "fee": doc["fee"],
+        "team": doc["team"],
+        "end": doc.get("end"),
+        "notice_period_months": doc.get("notice_period_months"),
+        "tax_profile": doc.get("tax_profile"),
+    }
+
+
+def _contract_view(row: Any, versions: Sequence[Any], client_name: str) -> dict[str, Any]:
     current = versions[-1].document
     return {
         "id": row.id,
         "number": row.number,
         "client_id": row.client_id,
+        "client_name": client_name,
         "status": row.status,
         "version": row.version,
         **{k: v for k, v in current.items() if k not in ("number", "client_id")},
-        "versions": [
-            {"version": v.version, "effective_from": v.effective_from.isoformat(), "kind": v.kind}
-            for v in versions
-        ],
+        "versions": [_version_summary(v) for v in versions],
     }
 
 
+async def _contract_views(session: AsyncSession, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Contracts with all their versions, in the order of `ids`, in three queries whatever their number."""
+    if not ids:
+        return []
+    rows = {
+        r.id: r
+        for r in await session.execute(
+            select(contracts, clients.c.name.label("client_name"))
+            .join(clients, clients.c.id == contracts.c.client_id)
+            .where(contracts.c.id.in_(ids))
+        )
+    }
+    versions: dict[int, list[Any]] = {}
+    for v in await session.execute(
+        select(contract_versions)
+        .where(contract_versions.c.contract_id.in_(ids))
+        .order_by(contract_versions.c.contract_id, contract_versions.c.version)
+    ):
+        versions.setdefault(v.contract_id, []).append(v)
+    return [_contract_view(rows[i], versions[i], rows[i].client_name) for i in ids if i in rows]
+
+
+async def get_contract(*, session: AsyncSession, contract_id: int) -> dict[str, Any]:
+    views = await _contract_views(session, [contract_id])
+    if not views:
+        raise NotFound("contract", contract_id)
+    return views[0]
+
+
 async def list_contracts(
-    *, session: AsyncSession, client_id: int | None, status: str | None, limit: int, offset: int
+    *,
+    session: AsyncSession,
+    client_id: int | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    employee: str | None = None,
+    service: str | None = None,
 ) -> dict[str, Any]:
+    """Contracts by number; `employee` is a login anywhere on the team, `service` one of the newest terms."""
     query = select(contracts.c.id)
     if client_id is not None:
         query = query.where(contracts.c.client_id == client_id)
     if status is not None:
         query = query.where(contracts.c.status == status)
+    if employee:
+        query = query.where(
+            select(contract_team.c.contract_id)
+            .where(contract_team.c.contract_id == contracts.c.id, contract_team.c.login == employee)
+            .exists()
+        )
+    if service:
+        query = query.where(
+            select(contract_services.c.contract_id)
+            .where(contract_services.c.contract_id == contracts.c.id, contract_services.c.service == service)
+            .exists()
+        )
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     ids = (
         (await session.execute(query.order_by(contracts.c.number).limit(limit).offset(offset)))
         .scalars()
         .all()
     )
-    items = [await get_contract(session=session, contract_id=i) for i in ids]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return {"items": await _contract_views(session, ids), "total": total, "limit": limit, "offset": offset}
+
+
+# --- Bulk import ----------------------------------------------------------------------------------
+
+
+async def check_import(
+    *, session: AsyncSession, text: str, users: Sequence[TeamMember]
+) -> tuple[ImportReport, list[RowError]]:
+    """The dry run: every problem of the file against the book as it is, including unknown team logins."""
+    nips = (await session.execute(select(clients.c.nip))).scalars().all()
+    numbers = (await session.execute(select(contracts.c.number))).scalars().all()
+    report = parse_import(text, existing_nips=nips, existing_contract_numbers=numbers)
+    known = {u.login for u in users}
+    errors = list(report.errors)
+    for row in report.rows:
+        for role in TEAM_ROLES:
+            login = getattr(row.contract.team, role)
+            if login is not None and login not in known:
+                errors.append(RowError(row.row, role, f"no active user with login {login!r}"))
+    errors.sort(key=lambda e: e.row)
+    return report, errors
+
+
+def import_report(report: ImportReport, errors: Sequence[RowError]) -> dict[str, Any]:
+    bad = {e.row for e in errors}
+    return {
+        "ok": not errors and bool(report.rows),
+        "data_rows": report.data_rows,
+        "valid_rows": len([r for r in report.rows if r.row not in bad]),
+        "delimiter": report.delimiter,
+        "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in errors],
+    }
+
+
+async def apply_import(
+    ctx: ServiceContext, session: AsyncSession, *, text: str, users: Sequence[TeamMember]
+) -> dict[str, Any]:
+    """Store every row's client and contract, or nothing: any error in the file refuses the whole file."""
+    report, errors = await check_import(session=session, text=text, users=users)
+    if errors or not report.rows:
+        summary = import_report(report, errors)
+        raise Problem(
+            422,
+            "Import refused",
+            f"{len(errors)} problem(s) in {len({e.row for e in errors})} row(s); nothing was imported",
+            errors=summary["errors"],
+        )
+    people = {u.login: u for u in users}
+    contract_ids: list[int] = []
+    for row in report.rows:
+        client = await create_client(ctx, session, row.client)
+        team: dict[str, TeamMember | None] = {
+            role: people.get(getattr(row.contract.team, role) or "") for role in TEAM_ROLES
+        }
+        contract_ids.append(
+            await _insert_contract(
+                ctx, session, contract=row.contract.attach(client["id"]), team_members=team, client=client
+            )
+        )
+    return {"imported": len(contract_ids), "clients": len(contract_ids), "contract_ids": contract_ids}
+
+
+async def client_contracts(*, session: AsyncSession, client_id: int) -> list[dict[str, Any]]:
+    ids = (
+        await session.execute(
+            select(contracts.c.id).where(contracts.c.client_id == client_id).order_by(contracts.c.number)
+        )
+    ).scalars().all()
+    return await _contract_views(session, ids)
 
 
 # --- Idempotency-Key ------------------------------------------------------------------------------

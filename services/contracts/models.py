@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 
 from services.common.db import UTCDateTime, new_metadata
 from services.common.messaging import add_messaging_tables
@@ -46,8 +46,26 @@ contract_versions = Table(
     Column("effective_from", Date, nullable=False),
     Column("kind", String(20), nullable=False),  # signed | annex | termination
     Column("document", JSON, nullable=False),  # the validated contract (ContractDraft) + the team's people
+    Column("reason", Text, nullable=True),  # why the contract was terminated (kind termination)
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("contract_id", "version", name="uq_contract_versions_version"),
+)
+
+# The newest version's services and team, one row each, so that lists can filter on them in SQL
+# (the terms themselves stay in contract_versions.document).
+contract_services = Table(
+    "contract_services",
+    metadata,
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True),
+    Column("service", String(40), primary_key=True, index=True),
+)
+
+contract_team = Table(
+    "contract_team",
+    metadata,
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), primary_key=True),
+    Column("login", String(100), nullable=False, index=True),
 )
 
 # A retried POST with the same Idempotency-Key gets the first answer instead of a second record.

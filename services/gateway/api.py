@@ -31,23 +31,77 @@ async def _audit(ctx: ServiceContext, user: User, action: str, target: str,
                           correlation_id=current_correlation_id(), detail=detail)
 
 
+def _idempotency(key: str | None) -> dict[str, str] | None:
+    return {"Idempotency-Key": key} if key else None
+
+
+IDEMPOTENCY_KEY = Header(
+    default=None,
+    alias="Idempotency-Key",
+    description="Any unique string; a retry with the same key and body returns the first answer and changes "
+    "nothing, the same key with another body is refused (422).",
+)
+
+CLIENT_EXAMPLE = {
+    "name": "Jan Kowalski Usługi",
+    "nip": "5261040573",
+    "regon": "526104057",
+    "pesel": "80010112340",
+    "address": {"street": "ul. Prosta 20", "postal_code": "00-850", "city": "Warszawa"},
+    "contact_emails": ["jan@kowalski.example"],
+    "tax_profile": {"legal_form": "sole_trader", "books": "kpir", "income_tax": "pit_flat",
+                    "income_tax_advances": "monthly", "vat": "monthly", "employees": 3},
+}
+CONTRACT_EXAMPLE = {
+    "client_id": 1,
+    "number": "BR/2026/100",
+    "signed_on": "2026-09-20",
+    "start": "2026-10-01",
+    "end": None,
+    "notice_period_months": 3,
+    "services": ["bookkeeping", "vat", {"name": "payroll", "parameters": {"headcount_limit": 10}}],
+    "fee": {"monthly_net": "800.00", "vat_rate": "23", "per_employee": "40.00"},
+    "team": {"accountant": "anna", "payroll": "piotr", "manager": "maria"},
+}
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The CSV file (columns in the contracts README): a text/csv body, or multipart/form-data "
+        "with the file in the field `file`. UTF-8 (with or without BOM) or Windows-1250.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+async def create_client_command(ctx: ServiceContext, svc: ServiceClients, user: User, body: dict[str, Any],
+                                idempotency_key: str | None = None) -> dict[str, Any]:
+    client: dict[str, Any] = await svc.call("contracts", "POST", "/clients", json=body,
+                                            headers=_idempotency(idempotency_key))
+    await _audit(ctx, user, "client.create", f"client:{client['id']}")
+    return client
+
+
 @router.post("/clients", status_code=201, summary="Register a client of the office")
 async def create_client(
-    body: dict[str, Any] = Body(..., examples=[{"name": "Kowalski Usługi", "legal_form": "sole_trader"}]),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    body: dict[str, Any] = Body(..., openapi_examples={"sole trader": {"value": CLIENT_EXAMPLE}}),
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
 ) -> JSONResponse:
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    client = await svc.call("contracts", "POST", "/clients", json=body, headers=headers)
-    await _audit(ctx, user, "client.create", f"client:{client['id']}")
+    client = await create_client_command(ctx, svc, user, body, idempotency_key)
     return JSONResponse(client, status_code=201, headers={"Location": f"/api/v1/clients/{client['id']}"})
 
 
-@router.get("/clients", summary="List clients")
+@router.get("/clients", summary="List clients, by name; `q` searches the name or the NIP")
 async def list_clients(
-    q: str | None = None,
+    q: str | None = Query(None, description="part of the name or of the NIP"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     user: User = Depends(api_user),
@@ -56,7 +110,7 @@ async def list_clients(
     return await svc.call("contracts", "GET", "/clients", params={"q": q, "limit": limit, "offset": offset})
 
 
-@router.get("/clients/{client_id}", summary="One client")
+@router.get("/clients/{client_id}", summary="One client with its contracts and their versions")
 async def get_client(client_id: str, user: User = Depends(api_user),
                      svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/clients/{client_id}")
@@ -84,39 +138,171 @@ async def resolve_team(ctx: ServiceContext, team: Any) -> dict[str, dict[str, st
     return resolved
 
 
+async def team_members(ctx: ServiceContext) -> list[dict[str, str]]:
+    """Every active user as a possible team member (login, name, e-mail), e.g. for a CSV import."""
+    async with ctx.db.reading() as session:
+        return [{"login": u.login, "name": u.name, "email": u.email} for u in await users.list_users(session=session)]
+
+
+async def create_contract_command(ctx: ServiceContext, svc: ServiceClients, user: User, body: dict[str, Any],
+                                  idempotency_key: str | None = None) -> dict[str, Any]:
+    payload = {**body, "team_members": await resolve_team(ctx, body.get("team"))}
+    contract: dict[str, Any] = await svc.call("contracts", "POST", "/contracts", json=payload,
+                                              headers=_idempotency(idempotency_key))
+    await _audit(ctx, user, "contract.create", f"contract:{contract['id']}")
+    return contract
+
+
 @router.post("/contracts", status_code=201, summary="Sign a contract with a client")
 async def create_contract(
-    body: dict[str, Any] = Body(...),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    body: dict[str, Any] = Body(..., openapi_examples={"bookkeeping, VAT and payroll": {"value": CONTRACT_EXAMPLE}}),
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
 ) -> JSONResponse:
-    payload = dict(body)
-    payload["team"] = await resolve_team(ctx, body.get("team"))
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    contract = await svc.call("contracts", "POST", "/contracts", json=payload, headers=headers)
-    await _audit(ctx, user, "contract.create", f"contract:{contract['id']}")
+    contract = await create_contract_command(ctx, svc, user, body, idempotency_key)
     return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract['id']}"})
 
 
-@router.get("/contracts", summary="List contracts")
+@router.get("/contracts", summary="List contracts by number, with filters")
 async def list_contracts(
-    client_id: str | None = None,
-    status: str | None = None,
+    client_id: str | None = Query(None, description="only this client's contracts"),
+    employee: str | None = Query(None, description="a login on the contract's team (any role)"),
+    service: str | None = Query(None, description="a service of the newest terms, e.g. payroll"),
+    status: str | None = Query(None, description="active or terminated"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     user: User = Depends(api_user),
     svc: ServiceClients = Depends(service_clients),
 ) -> Any:
-    return await svc.call("contracts", "GET", "/contracts",
-                          params={"client_id": client_id, "status": status, "limit": limit, "offset": offset})
+    return await svc.call("contracts", "GET", "/contracts", params={
+        "client_id": client_id, "employee": employee, "service": service, "status": status,
+        "limit": limit, "offset": offset})
 
 
 @router.get("/contracts/{contract_id}", summary="One contract with its versions")
 async def get_contract(contract_id: str, user: User = Depends(api_user),
                        svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/contracts/{contract_id}")
+
+
+async def annex_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: str,
+                        body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    payload = dict(body)
+    if "team" in body:
+        payload["team_members"] = await resolve_team(ctx, body.get("team"))
+    contract: dict[str, Any] = await svc.call("contracts", "POST", f"/contracts/{contract_id}/annexes",
+                                              json=payload, headers=_idempotency(idempotency_key))
+    await _audit(ctx, user, "contract.annex", f"contract:{contract_id}",
+                 {"version": contract["version"], "effective_from": body.get("effective_from")})
+    return contract
+
+
+@router.post("/contracts/{contract_id}/annexes", status_code=201,
+             summary="Record an annex: changed terms in force from a date (a new version)")
+async def add_annex(
+    contract_id: str,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "VAT quarterly from January": {"value": {"effective_from": "2027-01-01", "fee": {"monthly_net": "700.00"}}},
+        "new accountant and payroll": {"value": {
+            "effective_from": "2027-03-01", "services": ["bookkeeping", "vat", "payroll"],
+            "team": {"accountant": "ola", "payroll": "piotr", "manager": "maria"}}},
+    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on; "
+       "what is left out stays as in the newest version."),
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    user: User = Depends(contract_manager),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    contract = await annex_command(ctx, svc, user, contract_id, body, idempotency_key)
+    return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
+
+
+async def termination_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: str,
+                              body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    contract: dict[str, Any] = await svc.call("contracts", "POST", f"/contracts/{contract_id}/termination",
+                                              json=body, headers=_idempotency(idempotency_key))
+    await _audit(ctx, user, "contract.terminate", f"contract:{contract_id}", {"end": body.get("end")})
+    return contract
+
+
+@router.post("/contracts/{contract_id}/termination", status_code=201,
+             summary="Terminate a contract: its last day and why; later obligations are withdrawn")
+async def terminate_contract(
+    contract_id: str,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "notice given": {"value": {"end": "2027-03-31", "reason": "wypowiedzenie przez klienta"}}}),
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    user: User = Depends(contract_manager),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    contract = await termination_command(ctx, svc, user, contract_id, body, idempotency_key)
+    return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
+
+
+def decode_upload(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1250, as older Polish Excel saves CSV."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1250")
+
+
+async def _uploaded_csv(request: Request) -> str:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Problem(422, "No file", errors=[{"field": "file", "message": "attach the CSV file as `file`"}])
+        data = await upload.read()
+    else:
+        data = await request.body()
+    if not data.strip():
+        raise Problem(422, "No file", errors=[{"field": "file", "message": "the file is empty"}])
+    return decode_upload(data)
+
+
+async def import_dry_run_command(ctx: ServiceContext, svc: ServiceClients, text: str) -> dict[str, Any]:
+    report: dict[str, Any] = await svc.call("contracts", "POST", "/imports/dry-run",
+                                            json={"csv": text, "users": await team_members(ctx)})
+    return report
+
+
+async def import_apply_command(ctx: ServiceContext, svc: ServiceClients, user: User, text: str,
+                               idempotency_key: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = await svc.call("contracts", "POST", "/imports/apply",
+                                            json={"csv": text, "users": await team_members(ctx)},
+                                            headers=_idempotency(idempotency_key))
+    await _audit(ctx, user, "import.apply", "contracts", {"imported": result["imported"]})
+    return result
+
+
+@router.post("/imports/dry-run", summary="Check a CSV file of clients and contracts; stores nothing",
+             openapi_extra=CSV_BODY)
+async def import_dry_run(
+    request: Request,
+    user: User = Depends(contract_manager),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    """Every problem of the file: `errors` = [{row, field, message}] (row 1 is the header); `ok` when none."""
+    return await import_dry_run_command(ctx, svc, await _uploaded_csv(request))
+
+
+@router.post("/imports/apply", status_code=201, openapi_extra=CSV_BODY,
+             summary="Import a CSV file: every client and contract, or nothing")
+async def import_apply(
+    request: Request,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    user: User = Depends(contract_manager),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    """One transaction: with any bad row nothing is stored and the answer is a 422 problem listing them all."""
+    result = await import_apply_command(ctx, svc, user, await _uploaded_csv(request), idempotency_key)
+    return JSONResponse(result, status_code=201)
 
 
 @router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested")

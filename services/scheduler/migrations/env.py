@@ -1,6 +1,6 @@
 """Alembic environment of the scheduler service."""
 
-from services.scheduler.models import metadata
 from services.common.migrate import run_env
+from services.scheduler.models import metadata
 
 run_env(metadata)
