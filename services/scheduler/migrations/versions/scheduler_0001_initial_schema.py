@@ -2,7 +2,7 @@
 
 Revision ID: scheduler_0001
 Revises: 
-Create Date: 2026-11-28 23:04:18.507805
+Create Date: 2026-11-28 23:27:24.601156
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import services.common.db
-
 
 revision: str = 'scheduler_0001'
 down_revision: str | None = None

@@ -1,0 +1,299 @@
+"""Planning: which cases a contract's terms versions create over a horizon, each with its due dates (pure)."""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrulestr
+
+from services.scheduler.domain.calendar import BusinessCalendar
+from services.scheduler.domain.rules import Due, PeriodKind, Rule, RuleSet
+
+# Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
+# periods ending earlier than this before the horizon cannot be due inside it.
+_LOOKBACK = relativedelta(years=3)
+
+
+@dataclass(frozen=True)
+class TermsVersion:
+    """One version of a contract's terms (terms.md document) and the day it takes effect."""
+
+    version: int
+    effective_from: date
+    terms: Mapping[str, Any]
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> TermsVersion:
+        """From stored JSON: {"version": 2, "effective_from": "2026-07-01", "terms": {...}}."""
+        effective = raw["effective_from"]
+        return cls(int(raw["version"]), effective if isinstance(effective, date) else date.fromisoformat(effective),
+                   raw["terms"])
+
+
+@dataclass(frozen=True)
+class Period:
+    """The stretch of time one case covers, with its label (`2026-03`, `2026-Q1`, `2026`, `2025/2026`)."""
+
+    label: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One case a contract will need: which rule, which period, when it is due, when to create it."""
+
+    rule_id: str
+    code: str
+    period: str
+    period_start: date
+    period_end: date
+    due: date
+    nominal_due: date
+    generate_on: date
+    role: str
+    title_pl: str
+    title_en: str
+    checklist: tuple[str, ...]
+    notice: tuple[str, ...]
+    contract_version: int
+    overridden: bool = False
+
+
+MatchedRules = Mapping[int, Collection[str]] | Callable[[Mapping[str, Any]], Collection[str]]
+
+
+class PlanningError(ValueError):
+    """The contract cannot be planned (e.g. no start date); the message says what to fix."""
+
+
+# --- periods --------------------------------------------------------------------------------------
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, _stdcal.monthrange(year, month)[1])
+
+
+def month_period(year: int, month: int) -> Period:
+    return Period(f"{year}-{month:02d}", date(year, month, 1), _month_end(year, month))
+
+
+def quarter_period(year: int, quarter: int) -> Period:
+    first = 3 * quarter - 2
+    return Period(f"{year}-Q{quarter}", date(year, first, 1), _month_end(year, first + 2))
+
+
+def year_period(year: int) -> Period:
+    return Period(str(year), date(year, 1, 1), date(year, 12, 31))
+
+
+def fiscal_year_period(end: date) -> Period:
+    """The 12 months ending on `end`; labelled `2026` for a calendar year, `2025/2026` otherwise."""
+    start = end + timedelta(days=1) - relativedelta(years=1)
+    label = str(end.year) if (end.month, end.day) == (12, 31) else f"{start.year}/{end.year}"
+    return Period(label, start, end)
+
+
+def _fiscal_year_end(terms: Mapping[str, Any], year: int) -> date:
+    text = (terms.get("client") or {}).get("fiscal_year_end") or "12-31"
+    month, day = (int(x) for x in text.split("-"))
+    # A 02-29 year end is read as the last day of February in every year.
+    return date(year, month, min(day, _stdcal.monthrange(year, month)[1]))
+
+
+def _period_containing(kind: PeriodKind, d: date) -> Period:
+    if kind == "month":
+        return month_period(d.year, d.month)
+    if kind == "quarter":
+        return quarter_period(d.year, (d.month - 1) // 3 + 1)
+    return year_period(d.year)
+
+
+def _calendar_periods(kind: PeriodKind, first: date, last: date) -> Iterator[Period]:
+    period = _period_containing(kind, first)
+    while period.start <= last:
+        yield period
+        period = _period_containing(kind, period.end + timedelta(days=1))
+
+
+def _rrule_periods(rule: Rule, first: date, last: date) -> Iterator[Period]:
+    assert rule.recurrence.rrule is not None
+    # DTSTART is fixed, so BYxxx parts mean the same for every contract and an INTERVAL counts from 2000.
+    dates = rrulestr(rule.recurrence.rrule, dtstart=datetime(2000, 1, 1))
+    seen: set[str] = set()
+    window_start = _period_containing(rule.recurrence.period, first).start
+    for moment in dates.between(datetime.combine(window_start, datetime.min.time()),
+                                datetime.combine(last, datetime.min.time()), inc=True):
+        period = _period_containing(rule.recurrence.period, moment.date())
+        if period.label not in seen:
+            seen.add(period.label)
+            yield period
+
+
+def rule_periods(rule: Rule, first: date, last: date, fiscal_terms: Mapping[str, Any]) -> Iterator[Period]:
+    """Periods of `rule` that overlap [first, last] (`once` is handled by the caller)."""
+    recurrence = rule.recurrence
+    if recurrence.period == "fiscal_year":
+        for year in range(first.year, last.year + 2):
+            period = fiscal_year_period(_fiscal_year_end(fiscal_terms, year))
+            if period.end >= first and period.start <= last:
+                yield period
+        return
+    periods = (_rrule_periods(rule, first, last) if recurrence.rrule
+               else _calendar_periods(recurrence.period, first, last))
+    for period in periods:
+        if recurrence.months_of_quarter and (period.start.month - 1) % 3 + 1 not in recurrence.months_of_quarter:
+            continue
+        yield period
+
+
+# --- due dates ------------------------------------------------------------------------------------
+
+def nominal_due(due: Due, period: Period, contract_start: date, calendar: BusinessCalendar) -> date:
+    """The due date the rule states, before overrides and the shift."""
+    if due.anchor is not None:
+        base = {"contract_start": contract_start, "period_start": period.start, "period_end": period.end}[due.anchor]
+        return base + timedelta(days=due.add_days)
+    target = date(period.end.year, period.end.month, 1) + relativedelta(months=due.months_after)
+    if due.business_day is not None:
+        day = calendar.nth_business_day(target.year, target.month, due.business_day)
+    else:
+        last = _stdcal.monthrange(target.year, target.month)[1]
+        # "Day 31" in a 30-day month is read as the month's last day, like "day: last".
+        day = target.replace(day=last if due.day is None else min(due.day, last))
+    return day + timedelta(days=due.add_days)
+
+
+def _generate_on(rule: Rule, due: date, calendar: BusinessCalendar) -> date:
+    if rule.lead.business:
+        return calendar.add_business_days(due, -rule.lead.days)
+    return due - timedelta(days=rule.lead.days)
+
+
+# --- contracts ------------------------------------------------------------------------------------
+
+def _parse_date(value: Any, what: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise PlanningError(f"{what} must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
+
+
+def contract_dates(versions: Sequence[TermsVersion]) -> tuple[date, date | None]:
+    """Start and end from the latest version's `contract` (an annex may set the end); start falls back to
+    the first version's effective date."""
+    latest = versions[-1].terms.get("contract") or {}
+    start = _parse_date(latest.get("start"), "contract.start") or versions[0].effective_from
+    end = _parse_date(latest.get("end"), "contract.end")
+    if end is not None and end < start:
+        raise PlanningError(f"contract.end {end} is before contract.start {start}")
+    return start, end
+
+
+def version_in_force(versions: Sequence[TermsVersion], day: date) -> TermsVersion:
+    """The version with the latest effective_from on or before `day` (the first version before any)."""
+    current = versions[0]
+    for version in versions:
+        if version.effective_from <= day:
+            current = version
+    return current
+
+
+def _matched_ids(matched: MatchedRules, version: TermsVersion, cache: dict[int, frozenset[str]]) -> frozenset[str]:
+    if version.version not in cache:
+        ids = matched(version.terms) if callable(matched) else matched.get(version.version, ())
+        cache[version.version] = frozenset(ids)
+    return cache[version.version]
+
+
+def _in_validity(rule: Rule, period: Period) -> bool:
+    if rule.valid_from and period.end < rule.valid_from:
+        return False
+    return not (rule.valid_to and period.start > rule.valid_to)
+
+
+def _occurrence(rule: Rule, period: Period, version: TermsVersion, start: date, ruleset: RuleSet,
+                calendar: BusinessCalendar) -> Occurrence:
+    nominal = nominal_due(rule.due, period, start, calendar)
+    override = ruleset.override_for(rule, period.label)
+    due = calendar.shift(override.due if override else nominal, rule.shift)
+    return Occurrence(
+        rule_id=rule.id, code=rule.code, period=period.label, period_start=period.start, period_end=period.end,
+        due=due, nominal_due=override.due if override else nominal, generate_on=_generate_on(rule, due, calendar),
+        role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=rule.checklist,
+        notice=rule.notice, contract_version=version.version, overridden=override is not None,
+    )
+
+
+def plan_contract(
+    *,
+    contract_id: str,
+    versions: Sequence[TermsVersion],
+    ruleset: RuleSet,
+    matched: MatchedRules,
+    calendar: BusinessCalendar,
+    date_from: date,
+    date_to: date,
+) -> list[Occurrence]:
+    """Occurrences whose (shifted) due date lies in [date_from, date_to], sorted by due date and rule.
+
+    A period is planned when it overlaps the contract's [start, end]; the terms version that decides
+    whether a rule applies is the one in force on the period's last day (or on the contract's end when
+    that is earlier). `matched` gives the rule ids per version number, or computes them from terms.
+    """
+    if not versions:
+        return []
+    ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
+    start, end = contract_dates(ordered)
+    last = min(end, date_to) if end else date_to
+    first = max(start, date_from - _LOOKBACK)
+    cache: dict[int, frozenset[str]] = {}
+    found: dict[tuple[str, str], Occurrence] = {}
+    for rule in ruleset.rules:
+        if rule.recurrence.period == "once":
+            period = Period(start.isoformat(), start, start)
+            candidates: list[tuple[Period, TermsVersion]] = [(period, version_in_force(ordered, start))]
+        else:
+            candidates = []
+            for period in rule_periods(rule, first, last, ordered[-1].terms):
+                if period.end < start or (end and period.start > end):
+                    continue
+                decisive = min(period.end, end) if end else period.end
+                candidates.append((period, version_in_force(ordered, decisive)))
+        for period, version in candidates:
+            if not _in_validity(rule, period) or rule.id not in _matched_ids(matched, version, cache):
+                continue
+            occurrence = _occurrence(rule, period, version, start, ruleset, calendar)
+            if date_from <= occurrence.due <= date_to:
+                found[(rule.id, period.label)] = occurrence
+    return sorted(found.values(), key=lambda o: (o.due, o.rule_id, o.period))
+
+
+def plan_terms(
+    terms: Mapping[str, Any],
+    ruleset: RuleSet,
+    calendar: BusinessCalendar,
+    date_from: date,
+    date_to: date,
+    *,
+    matched: Collection[str] | None = None,
+    contract_id: str = "terms",
+) -> list[Occurrence]:
+    """Plan one unversioned terms document; `matched` defaults to the pure-Python rule evaluation."""
+    contract = terms.get("contract") or {}
+    start = _parse_date(contract.get("start"), "contract.start")
+    if start is None:
+        raise PlanningError("contract.start is required to plan (an ISO date, e.g. 2026-01-01)")
+    ids = ruleset.matching_rule_ids(terms) if matched is None else matched
+    return plan_contract(
+        contract_id=contract_id, versions=[TermsVersion(1, start, terms)], ruleset=ruleset,
+        matched={1: ids}, calendar=calendar, date_from=date_from, date_to=date_to,
+    )

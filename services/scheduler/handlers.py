@@ -1,0 +1,232 @@
+"""The scheduler service layer: keep each contract's plan in step with its terms and the rules, and request
+cases when their time has come. Every function works inside the caller's transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.log import get_logger
+from services.common.messages import (
+    CASE_REQUESTED,
+    CASE_WITHDRAWN,
+    CONTRACT_TERMINATED,
+    CaseRequested,
+    CaseWithdrawn,
+    ContractSnapshot,
+    Envelope,
+    TeamMember,
+)
+from services.common.runtime import ServiceContext
+from services.scheduler.models import occurrences, planned_contracts
+from services.scheduler.planner import Planner, occurrence_columns
+
+log = get_logger(__name__)
+
+HORIZON_MONTHS = 15
+# A contract entered today also gets cases for what fell due in the last month: nothing recent slips through
+# the handover from the client's previous office unnoticed (the accountant closes what was already done).
+LOOKBACK_DAYS = 31
+# Key of the PostgreSQL advisory lock that lets one scheduler instance plan at a time.
+PLANNER_LOCK = 0x7465726D  # "term"
+
+
+def planner_of(ctx: ServiceContext) -> Planner:
+    planner: Planner = ctx.extras["planner"]
+    return planner
+
+
+async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """contract.created / changed / terminated: store the version, replan, request what is due."""
+    snapshot = ContractSnapshot.model_validate(envelope.payload)
+    await _lock_planner(session)
+    row = (
+        await session.execute(select(planned_contracts).where(planned_contracts.c.contract_id == snapshot.contract_id))
+    ).first()
+    version = {
+        "version": snapshot.version,
+        "effective_from": snapshot.effective_from.isoformat(),
+        "terms": snapshot.terms,
+        "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
+    }
+    values: dict[str, Any] = {
+        "number": snapshot.number,
+        "client_name": snapshot.client_name,
+        "terminated": envelope.type == CONTRACT_TERMINATED,
+        "updated_at": ctx.clock.now(),
+    }
+    if row is None:
+        await session.execute(
+            planned_contracts.insert().values(contract_id=snapshot.contract_id, version=snapshot.version,
+                                              versions=[version], **values)
+        )
+    else:
+        if snapshot.version < row.version:
+            log.info("contract.stale_version_ignored", contract_id=snapshot.contract_id, version=snapshot.version)
+            return
+        versions = [v for v in row.versions if v["version"] != snapshot.version] + [version]
+        versions.sort(key=lambda v: (v["effective_from"], v["version"]))
+        await session.execute(
+            update(planned_contracts)
+            .where(planned_contracts.c.contract_id == snapshot.contract_id)
+            .values(version=snapshot.version, versions=versions, **values)
+        )
+    await replan_contract(ctx, session, snapshot.contract_id, reason=envelope.type)
+    await request_due(ctx, session, contract_id=snapshot.contract_id)
+
+
+async def _lock_planner(session: AsyncSession) -> None:
+    """PostgreSQL: one planner at a time across scheduler processes (released at commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNER_LOCK})
+
+
+def plan_window(today: date) -> tuple[date, date]:
+    """The due dates a plan covers: from a month back to the horizon."""
+    return today - timedelta(days=LOOKBACK_DAYS), today + relativedelta(months=HORIZON_MONTHS)
+
+
+async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_id: str, *,
+                          reason: str) -> dict[str, int]:
+    """Make the stored plan equal the desired one over [today, today + horizon]: add what is new, withdraw
+    what is no longer due, never touch what was already requested and is still due."""
+    planner = planner_of(ctx)
+    today = ctx.clock.today()
+    window_start, window_end = plan_window(today)
+    contract = (
+        await session.execute(select(planned_contracts).where(planned_contracts.c.contract_id == contract_id))
+    ).one()
+    desired = await planner.occurrences(contract_id, contract.versions, window_start, window_end)
+    wanted = {(o.rule_id, o.period): o for o in desired}
+    stored = {
+        (r.rule_id, r.period): r
+        for r in await session.execute(
+            select(occurrences).where(occurrences.c.contract_id == contract_id, occurrences.c.due >= window_start)
+        )
+    }
+    added = withdrawn = changed = 0
+    for key, occ in wanted.items():
+        row = stored.get(key)
+        if row is None:
+            already = (await session.execute(select(occurrences.c.id).where(
+                occurrences.c.contract_id == contract_id, occurrences.c.rule_id == occ.rule_id,
+                occurrences.c.period == occ.period))).first()
+            if already is None:
+                await session.execute(occurrences.insert().values(contract_id=contract_id, status="planned",
+                                                                  rules_version=planner.version,
+                                                                  **occurrence_columns(occ)))
+                added += 1
+            continue
+        if row.status == "withdrawn":
+            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
+                status="planned", withdrawn_at=None, withdrawn_reason=None, rules_version=planner.version,
+                **occurrence_columns(occ)))
+            added += 1
+        elif row.status == "planned" and (row.due != occ.due or row.generate_on != occ.generate_on
+                                          or row.contract_version != occ.contract_version
+                                          or row.rules_version != planner.version):
+            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
+                rules_version=planner.version, **occurrence_columns(occ)))
+            changed += 1
+    for key, row in stored.items():
+        if key in wanted or row.status == "withdrawn":
+            continue
+        await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
+            status="withdrawn", withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
+        if row.status == "requested":
+            # The case exists already: tell the cases service it is no longer owed.
+            await ctx.messaging.emit(session, CASE_WITHDRAWN, CaseWithdrawn(
+                contract_id=contract_id, rule_id=row.rule_id, period=row.period, reason=reason).model_dump(mode="json"))
+        withdrawn += 1
+    await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id).values(
+        planned_on=today, planned_rules_version=planner.version))
+    if added or withdrawn or changed:
+        log.info("plan.changed", contract_id=contract_id, added=added, withdrawn=withdrawn, changed=changed,
+                 reason=reason)
+    return {"added": added, "withdrawn": withdrawn, "changed": changed}
+
+
+async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id: str | None = None,
+                      limit: int = 500) -> int:
+    """Emit case.requested for every planned occurrence whose generate-on date has come."""
+    today = ctx.clock.today()
+    query = (
+        select(occurrences)
+        .where(occurrences.c.status == "planned", occurrences.c.generate_on <= today)
+        .order_by(occurrences.c.generate_on, occurrences.c.id)
+        .limit(limit)
+    )
+    if contract_id is not None:
+        query = query.where(occurrences.c.contract_id == contract_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.execute(query)).all()
+    contracts: dict[str, Any] = {}
+    for row in rows:
+        if row.contract_id not in contracts:
+            contracts[row.contract_id] = (await session.execute(
+                select(planned_contracts).where(planned_contracts.c.contract_id == row.contract_id))).one()
+        contract = contracts[row.contract_id]
+        team = _team_for(contract.versions, row.contract_version)
+        detail = row.detail
+        request = CaseRequested(
+            contract_id=row.contract_id, contract_number=contract.number, client_name=contract.client_name,
+            rule_id=row.rule_id, code=row.code, period=row.period, title_pl=detail["title_pl"],
+            title_en=detail["title_en"], due=row.due, generate_on=row.generate_on, role=row.role,
+            assignee=_member(team.get(row.role)) or _member(team.get("accountant")),
+            commissioner=_member(team.get("manager")), checklist=detail.get("checklist", []),
+            notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
+        )
+        await ctx.messaging.emit(session, CASE_REQUESTED, request.model_dump(mode="json"))
+        await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
+            status="requested", requested_at=ctx.clock.now()))
+    if rows:
+        log.info("cases.requested", count=len(rows), contract_id=contract_id)
+    return len(rows)
+
+
+def _team_for(versions: Sequence[dict[str, Any]], version: int) -> dict[str, Any]:
+    """The team of the latest version: cases go to whoever is responsible now."""
+    latest = max(versions, key=lambda v: v["version"])
+    team: dict[str, Any] = latest.get("team") or {}
+    return team
+
+
+def _member(value: dict[str, Any] | None) -> TeamMember | None:
+    return TeamMember.model_validate(value) if value else None
+
+
+async def tick(ctx: ServiceContext, *, batch: int = 200) -> dict[str, int]:
+    """Catch up: replan contracts not planned today or under an older rules version, then request what is due.
+
+    Runs at start (so downtime is caught up) and every few seconds after."""
+    planner = planner_of(ctx)
+    today = ctx.clock.today()
+    replanned = requested = 0
+    while True:
+        async with ctx.db.transaction() as session:
+            await _lock_planner(session)
+            stale = (await session.execute(
+                select(planned_contracts.c.contract_id)
+                .where((planned_contracts.c.planned_on.is_(None)) | (planned_contracts.c.planned_on < today)
+                       | (planned_contracts.c.planned_rules_version != planner.version))
+                .limit(batch))).scalars().all()
+            for contract_id in stale:
+                await replan_contract(ctx, session, contract_id, reason="replan")
+            replanned += len(stale)
+            count = await request_due(ctx, session, limit=batch)
+            requested += count
+        if len(stale) < batch and count < batch:
+            return {"replanned": replanned, "requested": requested}
+
+
+async def tick_loop(ctx: ServiceContext) -> None:
+    while True:
+        await tick(ctx)
+        await asyncio.sleep(ctx.settings.scheduler_tick_seconds)

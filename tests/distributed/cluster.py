@@ -1,0 +1,112 @@
+"""Five Terminarz services as OS processes against real RabbitMQ, PostgreSQL and an SMTP server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINARZ = [sys.executable, "-m", "services.cli"]
+SERVICE_NAMES = ("contracts", "scheduler", "cases", "notifier", "gateway")
+
+
+class Cluster:
+    def __init__(self, *, database_url: str, amqp_url: str, smtp: tuple[str, int], frozen_time: str,
+                 log_dir: Path, rules_dir: Path | None = None) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.ports = {name: free_port() for name in SERVICE_NAMES}
+        self.env = {
+            **os.environ,
+            "TERMINARZ_MODE": "distributed",
+            "TERMINARZ_DATABASE_URL": database_url,
+            "TERMINARZ_AMQP_URL": amqp_url,
+            # Each test run gets its own exchange and queues on the shared broker.
+            "TERMINARZ_EXCHANGE": f"terminarz.test.{suffix}",
+            "TERMINARZ_QUEUE_PREFIX": f"tz-test-{suffix}",
+            "TERMINARZ_BUS_RETRY_DELAY_MS": "200",
+            "TERMINARZ_SMTP_HOST": smtp[0],
+            "TERMINARZ_SMTP_PORT": str(smtp[1]),
+            "TERMINARZ_FROZEN_TIME": frozen_time,
+            "TERMINARZ_RULES_DIR": str(rules_dir or ROOT / "rules"),
+            "TERMINARZ_SCHEDULER_TICK_SECONDS": "1",
+            "TERMINARZ_OUTBOX_POLL_SECONDS": "0.3",
+            "TERMINARZ_LOG_LEVEL": "INFO",
+        }
+        for name, port in self.ports.items():
+            self.env[f"TERMINARZ_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        self.log_dir = log_dir
+        self.processes: dict[str, list[subprocess.Popen[bytes]]] = {}
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([*TERMINARZ, *args], env=self.env, cwd=ROOT, capture_output=True, timeout=180)
+        if result.returncode != 0:
+            raise AssertionError(f"terminarz {' '.join(args)} failed:\n{result.stderr.decode()[-3000:]}")
+        return result.stdout.decode()
+
+    def start(self, name: str, *, port: int | None = None) -> subprocess.Popen[bytes]:
+        replica = len(self.processes.get(name, []))
+        log = open(self.log_dir / f"{name}-{replica}.log", "ab")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [*TERMINARZ, "serve", name, "--port", str(port or self.ports[name])],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes.setdefault(name, []).append(process)
+        return process
+
+    async def wait_ready(self, name: str, *, port: int | None = None, timeout: float = 60) -> None:
+        url = f"http://127.0.0.1:{port or self.ports[name]}/readyz"
+
+        async def ready() -> bool:
+            for process in self.processes.get(name, []):
+                if process.poll() is not None and process.returncode not in (-9, -15):
+                    raise AssertionError(f"{name} exited with {process.returncode}; see {self.log_dir}")
+            try:
+                async with httpx.AsyncClient(timeout=2) as client:
+                    return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(ready, timeout=timeout, what=f"{name} to be ready")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to finish what it was doing."""
+        for process in self.processes.pop(name, []):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            for process in self.processes[name]:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in self.processes[name]:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+    def api(self, token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports['gateway']}",
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def logs(self) -> str:
+        logs = sorted(self.log_dir.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in logs)
+
+
+async def json_items(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    response = await client.get(path, params=params)
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

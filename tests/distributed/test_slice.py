@@ -1,0 +1,89 @@
+"""The slice in the distributed mode: five processes, RabbitMQ, PostgreSQL and SMTP, driven through the API.
+
+Killing the cases service mid-flow and starting it again loses no case and creates none twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CapturedMail, wait_for
+from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items
+from tests.samples import contract, sole_trader
+
+pytestmark = pytest.mark.distributed
+
+
+@pytest.fixture
+async def cluster(pg_database: str, amqp_url: str, smtp_server: tuple[str, int, CapturedMail],
+                  tmp_path: Path) -> AsyncIterator[Cluster]:
+    host, port, _ = smtp_server
+    cluster = Cluster(database_url=pg_database, amqp_url=amqp_url, smtp=(host, port),
+                      frozen_time="2026-11-28T09:00:00+00:00", log_dir=tmp_path)
+    cluster.cli("db", "upgrade")
+    for login, role in (("maria", "manager"), ("anna", "accountant"), ("admin", "admin")):
+        cluster.cli("users", "create", login, "--name", login.title(), "--email", f"{login}@biuro.example",
+                    "--role", role)
+    try:
+        for name in SERVICE_NAMES:
+            cluster.start(name)
+        for name in SERVICE_NAMES:
+            await cluster.wait_ready(name)
+        yield cluster
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop_all()
+
+
+async def test_contract_to_case_to_email_across_five_processes(
+    cluster: Cluster, smtp_server: tuple[str, int, CapturedMail]
+) -> None:
+    token = cluster.cli("users", "token", "admin").strip()
+    mail = smtp_server[2]
+    async with cluster.api(token) as api:
+        client = await api.post("/api/v1/clients", json=sole_trader())
+        assert client.status_code == 201, client.text
+        first = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number="D/1"))
+        assert first.status_code == 201, first.text
+
+        async def october_vat() -> list[dict[str, Any]]:
+            cases = await json_items(api, "/api/v1/cases")
+            return [c for c in cases if c["code"] == "JPK_V7M" and c["period"] == "2026-10"]
+
+        [case] = await wait_for(october_vat, timeout=60, what="the JPK_V7M case for October")
+        assert case["due"] == "2026-11-25" and case["assignee_login"] == "anna"
+        messages = await wait_for(lambda: mail.to("anna@biuro.example"), timeout=30, what="the e-mail to anna")
+        assert case["title"] in messages[0]["Subject"]
+        assert "25.11.2026" in messages[0].get_content()
+
+        # Kill the cases service, sign another contract while it is down, start it again.
+        cluster.kill("cases")
+        other = await api.post("/api/v1/clients", json=sole_trader("Nowak Transport", seed="951217341"))
+        assert other.status_code == 201, other.text
+        second = await api.post("/api/v1/contracts", json=contract(other.json()["id"], number="D/2"))
+        assert second.status_code == 201, second.text
+        cluster.start("cases")
+        await cluster.wait_ready("cases")
+
+        contract_ids = [str(first.json()["id"]), str(second.json()["id"])]
+
+        async def all_requested_cases_exist() -> bool:
+            cases = await json_items(api, "/api/v1/cases", limit=1000)
+            for contract_id in contract_ids:
+                plan = await json_items(api, f"/api/v1/contracts/{contract_id}/plan")
+                requested = {(o["rule_id"], o["period"]) for o in plan if o["status"] == "requested"}
+                created = {(c["rule_id"], c["period"]) for c in cases if c["contract_id"] == contract_id}
+                if not requested or requested != created:
+                    return False
+            return True
+
+        await wait_for(all_requested_cases_exist, timeout=60, what="every requested case to exist")
+        cases = await json_items(api, "/api/v1/cases", limit=1000)
+        keys = Counter((c["contract_id"], c["rule_id"], c["period"]) for c in cases)
+        assert keys and max(keys.values()) == 1, "a case was created twice"

@@ -1,0 +1,1 @@
+"""Unit tests of the scheduler's domain, engine wrapper and CLI."""
