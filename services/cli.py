@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -56,6 +57,8 @@ def run(
     settings = _settings()
     if settings.mode != "embedded":
         raise typer.BadParameter("`run` is the embedded mode; use `terminarz serve SERVICE` for distributed")
+    if "TERMINARZ_PUBLIC_URL" not in os.environ:  # links in e-mails point where this server listens
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     from services.demo import load_demo
     from services.gateway import users
     from services.system import EmbeddedSystem

@@ -343,3 +343,27 @@ def can_see_case(user: User, case: dict[str, Any]) -> bool:
 @router.get("/me", summary="Who the token belongs to")
 async def me(request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     return {"login": user.login, "name": user.name, "email": user.email, "role": user.role}
+
+
+async def admin(user: User = Depends(api_user)) -> User:
+    if user.role != "admin":
+        raise Problem(403, "Forbidden", "only an admin changes the rules")
+    return user
+
+
+@router.get("/rules", summary="The obligation rules in force, their version and the history of rule sets")
+async def rules_in_force(user: User = Depends(api_user), svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await svc.call("scheduler", "GET", "/rules")
+
+
+@router.post("/rules/preview", summary="What the edited rules folder would add and withdraw, per contract")
+async def rules_preview(user: User = Depends(admin), svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await svc.call("scheduler", "POST", "/rules/preview")
+
+
+@router.post("/rules/apply", summary="Put the edited rules folder in force (a broken set is rejected)")
+async def rules_apply(user: User = Depends(admin), ctx: ServiceContext = Depends(get_context),
+                      svc: ServiceClients = Depends(service_clients)) -> Any:
+    result = await svc.call("scheduler", "POST", "/rules/apply")
+    await _audit(ctx, user, "rules.apply", f"rules:{result.get('version')}")
+    return result

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from services.common.errors import Problem
@@ -45,20 +44,19 @@ async def rules_in_force(ctx: ServiceContext = Depends(get_context)) -> dict[str
 
 
 @router.post("/rules/apply")
-async def apply(ctx: ServiceContext = Depends(get_context),
-                directory: str | None = Body(default=None, embed=True)) -> dict[str, Any]:
-    """Load the rules folder (default: the configured one); a broken set is rejected and the old one stays."""
-    result = await rulesets.apply_rules(ctx, Path(directory) if directory else ctx.settings.rules_dir)
+async def apply(ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    """Load the configured rules folder; a broken set is rejected and the one in force stays."""
+    result = await rulesets.apply_rules(ctx, ctx.settings.rules_dir)
     if result["status"] == "rejected":
         raise Problem(422, "Rule set rejected", "the rules in force did not change", errors=result["errors"])
     return result
 
 
 @router.post("/rules/preview")
-async def preview(ctx: ServiceContext = Depends(get_context),
-                  directory: str | None = Body(default=None, embed=True)) -> dict[str, Any]:
+async def preview(ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    """What putting the configured rules folder in force would add and withdraw, per contract."""
     try:
-        candidate = Planner.load(Path(directory) if directory else ctx.settings.rules_dir)
+        candidate = Planner.load(ctx.settings.rules_dir)
     except RuleSetError as error:
         raise Problem(422, "Rule set rejected", errors=[problem_dict(p) for p in error.problems]) from None
     try:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import typer
 
+from services.common.apiclient import TOKEN_HELP, URL_HELP, call_api
 from services.scheduler.domain.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, PlanningError, plan_terms
 from services.scheduler.domain.rules import RuleSet, RuleSetError, TermsError, load_ruleset
@@ -71,13 +72,18 @@ def _table(occurrences: list[Occurrence]) -> str:
 
 
 def plan_command(
-    terms: Path = typer.Option(..., "--terms", exists=True, dir_okay=False, help="Contract terms JSON (terms.md)."),
+    terms: Path = typer.Option(None, "--terms", exists=True, dir_okay=False, help="Contract terms JSON (terms.md)."),
+    contract: str = typer.Option(None, "--contract", help="A stored contract's id instead of --terms (asks the API)."),
     date_from: str = typer.Option(..., "--from", help="First due date to include (YYYY-MM-DD)."),
     date_to: str = typer.Option(..., "--to", help="Last due date to include (YYYY-MM-DD)."),
     output: str = typer.Option("table", "--format", help="json or table."),
     rules: Path = typer.Option(None, "--rules", help="Rules directory (default: $TERMINARZ_RULES_DIR or ./rules)."),
+    url: str = typer.Option(None, "--url", help=URL_HELP),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
 ) -> None:
     """Plan the cases one contract's terms create, by due date within [--from, --to]."""
+    if (terms is None) == (contract is None):
+        raise typer.BadParameter("give either --terms FILE or --contract ID", param_hint="--terms/--contract")
     fmt: Literal["json", "table"]
     if output not in ("json", "table"):
         raise typer.BadParameter(f"must be json or table, got {output!r}", param_hint="--format")
@@ -88,6 +94,9 @@ def plan_command(
         raise typer.BadParameter(f"dates are YYYY-MM-DD: {exc}", param_hint="--from/--to") from None
     if end < start:
         raise typer.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    if contract is not None:
+        _print_stored_plan(contract, start, end, fmt, url=url, token=token)
+        return
     ruleset = _load_or_exit(rules or default_rules_dir())
     try:
         document = json.loads(terms.read_text(encoding="utf-8"))
@@ -109,6 +118,42 @@ def plan_command(
         typer.echo(json.dumps([_row(o) for o in occurrences], indent=2, ensure_ascii=False))
     else:
         typer.echo(_table(occurrences))
+
+
+def _print_stored_plan(contract: str, start: date, end: date, fmt: str, *, url: str | None,
+                       token: str | None) -> None:
+    """A stored contract's plan as the scheduler holds it (planned and requested occurrences)."""
+    items = call_api("GET", f"/contracts/{contract}/plan", url=url, token=token)["items"]
+    rows = [i for i in items if start.isoformat() <= i["due"] <= end.isoformat()]
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{'due':<10}  {'create on':<10}  {'code':<18}  {'period':<10}  {'status':<10}  title")
+    for r in rows:
+        typer.echo(f"{r['due']:<10}  {r['generate_on']:<10}  {r['code']:<18}  {r['period']:<10}  {r['status']:<10}  "
+                   f"{r['title_pl']}")
+    typer.echo(f"{len(rows)} occurrence(s) of contract {contract}")
+
+
+@rules_app.command("preview")
+def preview_command(url: str = typer.Option(None, "--url", help=URL_HELP),
+                    token: str = typer.Option(None, "--token", help=TOKEN_HELP)) -> None:
+    """What putting the edited rules folder in force would add and withdraw, for which contracts (admin)."""
+    result = call_api("POST", "/rules/preview", url=url, token=token)
+    typer.echo(f"in force: {result['in_force']}  →  candidate: {result['candidate_version']}")
+    for label, key in (("would be ADDED", "added"), ("would be WITHDRAWN", "withdrawn")):
+        typer.echo(f"\n{len(result[key])} occurrence(s) {label}:")
+        for o in result[key]:
+            typer.echo(f"  {o['due']}  {o['code']:<18} {o['period']:<10} {o['contract_number']:<14} "
+                       f"{o['client_name']} ({o.get('assignee') or '—'})")
+
+
+@rules_app.command("apply")
+def apply_command(url: str = typer.Option(None, "--url", help=URL_HELP),
+                  token: str = typer.Option(None, "--token", help=TOKEN_HELP)) -> None:
+    """Put the edited rules folder in force; a broken set is rejected and the rules in force stay (admin)."""
+    result = call_api("POST", "/rules/apply", url=url, token=token)
+    typer.echo(f"rules version {result['version']} in force ({result['rules']} rules); contracts replan now")
 
 
 app.command("plan")(plan_command)
