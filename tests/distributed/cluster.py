@@ -84,6 +84,12 @@ class Cluster:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
 
+    def kill_replica(self, name: str, index: int) -> None:
+        process = self.processes[name].pop(index)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
     def stop_all(self) -> None:
         for name in list(self.processes):
             for process in self.processes[name]:

@@ -5,40 +5,15 @@ Killing the cases service mid-flow and starting it again loses no case and creat
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import CapturedMail, wait_for
-from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items
+from tests.distributed.cluster import Cluster, json_items
 from tests.samples import contract, sole_trader
 
 pytestmark = pytest.mark.distributed
-
-
-@pytest.fixture
-async def cluster(pg_database: str, amqp_url: str, smtp_server: tuple[str, int, CapturedMail],
-                  tmp_path: Path) -> AsyncIterator[Cluster]:
-    host, port, _ = smtp_server
-    cluster = Cluster(database_url=pg_database, amqp_url=amqp_url, smtp=(host, port),
-                      frozen_time="2026-11-28T09:00:00+00:00", log_dir=tmp_path)
-    cluster.cli("db", "upgrade")
-    for login, role in (("maria", "manager"), ("anna", "accountant"), ("admin", "admin")):
-        cluster.cli("users", "create", login, "--name", login.title(), "--email", f"{login}@biuro.example",
-                    "--role", role)
-    try:
-        for name in SERVICE_NAMES:
-            cluster.start(name)
-        for name in SERVICE_NAMES:
-            await cluster.wait_ready(name)
-        yield cluster
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.stop_all()
 
 
 async def test_contract_to_case_to_email_across_five_processes(

@@ -1,0 +1,68 @@
+"""Two schedulers at once, one of them killed mid-generation and started again: every case exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.conftest import free_port, wait_for
+from tests.distributed.cluster import Cluster, json_items
+from tests.samples import contract, nip, sole_trader
+
+pytestmark = pytest.mark.distributed
+
+CONTRACTS = 16
+
+
+def seeds(n: int) -> list[str]:
+    """NIP prefixes that complete into valid NIPs."""
+    found = []
+    candidate = 526104000
+    while len(found) < n:
+        candidate += 1
+        try:
+            nip(str(candidate))
+        except AssertionError:
+            continue
+        found.append(str(candidate))
+    return found
+
+
+async def test_two_schedulers_and_a_crash_create_each_case_once(cluster: Cluster) -> None:
+    second_port = free_port()
+    cluster.start("scheduler", port=second_port)
+    await cluster.wait_ready("scheduler", port=second_port)
+    token = cluster.cli("users", "token", "admin").strip()
+    contract_ids: list[str] = []
+    async with cluster.api(token) as api:
+        for i, seed in enumerate(seeds(CONTRACTS)):
+            if i == CONTRACTS // 2:
+                cluster.kill_replica("scheduler", 0)  # SIGKILL while contract events are being planned
+            client = await api.post("/api/v1/clients", json=sole_trader(f"Klient {i}", seed=seed, vat_eu=True))
+            assert client.status_code == 201, client.text
+            created = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number=f"X/{i}"))
+            assert created.status_code == 201, created.text
+            contract_ids.append(str(created.json()["id"]))
+        cluster.start("scheduler")  # the killed one comes back on its own port
+        await cluster.wait_ready("scheduler")
+
+        async def every_contract_planned_and_its_cases_exist() -> bool:
+            cases = await json_items(api, "/api/v1/cases", limit=1000)
+            for contract_id in contract_ids:
+                plan = await json_items(api, f"/api/v1/contracts/{contract_id}/plan")
+                requested = {(o["rule_id"], o["period"]) for o in plan if o["status"] == "requested"}
+                created = {(c["rule_id"], c["period"]) for c in cases if c["contract_id"] == contract_id}
+                if not requested or requested != created:
+                    return False
+            return True
+
+        await wait_for(every_contract_planned_and_its_cases_exist, timeout=90,
+                       what="every contract's requested cases to exist")
+        cases = await json_items(api, "/api/v1/cases", limit=1000)
+    keys = Counter((c["contract_id"], c["rule_id"], c["period"]) for c in cases)
+    assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
+    # Each contract: the same obligations (JPK_V7M, VAT-UE, PIT advance, ... for October), nothing missing.
+    per_contract = Counter(c["contract_id"] for c in cases)
+    assert set(per_contract) == set(contract_ids)
+    assert len(set(per_contract.values())) == 1
