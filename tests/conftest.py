@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -17,6 +18,13 @@ AMQP_URL = os.environ.get("TERMINARZ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0
 PG_URL = os.environ.get("TERMINARZ_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rules_dir() -> Path:
+    """The rules the office runs with; a test module overrides this to edit them."""
+    return ROOT / "rules"
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -8,6 +8,7 @@ alone in its own process (distributed) or beside the other four in one process (
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,8 +152,12 @@ class ServiceRuntime:
         @app.middleware("http")
         async def correlation(request: Request, call_next: Any) -> Any:
             cid = request.headers.get(CORRELATION_HEADER) or new_correlation_id()
+            started = time.perf_counter()
             with bound(correlation_id=cid, service=spec.name):
                 response = await call_next(request)
+                if request.url.path not in ("/healthz", "/readyz"):
+                    log.info("http.request", method=request.method, path=request.url.path,
+                             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
             response.headers[CORRELATION_HEADER] = cid
             return response
 

@@ -17,6 +17,7 @@ from services.scheduler.domain import (
     load_ruleset,
     plan_contract,
 )
+from services.scheduler.domain.planning import contract_dates
 from services.scheduler.engine import ObligationMatcher
 
 __all__ = ["Planner", "RuleSetError", "occurrence_columns", "problem_dict", "read_rule_files"]
@@ -42,11 +43,26 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     }
 
 
+# What one rule contributes to a plan depends only on this key (see Planner._rule_key).
+_RuleKey = tuple[Any, ...]
+
+
 class Planner:
+    # Bound on the memo of per-rule plans; it also starts afresh whenever the planning window moves.
+    MEMO_LIMIT = 100_000
+
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
         self.matcher = ObligationMatcher(ruleset)
         self.calendar = BusinessCalendar(extra_days_off=ruleset.extra_days_off)
+        # Each rule alone (with every override and day off): plan_contract treats rules independently.
+        self._single = {rule.id: RuleSet(version=ruleset.version, rules=(rule,), overrides=ruleset.overrides,
+                                         extra_days_off=ruleset.extra_days_off, files=ruleset.files)
+                        for rule in ruleset.rules}
+        self._order = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+        self._memo: dict[_RuleKey, list[Occurrence]] = {}
+        self._memo_window: tuple[date, date] | None = None
+        self.memo_hits = self.memo_misses = 0
 
     @classmethod
     def load(cls, directory: Path) -> Planner:
@@ -70,8 +86,39 @@ class Planner:
         """The contract's occurrences due in [date_from, date_to], each version matched by the engine."""
         terms_versions = [TermsVersion.from_mapping(v) for v in versions]
         matched = {v.version: await self.matcher.match(v.terms) for v in terms_versions}
-        return plan_contract(contract_id=contract_id, versions=terms_versions, ruleset=self.ruleset,
-                             matched=matched, calendar=self.calendar, date_from=date_from, date_to=date_to)
+        return self.plan(contract_id, terms_versions, matched, date_from, date_to)
+
+    def plan(self, contract_id: str, versions: Sequence[TermsVersion], matched: Mapping[int, Sequence[str]],
+             date_from: date, date_to: date) -> list[Occurrence]:
+        """plan_contract, rule by rule, each rule's part memoised.
+
+        Planning is pure and a rule's occurrences depend on nothing but that rule, the window, the contract's
+        start and end, the fiscal year end, and which versions (number, effective date) the rule matches —
+        not on the contract's identity. Contracts of one shape starting in one month share them, so a rule's
+        periods and business-day due dates are computed once per shape instead of once per contract."""
+        if not versions:
+            return []
+        if self._memo_window != (date_from, date_to) or len(self._memo) > self.MEMO_LIMIT:
+            self._memo.clear()
+            self._memo_window = (date_from, date_to)
+        ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
+        start, end = contract_dates(ordered)  # raises PlanningError as plan_contract would
+        fiscal_year_end = (ordered[-1].terms.get("client") or {}).get("fiscal_year_end")
+        rule_ids = sorted({rule_id for ids in matched.values() for rule_id in ids}, key=self._order.__getitem__)
+        found: list[Occurrence] = []
+        for rule_id in rule_ids:
+            key = (rule_id, start, end, fiscal_year_end,
+                   tuple((v.version, v.effective_from, rule_id in matched.get(v.version, ())) for v in ordered))
+            part = self._memo.get(key)
+            if part is None:
+                self.memo_misses += 1
+                part = self._memo[key] = plan_contract(
+                    contract_id=contract_id, versions=ordered, ruleset=self._single[rule_id], matched=matched,
+                    calendar=self.calendar, date_from=date_from, date_to=date_to)
+            else:
+                self.memo_hits += 1
+            found.extend(part)
+        return sorted(found, key=lambda o: (o.due, o.rule_id, o.period))
 
     def close(self) -> None:
         self.matcher.close()

@@ -4,13 +4,14 @@ Killing the cases service mid-flow and starting it again loses no case and creat
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from tests.conftest import CapturedMail, wait_for
-from tests.distributed.cluster import Cluster, json_items
+from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items
 from tests.samples import contract, sole_trader
 
 pytestmark = pytest.mark.distributed
@@ -24,8 +25,10 @@ async def test_contract_to_case_to_email_across_five_processes(
     async with cluster.api(token) as api:
         client = await api.post("/api/v1/clients", json=sole_trader())
         assert client.status_code == 201, client.text
-        first = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number="D/1"))
+        first = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number="D/1"),
+                               headers={"X-Correlation-ID": "slice-flow-0001"})
         assert first.status_code == 201, first.text
+        assert first.headers["X-Correlation-ID"] == "slice-flow-0001"
 
         async def october_vat() -> list[dict[str, Any]]:
             cases = await json_items(api, "/api/v1/cases")
@@ -36,6 +39,19 @@ async def test_contract_to_case_to_email_across_five_processes(
         messages = await wait_for(lambda: mail.to("anna@biuro.example"), timeout=30, what="the e-mail to anna")
         assert case["title"] in messages[0]["Subject"]
         assert "25.11.2026" in messages[0].get_content()
+
+        # One correlation id follows the flow through every service's JSON log lines.
+        def services_logging_the_flow() -> set[str]:
+            found = set()
+            for path in cluster.log_dir.glob("*.log"):
+                for line in path.read_text(errors="replace").splitlines():
+                    if '"correlation_id": "slice-flow-0001"' in line:
+                        found.add(json.loads(line)["service"])
+            return found
+
+        flow = await wait_for(lambda: services_logging_the_flow() >= set(SERVICE_NAMES) and services_logging_the_flow(),
+                              what="the correlation id in every service's log")
+        assert flow == set(SERVICE_NAMES)
 
         # Kill the cases service, sign another contract while it is down, start it again.
         cluster.kill("cases")

@@ -67,12 +67,6 @@ def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def rules_dir() -> Path:
-    """The rules the office runs with; a test module overrides this to edit them."""
-    return ROOT / "rules"
-
-
-@pytest.fixture
 async def office(tmp_path: Path, rules_dir: Path) -> AsyncIterator[Office]:
     settings = embedded_settings(tmp_path, rules_dir=rules_dir)
     clock = ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
