@@ -102,3 +102,20 @@ async def test_a_broken_rule_file_is_rejected_and_the_rules_in_force_keep_workin
     plan = await wait_for(lambda: plan_of(office, contract_id), what="a plan made with the rules in force")
     assert {o["rules_version"] for o in plan} == {in_force}
     assert any(o["code"] == "JPK_V7M" and o["due"] == "2026-11-25" for o in plan)
+
+
+async def test_a_scheduler_starting_on_a_broken_folder_keeps_the_last_good_rules(
+    office: Office, rules_dir: Path
+) -> None:
+    from services.scheduler.service import setup
+
+    scheduler = office.system.runtimes["scheduler"].ctx
+    good = scheduler.extras["planner"].version
+    edit_rules(rules_dir, "zus.yaml", lambda doc: doc["rules"][0].update(role="janitor"))
+    scheduler.extras.pop("planner").close()  # as after a restart: nothing in memory
+    await setup(scheduler)
+    assert scheduler.extras["planner"].version == good
+    async with office.api() as api:
+        history = (await api.get("/api/v1/rules")).json()["history"]
+    assert history[0]["status"] == "rejected"
+    assert any("role" in (e["field"] or "") for e in history[0]["errors"])
