@@ -97,6 +97,7 @@ async def test_annex_is_a_new_version_and_the_plan_follows_it_from_its_date(offi
             return {i["code"] for i in items if i["period"].startswith(year)}
 
         await wait_for(lambda: _has(api, cid, "JPK_V7M", "2027"), what="JPK_V7M planned for 2027")
+        before = {(i["code"], i["period"]) for i in await _plan(api, cid)}
         response = await api.post(f"/api/v1/contracts/{cid}/annexes", json={
             "effective_from": "2027-01-01", "tax_profile": {"vat": "quarterly"}, "fee": {"monthly_net": "700.00"},
         })
@@ -112,6 +113,14 @@ async def test_annex_is_a_new_version_and_the_plan_follows_it_from_its_date(offi
         plan = await _plan(api, cid)
         assert "JPK_V7M" not in codes(plan, "2027")  # monthly returns from January are withdrawn
         assert "JPK_V7M" in codes(plan, "2026")  # the months before the annex stay monthly
+        # Exactly: the plan reaches due dates up to 28.02.2028 (15 months from 28.11.2026).
+        after = {(i["code"], i["period"]) for i in plan}
+        assert before - after == {("JPK_V7M", f"2027-{m:02}") for m in range(1, 13)} | {("JPK_V7M", "2028-01")}
+        assert after - before == (
+            {("JPK_V7K_RECORDS", p) for p in ("2027-01", "2027-02", "2027-04", "2027-05", "2027-07", "2027-08",
+                                               "2027-10", "2027-11", "2028-01")}
+            | {("JPK_V7K", f"2027-Q{q}") for q in range(1, 5)}
+        )
 
         # An annex may not reach back before the newest version took effect.
         late = await api.post(f"/api/v1/contracts/{cid}/annexes",
