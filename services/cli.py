@@ -109,8 +109,9 @@ def serve(
             await runtime.start()
 
         async def stop() -> None:
-            await runtime.stop()
+            await runtime.stop_work()
             await runtime.ctx.bus.close()
+            await runtime.close()
 
         await _serve_until_signal(server, start, stop)
 

@@ -65,8 +65,10 @@ class EmbeddedSystem:
 
     async def stop(self) -> None:
         for runtime in reversed(self.runtimes.values()):
-            await runtime.stop()
+            await runtime.stop_work()
         await self.bus.close()
+        for runtime in reversed(self.runtimes.values()):
+            await runtime.close()
 
 
 def standalone(name: str, settings: Settings) -> ServiceRuntime:

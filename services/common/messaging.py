@@ -8,7 +8,7 @@ marks them sent. A consumer records each processed message id in the same transa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +82,33 @@ class Messaging:
         if signal is not None:
             after_commit(session, signal.set)
         return envelope
+
+    async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> list[Envelope]:
+        """`emit` for several events at once, in their order, with one statement (they are published in order)."""
+        envelopes = [
+            Envelope(
+                type=type_,
+                producer=self.producer,
+                correlation_id=current_correlation_id() or new_correlation_id(),
+                occurred_at=self.clock.now(),
+                payload=payload,
+            )
+            for type_, payload in events
+        ]
+        if not envelopes:
+            return []
+        await session.execute(
+            self.outbox.insert(),
+            [
+                {"message_id": str(e.id), "type": e.type, "body": e.model_dump_json(), "created_at": self.clock.now(),
+                 "attempts": 0}
+                for e in envelopes
+            ],
+        )
+        signal = self.outbox_signal
+        if signal is not None:
+            after_commit(session, signal.set)
+        return envelopes
 
     async def claim(self, session: AsyncSession, envelope: Envelope) -> bool:
         """Record the message as processed; False if it already was (the caller then does nothing)."""

@@ -102,16 +102,25 @@ class ServiceRuntime:
         self.started = True
         log.info("service.started", service=self.spec.name, database=self.ctx.db.engine.url.render_as_string())
 
-    async def stop(self) -> None:
+    async def stop_work(self) -> None:
+        """Stop the loops and the relay; the bus is closed next (it cancels running handlers), then `close`."""
+        self.started = False
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
         await self.relay.stop()
+
+    async def stop(self) -> None:
+        """Both steps, for a runtime whose bus has no consumers of its own (benchmarks, tools)."""
+        await self.stop_work()
+        await self.close()
+
+    async def close(self) -> None:
+        """After the bus is closed: nothing uses the database any more."""
         if self.spec.teardown is not None:
             await self.spec.teardown(self.ctx)
         await self.ctx.db.dispose()
-        self.started = False
 
     async def on_message(self, envelope: Envelope) -> None:
         handler = self.spec.handlers.get(envelope.type)

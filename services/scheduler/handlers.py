@@ -77,7 +77,8 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
             .where(planned_contracts.c.contract_id == snapshot.contract_id)
             .values(version=snapshot.version, versions=versions, **values)
         )
-    await replan_contract(ctx, session, snapshot.contract_id, reason=envelope.type)
+    await _replan(ctx, session, snapshot.contract_id, versions if row is not None else [version],
+                  reason=envelope.type)
     await request_due(ctx, session, contract_id=snapshot.contract_id)
 
 
@@ -96,13 +97,20 @@ async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_i
                           reason: str) -> dict[str, int]:
     """Make the stored plan equal the desired one over [today, today + horizon]: add what is new, withdraw
     what is no longer due, never touch what was already requested and is still due."""
+    contract = (
+        await session.execute(select(planned_contracts.c.versions)
+                              .where(planned_contracts.c.contract_id == contract_id))
+    ).one()
+    return await _replan(ctx, session, contract_id, contract.versions, reason=reason)
+
+
+async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, versions: list[dict[str, Any]], *,
+                  reason: str) -> dict[str, int]:
+    """replan_contract with the contract's stored versions at hand (its caller has just written them)."""
     planner = planner_of(ctx)
     today = ctx.clock.today()
     window_start, window_end = plan_window(today)
-    contract = (
-        await session.execute(select(planned_contracts).where(planned_contracts.c.contract_id == contract_id))
-    ).one()
-    desired = await planner.occurrences(contract_id, contract.versions, window_start, window_end)
+    desired = await planner.occurrences(contract_id, versions, window_start, window_end)
     wanted = {(o.rule_id, o.period): o for o in desired}
     stored = {
         (r.rule_id, r.period): r
@@ -110,17 +118,20 @@ async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_i
             select(occurrences).where(occurrences.c.contract_id == contract_id, occurrences.c.due >= window_start)
         )
     }
+    # A natural key may exist with an earlier due date (outside `stored`): such an occurrence stays as it is.
+    earlier: set[tuple[str, str]] = set()
+    if wanted.keys() - stored.keys():
+        earlier = {(r.rule_id, r.period) for r in await session.execute(
+            select(occurrences.c.rule_id, occurrences.c.period)
+            .where(occurrences.c.contract_id == contract_id, occurrences.c.due < window_start))}
+    new_rows: list[dict[str, Any]] = []
     added = withdrawn = changed = 0
     for key, occ in wanted.items():
         row = stored.get(key)
         if row is None:
-            already = (await session.execute(select(occurrences.c.id).where(
-                occurrences.c.contract_id == contract_id, occurrences.c.rule_id == occ.rule_id,
-                occurrences.c.period == occ.period))).first()
-            if already is None:
-                await session.execute(occurrences.insert().values(contract_id=contract_id, status="planned",
-                                                                  rules_version=planner.version,
-                                                                  **occurrence_columns(occ)))
+            if key not in earlier:
+                new_rows.append({"contract_id": contract_id, "status": "planned", "rules_version": planner.version,
+                                 **occurrence_columns(occ)})
                 added += 1
             continue
         if row.status == "withdrawn":
@@ -134,6 +145,10 @@ async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_i
             await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
                 rules_version=planner.version, **occurrence_columns(occ)))
             changed += 1
+    if new_rows:
+        # One statement for all of them (a new contract brings dozens), in plan order as before.
+        await session.execute(occurrences.insert(), new_rows)
+    withdrawals: list[tuple[str, dict[str, Any]]] = []
     for key, row in stored.items():
         if key in wanted or row.status == "withdrawn":
             continue
@@ -141,9 +156,10 @@ async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_i
             status="withdrawn", withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
         if row.status == "requested":
             # The case exists already: tell the cases service it is no longer owed.
-            await ctx.messaging.emit(session, CASE_WITHDRAWN, CaseWithdrawn(
-                contract_id=contract_id, rule_id=row.rule_id, period=row.period, reason=reason).model_dump(mode="json"))
+            withdrawal = CaseWithdrawn(contract_id=contract_id, rule_id=row.rule_id, period=row.period, reason=reason)
+            withdrawals.append((CASE_WITHDRAWN, withdrawal.model_dump(mode="json")))
         withdrawn += 1
+    await ctx.messaging.emit_many(session, withdrawals)
     await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id).values(
         planned_on=today, planned_rules_version=planner.version))
     if added or withdrawn or changed:
@@ -167,11 +183,14 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = (await session.execute(query)).all()
-    contracts: dict[str, Any] = {}
+    if not rows:
+        return 0
+    contracts = {c.contract_id: c for c in await session.execute(
+        select(planned_contracts.c.contract_id, planned_contracts.c.number, planned_contracts.c.client_name,
+               planned_contracts.c.versions)
+        .where(planned_contracts.c.contract_id.in_(sorted({row.contract_id for row in rows}))))}
+    requests: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
-        if row.contract_id not in contracts:
-            contracts[row.contract_id] = (await session.execute(
-                select(planned_contracts).where(planned_contracts.c.contract_id == row.contract_id))).one()
         contract = contracts[row.contract_id]
         team = _team_for(contract.versions, row.contract_version)
         detail = row.detail
@@ -183,11 +202,11 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             commissioner=_member(team.get("manager")), checklist=detail.get("checklist", []),
             notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
         )
-        await ctx.messaging.emit(session, CASE_REQUESTED, request.model_dump(mode="json"))
-        await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
-            status="requested", requested_at=ctx.clock.now()))
-    if rows:
-        log.info("cases.requested", count=len(rows), contract_id=contract_id)
+        requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
+    await ctx.messaging.emit_many(session, requests)
+    await session.execute(update(occurrences).where(occurrences.c.id.in_([row.id for row in rows])).values(
+        status="requested", requested_at=ctx.clock.now()))
+    log.info("cases.requested", count=len(rows), contract_id=contract_id)
     return len(rows)
 
 

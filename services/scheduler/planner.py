@@ -18,6 +18,7 @@ from services.scheduler.domain import (
     plan_contract,
 )
 from services.scheduler.domain.planning import contract_dates
+from services.scheduler.domain.rules import AllOf, AnyOf, Compare, Condition, Not, Scalar, build_fact, fact_key
 from services.scheduler.engine import ObligationMatcher
 
 __all__ = ["Planner", "RuleSetError", "occurrence_columns", "problem_dict", "read_rule_files"]
@@ -43,7 +44,18 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     }
 
 
-# What one rule contributes to a plan depends only on this key (see Planner._rule_key).
+def terms_read(condition: Condition) -> set[str]:
+    """The terms a condition reads (`client.vat`, `service.payroll`…)."""
+    if isinstance(condition, Compare):
+        return {condition.term}
+    if isinstance(condition, AllOf | AnyOf):
+        return set().union(*(terms_read(c) for c in condition.items))
+    if isinstance(condition, Not):
+        return terms_read(condition.item)
+    return set()
+
+
+# What one rule contributes to a plan depends only on this key (see Planner.plan).
 _RuleKey = tuple[Any, ...]
 
 
@@ -63,6 +75,9 @@ class Planner:
         self._memo: dict[_RuleKey, list[Occurrence]] = {}
         self._memo_window: tuple[date, date] | None = None
         self.memo_hits = self.memo_misses = 0
+        # The fact keys some rule reads: terms that agree on these match the same rules.
+        self._read = sorted({fact_key(term) for rule in ruleset.rules for term in terms_read(rule.when)})
+        self._matches: dict[tuple[Scalar, ...], list[str]] = {}
 
     @classmethod
     def load(cls, directory: Path) -> Planner:
@@ -85,8 +100,21 @@ class Planner:
                           date_to: date) -> list[Occurrence]:
         """The contract's occurrences due in [date_from, date_to], each version matched by the engine."""
         terms_versions = [TermsVersion.from_mapping(v) for v in versions]
-        matched = {v.version: await self.matcher.match(v.terms) for v in terms_versions}
+        matched = {v.version: await self.match(v.terms) for v in terms_versions}
         return self.plan(contract_id, terms_versions, matched, date_from, date_to)
+
+    async def match(self, terms: Mapping[str, Any]) -> list[str]:
+        """The rule ids the engine matches for these terms, remembered by the values of the terms the rules
+        read: identifiers and other terms no rule reads make every contract's fact unique, but not its answer.
+        Raises TermsError for terms that cannot be evaluated, as the engine does."""
+        fact = build_fact(terms)
+        key = tuple(fact[name] for name in self._read)
+        matched = self._matches.get(key)
+        if matched is None:
+            if len(self._matches) > self.MEMO_LIMIT:
+                self._matches.clear()
+            matched = self._matches[key] = await self.matcher.match(terms)
+        return list(matched)
 
     def plan(self, contract_id: str, versions: Sequence[TermsVersion], matched: Mapping[int, Sequence[str]],
              date_from: date, date_to: date) -> list[Occurrence]:
