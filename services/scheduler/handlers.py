@@ -4,9 +4,10 @@ cases when their time has come. Every function works inside the caller's transac
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select, text, update
@@ -62,9 +63,12 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
         "updated_at": ctx.clock.now(),
     }
     if row is None:
+        # Marked planned now: the replan below is in this same transaction.
+        versions = [version]
         await session.execute(
             planned_contracts.insert().values(contract_id=snapshot.contract_id, version=snapshot.version,
-                                              versions=[version], **values)
+                                              versions=versions, planned_on=ctx.clock.today(),
+                                              planned_rules_version=planner_of(ctx).version, **values)
         )
     else:
         if snapshot.version < row.version:
@@ -77,9 +81,18 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
             .where(planned_contracts.c.contract_id == snapshot.contract_id)
             .values(version=snapshot.version, versions=versions, **values)
         )
-    await _replan(ctx, session, snapshot.contract_id, versions if row is not None else [version],
-                  reason=envelope.type)
-    await request_due(ctx, session, contract_id=snapshot.contract_id)
+    # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet.
+    await _replan(ctx, session, snapshot.contract_id, versions, reason=envelope.type, new=row is None)
+    await request_due(ctx, session, contract_id=snapshot.contract_id, known={
+        snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)})
+
+
+class _Contract(NamedTuple):
+    """What request_due reads of a planned contract."""
+
+    number: str
+    client_name: str
+    versions: list[dict[str, Any]]
 
 
 async def _lock_planner(session: AsyncSession) -> None:
@@ -105,29 +118,31 @@ async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_i
 
 
 async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, versions: list[dict[str, Any]], *,
-                  reason: str) -> dict[str, int]:
-    """replan_contract with the contract's stored versions at hand (its caller has just written them)."""
+                  reason: str, new: bool = False) -> dict[str, int]:
+    """replan_contract with the contract's versions at hand (its caller has just written them).
+
+    `new`: the contract's row was just inserted, already marked planned; it has no occurrences to read back."""
     planner = planner_of(ctx)
     today = ctx.clock.today()
     window_start, window_end = plan_window(today)
     desired = await planner.occurrences(contract_id, versions, window_start, window_end)
     wanted = {(o.rule_id, o.period): o for o in desired}
-    stored = {
+    current = {
         (r.rule_id, r.period): r
         for r in await session.execute(
             select(occurrences).where(occurrences.c.contract_id == contract_id, occurrences.c.due >= window_start)
         )
-    }
-    # A natural key may exist with an earlier due date (outside `stored`): such an occurrence stays as it is.
+    } if not new else {}
+    # A natural key may exist with an earlier due date (outside `current`): such an occurrence stays as it is.
     earlier: set[tuple[str, str]] = set()
-    if wanted.keys() - stored.keys():
+    if not new and wanted.keys() - current.keys():
         earlier = {(r.rule_id, r.period) for r in await session.execute(
             select(occurrences.c.rule_id, occurrences.c.period)
             .where(occurrences.c.contract_id == contract_id, occurrences.c.due < window_start))}
     new_rows: list[dict[str, Any]] = []
     added = withdrawn = changed = 0
     for key, occ in wanted.items():
-        row = stored.get(key)
+        row = current.get(key)
         if row is None:
             if key not in earlier:
                 new_rows.append({"contract_id": contract_id, "status": "planned", "rules_version": planner.version,
@@ -146,10 +161,9 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, 
                 rules_version=planner.version, **occurrence_columns(occ)))
             changed += 1
     if new_rows:
-        # One statement for all of them (a new contract brings dozens), in plan order as before.
-        await session.execute(occurrences.insert(), new_rows)
+        await _insert_occurrences(session, new_rows)
     withdrawals: list[tuple[str, dict[str, Any]]] = []
-    for key, row in stored.items():
+    for key, row in current.items():
         if key in wanted or row.status == "withdrawn":
             continue
         await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
@@ -160,17 +174,34 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, 
             withdrawals.append((CASE_WITHDRAWN, withdrawal.model_dump(mode="json")))
         withdrawn += 1
     await ctx.messaging.emit_many(session, withdrawals)
-    await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id).values(
-        planned_on=today, planned_rules_version=planner.version))
+    if not new:
+        await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id)
+                              .values(planned_on=today, planned_rules_version=planner.version))
     if added or withdrawn or changed:
         log.info("plan.changed", contract_id=contract_id, added=added, withdrawn=withdrawn, changed=changed,
                  reason=reason)
     return {"added": added, "withdrawn": withdrawn, "changed": changed}
 
 
+async def _insert_occurrences(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """New occurrences in plan order, all at once (a new contract brings dozens): PostgreSQL COPY inside the
+    caller's transaction, else one executemany."""
+    if session.get_bind().dialect.name == "postgresql":
+        raw = await (await session.connection()).get_raw_connection()
+        driver = raw.driver_connection
+        if driver is not None and driver.is_in_transaction():
+            columns = list(rows[0])
+            records = [tuple(json.dumps(row[c]) if c == "detail" else row[c] for c in columns) for row in rows]
+            await driver.copy_records_to_table(occurrences.name, records=records, columns=columns)
+            return
+    await session.execute(occurrences.insert(), rows)
+
+
 async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id: str | None = None,
-                      limit: int = 500) -> int:
-    """Emit case.requested for every planned occurrence whose generate-on date has come."""
+                      limit: int = 500, known: Mapping[str, _Contract] | None = None) -> int:
+    """Emit case.requested for every planned occurrence whose generate-on date has come.
+
+    `known`: contracts the caller has just written, not read again."""
     today = ctx.clock.today()
     query = (
         select(occurrences)
@@ -185,10 +216,12 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
     rows = (await session.execute(query)).all()
     if not rows:
         return 0
-    contracts = {c.contract_id: c for c in await session.execute(
-        select(planned_contracts.c.contract_id, planned_contracts.c.number, planned_contracts.c.client_name,
-               planned_contracts.c.versions)
-        .where(planned_contracts.c.contract_id.in_(sorted({row.contract_id for row in rows}))))}
+    contracts: dict[str, Any] = dict(known or {})
+    missing = sorted({row.contract_id for row in rows} - contracts.keys())
+    if missing:
+        contracts.update((c.contract_id, c) for c in await session.execute(
+            select(planned_contracts.c.contract_id, planned_contracts.c.number, planned_contracts.c.client_name,
+                   planned_contracts.c.versions).where(planned_contracts.c.contract_id.in_(missing))))
     requests: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
         contract = contracts[row.contract_id]
