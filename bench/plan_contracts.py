@@ -30,7 +30,7 @@ from services.common.messages import CONTRACT_CREATED, ContractSnapshot, Envelop
 from services.common.migrate import upgrade
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
-from services.scheduler.handlers import HORIZON_MONTHS, LOOKBACK_DAYS, planner_of
+from services.scheduler.handlers import HORIZON_MONTHS, LOOKBACK_DAYS, planner_of, tick
 from services.scheduler.service import spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,6 +156,13 @@ def contract_created(rng: random.Random, n: int) -> Envelope:
                     occurred_at=NOW, payload=snapshot.model_dump(mode="json"))
 
 
+EVENT_PATH = """  path          events: ServiceRuntime.on_message(contract.created), one message at a time: inbox claim,
+                store the version, replan, request_due (+ outbox), one transaction each;
+                """
+BULK_PATH = """  path          bulk: the scheduler's tick replans every stored contract from an empty plan,
+                500 contracts a transaction (one read, one COPY of the new rows), then requests due cases"""
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 @dataclass
@@ -222,6 +229,30 @@ async def plan(settings: Settings, envelopes: list[Envelope], figures: Figures, 
             await runtime.ctx.db.dispose()
 
 
+async def replan_all(settings: Settings, dsn: str, figures: Figures) -> None:
+    """The bulk path: a scheduler whose plan is empty (first start beside stored contracts, a restore, a
+    rules change that touches everything) replans every contract in its tick, 500 contracts a transaction."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DELETE FROM occurrences; DELETE FROM outbox; "
+                           "UPDATE planned_contracts SET planned_on = NULL, planned_rules_version = NULL")
+        await conn.execute("VACUUM ANALYZE occurrences")
+    finally:
+        await conn.close()
+    runtime = ServiceRuntime(spec, settings=settings, bus=InMemoryBus(), clock=ManualClock(NOW))
+    assert spec.setup is not None and spec.teardown is not None
+    await spec.setup(runtime.ctx)
+    try:
+        cpu, started = time.process_time(), time.perf_counter()
+        result = await tick(runtime.ctx)
+        figures.seconds = time.perf_counter() - started
+        figures.cpu_seconds = time.process_time() - cpu
+        figures.contracts = result["replanned"]
+    finally:
+        await spec.teardown(runtime.ctx)
+        await runtime.ctx.db.dispose()
+
+
 async def count(dsn: str, figures: Figures) -> list[asyncpg.Record]:
     """What planning wrote, and the same rows for the COPY baseline."""
     conn = await asyncpg.connect(dsn)
@@ -267,7 +298,7 @@ async def drop(admin_dsn: str, name: str) -> None:
         await admin.close()
 
 
-def report(figures: Figures, args: argparse.Namespace, database: str) -> None:
+def report(figures: Figures, args: argparse.Namespace, database: str, path: str) -> None:
     f = figures
     per_contract = f.occurrences / f.contracts
     projected = TARGET_CONTRACTS / f.contracts_per_s
@@ -275,10 +306,7 @@ def report(figures: Figures, args: argparse.Namespace, database: str) -> None:
     lines = [
         "",
         "bench/plan_contracts — plan contracts with the default rule pack on PostgreSQL",
-        "  path          ServiceRuntime.on_message(contract.created), one message at a time: inbox claim,",
-        "                store the version, replan_contract, request_due (+ outbox), one transaction each;",
-        "                " + ("the outbox relay and tick loop running beside it (--relay)" if args.relay
-                             else "rules loaded as at start; outbox relay and tick loop not running"),
+        *path.splitlines(),
         f"  database      {database} (PostgreSQL {f.server['server_version']}, synchronous_commit="
         f"{f.server['synchronous_commit']}, fsync={f.server['fsync']}, shared_buffers={f.server['shared_buffers']})",
         f"  clock         {NOW.date()}; window: {LOOKBACK_DAYS} days back, {HORIZON_MONTHS} months ahead; "
@@ -323,10 +351,21 @@ async def main(args: argparse.Namespace) -> int:
         rows = await count(_plain(database_url), figures)
         print(f"copying {len(rows):,} rows with COPY ({args.copy_repeats}×) …", file=sys.stderr)
         await copy_baseline(_plain(database_url), rows, figures, args.copy_repeats)
+        bulk: Figures | None = None
+        if not args.events_only:
+            print(f"replanning {len(envelopes):,} contracts from an empty plan (the tick) …", file=sys.stderr)
+            bulk = Figures(copy_seconds=figures.copy_seconds, server=figures.server, rules=figures.rules)
+            await replan_all(settings, _plain(database_url), bulk)
+            await count(_plain(database_url), bulk)
     finally:
         if not args.keep:
             await drop(_plain(args.database_url), database)
-    report(figures, args, database + (" (kept)" if args.keep else ", dropped"))
+    where = database + (" (kept)" if args.keep else ", dropped")
+    report(figures, args, where, EVENT_PATH + ("the outbox relay and tick loop running beside it (--relay)"
+                                               if args.relay else
+                                               "rules loaded as at start; outbox relay and tick loop not running"))
+    if bulk is not None:
+        report(bulk, args, where, BULK_PATH)
     if profile is not None:
         profile.dump_stats(args.profile)
         print(f"\n  profile of the planning phase: {args.profile} (python -m pstats {args.profile})")
@@ -345,6 +384,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--relay", action="store_true",
                         help="also run the outbox relay and the tick loop beside the planning (runtime.start())")
     parser.add_argument("--keep", action="store_true", help="keep the database for inspection")
+    parser.add_argument("--events-only", action="store_true", help="skip the bulk replan (tick) measurement")
     args = parser.parse_args(argv)
     if args.contracts < 1 or args.copy_repeats < 1:
         parser.error("--contracts and --copy-repeats must be at least 1")

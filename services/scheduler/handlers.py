@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
@@ -25,6 +26,7 @@ from services.common.messages import (
     TeamMember,
 )
 from services.common.runtime import ServiceContext
+from services.scheduler.domain import Occurrence
 from services.scheduler.models import occurrences, planned_contracts
 from services.scheduler.planner import Planner, occurrence_columns
 
@@ -82,7 +84,7 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
             .values(version=snapshot.version, versions=versions, **values)
         )
     # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet.
-    await _replan(ctx, session, snapshot.contract_id, versions, reason=envelope.type, new=row is None)
+    await _replan(ctx, session, {snapshot.contract_id: versions}, reason=envelope.type, new=row is None)
     await request_due(ctx, session, contract_id=snapshot.contract_id, known={
         snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)})
 
@@ -106,46 +108,39 @@ def plan_window(today: date) -> tuple[date, date]:
     return today - timedelta(days=LOOKBACK_DAYS), today + relativedelta(months=HORIZON_MONTHS)
 
 
-async def replan_contract(ctx: ServiceContext, session: AsyncSession, contract_id: str, *,
-                          reason: str) -> dict[str, int]:
-    """Make the stored plan equal the desired one over [today, today + horizon]: add what is new, withdraw
-    what is no longer due, never touch what was already requested and is still due."""
-    contract = (
-        await session.execute(select(planned_contracts.c.versions)
-                              .where(planned_contracts.c.contract_id == contract_id))
-    ).one()
-    return await _replan(ctx, session, contract_id, contract.versions, reason=reason)
-
-
-async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, versions: list[dict[str, Any]], *,
+async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping[str, list[dict[str, Any]]], *,
                   reason: str, new: bool = False) -> dict[str, int]:
-    """replan_contract with the contract's versions at hand (its caller has just written them).
+    """Make each contract's stored plan equal the desired one over the plan window: add what is new, withdraw
+    what is no longer owed, never touch what was already requested and is still due. A few statements in all
+    (one read of what is stored, one bulk write of what is new), however many contracts.
 
-    `new`: the contract's row was just inserted, already marked planned; it has no occurrences to read back."""
+    `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet."""
     planner = planner_of(ctx)
     today = ctx.clock.today()
     window_start, window_end = plan_window(today)
-    desired = await planner.occurrences(contract_id, versions, window_start, window_end)
-    wanted = {(o.rule_id, o.period): o for o in desired}
-    current = {
-        (r.rule_id, r.period): r
+    wanted: dict[tuple[str, str, str], Occurrence] = {}
+    for contract_id, versions in contracts.items():
+        for o in await planner.occurrences(contract_id, versions, window_start, window_end):
+            wanted[(contract_id, o.rule_id, o.period)] = o
+    ids = sorted(contracts)
+    current = {} if new else {
+        (r.contract_id, r.rule_id, r.period): r
         for r in await session.execute(
-            select(occurrences).where(occurrences.c.contract_id == contract_id, occurrences.c.due >= window_start)
-        )
-    } if not new else {}
+            select(occurrences).where(occurrences.c.contract_id.in_(ids), occurrences.c.due >= window_start))
+    }
     # A natural key may exist with an earlier due date (outside `current`): such an occurrence stays as it is.
-    earlier: set[tuple[str, str]] = set()
+    earlier: set[tuple[str, str, str]] = set()
     if not new and wanted.keys() - current.keys():
-        earlier = {(r.rule_id, r.period) for r in await session.execute(
-            select(occurrences.c.rule_id, occurrences.c.period)
-            .where(occurrences.c.contract_id == contract_id, occurrences.c.due < window_start))}
+        earlier = {(r.contract_id, r.rule_id, r.period) for r in await session.execute(
+            select(occurrences.c.contract_id, occurrences.c.rule_id, occurrences.c.period)
+            .where(occurrences.c.contract_id.in_(ids), occurrences.c.due < window_start))}
     new_rows: list[dict[str, Any]] = []
     added = withdrawn = changed = 0
     for key, occ in wanted.items():
         row = current.get(key)
         if row is None:
             if key not in earlier:
-                new_rows.append({"contract_id": contract_id, "status": "planned", "rules_version": planner.version,
+                new_rows.append({"contract_id": key[0], "status": "planned", "rules_version": planner.version,
                                  **occurrence_columns(occ)})
                 added += 1
             continue
@@ -170,16 +165,17 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contract_id: str, 
             status="withdrawn", withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
         if row.status == "requested":
             # The case exists already: tell the cases service it is no longer owed.
-            withdrawal = CaseWithdrawn(contract_id=contract_id, rule_id=row.rule_id, period=row.period, reason=reason)
+            withdrawal = CaseWithdrawn(contract_id=row.contract_id, rule_id=row.rule_id, period=row.period,
+                                       reason=reason)
             withdrawals.append((CASE_WITHDRAWN, withdrawal.model_dump(mode="json")))
         withdrawn += 1
     await ctx.messaging.emit_many(session, withdrawals)
     if not new:
-        await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id)
+        await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id.in_(ids))
                               .values(planned_on=today, planned_rules_version=planner.version))
     if added or withdrawn or changed:
-        log.info("plan.changed", contract_id=contract_id, added=added, withdrawn=withdrawn, changed=changed,
-                 reason=reason)
+        log.info("plan.changed", contracts=len(ids), contract_id=ids[0] if len(ids) == 1 else None, added=added,
+                 withdrawn=withdrawn, changed=changed, reason=reason)
     return {"added": added, "withdrawn": withdrawn, "changed": changed}
 
 
@@ -190,9 +186,12 @@ async def _insert_occurrences(session: AsyncSession, rows: list[dict[str, Any]])
         raw = await (await session.connection()).get_raw_connection()
         driver = raw.driver_connection
         if driver is not None and driver.is_in_transaction():
-            columns = list(rows[0])
-            records = [tuple(json.dumps(row[c]) if c == "detail" else row[c] for c in columns) for row in rows]
-            await driver.copy_records_to_table(occurrences.name, records=records, columns=columns)
+            columns = [c for c in rows[0] if c != "detail"]
+            values = itemgetter(*columns)
+            encoded: dict[int, str] = {}  # rows of one shape share one detail dict: encode it once
+            records = [(*values(row), encoded.get(id(row["detail"])) or encoded.setdefault(
+                id(row["detail"]), json.dumps(row["detail"]))) for row in rows]
+            await driver.copy_records_to_table(occurrences.name, records=records, columns=[*columns, "detail"])
             return
     await session.execute(occurrences.insert(), rows)
 
@@ -254,7 +253,7 @@ def _member(value: dict[str, Any] | None) -> TeamMember | None:
     return TeamMember.model_validate(value) if value else None
 
 
-async def tick(ctx: ServiceContext, *, batch: int = 200) -> dict[str, int]:
+async def tick(ctx: ServiceContext, *, batch: int = 500) -> dict[str, int]:
     """Catch up: replan contracts not planned today or under an older rules version, then request what is due.
 
     Runs at start (so downtime is caught up) and every few seconds after."""
@@ -265,12 +264,13 @@ async def tick(ctx: ServiceContext, *, batch: int = 200) -> dict[str, int]:
         async with ctx.db.transaction() as session:
             await _lock_planner(session)
             stale = (await session.execute(
-                select(planned_contracts.c.contract_id)
+                select(planned_contracts.c.contract_id, planned_contracts.c.versions)
                 .where((planned_contracts.c.planned_on.is_(None)) | (planned_contracts.c.planned_on < today)
                        | (planned_contracts.c.planned_rules_version != planner.version))
-                .limit(batch))).scalars().all()
-            for contract_id in stale:
-                await replan_contract(ctx, session, contract_id, reason="replan")
+                .order_by(planned_contracts.c.contract_id)
+                .limit(batch))).all()
+            if stale:
+                await _replan(ctx, session, {c.contract_id: c.versions for c in stale}, reason="replan")
             replanned += len(stale)
             count = await request_due(ctx, session, limit=batch)
             requested += count

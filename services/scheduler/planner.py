@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,12 @@ def problem_dict(problem: RuleProblem) -> dict[str, Any]:
             "text": str(problem)}
 
 
+@lru_cache(maxsize=65_536)
 def occurrence_columns(o: Occurrence) -> dict[str, Any]:
-    """An occurrence as a row of the `occurrences` table (without contract, status and rules version)."""
+    """An occurrence as a row of the `occurrences` table (without contract, status and rules version).
+
+    Remembered: contracts of one shape share their occurrences (see Planner.plan), and so their rows.
+    Callers copy it (`{**occurrence_columns(o), ...}`) and never change it."""
     return {
         "rule_id": o.rule_id, "period": o.period, "code": o.code, "due": o.due, "generate_on": o.generate_on,
         "role": o.role, "contract_version": o.contract_version,
