@@ -77,6 +77,10 @@ class Planner:
                                          extra_days_off=ruleset.extra_days_off, files=ruleset.files)
                         for rule in ruleset.rules}
         self._order = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+        # Rules whose dates depend on the contract's start day; for the others only its month matters, as
+        # every period kind (month, quarter, year, fiscal year) begins and ends on a month's boundary.
+        self._start_day_matters = {rule.id for rule in ruleset.rules
+                                   if rule.recurrence.period == "once" or rule.due.anchor == "contract_start"}
         self._memo: dict[_RuleKey, list[Occurrence]] = {}
         self._memo_window: tuple[date, date] | None = None
         self.memo_hits = self.memo_misses = 0
@@ -126,7 +130,8 @@ class Planner:
         """plan_contract, rule by rule, each rule's part memoised.
 
         Planning is pure and a rule's occurrences depend on nothing but that rule, the window, the contract's
-        start and end, the fiscal year end, and which versions (number, effective date) the rule matches —
+        start (its month, unless the rule is a one-time one or counts from the start) and end, the fiscal
+        year end, and which versions (number, effective date) the rule matches —
         not on the contract's identity. Contracts of one shape starting in one month share them, so a rule's
         periods and business-day due dates are computed once per shape instead of once per contract."""
         if not versions:
@@ -140,7 +145,8 @@ class Planner:
         rule_ids = sorted({rule_id for ids in matched.values() for rule_id in ids}, key=self._order.__getitem__)
         found: list[Occurrence] = []
         for rule_id in rule_ids:
-            key = (rule_id, start, end, fiscal_year_end,
+            start_key = start if rule_id in self._start_day_matters else (start.year, start.month)
+            key = (rule_id, start_key, end, fiscal_year_end,
                    tuple((v.version, v.effective_from, rule_id in matched.get(v.version, ())) for v in ordered))
             part = self._memo.get(key)
             if part is None:
