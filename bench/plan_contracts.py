@@ -160,7 +160,7 @@ EVENT_PATH = """  path          events: ServiceRuntime.on_message(contract.creat
                 store the version, replan, request_due (+ outbox), one transaction each;
                 """
 BULK_PATH = """  path          bulk: the scheduler's tick replans every stored contract from an empty plan,
-                500 contracts a transaction (one read, one COPY of the new rows), then requests due cases"""
+                1,000 contracts a transaction (one read, one COPY of the new rows), then requests due cases"""
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ async def plan(settings: Settings, envelopes: list[Envelope], figures: Figures, 
 
 async def replan_all(settings: Settings, dsn: str, figures: Figures) -> None:
     """The bulk path: a scheduler whose plan is empty (first start beside stored contracts, a restore, a
-    rules change that touches everything) replans every contract in its tick, 500 contracts a transaction."""
+    rules change that touches everything) replans every contract in its tick, 1,000 contracts a transaction."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("DELETE FROM occurrences; DELETE FROM outbox; "

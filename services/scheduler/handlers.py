@@ -28,7 +28,7 @@ from services.common.messages import (
 from services.common.runtime import ServiceContext
 from services.scheduler.domain import Occurrence
 from services.scheduler.models import occurrences, planned_contracts
-from services.scheduler.planner import Planner, occurrence_columns
+from services.scheduler.planner import Detail, Planner, occurrence_columns
 
 log = get_logger(__name__)
 
@@ -188,12 +188,14 @@ async def _insert_occurrences(session: AsyncSession, rows: list[dict[str, Any]])
         if driver is not None and driver.is_in_transaction():
             columns = [c for c in rows[0] if c != "detail"]
             values = itemgetter(*columns)
-            encoded: dict[int, str] = {}  # rows of one shape share one detail dict: encode it once
-            records = [(*values(row), encoded.get(id(row["detail"])) or encoded.setdefault(
-                id(row["detail"]), json.dumps(row["detail"]))) for row in rows]
+            records = [(*values(row), _detail_json(row["detail"])) for row in rows]
             await driver.copy_records_to_table(occurrences.name, records=records, columns=[*columns, "detail"])
             return
     await session.execute(occurrences.insert(), rows)
+
+
+def _detail_json(detail: dict[str, Any]) -> str:
+    return detail.json if isinstance(detail, Detail) else json.dumps(detail)
 
 
 async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id: str | None = None,
@@ -222,16 +224,20 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             select(planned_contracts.c.contract_id, planned_contracts.c.number, planned_contracts.c.client_name,
                    planned_contracts.c.versions).where(planned_contracts.c.contract_id.in_(missing))))
     requests: list[tuple[str, dict[str, Any]]] = []
+    teams: dict[str, dict[str, TeamMember | None]] = {}
     for row in rows:
         contract = contracts[row.contract_id]
-        team = _team_for(contract.versions, row.contract_version)
+        team = teams.get(row.contract_id)
+        if team is None:
+            team = teams[row.contract_id] = {role: _member(member) for role, member in
+                                             _team_for(contract.versions, row.contract_version).items()}
         detail = row.detail
         request = CaseRequested(
             contract_id=row.contract_id, contract_number=contract.number, client_name=contract.client_name,
             rule_id=row.rule_id, code=row.code, period=row.period, title_pl=detail["title_pl"],
             title_en=detail["title_en"], due=row.due, generate_on=row.generate_on, role=row.role,
-            assignee=_member(team.get(row.role)) or _member(team.get("accountant")),
-            commissioner=_member(team.get("manager")), checklist=detail.get("checklist", []),
+            assignee=team.get(row.role) or team.get("accountant"),
+            commissioner=team.get("manager"), checklist=detail.get("checklist", []),
             notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
@@ -253,7 +259,7 @@ def _member(value: dict[str, Any] | None) -> TeamMember | None:
     return TeamMember.model_validate(value) if value else None
 
 
-async def tick(ctx: ServiceContext, *, batch: int = 500) -> dict[str, int]:
+async def tick(ctx: ServiceContext, *, batch: int = 1000) -> dict[str, int]:
     """Catch up: replan contracts not planned today or under an older rules version, then request what is due.
 
     Runs at start (so downtime is caught up) and every few seconds after."""

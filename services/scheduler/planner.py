@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
@@ -35,6 +36,17 @@ def problem_dict(problem: RuleProblem) -> dict[str, Any]:
             "text": str(problem)}
 
 
+class Detail(dict[str, Any]):
+    """An occurrence's `detail` column, with its JSON text made once (bulk writes copy it many times)."""
+
+    @property
+    def json(self) -> str:
+        text: str | None = self.__dict__.get("_json")
+        if text is None:
+            text = self.__dict__["_json"] = json.dumps(self)
+        return text
+
+
 @lru_cache(maxsize=65_536)
 def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     """An occurrence as a row of the `occurrences` table (without contract, status and rules version).
@@ -44,8 +56,8 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     return {
         "rule_id": o.rule_id, "period": o.period, "code": o.code, "due": o.due, "generate_on": o.generate_on,
         "role": o.role, "contract_version": o.contract_version,
-        "detail": {"title_pl": o.title_pl, "title_en": o.title_en, "checklist": list(o.checklist),
-                   "notice": list(o.notice), "nominal_due": o.nominal_due.isoformat(), "overridden": o.overridden},
+        "detail": Detail(title_pl=o.title_pl, title_en=o.title_en, checklist=list(o.checklist),
+                         notice=list(o.notice), nominal_due=o.nominal_due.isoformat(), overridden=o.overridden),
     }
 
 
@@ -62,6 +74,10 @@ def terms_read(condition: Condition) -> set[str]:
 
 # What one rule contributes to a plan depends only on this key (see Planner.plan).
 _RuleKey = tuple[Any, ...]
+
+
+def _month(day: date) -> tuple[int, int]:
+    return day.year, day.month
 
 
 class Planner:
@@ -145,9 +161,12 @@ class Planner:
         rule_ids = sorted({rule_id for ids in matched.values() for rule_id in ids}, key=self._order.__getitem__)
         found: list[Occurrence] = []
         for rule_id in rule_ids:
-            start_key = start if rule_id in self._start_day_matters else (start.year, start.month)
-            key = (rule_id, start_key, end, fiscal_year_end,
-                   tuple((v.version, v.effective_from, rule_id in matched.get(v.version, ())) for v in ordered))
+            # Every period ends on a month's last day: without an end date (which may fall mid-month) only the
+            # month of the start and of each version's effective date decides a month-bound rule's plan.
+            by_month = end is None and rule_id not in self._start_day_matters
+            key = (rule_id, _month(start) if by_month else start, end, fiscal_year_end,
+                   tuple((v.version, _month(v.effective_from) if by_month else v.effective_from,
+                          rule_id in matched.get(v.version, ())) for v in ordered))
             part = self._memo.get(key)
             if part is None:
                 self.memo_misses += 1
