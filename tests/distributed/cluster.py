@@ -102,6 +102,22 @@ class Cluster:
                     os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
 
+    async def delete_broker_objects(self) -> None:
+        """Quorum queues outlive their consumers: remove this run's queues and exchanges from the shared broker."""
+        import aio_pika
+
+        prefix, exchange = self.env["TERMINARZ_QUEUE_PREFIX"], self.env["TERMINARZ_EXCHANGE"]
+        connection = await aio_pika.connect(self.env["TERMINARZ_AMQP_URL"])
+        try:
+            channel = await connection.channel()
+            for service in SERVICE_NAMES:
+                for suffix in ("", ".retry", ".dead"):
+                    await channel.queue_delete(f"{prefix}.{service}{suffix}")
+            for name in (exchange, f"{exchange}.dlx"):
+                await channel.exchange_delete(name)
+        finally:
+            await connection.close()
+
     def api(self, token: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports['gateway']}",
                                  headers={"Authorization": f"Bearer {token}"}, timeout=30)

@@ -32,5 +32,6 @@ async def cluster(pg_database: str, amqp_url: str, smtp_server: tuple[str, int, 
         raise
     finally:
         cluster.stop_all()
+        await cluster.delete_broker_objects()
 
 
