@@ -73,20 +73,25 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
                                               planned_rules_version=planner_of(ctx).version, **values)
         )
     else:
-        if snapshot.version < row.version:
-            log.info("contract.stale_version_ignored", contract_id=snapshot.contract_id, version=snapshot.version)
-            return
         versions = [v for v in row.versions if v["version"] != snapshot.version] + [version]
         versions.sort(key=lambda v: (v["effective_from"], v["version"]))
+        if snapshot.version < row.version:
+            # An older version arriving late (redelivery, reordering) joins the history; the newer one
+            # still decides the contract's name, number and whether it is terminated.
+            log.info("contract.older_version_merged", contract_id=snapshot.contract_id, version=snapshot.version)
+            values = {"updated_at": values["updated_at"]}
+        else:
+            values["version"] = snapshot.version
         await session.execute(
             update(planned_contracts)
             .where(planned_contracts.c.contract_id == snapshot.contract_id)
-            .values(version=snapshot.version, versions=versions, **values)
+            .values(versions=versions, **values)
         )
     # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet.
     await _replan(ctx, session, {snapshot.contract_id: versions}, reason=envelope.type, new=row is None)
+    newest = row is None or snapshot.version >= row.version
     await request_due(ctx, session, contract_id=snapshot.contract_id, known={
-        snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)})
+        snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)} if newest else None)
 
 
 class _Contract(NamedTuple):
