@@ -361,9 +361,18 @@ async def rules_preview(user: User = Depends(admin), svc: ServiceClients = Depen
     return await svc.call("scheduler", "POST", "/rules/preview")
 
 
+async def rules_apply_command(ctx: ServiceContext, svc: ServiceClients, user: User) -> dict[str, Any]:
+    """Apply the rules folder; the attempt is audited whether it is put in force or rejected."""
+    try:
+        result: dict[str, Any] = await svc.call("scheduler", "POST", "/rules/apply")
+    except Problem as problem:
+        await _audit(ctx, user, "rules.rejected", "rules", {"errors": problem.errors})
+        raise
+    await _audit(ctx, user, "rules.apply", f"rules:{result.get('version')}")
+    return result
+
+
 @router.post("/rules/apply", summary="Put the edited rules folder in force (a broken set is rejected)")
 async def rules_apply(user: User = Depends(admin), ctx: ServiceContext = Depends(get_context),
                       svc: ServiceClients = Depends(service_clients)) -> Any:
-    result = await svc.call("scheduler", "POST", "/rules/apply")
-    await _audit(ctx, user, "rules.apply", f"rules:{result.get('version')}")
-    return result
+    return await rules_apply_command(ctx, svc, user)

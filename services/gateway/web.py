@@ -26,6 +26,7 @@ from services.gateway.api import (
     decode_upload,
     import_apply_command,
     import_dry_run_command,
+    rules_apply_command,
     service_clients,
     termination_command,
 )
@@ -70,11 +71,12 @@ def _date_pl(value: Any) -> str:
 
 
 templates.env.filters["date_pl"] = _date_pl
+RULESET_STATUS_PL = {"active": "obowiązuje", "superseded": "zastąpiona", "rejected": "odrzucona"}
 templates.env.globals.update(
     STATUS_PL=STATUS_PL, MAIL_STATUS_PL=MAIL_STATUS_PL, ROLE_PL=ROLE_PL, LEGAL_FORM_PL=LEGAL_FORM_PL,
     BOOKS_PL=BOOKS_PL, INCOME_TAX_PL=INCOME_TAX_PL, ADVANCES_PL=ADVANCES_PL, VAT_PL=VAT_PL, SERVICE_PL=SERVICE_PL,
     TEAM_PL=TEAM_PL, CONTRACT_STATUS_PL=CONTRACT_STATUS_PL, VERSION_KIND_PL=VERSION_KIND_PL,
-    PLAN_STATUS_PL=PLAN_STATUS_PL,
+    PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL,
 )
 
 
@@ -512,3 +514,50 @@ async def import_apply(request: Request, user: User = Depends(page_user), ctx: S
         return render(request, "import.html", user, report=report, csv_text=text, result=None,
                       error=problem.detail or problem.title, status_code=422)
     return render(request, "import.html", user, report=None, csv_text="", result=result, error=None)
+
+
+# --- Rules (admin) ---------------------------------------------------------------------------------
+
+
+def _admin(user: User) -> None:
+    if user.role != "admin":
+        raise Problem(403, "Forbidden", "only an admin changes the rules")
+
+
+async def _rules_page(request: Request, user: User, svc: ServiceClients, *, preview: Any = None,
+                      applied: Any = None, errors: Any = None, status_code: int = 200) -> HTMLResponse:
+    rules = await svc.call("scheduler", "GET", "/rules")
+    return render(request, "rules.html", user, rules=rules, preview=preview, applied=applied, errors=errors,
+                  status_code=status_code)
+
+
+@router.get("/rules")
+async def rules_page(request: Request, user: User = Depends(page_user),
+                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    return await _rules_page(request, user, svc)
+
+
+@router.post("/rules/preview", dependencies=[Depends(check_csrf)])
+async def rules_preview(request: Request, user: User = Depends(page_user),
+                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    _admin(user)
+    try:
+        preview = await svc.call("scheduler", "POST", "/rules/preview")
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        return await _rules_page(request, user, svc, errors=problem.errors, status_code=422)
+    return await _rules_page(request, user, svc, preview=preview)
+
+
+@router.post("/rules/apply", dependencies=[Depends(check_csrf)])
+async def rules_apply(request: Request, user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
+                      svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    _admin(user)
+    try:
+        applied = await rules_apply_command(ctx, svc, user)
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        return await _rules_page(request, user, svc, errors=problem.errors, status_code=422)
+    return await _rules_page(request, user, svc, applied=applied)

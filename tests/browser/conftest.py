@@ -1,0 +1,46 @@
+"""Browser tests: the embedded gateway served over HTTP, driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.conftest import free_port, wait_for
+from tests.embedded.conftest import Office, office  # noqa: F401  (the embedded system fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"Chromium is not installed at {CHROMIUM} (Debian package `chromium`)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+async def base_url(office: Office) -> AsyncIterator[str]:  # noqa: F811
+    """The embedded gateway served over HTTP on a free port, in the test's event loop."""
+    require_chromium()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(office.system.gateway.app, host="127.0.0.1", port=port,
+                                           lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, what="the gateway's HTTP server")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
