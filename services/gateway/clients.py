@@ -51,6 +51,15 @@ class ServiceClients:
                           errors=body.get("errors"))
         return response.json() if response.content else None
 
+    async def find(self, service: str, path: str) -> Any | None:
+        """GET one thing; None when the service answers 404 (other problems are raised)."""
+        try:
+            return await self.call(service, "GET", path)
+        except Problem as problem:
+            if problem.status != 404:
+                raise
+            return None
+
     async def close(self) -> None:
         for client in self._clients.values():
             await client.aclose()

@@ -164,12 +164,7 @@ async def case_list(request: Request, status: str | None = "open", mine: bool = 
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, case_id: str, user: User = Depends(page_user),
                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
-    try:
-        case = await svc.call("cases", "GET", f"/cases/{case_id}")
-    except Problem as problem:
-        if problem.status != 404:
-            raise
-        case = None
+    case = await svc.find("cases", f"/cases/{case_id}")
     if case is None or not can_see_case(user, case):
         response = render(request, "not_found.html", user, what="Sprawa nie istnieje lub nie masz do niej dostępu.")
         response.status_code = 404
@@ -338,11 +333,8 @@ async def client_create(request: Request, user: User = Depends(page_user), ctx: 
 @router.get("/clients/{client_id}")
 async def client_page(request: Request, client_id: int, user: User = Depends(page_user),
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
-    try:
-        client = await svc.call("contracts", "GET", f"/clients/{client_id}")
-    except Problem as problem:
-        if problem.status != 404:
-            raise
+    client = await svc.find("contracts", f"/clients/{client_id}")
+    if client is None:
         return render(request, "not_found.html", user, what="Nie ma takiego klienta.", status_code=404)
     return render(request, "client.html", user, client=client)
 
@@ -393,11 +385,8 @@ async def contract_create(request: Request, user: User = Depends(page_user),
 
 async def _contract_page(request: Request, user: User, ctx: ServiceContext, svc: ServiceClients, contract_id: int,
                          *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    try:
-        contract = await svc.call("contracts", "GET", f"/contracts/{contract_id}")
-    except Problem as problem:
-        if problem.status != 404:
-            raise
+    contract = await svc.find("contracts", f"/contracts/{contract_id}")
+    if contract is None:
         return render(request, "not_found.html", user, what="Nie ma takiej umowy.", status_code=404)
     client = await svc.call("contracts", "GET", f"/clients/{contract['client_id']}")
     horizon = (ctx.clock.today() + relativedelta(months=12)).isoformat()
