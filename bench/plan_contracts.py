@@ -160,7 +160,8 @@ EVENT_PATH = """  path          events: ServiceRuntime.on_message(contract.creat
                 store the version, replan, request_due (+ outbox), one transaction each;
                 """
 BULK_PATH = """  path          bulk: the scheduler's tick replans every stored contract from an empty plan,
-                1,000 contracts a transaction (one read, one COPY of the new rows), then requests due cases"""
+                1,000 contracts a transaction (one read; COPY per 100 contracts, overlapped with planning
+                the next 100), then requests due cases"""
 
 
 # --- the run --------------------------------------------------------------------------------------

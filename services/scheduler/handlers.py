@@ -117,52 +117,61 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
                   reason: str, new: bool = False) -> dict[str, int]:
     """Make each contract's stored plan equal the desired one over the plan window: add what is new, withdraw
     what is no longer owed, never touch what was already requested and is still due. A few statements in all
-    (one read of what is stored, one bulk write of what is new), however many contracts.
+    (one read of what is stored, bulk writes of what is new), however many contracts.
 
     `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet."""
     planner = planner_of(ctx)
     today = ctx.clock.today()
     window_start, window_end = plan_window(today)
-    wanted: dict[tuple[str, str, str], Occurrence] = {}
-    for contract_id, versions in contracts.items():
-        for o in await planner.occurrences(contract_id, versions, window_start, window_end):
-            wanted[(contract_id, o.rule_id, o.period)] = o
     ids = sorted(contracts)
-    current = {} if new else {
-        (r.contract_id, r.rule_id, r.period): r
-        for r in await session.execute(
-            select(occurrences).where(occurrences.c.contract_id.in_(ids), occurrences.c.due >= window_start))
-    }
+    current: dict[tuple[str, str, str], Any] = {}
     # A natural key may exist with an earlier due date (outside `current`): such an occurrence stays as it is.
     earlier: set[tuple[str, str, str]] = set()
-    if not new and wanted.keys() - current.keys():
-        earlier = {(r.contract_id, r.rule_id, r.period) for r in await session.execute(
-            select(occurrences.c.contract_id, occurrences.c.rule_id, occurrences.c.period)
-            .where(occurrences.c.contract_id.in_(ids), occurrences.c.due < window_start))}
-    new_rows: list[dict[str, Any]] = []
-    added = withdrawn = changed = 0
-    for key, occ in wanted.items():
-        row = current.get(key)
-        if row is None:
-            if key not in earlier:
-                new_rows.append({"contract_id": key[0], "status": "planned", "rules_version": planner.version,
-                                 **occurrence_columns(occ)})
-                added += 1
-            continue
-        if row.status == "withdrawn":
-            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
-                status="planned", withdrawn_at=None, withdrawn_reason=None, rules_version=planner.version,
-                **occurrence_columns(occ)))
-            added += 1
-        elif row.status == "planned" and (row.due != occ.due or row.generate_on != occ.generate_on
-                                          or row.contract_version != occ.contract_version
-                                          or row.rules_version != planner.version):
-            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
-                rules_version=planner.version, **occurrence_columns(occ)))
-            changed += 1
-    if new_rows:
-        await _insert_occurrences(session, new_rows)
+    if not new:
+        for r in await session.execute(select(occurrences).where(occurrences.c.contract_id.in_(ids))):
+            key = (r.contract_id, r.rule_id, r.period)
+            if r.due >= window_start:
+                current[key] = r
+            else:
+                earlier.add(key)
+    writer = _OccurrenceWriter(session)
+    wanted: set[tuple[str, str, str]] = set()
+    revived: list[tuple[int, Occurrence]] = []
+    moved: list[tuple[int, Occurrence]] = []
+    try:
+        for chunk_start in range(0, len(ids), _CHUNK):
+            rows: list[dict[str, Any]] = []
+            for contract_id in ids[chunk_start:chunk_start + _CHUNK]:
+                for occ in await planner.occurrences(contract_id, contracts[contract_id], window_start, window_end):
+                    key = (contract_id, occ.rule_id, occ.period)
+                    wanted.add(key)
+                    row = current.get(key)
+                    if row is None:
+                        if key not in earlier:
+                            rows.append({"contract_id": contract_id, "status": "planned",
+                                         "rules_version": planner.version, **occurrence_columns(occ)})
+                    elif row.status == "withdrawn":
+                        revived.append((row.id, occ))
+                    elif row.status == "planned" and (row.due != occ.due or row.generate_on != occ.generate_on
+                                                      or row.contract_version != occ.contract_version
+                                                      or row.rules_version != planner.version):
+                        moved.append((row.id, occ))
+                await writer.let_run()
+            await writer.add(rows)
+        added = await writer.finish() + len(revived)
+    except BaseException:
+        await writer.abandon()  # a COPY still running would make the rollback fail
+        raise
+    # The statements below wait for the bulk writes: one connection does one thing at a time.
+    for occurrence_id, occ in revived:
+        await session.execute(update(occurrences).where(occurrences.c.id == occurrence_id).values(
+            status="planned", withdrawn_at=None, withdrawn_reason=None, rules_version=planner.version,
+            **occurrence_columns(occ)))
+    for occurrence_id, occ in moved:
+        await session.execute(update(occurrences).where(occurrences.c.id == occurrence_id).values(
+            rules_version=planner.version, **occurrence_columns(occ)))
     withdrawals: list[tuple[str, dict[str, Any]]] = []
+    withdrawn = 0
     for key, row in current.items():
         if key in wanted or row.status == "withdrawn":
             continue
@@ -178,25 +187,74 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     if not new:
         await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id.in_(ids))
                               .values(planned_on=today, planned_rules_version=planner.version))
+    changed = len(moved)
     if added or withdrawn or changed:
         log.info("plan.changed", contracts=len(ids), contract_id=ids[0] if len(ids) == 1 else None, added=added,
                  withdrawn=withdrawn, changed=changed, reason=reason)
     return {"added": added, "withdrawn": withdrawn, "changed": changed}
 
 
-async def _insert_occurrences(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """New occurrences in plan order, all at once (a new contract brings dozens): PostgreSQL COPY inside the
-    caller's transaction, else one executemany."""
-    if session.get_bind().dialect.name == "postgresql":
-        raw = await (await session.connection()).get_raw_connection()
-        driver = raw.driver_connection
-        if driver is not None and driver.is_in_transaction():
-            columns = [c for c in rows[0] if c != "detail"]
-            values = itemgetter(*columns)
-            records = [(*values(row), _detail_json(row["detail"])) for row in rows]
-            await driver.copy_records_to_table(occurrences.name, records=records, columns=[*columns, "detail"])
+# Contracts planned between two bulk writes: PostgreSQL stores one chunk while the next is computed.
+_CHUNK = 100
+
+
+class _OccurrenceWriter:
+    """New occurrences, written in bulk as they are planned. On PostgreSQL each chunk goes by COPY on the
+    session's connection inside its transaction, one COPY in flight at a time, so the server stores a chunk
+    while Python plans the next; elsewhere one executemany at the end."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.pending: list[dict[str, Any]] = []
+        self.in_flight: asyncio.Task[Any] | None = None
+        self.written = 0
+        self.driver: Any = None
+        self.columns: list[str] = []
+
+    async def add(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
             return
-    await session.execute(occurrences.insert(), rows)
+        self.written += len(rows)
+        if self.driver is None:
+            self.driver = False
+            if self.session.get_bind().dialect.name == "postgresql":
+                raw = await (await self.session.connection()).get_raw_connection()
+                driver = raw.driver_connection
+                if driver is not None and driver.is_in_transaction():
+                    self.driver = driver
+        if self.driver is False:
+            self.pending.extend(rows)
+            return
+        if not self.columns:
+            self.columns = [c for c in rows[0] if c != "detail"]
+        values = itemgetter(*self.columns)
+        records = [(*values(row), _detail_json(row["detail"])) for row in rows]
+        await self.wait()
+        self.in_flight = asyncio.create_task(self.driver.copy_records_to_table(
+            occurrences.name, records=records, columns=[*self.columns, "detail"]))
+
+    async def let_run(self) -> None:
+        """Let an in-flight COPY send its rows while the caller computes."""
+        if self.in_flight is not None:
+            await asyncio.sleep(0)
+
+    async def wait(self) -> None:
+        if self.in_flight is not None:
+            task, self.in_flight = self.in_flight, None
+            await task
+
+    async def abandon(self) -> None:
+        """On error: let a running COPY end (its own error is not the one to report)."""
+        task, self.in_flight = self.in_flight, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def finish(self) -> int:
+        await self.wait()
+        if self.pending:
+            await self.session.execute(occurrences.insert(), self.pending)
+            self.pending = []
+        return self.written
 
 
 def _detail_json(detail: dict[str, Any]) -> str:
