@@ -21,15 +21,7 @@ OPEN_STATUSES = ("open", "in_progress")
 
 async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     request = CaseRequested.model_validate(envelope.payload)
-    existing = (
-        await session.execute(
-            select(cases.c.id, cases.c.status).where(
-                cases.c.contract_id == request.contract_id,
-                cases.c.rule_id == request.rule_id,
-                cases.c.period == request.period,
-            )
-        )
-    ).first()
+    existing = await _by_natural_key(session, request.contract_id, request.rule_id, request.period)
     if existing is not None:
         # The natural key says this case exists: a replayed or re-planned request changes nothing.
         log.info("case.already_exists", case_id=existing.id, rule_id=request.rule_id, period=request.period)
@@ -87,21 +79,20 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
 
 async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     withdrawn = CaseWithdrawn.model_validate(envelope.payload)
-    row = (
-        await session.execute(
-            select(cases.c.id, cases.c.status).where(
-                cases.c.contract_id == withdrawn.contract_id,
-                cases.c.rule_id == withdrawn.rule_id,
-                cases.c.period == withdrawn.period,
-            )
-        )
-    ).first()
+    row = await _by_natural_key(session, withdrawn.contract_id, withdrawn.rule_id, withdrawn.period)
     if row is None or row.status not in OPEN_STATUSES:
         return  # finished work stays as it was done; a missing case has nothing to withdraw
     await session.execute(
         update(cases).where(cases.c.id == row.id).values(status="withdrawn", updated_at=ctx.clock.now())
     )
     await _record(session, ctx, row.id, "scheduler", "withdrawn", withdrawn.reason)
+
+
+async def _by_natural_key(session: AsyncSession, contract_id: str, rule_id: str, period: str) -> Any:
+    """The generated case for (contract, rule, period), if there is one: its id and status."""
+    query = select(cases.c.id, cases.c.status).where(
+        cases.c.contract_id == contract_id, cases.c.rule_id == rule_id, cases.c.period == period)
+    return (await session.execute(query)).first()
 
 
 async def _record(session: AsyncSession, ctx: ServiceContext, case_id: str, actor: str, event: str,
