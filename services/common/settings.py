@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     internal_token: str = "terminarz-internal-dev-token"
 
     secret_key: str = "terminarz-dev-secret-change-me"
+    # Web sessions: idle timeout and absolute lifetime; login throttling (see docs/security.md).
+    session_idle_minutes: int = Field(default=480, gt=0)
+    session_max_hours: int = Field(default=168, gt=0)
+    login_max_failures: int = Field(default=5, gt=0, description="per login, within the window")
+    login_max_failures_per_address: int = Field(default=20, gt=0, description="per client address, in the window")
+    login_failure_window_minutes: int = Field(default=15, gt=0)
     rules_dir: Path = Path("rules")
     # Pins the clock (ISO datetime, UTC if no offset); for demos, tests and simulations.
     frozen_time: datetime | None = None
@@ -72,6 +78,11 @@ class Settings(BaseSettings):
             name = name.split("?")[0] or "terminarz"
             return f"{base}/{name}_{service}"
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / (service + '.db')}"
+
+    @property
+    def https(self) -> bool:
+        """The office reaches us over HTTPS: cookies get the Secure flag, responses HSTS."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def json_logs(self) -> bool:

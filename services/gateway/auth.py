@@ -1,13 +1,22 @@
-"""Who is calling: bearer tokens for the REST API, a signed session cookie for the web UI."""
+"""Who is calling: bearer tokens for the REST API, a server-side session (its id in a cookie) for the web UI.
+
+The API reads only the Authorization header, never a cookie, so a page elsewhere cannot make a browser call it.
+"""
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from services.common.errors import Problem
 from services.common.runtime import ServiceContext, get_context
-from services.gateway import users
+from services.common.settings import Settings
+from services.gateway import sessions, users
+from services.gateway.sessions import SessionPolicy, WebSession
 from services.gateway.users import User
+
+SESSION_COOKIE = "terminarz_session"
+# Before login there is no session: the login form's CSRF token is also kept in this cookie (double submit).
+LOGIN_CSRF_COOKIE = "terminarz_login_csrf"
 
 
 async def api_user(request: Request, ctx: ServiceContext = Depends(get_context)) -> User:
@@ -34,9 +43,33 @@ async def contract_manager(user: User = Depends(api_user)) -> User:
     return user
 
 
-async def session_user(request: Request, ctx: ServiceContext = Depends(get_context)) -> User | None:
-    login = request.session.get("login")
-    if not login:
-        return None
-    async with ctx.db.reading() as session:
-        return await users.get_user(session=session, login=login)
+async def web_session(request: Request, ctx: ServiceContext = Depends(get_context)) -> WebSession | None:
+    """The caller's live web session, looked up once per request."""
+    if hasattr(request.state, "web_session"):
+        cached: WebSession | None = request.state.web_session
+        return cached
+    found = None
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        policy, now = SessionPolicy.from_settings(ctx.settings), ctx.clock.now()
+        async with ctx.db.reading() as session:
+            found = await sessions.find(session=session, policy=policy, session_id=session_id, now=now)
+        if found is not None and found.wants_touch(now):
+            async with ctx.db.transaction() as session:
+                await sessions.touch(session=session, session_row_id=found.id, now=now)
+    request.state.web_session = found
+    return found
+
+
+async def session_user(web: WebSession | None = Depends(web_session)) -> User | None:
+    return web.user if web else None
+
+
+def set_cookie(response: Response, settings: Settings, name: str, value: str, *, max_age: int | None = None) -> None:
+    """HttpOnly, SameSite=Lax, and Secure when the office reaches us over HTTPS."""
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=settings.https)
+
+
+def clear_cookie(response: Response, settings: Settings, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=settings.https)

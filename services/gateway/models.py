@@ -1,8 +1,8 @@
-"""Tables of the gateway: users, API tokens, the audit log (plus its outbox and inbox, unused for now)."""
+"""Tables of the gateway: users, web sessions, API tokens, login failures, the audit log (and unused outbox, inbox)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table
 
 from services.common.db import UTCDateTime, new_metadata
 from services.common.messaging import add_messaging_tables
@@ -47,4 +47,29 @@ audit_log = Table(
     Column("target", String(200), nullable=False, default=""),
     Column("correlation_id", String(64), nullable=True),
     Column("detail", JSON, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The cookie holds a random id; only its HMAC under the secret key is kept, so the table opens no session.
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("address", String(64), nullable=True),
+)
+
+# Failed (and in-flight) password logins of the last window, counted per login and per client address.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("login", String(100), nullable=False),
+    Column("address", String(64), nullable=False),
+    Index("ix_login_failures_login_at", "login", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
 )

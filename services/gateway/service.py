@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.middleware.sessions import SessionMiddleware
 
 from services.common.runtime import ServiceContext, ServiceSpec
 from services.gateway import api, web
@@ -28,14 +27,17 @@ async def teardown(ctx: ServiceContext) -> None:
 
 
 def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
-    """The web UI needs the session cookie, and logged-out pages go to the login form."""
-    app.add_middleware(SessionMiddleware, secret_key=ctx.settings.secret_key,
-                       session_cookie="terminarz_session", same_site="lax", https_only=False)
+    """Logged-out pages go to the login form; a rejected form gets a page saying so."""
 
     async def to_login(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    async def form_rejected(request: Request, exc: Exception) -> Response:
+        web_session = getattr(request.state, "web_session", None)
+        return web.csrf_rejected_page(request, web_session.user if web_session else None)
+
     app.add_exception_handler(web.LoginRequired, to_login)
+    app.add_exception_handler(web.CsrfRejected, form_rejected)
 
 
 spec = ServiceSpec(

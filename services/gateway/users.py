@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import inserted_id
 from services.common.errors import Problem
 from services.gateway.models import ROLES, api_tokens, audit_log, users
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+from services.gateway.passwords import hash_password
 
 
 @dataclass(frozen=True)
@@ -35,20 +33,6 @@ class User:
     @property
     def manages_contracts(self) -> bool:
         return self.role in ("admin", "manager")
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt_hex, digest_hex = stored.split("$")
-    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
 
 
 def _token_hash(token: str) -> str:
@@ -106,14 +90,24 @@ async def authenticate_token(*, session: AsyncSession, token: str, now: datetime
     return _user(row)
 
 
-async def authenticate_password(*, session: AsyncSession, login: str, password: str) -> User | None:
+async def password_hash_of(*, session: AsyncSession, login: str) -> tuple[User, str | None] | None:
+    """An active user and their stored password hash (None: an API-only user); None for no such active user."""
     row = (await session.execute(select(users).where(users.c.login == login, users.c.active.is_(True)))).first()
-    if row is None or not verify_password(password, row.password_hash):
-        return None
-    return _user(row)
+    return (_user(row), row.password_hash) if row else None
+
+
+async def set_password_hash(*, session: AsyncSession, user_id: int, password_hash: str) -> None:
+    await session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
 
 async def audit(*, session: AsyncSession, user: User, action: str, target: str, now: datetime,
                 correlation_id: str | None, detail: dict[str, Any] | None = None) -> None:
-    await session.execute(audit_log.insert().values(at=now, login=user.login, action=action, target=target,
+    await record(session=session, login=user.login, action=action, target=target, now=now,
+                 correlation_id=correlation_id, detail=detail)
+
+
+async def record(*, session: AsyncSession, login: str, action: str, target: str, now: datetime,
+                 correlation_id: str | None, detail: dict[str, Any] | None = None) -> None:
+    """An audit row for a login that may name no user (a failed login with an unknown name)."""
+    await session.execute(audit_log.insert().values(at=now, login=login[:100], action=action, target=target[:200],
                                                     correlation_id=correlation_id, detail=detail))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,8 +18,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
+from services.common.log import current_correlation_id
 from services.common.runtime import ServiceContext, get_context
-from services.gateway import users
+from services.gateway import logins, sessions, users
 from services.gateway.api import (
     annex_command,
     can_see_case,
@@ -30,8 +33,17 @@ from services.gateway.api import (
     service_clients,
     termination_command,
 )
-from services.gateway.auth import session_user
+from services.gateway.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    clear_cookie,
+    session_user,
+    set_cookie,
+    web_session,
+)
 from services.gateway.clients import ServiceClients
+from services.gateway.logins import LoginPolicy
+from services.gateway.sessions import SessionPolicy, WebSession
 from services.gateway.users import User
 
 router = APIRouter(include_in_schema=False)
@@ -84,6 +96,10 @@ class LoginRequired(Exception):
     pass
 
 
+class CsrfRejected(Exception):
+    """A form without the session's CSRF token: answered with a page saying so (see `service.configure_app`)."""
+
+
 async def page_user(user: User | None = Depends(session_user)) -> User:
     if user is None:
         raise LoginRequired
@@ -91,11 +107,14 @@ async def page_user(user: User | None = Depends(session_user)) -> User:
 
 
 def csrf_token(request: Request) -> str:
-    """The session's CSRF token (made on first use); every POST form carries it back."""
-    token = request.session.get("csrf")
-    if not isinstance(token, str) or not token:
+    """The token every POST form carries back: the session's, or before login the login cookie's (made here)."""
+    web: WebSession | None = getattr(request.state, "web_session", None)
+    if web is not None:
+        return web.csrf_token
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or getattr(request.state, "new_login_csrf", None)
+    if not token:
         token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
+        request.state.new_login_csrf = token  # `render` sets the cookie
     return token
 
 
@@ -103,47 +122,85 @@ def csrf_token(request: Request) -> str:
 MAX_FORM_PART = 20 * 1024 * 1024
 
 
-async def check_csrf(request: Request) -> None:
+async def check_csrf(request: Request, web: WebSession | None = Depends(web_session)) -> None:
     form = await request.form(max_part_size=MAX_FORM_PART)
-    sent, expected = form.get("csrf_token"), request.session.get("csrf")
-    if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
-        raise Problem(403, "Forbidden", "the form is out of date or did not come from Terminarz: reload the page")
+    sent = form.get("csrf_token")
+    expected = web.csrf_token if web is not None else request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRejected
 
 
 def render(request: Request, template: str, user: User | None, *, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     ctx: ServiceContext = request.app.state.ctx
     if "staff" in context:
         context["staff_options"] = {u.login: f"{u.name} ({u.login})" for u in context["staff"]}
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request, template,
         {"user": user, "today": ctx.clock.today(), "csrf_token": csrf_token(request), **context},
-        status_code=status_code,
+        status_code=status_code, headers=headers,
     )
+    new_token = getattr(request.state, "new_login_csrf", None)
+    if new_token:
+        set_cookie(response, ctx.settings, LOGIN_CSRF_COOKIE, new_token)
+    return response
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/login")
-async def login_form(request: Request) -> HTMLResponse:
+async def login_form(request: Request, web: WebSession | None = Depends(web_session)) -> HTMLResponse:
+    # `web` is looked up so that a browser already logged in gets a form with its own session's token.
     return render(request, "login.html", None, error=None, login="")
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
 async def login(request: Request, login: str = Form(""), password: str = Form(""),
-                ctx: ServiceContext = Depends(get_context)) -> Response:
-    async with ctx.db.reading() as session:
-        user = await users.authenticate_password(session=session, login=login.strip(), password=password)
-    if user is None:
-        response = render(request, "login.html", None, error="Nieprawidłowy login lub hasło.", login=login)
-        response.status_code = 401
-        return response
-    request.session["login"] = user.login
-    return RedirectResponse("/cases", status_code=303)
+                web: WebSession | None = Depends(web_session), ctx: ServiceContext = Depends(get_context)) -> Response:
+    session_policy = SessionPolicy.from_settings(ctx.settings)
+    result = await logins.log_in(db=ctx.db, policy=LoginPolicy.from_settings(ctx.settings),
+                                 session_policy=session_policy, login=login.strip(), password=password,
+                                 address=_address(request), now=ctx.clock.now(),
+                                 correlation_id=current_correlation_id())
+    if result.retry_after is not None:
+        minutes = math.ceil(result.retry_after / 60)
+        return render(request, "login.html", None, login=login, status_code=429,
+                      headers={"Retry-After": str(result.retry_after)},
+                      error=f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {minutes} min.")
+    if result.session_id is None:
+        return render(request, "login.html", None, error="Nieprawidłowy login lub hasło.", login=login,
+                      status_code=401)
+    if web is not None:  # whoever was logged in on this browser before is logged out
+        async with ctx.db.transaction() as session:
+            await sessions.end(session=session, session_row_id=web.id)
+    response = RedirectResponse("/cases", status_code=303)
+    set_cookie(response, ctx.settings, SESSION_COOKIE, result.session_id,
+               max_age=int(session_policy.lifetime.total_seconds()))
+    clear_cookie(response, ctx.settings, LOGIN_CSRF_COOKIE)
+    return response
 
 
-@router.post("/logout", dependencies=[Depends(check_csrf)])
-async def logout(request: Request) -> Response:
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+@router.post("/logout")
+async def logout(request: Request, web: WebSession | None = Depends(web_session),
+                 ctx: ServiceContext = Depends(get_context)) -> Response:
+    if web is not None:  # an ended session has nothing left to protect: just go to the login page
+        await check_csrf(request, web)
+        async with ctx.db.transaction() as session:
+            await sessions.end(session=session, session_row_id=web.id)
+    response = RedirectResponse("/login", status_code=303)
+    clear_cookie(response, ctx.settings, SESSION_COOKIE)
+    return response
+
+
+def csrf_rejected_page(request: Request, user: User | None) -> HTMLResponse:
+    """The form could not be accepted: a page in the layout with a way back, not a JSON document."""
+    back = "/cases" if user else "/login"
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        back = referer.path + (f"?{referer.query}" if referer.query else "")
+    return render(request, "form_expired.html", user, back=back, status_code=403)
 
 
 @router.get("/")
