@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from services.common.keys import SECRETS_FILE, require_secrets
 from services.common.log import configure_logging, get_logger
 from services.common.migrate import upgrade
 from services.common.settings import SERVICES, Settings, get_settings
@@ -76,7 +77,10 @@ def run(
             logins: list[tuple[str, str]] = []
             if demo and empty:
                 logins = await load_demo(system, system.clock)
-            typer.echo(f"\nTerminarz is running: http://{host}:{port}  (data in {settings.data_dir.resolve()})")
+            secrets_file = settings.data_dir.resolve() / SECRETS_FILE
+            where = f"data in {settings.data_dir.resolve()}" + (
+                f", secrets in {secrets_file}" if secrets_file.exists() else "")
+            typer.echo(f"\nTerminarz is running: http://{host}:{port}  ({where})")
             if logins:
                 typer.echo("Demo logins (login / password): " + ", ".join(f"{u} / {p}" for u, p in logins))
             typer.echo("Stop with Ctrl+C.\n")
@@ -96,6 +100,7 @@ def serve(
     settings = _settings()
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    require_secrets(settings)
     from services.system import standalone
 
     async def main() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from services.common.bus import Bus
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import Clock, ManualClock, SystemClock
+from services.common.keys import ensure_secrets, require_secrets
 from services.common.runtime import ServiceRuntime, ServiceSpec
 from services.common.settings import SERVICES, Settings
 
@@ -42,6 +43,7 @@ class EmbeddedSystem:
     """All five services in one process on an in-memory bus; the gateway reaches the others in-process."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None) -> None:
+        settings = ensure_secrets(settings)  # made in the data folder on first start
         self.settings = settings
         self.clock = clock or make_clock(settings)
         self.bus = bus or InMemoryBus(max_attempts=settings.bus_max_attempts,
@@ -72,5 +74,6 @@ class EmbeddedSystem:
 
 
 def standalone(name: str, settings: Settings) -> ServiceRuntime:
-    """One service in its own process (distributed mode)."""
+    """One service in its own process (distributed mode); refuses to start without strong secrets."""
+    require_secrets(settings)
     return ServiceRuntime(load_spec(name), settings=settings, bus=make_bus(settings), clock=make_clock(settings))

@@ -8,6 +8,7 @@ alone in its own process (distributed) or beside the other four in one process (
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ def get_context(request: Request) -> ServiceContext:
 
 def require_internal_token(request: Request) -> None:
     expected = request.app.state.ctx.settings.internal_token
-    if request.headers.get(INTERNAL_TOKEN_HEADER) != expected:
+    sent = request.headers.get(INTERNAL_TOKEN_HEADER, "")
+    # No token configured answers no one; the comparison takes the same time wherever the strings differ.
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Problem(401, "Unauthorized", "this service answers only other Terminarz services")
 
 

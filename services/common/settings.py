@@ -38,9 +38,9 @@ class Settings(BaseSettings):
     scheduler_url: str = "http://127.0.0.1:8002"
     cases_url: str = "http://127.0.0.1:8003"
     notifier_url: str = "http://127.0.0.1:8004"
-    internal_token: str = "terminarz-internal-dev-token"
-
-    secret_key: str = "terminarz-dev-secret-change-me"
+    # No defaults: embedded, `ensure_secrets` makes them in the data folder; distributed, they must be set.
+    internal_token: str | None = Field(default=None, repr=False)
+    secret_key: str | None = Field(default=None, repr=False)
     # Web sessions: idle timeout and absolute lifetime; login throttling (see docs/security.md).
     session_idle_minutes: int = Field(default=480, gt=0)
     session_max_hours: int = Field(default=168, gt=0)

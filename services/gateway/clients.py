@@ -21,7 +21,7 @@ class ServiceClients:
     def __init__(self, settings: Settings, apps: dict[str, Any] | None = None) -> None:
         self._clients: dict[str, httpx.AsyncClient] = {}
         for name in DOWNSTREAM:
-            headers = {INTERNAL_TOKEN_HEADER: settings.internal_token}
+            headers = {INTERNAL_TOKEN_HEADER: settings.internal_token or ""}  # unset: every call is refused
             if apps and name in apps:
                 client = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]),
                                            base_url=f"http://{name}", headers=headers, timeout=60)

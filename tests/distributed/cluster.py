@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from services.common.keys import new_secret
 from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,9 @@ class Cluster:
             "TERMINARZ_SCHEDULER_TICK_SECONDS": "1",
             "TERMINARZ_OUTBOX_POLL_SECONDS": "0.3",
             "TERMINARZ_LOG_LEVEL": "INFO",
+            # Distributed services refuse to start without their secrets: fresh ones for each cluster.
+            "TERMINARZ_SECRET_KEY": new_secret(),
+            "TERMINARZ_INTERNAL_TOKEN": new_secret(),
         }
         for name, port in self.ports.items():
             self.env[f"TERMINARZ_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
