@@ -8,14 +8,18 @@ alone in its own process (distributed) or beside the other four in one process (
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +83,46 @@ def require_internal_token(request: Request) -> None:
     # No token configured answers no one; the comparison takes the same time wherever the strings differ.
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Problem(401, "Unauthorized", "this service answers only other Terminarz services")
+
+
+# Pages may load scripts, styles and images only from us; nothing inline, no framing, no plugins.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def install_security_headers(app: FastAPI, settings: Settings) -> None:
+    """Every response of every service: CSP, no framing, no MIME sniffing, no referrer to other sites.
+
+    A response that sets its own Content-Security-Policy (the API docs page) keeps it.
+    """
+    fixed = {
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    if settings.https:
+        fixed["Strict-Transport-Security"] = "max-age=31536000"
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.update(fixed)
+        return response
+
+
+def swagger_ui(title: str, openapi_url: str) -> HTMLResponse:
+    """FastAPI's docs page (scripts from its CDN) with a CSP that allows exactly its one inline script."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title=title)
+    body = bytes(page.body).decode()
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in re.findall(r"<script>(.*?)</script>", body, flags=re.DOTALL)
+    )
+    cdn = "https://cdn.jsdelivr.net"
+    policy = (f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn}; "
+              f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
+    return HTMLResponse(body, headers={"Content-Security-Policy": policy})
 
 
 class ServiceRuntime:
@@ -152,14 +196,12 @@ class ServiceRuntime:
 
     def _build_app(self) -> FastAPI:
         spec = self.spec
-        app = FastAPI(
-            title=f"Terminarz {spec.name}",
-            version="1",
-            docs_url="/docs" if not spec.internal else None,
-            redoc_url=None,
-        )
+        # Internal services show their OpenAPI document only to the internal token (and have no docs page).
+        app = FastAPI(title=f"Terminarz {spec.name}", version="1", docs_url=None, redoc_url=None,
+                      openapi_url=None if spec.internal else "/openapi.json")
         app.state.ctx = self.ctx
         install_problem_handlers(app)
+        install_security_headers(app, self.ctx.settings)
 
         @app.middleware("http")
         async def correlation(request: Request, call_next: Any) -> Any:
@@ -190,6 +232,15 @@ class ServiceRuntime:
             body = {"status": "ready" if ready else "not ready", "service": spec.name, "checks": checks}
             return JSONResponse(body, status_code=200 if ready else 503,
                                 media_type="application/json" if ready else PROBLEM_JSON)
+
+        if spec.internal:
+            @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_internal_token)])
+            async def internal_openapi() -> dict[str, Any]:
+                return app.openapi()
+        else:
+            @app.get("/docs", include_in_schema=False)
+            async def docs() -> HTMLResponse:
+                return swagger_ui(f"{app.title} - Swagger UI", "/openapi.json")
 
         dependencies = [Depends(require_internal_token)] if spec.internal else []
         app.include_router(spec.router, dependencies=dependencies)

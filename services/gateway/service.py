@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from services.common.runtime import ServiceContext, ServiceSpec
 from services.gateway import api, web
@@ -27,7 +30,8 @@ async def teardown(ctx: ServiceContext) -> None:
 
 
 def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
-    """Logged-out pages go to the login form; a rejected form gets a page saying so."""
+    """The web UI's stylesheet; logged-out pages go to the login form; a rejected form gets a page saying so."""
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     async def to_login(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/login", status_code=303)
