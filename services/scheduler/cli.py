@@ -12,7 +12,7 @@ from typing import Any, Literal
 import typer
 
 from services.common.apiclient import TOKEN_HELP, URL_HELP, call_api
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, PlanningError, plan_terms
 from services.scheduler.domain.rules import RuleSet, RuleSetError, TermsError, load_ruleset
 

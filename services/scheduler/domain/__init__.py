@@ -1,6 +1,6 @@
 """The scheduler's pure domain: business calendar, obligation rules and planning (no I/O, no engine)."""
 
-from services.scheduler.domain.calendar import BusinessCalendar, Shift
+from services.common.calendar import BusinessCalendar, Shift
 from services.scheduler.domain.planning import (
     Occurrence,
     Period,

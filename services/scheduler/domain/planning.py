@@ -11,7 +11,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.rules import Due, PeriodKind, Rule, RuleSet
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so

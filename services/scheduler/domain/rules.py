@@ -16,7 +16,7 @@ from dateutil.rrule import rrulestr
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from services.scheduler.domain.calendar import Shift
+from services.common.calendar import Shift
 
 TermKind = Literal["enum", "bool", "int", "str"]
 Scalar = str | int | bool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.rules import RuleSet, load_ruleset
 from services.scheduler.engine import ObligationMatcher
 

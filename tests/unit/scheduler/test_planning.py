@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, TermsVersion, plan_contract, plan_terms
 from services.scheduler.domain.rules import RuleSet, load_ruleset
 
