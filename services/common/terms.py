@@ -157,6 +157,14 @@ class Service(Vocabulary):
     owner_annual_return = "owner_annual_return", "Zeznanie roczne właściciela", "Owner's annual return"
 
 
+class TeamRole(Vocabulary):
+    """Who on the contract's team a case goes to (rules' `role`)."""
+
+    accountant = "accountant", "Księgowa/y odpowiedzialna/y", "Responsible accountant"
+    payroll = "payroll", "Kadry i płace", "Payroll specialist"
+    manager = "manager", "Kierownik", "Manager"
+
+
 # --------------------------------------------------------------------------------------------------
 # Shared field types
 # --------------------------------------------------------------------------------------------------
@@ -424,14 +432,16 @@ class TermsDocument(_Terms):
             contract = dict(contract)
             parameters = contract.pop("parameters")
             if not isinstance(parameters, Mapping):
-                raise terms_error("contract.parameters is an object of parameters by service name")
+                raise_problems("TermsDocument", [(("contract", "parameters"), "an object of parameters by service "
+                                                                                "name", parameters)])
             services = contract.get("services")
             if isinstance(services, list):
                 contract["services"] = [
                     {"name": s, "parameters": parameters.get(s, {})} if isinstance(s, str) else s for s in services
                 ]
-                for name in sorted(set(parameters) - {s for s in services if isinstance(s, str)}):
-                    raise terms_error(f"contract.parameters names {name!r}, which is not among the services")
+                raise_problems("TermsDocument", [
+                    (("contract", "parameters", str(name)), f"names {name!r}, which is not among the services", name)
+                    for name in sorted(map(str, set(parameters) - {s for s in services if isinstance(s, str)}))])
             data = {**data, "contract": contract}
         return data
 
@@ -574,6 +584,8 @@ def glossary_markdown() -> str:
     for service in Service:
         params = ", ".join(f"`{t.field}` ({t.label.pl})" for t in _fields(service.value, parameters_model(service)))
         lines.append(f"| `{service.value}` | {service.label.pl} | {params or '—'} |")
+    lines += ["", "### Team roles (`role` in rule files)", "", "| role | UI (pl) |", "|---|---|"]
+    lines += [f"| `{role.value}` | {role.label.pl} |" for role in TeamRole]
     lines += ["", GLOSSARY_END]
     return "\n".join(lines) + "\n"
 

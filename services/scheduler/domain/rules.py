@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, Literal
 
 from services.common.calendar import Shift
-from services.common.terms import TermsDocument
+from services.common.terms import TeamRole, TermsDocument
 from services.scheduler.domain.conditions import Condition, evaluate
 from services.scheduler.domain.facts import build_fact
 
@@ -22,7 +22,7 @@ OBLIGATION_CODES = frozenset(
         "FS_PREPARE", "FS_APPROVE", "FS_FILE_KRS", "ONBOARDING",
     }
 )
-ROLES = ("accountant", "payroll", "manager")
+ROLES = tuple(role.value for role in TeamRole)
 CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "other")
 NOTICE_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
 PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "once"]
