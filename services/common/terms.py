@@ -273,10 +273,10 @@ class TaxTerms(_Terms):
     @model_validator(mode="before")
     @classmethod
     def _default_in_krs(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("in_krs") is None and data.get("legal_form") is not None:
-            form = data["legal_form"]
-            if form in set(LegalForm):
-                data = {**data, "in_krs": LegalForm(form) not in NOT_IN_KRS}
+        if isinstance(data, Mapping) and data.get("in_krs") is None and isinstance(data.get("legal_form"), str):
+            form = LegalForm._value2member_map_.get(data["legal_form"])
+            if form is not None:
+                data = {**data, "in_krs": form not in NOT_IN_KRS}
         return data
 
     @field_validator("fiscal_year_end")
@@ -375,12 +375,25 @@ class ServiceScope(_Terms):
         return parameters_model(self.name).model_validate(self.parameters)
 
 
+# One frozen scope per service without parameters, shared by every document (never change its `parameters`).
+_BARE_SCOPES: dict[str, ServiceScope] = {s.value: ServiceScope(name=s) for s in Service}
+
+
 class ContractTerms(_Terms):
     """The part of a contract rules read: which services (each once), from when, until when."""
 
     services: list[ServiceScope]
     start: LocalDate
     end: LocalDate | None = None  # open-ended until notice is given
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _known_names(cls, value: Any) -> Any:
+        # The usual input, a service's bare name, becomes its scope without validating it again: the scheduler
+        # reads every stored version of every contract. Anything else is validated as written.
+        if isinstance(value, list):
+            return [_BARE_SCOPES.get(item, item) if isinstance(item, str) else item for item in value]
+        return value
 
     @field_validator("services")
     @classmethod

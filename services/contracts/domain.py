@@ -25,7 +25,6 @@ from pydantic_core import PydanticCustomError
 
 from services.common.terms import (
     CIT,
-    LEGAL_PERSONS,
     NATURAL_PERSONS,
     NOT_IN_KRS,
     PIT,
@@ -40,18 +39,10 @@ from services.common.terms import (
     ServiceScope,
     TaxTerms,
     TermsDocument,
-    VatPeriod,
     raise_problems,
     terms_error,
 )
 from services.common.terms import ContractTerms as CommonContractTerms
-
-# The vocabulary (the enums, the client terms, services and their parameters) is services/common/terms.py's;
-# re-exported here for this service's modules.
-__all__ = [
-    "CIT", "LEGAL_PERSONS", "NATURAL_PERSONS", "NOT_IN_KRS", "PIT", "Books", "IncomeTax", "IncomeTaxAdvances",
-    "LegalForm", "Service", "ServiceScope", "TermsDocument", "VatPeriod",
-]
 
 # --------------------------------------------------------------------------------------------------
 # Identifiers: NIP, REGON, PESEL, KRS

@@ -35,8 +35,8 @@ class TermsVersion:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> TermsVersion:
-        """From stored JSON: {"version": 2, "effective_from": "2026-07-01", "terms": {...}}; TermsError when the
-        terms are not a valid terms document."""
+        """From stored JSON: {"version": 2, "effective_from": "2026-07-01", "terms": {...}} (terms may also be a
+        TermsDocument already); TermsError when the terms are not a valid terms document."""
         effective = raw["effective_from"]
         return cls(int(raw["version"]), effective if isinstance(effective, date) else date.fromisoformat(effective),
                    parse_terms(raw["terms"]))
