@@ -246,23 +246,24 @@ class TaxTerms(_Terms):
     income_tax_advances: Annotated[IncomeTaxAdvances, Term("Zaliczki", "Income tax advances",
                                                            "zaliczki / ryczałt payment rhythm")]
     vat: Annotated[VatPeriod, Term("VAT", "VAT", "VAT payer and settlement period (none = exempt)")]
-    vat_eu: Annotated[StrictBool, Term("VAT-UE", "VAT-UE", "files VAT-UE (intra-EU supplies/services)")] = False
+    vat_eu: Annotated[StrictBool, Term("Składa VAT-UE", "Files VAT-UE",
+                                       "files VAT-UE (intra-EU supplies/services)")] = False
     employees: Annotated[StrictInt, Field(ge=0), Term(
         "Liczba pracowników", "Employees",
         "people on employment contracts or civil-law contracts on payroll")] = 0
-    ppk: Annotated[StrictBool, Term("PPK", "PPK", "runs PPK (employee capital plans)")] = False
+    ppk: Annotated[StrictBool, Term("Prowadzi PPK", "Runs PPK", "runs PPK (employee capital plans)")] = False
     fiscal_year_end: Annotated[StrictStr, Term(
         "Koniec roku obrotowego", "Fiscal year end", "MM-DD, the last day of a month; end of the tax/financial year"
     )] = "12-31"
     # Left out, it follows the legal form: every form except a sole trader and s.c. is registered in KRS.
-    in_krs: Annotated[StrictBool, Term("Wpis do KRS", "Registered in KRS",
+    in_krs: Annotated[StrictBool, Term("Wpisany do KRS", "Registered in KRS",
                                        "files financial statements with KRS; default follows the legal form")] = (
         None  # type: ignore[assignment]  # filled in by _default_in_krs
     )
-    intrastat: Annotated[StrictBool, Term("INTRASTAT", "Intrastat",
+    intrastat: Annotated[StrictBool, Term("Składa deklaracje INTRASTAT", "Files Intrastat declarations",
                                           "intra-EU arrivals or dispatches above the Intrastat threshold this year")
                          ] = False
-    pfron: Annotated[StrictBool, Term("PFRON", "PFRON",
+    pfron: Annotated[StrictBool, Term("Wpłaca składki PFRON", "Pays PFRON contributions",
                                       "owes PFRON contributions: ≥ 25 FTE and < 6 % disabled employees")] = False
 
     @derived_term(Term("Osoba prawna", "Legal person",

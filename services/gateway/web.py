@@ -23,8 +23,10 @@ from services.common.terms import (
     IncomeTaxAdvances,
     LegalForm,
     Service,
+    TaxTerms,
     TeamRole,
     VatPeriod,
+    client_terms,
     term_labels,
 )
 from services.gateway import users
@@ -59,6 +61,9 @@ VAT_PL = VatPeriod.labels("pl")
 SERVICE_PL = Service.labels("pl")
 TEAM_PL = TeamRole.labels("pl")
 TERM_PL = term_labels("pl")  # {"books": "Ewidencja", "headcount_limit": "Limit osób na liście płac", …}
+# The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
+PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
+                      and info.field in TaxTerms.model_fields and info.field != "in_krs")
 CONTRACT_STATUS_PL = {"active": "obowiązuje", "terminated": "rozwiązana"}
 VERSION_KIND_PL = {"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"}
 PLAN_STATUS_PL = {"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"}
@@ -77,7 +82,7 @@ templates.env.globals.update(
     STATUS_PL=STATUS_PL, MAIL_STATUS_PL=MAIL_STATUS_PL, ROLE_PL=ROLE_PL, LEGAL_FORM_PL=LEGAL_FORM_PL,
     BOOKS_PL=BOOKS_PL, INCOME_TAX_PL=INCOME_TAX_PL, ADVANCES_PL=ADVANCES_PL, VAT_PL=VAT_PL, SERVICE_PL=SERVICE_PL,
     TEAM_PL=TEAM_PL, CONTRACT_STATUS_PL=CONTRACT_STATUS_PL, VERSION_KIND_PL=VERSION_KIND_PL,
-    PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL, TERM_PL=TERM_PL,
+    PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL, TERM_PL=TERM_PL, PROFILE_FLAGS=PROFILE_FLAGS,
 )
 
 
@@ -236,8 +241,8 @@ def _number(value: str) -> int | str:
 def client_body(form: FormData) -> dict[str, Any]:
     profile: dict[str, Any] = {k: _text(form, k) for k in ("legal_form", "books", "income_tax",
                                                          "income_tax_advances", "vat")}
-    profile.update(vat_eu=form.get("vat_eu") == "on", ppk=form.get("ppk") == "on",
-                   employees=_number(_text(form, "employees") or "0"),
+    profile.update({flag: form.get(flag) == "on" for flag in PROFILE_FLAGS})
+    profile.update(employees=_number(_text(form, "employees") or "0"),
                    fiscal_year_end=_text(form, "fiscal_year_end") or "12-31")
     return {
         "name": _text(form, "name"),
