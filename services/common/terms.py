@@ -399,6 +399,8 @@ class ContractTerms(_Terms):
     @field_validator("services")
     @classmethod
     def _each_once(cls, services: list[ServiceScope]) -> list[ServiceScope]:
+        if len({s.name for s in services}) == len(services):
+            return services
         names = [s.name.value for s in services]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:

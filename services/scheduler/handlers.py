@@ -55,7 +55,7 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
     version = {
         "version": snapshot.version,
         "effective_from": snapshot.effective_from.isoformat(),
-        "terms": snapshot.terms.to_json(),
+        "terms": envelope.payload["terms"],  # its JSON as sent: valid (parsed above) and in the terms.md shape
         "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
     }
     values: dict[str, Any] = {

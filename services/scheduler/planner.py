@@ -6,13 +6,14 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
 from services.scheduler.domain.conditions import terms_read
-from services.scheduler.domain.facts import Scalar, build_fact, fact_key, parse_terms
+from services.scheduler.domain.facts import build_fact, fact_key, parse_terms
 from services.scheduler.domain.planning import Occurrence, TermsVersion, contract_dates, plan_contract
 from services.scheduler.domain.rules import RuleProblem, RuleSet, RuleSetError
 from services.scheduler.engine import ObligationMatcher
@@ -55,6 +56,9 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
 _RuleKey = tuple[Any, ...]
 
 
+_BY_DUE = attrgetter("due", "rule_id", "period")
+
+
 def _month(day: date) -> tuple[int, int]:
     return day.year, day.month
 
@@ -85,7 +89,9 @@ class Planner:
         self.memo_hits = self.memo_misses = 0
         # The fact keys some rule reads: terms that agree on these match the same rules.
         self._read = sorted({fact_key(term) for rule in ruleset.rules for term in terms_read(rule.when)})
-        self._matches: dict[tuple[Scalar, ...], list[str]] = {}
+        self._matches: dict[Any, list[str]] = {}
+        self._read_key: Any = (lambda fact: ()) if not self._read else (
+            itemgetter(*self._read) if len(self._read) > 1 else (lambda fact: (fact[self._read[0]],)))
 
     @classmethod
     def load(cls, directory: Path) -> Planner:
@@ -117,7 +123,7 @@ class Planner:
         Raises TermsError for terms that cannot be evaluated, as the engine does."""
         document = parse_terms(terms)
         fact = build_fact(document)
-        key = tuple(fact[name] for name in self._read)
+        key = self._read_key(fact)
         matched = self._matches.get(key)
         if matched is None:
             if len(self._matches) > self.MEMO_LIMIT:
@@ -160,7 +166,7 @@ class Planner:
             else:
                 self.memo_hits += 1
             found.extend(part)
-        return sorted(found, key=lambda o: (o.due, o.rule_id, o.period))
+        return sorted(found, key=_BY_DUE)
 
     def close(self) -> None:
         self.matcher.close()

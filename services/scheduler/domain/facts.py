@@ -85,20 +85,10 @@ def parse_terms(terms: TermsDocument | Mapping[str, Any]) -> TermsDocument:
         raise TermsError(problems) from None
 
 
-# (fact key, attribute) of every client term; derived ones are read the same way.
-_CLIENT_FIELDS = tuple((fact_key(info.name), info.field) for info in client_terms())
+# (fact key, attribute) of the client terms a document holds, and of the derived ones.
+_CLIENT_FIELDS = tuple((fact_key(info.name), info.field) for info in client_terms() if not info.derived)
+_DERIVED_FIELDS = tuple((fact_key(info.name), info.field) for info in client_terms() if info.derived)
 _SERVICE_KEYS = tuple((fact_key(info.name), Service(info.field)) for info in service_terms())
-
-
-def _value(value: Any) -> Scalar:
-    # Every term is present in the fact with a value of its own type: durable_rules compares loosely
-    # (1 == True, "5" == 5), and a missing key never matches "not equal", so nothing is left implicit.
-    if value is None:
-        return ""  # an identifier not given
-    if isinstance(value, Vocabulary):
-        return value.value
-    result: Scalar = value
-    return result
 
 
 def build_fact(terms: TermsDocument | Mapping[str, Any]) -> dict[str, Scalar]:
@@ -107,8 +97,15 @@ def build_fact(terms: TermsDocument | Mapping[str, Any]) -> dict[str, Scalar]:
     document = parse_terms(terms)
     client: ClientTerms = document.client
     fact: dict[str, Scalar] = {FACT_KIND_KEY: FACT_KIND}
+    # Every term is present in the fact with a value of its own type: durable_rules compares loosely
+    # (1 == True, "5" == 5), and a missing key never matches "not equal", so nothing is left implicit.
+    given = client.__dict__  # the validated fields (read directly: this runs for every contract version)
     for key, attribute in _CLIENT_FIELDS:
-        fact[key] = _value(getattr(client, attribute))
+        value = given[attribute]
+        # An enum term as its plain text; an identifier not given as empty text.
+        fact[key] = value._value_ if isinstance(value, Vocabulary) else "" if value is None else value
+    for key, attribute in _DERIVED_FIELDS:
+        fact[key] = getattr(client, attribute)
     chosen = {s.name for s in document.contract.services}
     for key, service in _SERVICE_KEYS:
         fact[key] = service in chosen
