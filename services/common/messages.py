@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.terms import TermsDocument
+
 
 class Envelope(BaseModel):
     """A persistent JSON message on the bus."""
@@ -48,8 +50,9 @@ class ContractSnapshot(BaseModel):
     client_name: str
     version: int
     effective_from: date
-    # The terms document of shared/domain/terms.md: {"client": {...}, "contract": {"services", "start", "end"}}
-    terms: dict[str, Any]
+    # The terms document of shared/domain/terms.md (services/common/terms.py); as JSON
+    # {"client": {...}, "contract": {"services", "start", "end"[, "parameters"]}}
+    terms: TermsDocument
     team: dict[str, TeamMember | None]
     contact_emails: list[str] = []
     language: str = "pl"

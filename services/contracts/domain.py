@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -17,15 +15,34 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
+
+from services.common.terms import (
+    CIT,
+    NATURAL_PERSONS,
+    NOT_IN_KRS,
+    PIT,
+    Books,
+    ClientTerms,
+    IncomeTax,
+    IncomeTaxAdvances,
+    LegalForm,
+    LocalDate,
+    Problem,
+    Service,
+    ServiceScope,
+    TaxTerms,
+    TermsDocument,
+    raise_problems,
+    terms_error,
+)
+from services.common.terms import ContractTerms as CommonContractTerms
 
 # --------------------------------------------------------------------------------------------------
 # Identifiers: NIP, REGON, PESEL, KRS
@@ -136,102 +153,11 @@ def normalize_krs(raw: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Vocabulary (shared/domain/terms.md): the values rules are written against
-# --------------------------------------------------------------------------------------------------
-
-
-class LegalForm(StrEnum):
-    sole_trader = "sole_trader"
-    civil_partnership = "civil_partnership"
-    general_partnership = "general_partnership"
-    limited_partnership = "limited_partnership"
-    professional_partnership = "professional_partnership"
-    llc = "llc"
-    simple_joint_stock = "simple_joint_stock"
-    joint_stock = "joint_stock"
-    foundation = "foundation"
-    association = "association"
-
-
-LEGAL_PERSONS = frozenset(
-    {
-        LegalForm.llc,
-        LegalForm.simple_joint_stock,
-        LegalForm.joint_stock,
-        LegalForm.foundation,
-        LegalForm.association,
-    }
-)
-# Sole traders are registered in CEIDG and a civil partnership is a contract, not a registered entity.
-NOT_IN_KRS = frozenset({LegalForm.sole_trader, LegalForm.civil_partnership})
-NATURAL_PERSONS = frozenset({LegalForm.sole_trader})
-
-
-class Books(StrEnum):
-    full = "full"
-    kpir = "kpir"
-    revenue_records = "revenue_records"
-
-
-class IncomeTax(StrEnum):
-    pit_scale = "pit_scale"
-    pit_flat = "pit_flat"
-    pit_ryczalt = "pit_ryczalt"
-    cit = "cit"
-    cit_estonian = "cit_estonian"
-    none = "none"
-
-
-CIT = frozenset({IncomeTax.cit, IncomeTax.cit_estonian})
-PIT = frozenset({IncomeTax.pit_scale, IncomeTax.pit_flat, IncomeTax.pit_ryczalt})
-
-
-class IncomeTaxAdvances(StrEnum):
-    monthly = "monthly"
-    quarterly = "quarterly"
-    simplified = "simplified"
-    none = "none"
-
-
-class VatPeriod(StrEnum):
-    none = "none"
-    monthly = "monthly"
-    quarterly = "quarterly"
-
-
-class Service(StrEnum):
-    bookkeeping = "bookkeeping"
-    vat = "vat"
-    income_tax = "income_tax"
-    payroll = "payroll"
-    zus = "zus"
-    annual_statements = "annual_statements"
-    owner_annual_return = "owner_annual_return"
-
-
-# Parameters a service may carry, with the check for each value. Extend here, never rename.
-SERVICE_PARAMETERS: dict[Service, dict[str, str]] = {
-    Service.payroll: {"headcount_limit": "a whole number of people, at least 1"},
-}
-
-
-# --------------------------------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------------------------------
 
-Problem = tuple[tuple[str | int, ...], str, object]  # (location, message, offending input)
-
-
-def _rule_error(message: str) -> PydanticCustomError:
-    # The message goes in the context so that braces in user input cannot break the template.
-    return PydanticCustomError("invalid_terms", "{reason}", {"reason": message})
-
-
-def _raise_problems(title: str, problems: list[Problem]) -> None:
-    """Raise cross-field problems as one ValidationError whose locations name the fields to fix."""
-    if problems:
-        details = [InitErrorDetails(type=_rule_error(msg), loc=loc, input=value) for loc, msg, value in problems]
-        raise ValidationError.from_exception_data(title, details)
+_rule_error = terms_error
+_raise_problems = raise_problems
 
 
 def _field(normalizer: Callable[[str], str]) -> Callable[[str], str]:
@@ -274,22 +200,6 @@ def _login(value: str) -> str:
 
 Login = Annotated[StrictStr, AfterValidator(_login)]
 
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _strict_date(value: object) -> object:
-    # Local calendar dates only: a timestamp or a datetime would smuggle in a time zone question.
-    if isinstance(value, str):
-        value = value.strip()
-    if isinstance(value, datetime) or not (
-        isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value))
-    ):
-        raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD, got {value}", {"value": value})
-    return value
-
-
-LocalDate = Annotated[date, BeforeValidator(_strict_date)]
 
 CENT = Decimal("0.01")
 VAT_RATES = frozenset({Decimal(0), Decimal(5), Decimal(8), Decimal(23)})  # 0 also covers "zw" (exempt)
@@ -344,53 +254,9 @@ class _Model(BaseModel):
 # Client
 # --------------------------------------------------------------------------------------------------
 
-_FISCAL_YEAR_END = re.compile(r"^(\d{2})-(\d{2})$")
-
-
-class TaxProfile(_Model):
-    """The client terms of terms.md that rules match on (identifiers live on ClientIn)."""
-
-    legal_form: LegalForm
-    books: Books
-    income_tax: IncomeTax
-    income_tax_advances: IncomeTaxAdvances
-    vat: VatPeriod
-    vat_eu: StrictBool = False
-    employees: StrictInt = Field(default=0, ge=0)
-    ppk: StrictBool = False
-    fiscal_year_end: str = "12-31"
-    # Left out, it follows the legal form: every form except a sole trader and s.c. is registered in KRS.
-    in_krs: StrictBool = None  # type: ignore[assignment]  # filled in by _default_in_krs
-    # Extensions for the scheduler: INTRASTAT declarations; PFRON (25+ staff, below the disabled quota).
-    intrastat: StrictBool = False
-    pfron: StrictBool = False
-
-    @property
-    def legal_person(self) -> bool:
-        return self.legal_form in LEGAL_PERSONS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_in_krs(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("in_krs") is None and data.get("legal_form") is not None:
-            form = data["legal_form"]
-            if form in set(LegalForm):
-                data = {**data, "in_krs": LegalForm(form) not in NOT_IN_KRS}
-        return data
-
-    @field_validator("fiscal_year_end")
-    @classmethod
-    def _month_end(cls, value: str) -> str:
-        match = _FISCAL_YEAR_END.match(value)
-        month, day = (int(match[1]), int(match[2])) if match else (0, 0)
-        if not 1 <= month <= 12:
-            raise _rule_error(f"fiscal_year_end is written MM-DD, e.g. 12-31; got {value}")
-        # A fiscal year is 12 full calendar months (ustawa o rachunkowości, art. 3), so it ends on a
-        # month's last day; February is written 02-28 and means the 29th in leap years.
-        last = calendar.monthrange(2001, month)[1]
-        if day != last:
-            raise _rule_error(f"a fiscal year ends on the last day of a month: write {month:02d}-{last:02d}")
-        return value
+class TaxProfile(TaxTerms):
+    """The client terms of terms.md that rules match on (identifiers live on ClientIn), with the rules between
+    them that the law sets. The terms themselves (and their defaults) are services/common/terms.py's."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -511,44 +377,6 @@ class ClientIn(_Model):
 # Contract
 # --------------------------------------------------------------------------------------------------
 
-ParameterValue = StrictInt | StrictBool | StrictStr
-
-
-class ServiceScope(_Model):
-    """One service of the vocabulary with its parameters; a bare name is accepted as input."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: Service
-    parameters: dict[str, ParameterValue] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
-
-    @model_validator(mode="after")
-    def _known_parameters(self) -> Self:
-        known = SERVICE_PARAMETERS.get(self.name, {})
-        problems: list[Problem] = []
-        for key, value in self.parameters.items():
-            if key not in known:
-                allowed = ", ".join(known) or "none"
-                problems.append(
-                    (
-                        (("parameters", key)),
-                        f"{self.name} takes no parameter {key!r} (known: {allowed})",
-                        value,
-                    )
-                )
-            elif (self.name, key) == (Service.payroll, "headcount_limit") and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                problems.append(((("parameters", key)), f"headcount_limit must be {known[key]}", value))
-        _raise_problems("ServiceScope", problems)
-        return self
-
-
 @dataclass(frozen=True)
 class FeeBreakdown:
     """One month's fee: every amount in PLN, rounded to the grosz."""
@@ -619,32 +447,10 @@ class Team(_Model):
 ClientId = int  # the clients table's key; one alias so that a change of key type is one line
 
 
-class ContractTerms(_Model):
-    """The part of a contract rules read: which services, from when, until when."""
+class ContractTerms(CommonContractTerms):
+    """The part of a contract rules read: which services (at least one), from when, until when."""
 
     services: list[ServiceScope] = Field(min_length=1)
-    start: LocalDate
-    end: LocalDate | None = None  # open-ended until notice is given
-
-    @field_validator("services")
-    @classmethod
-    def _each_once(cls, services: list[ServiceScope]) -> list[ServiceScope]:
-        names = [s.name.value for s in services]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise _rule_error(f"each service is listed once; listed more than once: {', '.join(twice)}")
-        return services
-
-    @field_validator("end")
-    @classmethod
-    def _not_before_start(cls, end: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("start")
-        if end is not None and start is not None and end < start:
-            raise _rule_error(f"end {end.isoformat()} is before start {start.isoformat()}")
-        return end
-
-    def has(self, service: Service) -> bool:
-        return any(s.name is service for s in self.services)
 
 
 class ContractDraft(ContractTerms):
@@ -683,79 +489,22 @@ class ContractIn(ContractDraft):
 
 
 # --------------------------------------------------------------------------------------------------
-# The terms document (terms.md): what the scheduler reads
+# The terms document (terms.md): what contract events carry
 # --------------------------------------------------------------------------------------------------
 
 
-class TermsClient(TaxProfile):
-    """The `client` object of a terms document: the tax profile plus identifiers (PESEL never)."""
-
-    nip: Nip | None = None
-    regon: Regon | None = None
-    krs: Krs | None = None
-
-
-class TermsDocument(_Model):
-    """A contract's terms as one document, in the shape terms.md shows."""
-
-    client: TermsClient
-    contract: ContractTerms
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON-ready dict: identifiers after legal_form, services as names, parameters only if any."""
-        profile = self.client.model_dump(mode="json", exclude={"nip", "regon", "krs"})
-        ids = {k: v for k, v in self.client.model_dump(include={"nip", "regon", "krs"}).items() if v is not None}
-        client = {"legal_form": profile.pop("legal_form"), **ids, **profile}
-        contract: dict[str, Any] = {
-            "services": [s.name.value for s in self.contract.services],
-            "start": self.contract.start.isoformat(),
-            "end": self.contract.end.isoformat() if self.contract.end else None,
-        }
-        parameters = {s.name.value: dict(s.parameters) for s in self.contract.services if s.parameters}
-        if parameters:  # an extension of terms.md; absent when unused so the documented shape holds
-            contract["parameters"] = parameters
-        return {"client": client, "contract": contract}
-
-
-def parse_terms_document(document: Mapping[str, Any]) -> TermsDocument:
-    """Validate a terms document (e.g. `terminarz plan --terms FILE`); raises pydantic.ValidationError."""
-    data = dict(document)
-    contract = data.get("contract")
-    if isinstance(contract, Mapping) and isinstance(contract.get("parameters"), Mapping):
-        contract = dict(contract)
-        parameters = contract.pop("parameters")
-        contract["services"] = [
-            {"name": s, "parameters": parameters.get(s, {})} if isinstance(s, str) else s
-            for s in contract.get("services", [])
-        ]
-        data["contract"] = contract
-    return TermsDocument.model_validate(data)
-
-
-def terms_document(
-    client: ClientIn | TaxProfile | Mapping[str, Any],
-    contract: ContractTerms | Mapping[str, Any],
-) -> dict[str, Any]:
-    """The terms.md JSON document of a client and a contract (a mapping is validated first).
-
-    A contract mapping may be a whole contract; only services, start and end are read from it.
-    """
+def terms_document(client: ClientIn | TaxTerms, contract: CommonContractTerms) -> TermsDocument:
+    """The terms document of a validated client (its identifiers, never PESEL) and contract."""
+    profile = client.tax_profile if isinstance(client, ClientIn) else client
+    terms = {name: getattr(profile, name) for name in TaxTerms.model_fields}
     if isinstance(client, ClientIn):
-        profile = client.tax_profile.model_dump()
-        terms_client = TermsClient.model_validate(
-            {**profile, "nip": client.nip, "regon": client.regon, "krs": client.krs}
-        )
-    elif isinstance(client, TaxProfile):
-        terms_client = TermsClient.model_validate(client.model_dump(exclude_none=True))
-    else:
-        terms_client = TermsClient.model_validate(client)
-    if isinstance(contract, ContractTerms):
-        terms_contract = ContractTerms(services=contract.services, start=contract.start, end=contract.end)
-    else:
-        terms_contract = ContractTerms.model_validate(
-            {k: contract[k] for k in ("services", "start", "end") if k in contract}
-        )
-    return TermsDocument(client=terms_client, contract=terms_contract).to_json()
+        terms.update(nip=client.nip, regon=client.regon, krs=client.krs)
+    # Built from models already validated: nothing to check again.
+    return TermsDocument.model_construct(
+        client=ClientTerms.model_construct(**terms),
+        contract=CommonContractTerms.model_construct(services=list(contract.services), start=contract.start,
+                                                     end=contract.end),
+    )
 
 
 def error_fields(error: ValidationError) -> list[str]:

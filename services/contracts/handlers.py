@@ -25,6 +25,7 @@ from services.common.messages import (
     TeamMember,
 )
 from services.common.runtime import ServiceContext
+from services.common.terms import TeamRole
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TaxProfile, terms_document
 from services.contracts.importing import ImportReport, RowError, parse_import
 from services.contracts.models import (
@@ -36,7 +37,7 @@ from services.contracts.models import (
     idempotency_keys,
 )
 
-TEAM_ROLES = ("accountant", "payroll", "manager")
+TEAM_ROLES = tuple(role.value for role in TeamRole)
 # What an annex may change; `start`, `number` and the client stay as signed.
 ANNEX_TERMS = ("tax_profile", "services", "fee", "team", "end", "notice_period_months", "signed_on")
 # Keys of a version document that are not ContractIn fields: the people behind the team's logins, and the

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from services.common.terms import TaxTerms, TermInfo, client_terms
 from services.contracts.domain import ClientIn, ContractDraft, InvalidIdentifier, normalize_nip
 
 
@@ -21,10 +22,27 @@ class Column:
     meaning: str
 
 
+# The tax profile's columns are its terms (services/common/terms.py), one column each, named as the term.
+_PROFILE_TERMS = {info.field: info for info in client_terms() if info.field in TaxTerms.model_fields}
+
+
+def _term_column(info: TermInfo) -> Column:
+    if info.kind == "enum":
+        meaning = ", ".join(v.value for v in info.values)
+    elif info.kind == "bool":
+        meaning = f"yes/no, default {'yes' if info.default else 'no'}" if info.default is not None else (
+            f"yes/no; {info.term.meaning}")
+    elif info.kind == "int":
+        meaning = f"whole number, default {info.default}"
+    else:
+        meaning = f"{info.term.meaning}; default {info.default}"
+    return Column(info.field, info.required, meaning)
+
+
 # One row is one client with one contract. The order is the order of the sample file and the README.
 COLUMNS: tuple[Column, ...] = (
     Column("client_name", True, "client's name as on its registration"),
-    Column("legal_form", True, "terms.md legal_form, e.g. sole_trader, llc"),
+    _term_column(_PROFILE_TERMS["legal_form"]),
     Column("nip", True, "NIP; PL prefix, spaces and dashes allowed"),
     Column("regon", True, "REGON, 9 or 14 digits"),
     Column("pesel", False, "PESEL: required for sole_trader, must be empty otherwise"),
@@ -35,17 +53,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("country", False, "ISO country code, default PL"),
     Column("emails", True, "contact e-mails separated by ; (notices go to all)"),
     Column("language", False, "pl or en, default pl"),
-    Column("books", True, "full, kpir or revenue_records"),
-    Column("income_tax", True, "pit_scale, pit_flat, pit_ryczalt, cit, cit_estonian or none"),
-    Column("income_tax_advances", True, "monthly, quarterly, simplified or none"),
-    Column("vat", True, "none, monthly or quarterly"),
-    Column("vat_eu", False, "yes/no, default no"),
-    Column("employees", False, "whole number, default 0"),
-    Column("ppk", False, "yes/no, default no"),
-    Column("fiscal_year_end", False, "MM-DD, last day of a month, default 12-31"),
-    Column("in_krs", False, "yes/no, default follows the legal form"),
-    Column("intrastat", False, "yes/no, default no"),
-    Column("pfron", False, "yes/no, default no"),
+    *(_term_column(info) for name, info in _PROFILE_TERMS.items() if name != "legal_form"),
     Column("contract_number", True, "contract number, unique in the file and the book"),
     Column("signed_on", True, "date signed"),
     Column("start", True, "first day the contract covers"),
@@ -63,8 +71,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("manager", False, "login of the supervising manager"),
 )
 _KNOWN = {c.name: c for c in COLUMNS}
-_BOOL_COLUMNS = ("vat_eu", "ppk", "in_krs", "intrastat", "pfron")
-_INT_COLUMNS = ("employees", "notice_period_months", "document_threshold", "payroll_headcount_limit")
+_BOOL_COLUMNS = tuple(name for name, info in _PROFILE_TERMS.items() if info.kind == "bool")
+_INT_COLUMNS = ("notice_period_months", "document_threshold", "payroll_headcount_limit",
+                *(name for name, info in _PROFILE_TERMS.items() if info.kind == "int"))
 _MONEY_COLUMNS = ("fee_monthly_net", "fee_per_employee", "fee_per_document", "vat_rate")
 _DATE_COLUMNS = ("signed_on", "start", "end")
 _TRUE = {"true", "t", "yes", "y", "tak", "1"}  # tak/nie: files come from Polish offices
@@ -195,20 +204,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "pesel": _identifier({9: 11, 10: 11}),
 }
 
-_PROFILE_COLUMNS = (
-    "legal_form",
-    "books",
-    "income_tax",
-    "income_tax_advances",
-    "vat",
-    "vat_eu",
-    "employees",
-    "ppk",
-    "fiscal_year_end",
-    "in_krs",
-    "intrastat",
-    "pfron",
-)
+_PROFILE_COLUMNS = tuple(_PROFILE_TERMS)
 # Where each column goes in ClientIn / ContractDraft; the reverse map names the column in errors.
 _CLIENT_PATHS: dict[str, tuple[str, ...]] = {
     "client_name": ("name",),

@@ -20,6 +20,18 @@ from starlette.datastructures import FormData, UploadFile
 from services.common.errors import Problem
 from services.common.log import current_correlation_id
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import (
+    Books,
+    IncomeTax,
+    IncomeTaxAdvances,
+    LegalForm,
+    Service,
+    TaxTerms,
+    TeamRole,
+    VatPeriod,
+    client_terms,
+    term_labels,
+)
 from services.gateway import logins, sessions, users
 from services.gateway.api import (
     annex_command,
@@ -52,24 +64,18 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATUS_PL = {"open": "otwarta", "in_progress": "w toku", "done": "zakończona", "withdrawn": "wycofana"}
 MAIL_STATUS_PL = {"pending": "czeka", "sent": "wysłana", "kept": "w skrzynce lokalnej", "failed": "błąd"}
 ROLE_PL = {"admin": "administrator", "manager": "kierownik", "accountant": "księgowa/y", "payroll": "kadry i płace"}
-# The vocabulary of shared/domain/terms.md in Polish (the glossary); the values are what the API takes.
-LEGAL_FORM_PL = {
-    "sole_trader": "jednoosobowa działalność (JDG)", "civil_partnership": "spółka cywilna",
-    "general_partnership": "spółka jawna", "limited_partnership": "spółka komandytowa",
-    "professional_partnership": "spółka partnerska", "llc": "spółka z o.o.", "simple_joint_stock": "P.S.A.",
-    "joint_stock": "spółka akcyjna", "foundation": "fundacja", "association": "stowarzyszenie",
-}
-BOOKS_PL = {"kpir": "KPiR", "full": "księgi rachunkowe", "revenue_records": "ewidencja przychodów"}
-INCOME_TAX_PL = {"pit_scale": "PIT – skala", "pit_flat": "PIT liniowy", "pit_ryczalt": "ryczałt", "cit": "CIT",
-                 "cit_estonian": "estoński CIT", "none": "brak"}
-ADVANCES_PL = {"monthly": "miesięczne", "quarterly": "kwartalne", "simplified": "uproszczone", "none": "brak"}
-VAT_PL = {"monthly": "miesięcznie", "quarterly": "kwartalnie", "none": "zwolniony / nie jest podatnikiem"}
-SERVICE_PL = {
-    "bookkeeping": "Księgowość (KPiR, ewidencja, księgi)", "vat": "VAT (JPK_V7, VAT-UE)",
-    "income_tax": "Podatek dochodowy firmy", "payroll": "Kadry i płace", "zus": "ZUS",
-    "annual_statements": "Sprawozdanie finansowe", "owner_annual_return": "Zeznanie roczne właściciela",
-}
-TEAM_PL = {"accountant": "Księgowa/y odpowiedzialna/y", "payroll": "Kadry i płace", "manager": "Kierownik"}
+# The vocabulary of shared/domain/terms.md in Polish, from services/common/terms.py; the keys are what the API takes.
+LEGAL_FORM_PL = LegalForm.labels("pl")
+BOOKS_PL = Books.labels("pl")
+INCOME_TAX_PL = IncomeTax.labels("pl")
+ADVANCES_PL = IncomeTaxAdvances.labels("pl")
+VAT_PL = VatPeriod.labels("pl")
+SERVICE_PL = Service.labels("pl")
+TEAM_PL = TeamRole.labels("pl")
+TERM_PL = term_labels("pl")  # {"books": "Ewidencja", "headcount_limit": "Limit osób na liście płac", …}
+# The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
+PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
+                      and info.field in TaxTerms.model_fields and info.field != "in_krs")
 CONTRACT_STATUS_PL = {"active": "obowiązuje", "terminated": "rozwiązana"}
 VERSION_KIND_PL = {"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"}
 PLAN_STATUS_PL = {"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"}
@@ -88,7 +94,7 @@ templates.env.globals.update(
     STATUS_PL=STATUS_PL, MAIL_STATUS_PL=MAIL_STATUS_PL, ROLE_PL=ROLE_PL, LEGAL_FORM_PL=LEGAL_FORM_PL,
     BOOKS_PL=BOOKS_PL, INCOME_TAX_PL=INCOME_TAX_PL, ADVANCES_PL=ADVANCES_PL, VAT_PL=VAT_PL, SERVICE_PL=SERVICE_PL,
     TEAM_PL=TEAM_PL, CONTRACT_STATUS_PL=CONTRACT_STATUS_PL, VERSION_KIND_PL=VERSION_KIND_PL,
-    PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL,
+    PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL, TERM_PL=TERM_PL, PROFILE_FLAGS=PROFILE_FLAGS,
 )
 
 
@@ -292,8 +298,8 @@ def _number(value: str) -> int | str:
 def client_body(form: FormData) -> dict[str, Any]:
     profile: dict[str, Any] = {k: _text(form, k) for k in ("legal_form", "books", "income_tax",
                                                          "income_tax_advances", "vat")}
-    profile.update(vat_eu=form.get("vat_eu") == "on", ppk=form.get("ppk") == "on",
-                   employees=_number(_text(form, "employees") or "0"),
+    profile.update({flag: form.get(flag) == "on" for flag in PROFILE_FLAGS})
+    profile.update(employees=_number(_text(form, "employees") or "0"),
                    fiscal_year_end=_text(form, "fiscal_year_end") or "12-31")
     return {
         "name": _text(form, "name"),

@@ -12,9 +12,11 @@ from typing import Any, Literal
 import typer
 
 from services.common.apiclient import TOKEN_HELP, URL_HELP, call_api
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
+from services.scheduler.domain.facts import TermsError, parse_terms
 from services.scheduler.domain.planning import Occurrence, PlanningError, plan_terms
-from services.scheduler.domain.rules import RuleSet, RuleSetError, TermsError, load_ruleset
+from services.scheduler.domain.rules import RuleSet, RuleSetError
+from services.scheduler.rulefiles import load_ruleset
 
 app = typer.Typer(help="Obligation rules and plans.", no_args_is_help=True)
 rules_app = typer.Typer(help="Rule files: check them before the scheduler loads them.", no_args_is_help=True)
@@ -107,6 +109,7 @@ def plan_command(
     from services.scheduler.engine import ObligationMatcher
 
     try:
+        document = parse_terms(document)
         with ObligationMatcher(ruleset) as matcher:
             matched = matcher.match_sync(document)
         occurrences = plan_terms(document, ruleset, BusinessCalendar(ruleset.extra_days_off), start, end,

@@ -1,4 +1,7 @@
-"""The one wrapper around durable_rules: finds which rules of a RuleSet a contract's terms match."""
+"""The one wrapper around durable_rules: finds which rules of a RuleSet a contract's terms match.
+
+This is the evaluator the scheduler plans with in production; `domain/conditions.py` says which is the test oracle.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,32 @@ from typing import Any
 
 import durable.engine as durable
 
-from services.scheduler.domain.rules import RuleSet, build_fact, to_durable
+from services.common.terms import TermsDocument
+from services.scheduler.domain.conditions import NEGATED, AllOf, Always, AnyOf, CompareOp, Condition, Not
+from services.scheduler.domain.facts import FACT_KIND, FACT_KIND_KEY, build_fact, fact_key
+from services.scheduler.domain.rules import RuleSet
+
+_DURABLE_OP: dict[CompareOp, str] = {"ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+
+
+def to_durable(condition: Condition, negate: bool = False) -> dict[str, Any]:
+    """Compile a condition to durable_rules JSON; `not` is pushed down (De Morgan), as it has no $not."""
+    if isinstance(condition, Always):
+        # Every fact carries kind=terms; a value no fact carries makes "never".
+        return {FACT_KIND_KEY: "__never__" if negate else FACT_KIND}
+    if isinstance(condition, Not):
+        return to_durable(condition.item, not negate)
+    if isinstance(condition, AllOf | AnyOf):
+        parts = [to_durable(c, negate) for c in condition.items]
+        if len(parts) == 1:
+            return parts[0]
+        conjunction = isinstance(condition, AllOf) != negate
+        return {"$and" if conjunction else "$or": parts}
+    op: CompareOp = NEGATED[condition.op] if negate else condition.op
+    key = fact_key(condition.term)
+    if op == "eq":
+        return {key: condition.value}
+    return {_DURABLE_OP[op]: {key: condition.value}}
 
 
 class _QuietHost(durable.Host):
@@ -75,7 +103,7 @@ class ObligationMatcher:
 
         return run
 
-    def _match_here(self, terms: Mapping[str, Any]) -> list[str]:
+    def _match_here(self, terms: TermsDocument | Mapping[str, Any]) -> list[str]:
         assert threading.current_thread() is self._thread, "durable_rules must only be called on its thread"
         if not self._rule_ids:
             return []
@@ -99,12 +127,12 @@ class ObligationMatcher:
         if self._closed:
             raise MatcherClosed(f"the matcher for rules {self.version} is closed")
 
-    def match_sync(self, terms: Mapping[str, Any]) -> list[str]:
+    def match_sync(self, terms: TermsDocument | Mapping[str, Any]) -> list[str]:
         """Rule ids whose conditions the terms meet, in rule-set order (blocks; for the CLI and tests)."""
         self._submit_check()
         return self._executor.submit(self._match_here, terms).result()
 
-    async def match(self, terms: Mapping[str, Any]) -> list[str]:
+    async def match(self, terms: TermsDocument | Mapping[str, Any]) -> list[str]:
         """Rule ids whose conditions the terms meet, computed on the matcher's thread."""
         self._submit_check()
         return await asyncio.wrap_future(self._executor.submit(self._match_here, terms))

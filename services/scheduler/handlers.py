@@ -55,7 +55,7 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
     version = {
         "version": snapshot.version,
         "effective_from": snapshot.effective_from.isoformat(),
-        "terms": snapshot.terms,
+        "terms": envelope.payload["terms"],  # its JSON as sent: valid (parsed above) and in the terms.md shape
         "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
     }
     values: dict[str, Any] = {
@@ -87,8 +87,10 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
             .where(planned_contracts.c.contract_id == snapshot.contract_id)
             .values(versions=versions, **values)
         )
-    # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet.
-    await _replan(ctx, session, {snapshot.contract_id: versions}, reason=envelope.type, new=row is None)
+    # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet. The new
+    # version is planned with its terms as validated above, not read back from their JSON.
+    planned = [{**v, "terms": snapshot.terms} if v is version else v for v in versions]
+    await _replan(ctx, session, {snapshot.contract_id: planned}, reason=envelope.type, new=row is None)
     newest = row is None or snapshot.version >= row.version
     await request_due(ctx, session, contract_id=snapshot.contract_id, known={
         snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)} if newest else None)

@@ -6,29 +6,20 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-from services.scheduler.domain import (
-    BusinessCalendar,
-    Occurrence,
-    RuleProblem,
-    RuleSet,
-    RuleSetError,
-    TermsVersion,
-    load_ruleset,
-    plan_contract,
-)
-from services.scheduler.domain.planning import contract_dates
-from services.scheduler.domain.rules import AllOf, AnyOf, Compare, Condition, Not, Scalar, build_fact, fact_key
+from services.common.calendar import BusinessCalendar
+from services.common.terms import TermsDocument
+from services.scheduler.domain.conditions import terms_read
+from services.scheduler.domain.facts import build_fact, fact_key, parse_terms
+from services.scheduler.domain.planning import Occurrence, TermsVersion, contract_dates, plan_contract
+from services.scheduler.domain.rules import RuleProblem, RuleSet, RuleSetError
 from services.scheduler.engine import ObligationMatcher
+from services.scheduler.rulefiles import load_ruleset, read_rule_files
 
 __all__ = ["Planner", "RuleSetError", "occurrence_columns", "problem_dict", "read_rule_files"]
-
-
-def read_rule_files(directory: Path) -> dict[str, str]:
-    """The rule files as text, by name: kept with each rule set so the last good one can be restored."""
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml")) if p.is_file()}
 
 
 def problem_dict(problem: RuleProblem) -> dict[str, Any]:
@@ -61,19 +52,11 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     }
 
 
-def terms_read(condition: Condition) -> set[str]:
-    """The terms a condition reads (`client.vat`, `service.payroll`…)."""
-    if isinstance(condition, Compare):
-        return {condition.term}
-    if isinstance(condition, AllOf | AnyOf):
-        return set().union(*(terms_read(c) for c in condition.items))
-    if isinstance(condition, Not):
-        return terms_read(condition.item)
-    return set()
-
-
 # What one rule contributes to a plan depends only on this key (see Planner.plan).
 _RuleKey = tuple[Any, ...]
+
+
+_BY_DUE = attrgetter("due", "rule_id", "period")
 
 
 def _month(day: date) -> tuple[int, int]:
@@ -86,7 +69,11 @@ class Planner:
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self.matcher = ObligationMatcher(ruleset)
+        try:
+            self.matcher = ObligationMatcher(ruleset)
+        except Exception as exc:  # the engine is C code we do not control: its failure is a refused set
+            raise RuleSetError([RuleProblem(", ".join(ruleset.files) or "rules", None, None,
+                                            f"the rules engine could not compile this set: {exc!r}")]) from exc
         self.calendar = BusinessCalendar(extra_days_off=ruleset.extra_days_off)
         # Each rule alone (with every override and day off): plan_contract treats rules independently.
         self._single = {rule.id: RuleSet(version=ruleset.version, rules=(rule,), overrides=ruleset.overrides,
@@ -102,7 +89,9 @@ class Planner:
         self.memo_hits = self.memo_misses = 0
         # The fact keys some rule reads: terms that agree on these match the same rules.
         self._read = sorted({fact_key(term) for rule in ruleset.rules for term in terms_read(rule.when)})
-        self._matches: dict[tuple[Scalar, ...], list[str]] = {}
+        self._matches: dict[Any, list[str]] = {}
+        self._read_key: Any = (lambda fact: ()) if not self._read else (
+            itemgetter(*self._read) if len(self._read) > 1 else (lambda fact: (fact[self._read[0]],)))
 
     @classmethod
     def load(cls, directory: Path) -> Planner:
@@ -128,17 +117,18 @@ class Planner:
         matched = {v.version: await self.match(v.terms) for v in terms_versions}
         return self.plan(contract_id, terms_versions, matched, date_from, date_to)
 
-    async def match(self, terms: Mapping[str, Any]) -> list[str]:
+    async def match(self, terms: TermsDocument | Mapping[str, Any]) -> list[str]:
         """The rule ids the engine matches for these terms, remembered by the values of the terms the rules
         read: identifiers and other terms no rule reads make every contract's fact unique, but not its answer.
         Raises TermsError for terms that cannot be evaluated, as the engine does."""
-        fact = build_fact(terms)
-        key = tuple(fact[name] for name in self._read)
+        document = parse_terms(terms)
+        fact = build_fact(document)
+        key = self._read_key(fact)
         matched = self._matches.get(key)
         if matched is None:
             if len(self._matches) > self.MEMO_LIMIT:
                 self._matches.clear()
-            matched = self._matches[key] = await self.matcher.match(terms)
+            matched = self._matches[key] = await self.matcher.match(document)
         return list(matched)
 
     def plan(self, contract_id: str, versions: Sequence[TermsVersion], matched: Mapping[int, Sequence[str]],
@@ -157,7 +147,7 @@ class Planner:
             self._memo_window = (date_from, date_to)
         ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
         start, end = contract_dates(ordered)  # raises PlanningError as plan_contract would
-        fiscal_year_end = (ordered[-1].terms.get("client") or {}).get("fiscal_year_end")
+        fiscal_year_end = ordered[-1].terms.client.fiscal_year_end
         rule_ids = sorted({rule_id for ids in matched.values() for rule_id in ids}, key=self._order.__getitem__)
         found: list[Occurrence] = []
         for rule_id in rule_ids:
@@ -176,7 +166,7 @@ class Planner:
             else:
                 self.memo_hits += 1
             found.extend(part)
-        return sorted(found, key=lambda o: (o.due, o.rule_id, o.period))
+        return sorted(found, key=_BY_DUE)
 
     def close(self) -> None:
         self.matcher.close()

@@ -119,3 +119,37 @@ async def test_a_scheduler_starting_on_a_broken_folder_keeps_the_last_good_rules
         history = (await api.get("/api/v1/rules")).json()["history"]
     assert history[0]["status"] == "rejected"
     assert any("role" in (e["field"] or "") for e in history[0]["errors"])
+
+
+HOSTILE_RULES = {
+    # A `when` nested 150 levels: the scheduler used to die with RecursionError building its engine.
+    "deep_when.yaml": "rules:\n  - id: x.deep\n    code: PFRON\n    title: {pl: T, en: T}\n    category: other\n"
+                      "    legal_basis: test\n    recurrence: monthly\n    due: {months_after: 1, day: 20}\n"
+                      "    role: accountant\n    when: " + "{not: " * 150 + "{service: vat}" + "}" * 150 + "\n",
+    "deep_yaml.yaml": "rules: " + "[" * 3000 + "]" * 3000 + "\n",
+    # An alias bomb: 9**9 values once expanded (took 78 s and 5.6 GB before the limits).
+    "laughs.yaml": "overrides: [" + ", ".join(
+        ["&a0 [" + ", ".join(["lol"] * 9) + "]"] + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]"
+                                                   for i in range(1, 9)]) + "]\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_RULES))
+async def test_a_hostile_rule_file_is_refused_and_the_last_good_rules_stay_on_apply_preview_and_start(
+    office: Office, rules_dir: Path, name: str
+) -> None:
+    from services.scheduler.service import setup
+
+    scheduler = office.system.runtimes["scheduler"].ctx
+    good = scheduler.extras["planner"].version
+    (rules_dir / name).write_text(HOSTILE_RULES[name], encoding="utf-8")
+    async with office.api() as api:
+        for path in ("/api/v1/rules/preview", "/api/v1/rules/apply"):
+            response = await api.post(path)
+            assert response.status_code == 422, (path, response.text)
+            assert [e["file"] for e in response.json()["errors"]] == [f"rules/{name}"]
+        assert (await api.get("/api/v1/rules")).json()["version"] == good
+
+    scheduler.extras.pop("planner").close()  # as after a restart
+    await setup(scheduler)
+    assert scheduler.extras["planner"].version == good

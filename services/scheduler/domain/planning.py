@@ -11,7 +11,9 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
+from services.common.terms import TermsDocument
+from services.scheduler.domain.facts import parse_terms
 from services.scheduler.domain.rules import Due, PeriodKind, Rule, RuleSet
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
@@ -25,14 +27,19 @@ class TermsVersion:
 
     version: int
     effective_from: date
-    terms: Mapping[str, Any]
+    terms: TermsDocument  # given as a mapping (JSON), it is validated: TermsError
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.terms, TermsDocument):
+            object.__setattr__(self, "terms", parse_terms(self.terms))
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> TermsVersion:
-        """From stored JSON: {"version": 2, "effective_from": "2026-07-01", "terms": {...}}."""
+        """From stored JSON: {"version": 2, "effective_from": "2026-07-01", "terms": {...}} (terms may also be a
+        TermsDocument already); TermsError when the terms are not a valid terms document."""
         effective = raw["effective_from"]
         return cls(int(raw["version"]), effective if isinstance(effective, date) else date.fromisoformat(effective),
-                   raw["terms"])
+                   parse_terms(raw["terms"]))
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class Occurrence:
     overridden: bool = False
 
 
-MatchedRules = Mapping[int, Collection[str]] | Callable[[Mapping[str, Any]], Collection[str]]
+MatchedRules = Mapping[int, Collection[str]] | Callable[[TermsDocument], Collection[str]]
 
 
 class PlanningError(ValueError):
@@ -98,9 +105,8 @@ def fiscal_year_period(end: date) -> Period:
     return Period(label, start, end)
 
 
-def _fiscal_year_end(terms: Mapping[str, Any], year: int) -> date:
-    text = (terms.get("client") or {}).get("fiscal_year_end") or "12-31"
-    month, day = (int(x) for x in text.split("-"))
+def _fiscal_year_end(terms: TermsDocument, year: int) -> date:
+    month, day = (int(x) for x in terms.client.fiscal_year_end.split("-"))
     # A 02-29 year end is read as the last day of February in every year.
     return date(year, month, min(day, _stdcal.monthrange(year, month)[1]))
 
@@ -134,7 +140,7 @@ def _rrule_periods(rule: Rule, first: date, last: date) -> Iterator[Period]:
             yield period
 
 
-def rule_periods(rule: Rule, first: date, last: date, fiscal_terms: Mapping[str, Any]) -> Iterator[Period]:
+def rule_periods(rule: Rule, first: date, last: date, fiscal_terms: TermsDocument) -> Iterator[Period]:
     """Periods of `rule` that overlap [first, last] (`once` is handled by the caller)."""
     recurrence = rule.recurrence
     if recurrence.period == "fiscal_year":
@@ -176,26 +182,12 @@ def _generate_on(rule: Rule, due: date, calendar: BusinessCalendar) -> date:
 
 # --- contracts ------------------------------------------------------------------------------------
 
-def _parse_date(value: Any, what: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise PlanningError(f"{what} must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
-
-
 def contract_dates(versions: Sequence[TermsVersion]) -> tuple[date, date | None]:
-    """Start and end from the latest version's `contract` (an annex may set the end); start falls back to
-    the first version's effective date."""
-    latest = versions[-1].terms.get("contract") or {}
-    start = _parse_date(latest.get("start"), "contract.start") or versions[0].effective_from
-    end = _parse_date(latest.get("end"), "contract.end")
-    if end is not None and end < start:
-        raise PlanningError(f"contract.end {end} is before contract.start {start}")
-    return start, end
+    """Start and end from the latest version's `contract` (an annex may set the end)."""
+    latest = versions[-1].terms.contract
+    if latest.end is not None and latest.end < latest.start:
+        raise PlanningError(f"contract.end {latest.end} is before contract.start {latest.start}")
+    return latest.start, latest.end
 
 
 def version_in_force(versions: Sequence[TermsVersion], day: date) -> TermsVersion:
@@ -278,7 +270,7 @@ def plan_contract(
 
 
 def plan_terms(
-    terms: Mapping[str, Any],
+    terms: TermsDocument | Mapping[str, Any],
     ruleset: RuleSet,
     calendar: BusinessCalendar,
     date_from: date,
@@ -287,13 +279,11 @@ def plan_terms(
     matched: Collection[str] | None = None,
     contract_id: str = "terms",
 ) -> list[Occurrence]:
-    """Plan one unversioned terms document; `matched` defaults to the pure-Python rule evaluation."""
-    contract = terms.get("contract") or {}
-    start = _parse_date(contract.get("start"), "contract.start")
-    if start is None:
-        raise PlanningError("contract.start is required to plan (an ISO date, e.g. 2026-01-01)")
-    ids = ruleset.matching_rule_ids(terms) if matched is None else matched
+    """Plan one unversioned terms document (a mapping is validated: TermsError); `matched` defaults to the
+    reference evaluator (the test oracle, see conditions.py)."""
+    document = parse_terms(terms)
+    ids = ruleset.matching_rule_ids(document) if matched is None else matched
     return plan_contract(
-        contract_id=contract_id, versions=[TermsVersion(1, start, terms)], ruleset=ruleset,
+        contract_id=contract_id, versions=[TermsVersion(1, document.contract.start, document)], ruleset=ruleset,
         matched={1: ids}, calendar=calendar, date_from=date_from, date_to=date_to,
     )

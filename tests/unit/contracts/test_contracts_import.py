@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts.domain import Service
+from services.common.terms import Service
 from services.contracts.importing import COLUMNS, RowError, decode_csv, parse_import
 from tests.unit.contracts.testdata import HEADER, csv_row, to_csv
 

@@ -12,18 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from services.common.terms import LegalForm, Service, ServiceScope, TermsDocument
 from services.contracts.domain import (
     ClientIn,
     ContractDraft,
     ContractIn,
+    ContractTerms,
     Fee,
-    LegalForm,
-    Service,
-    ServiceScope,
     TaxProfile,
     error_fields,
     iter_problems,
-    parse_terms_document,
     terms_document,
 )
 
@@ -419,7 +417,7 @@ TERMS_MD_EXAMPLE = {
 
 
 def test_terms_md_example_round_trips_with_only_the_extensions_added() -> None:
-    document = parse_terms_document(TERMS_MD_EXAMPLE).to_json()
+    document = TermsDocument.model_validate(TERMS_MD_EXAMPLE).to_json()
     assert document["contract"] == TERMS_MD_EXAMPLE["contract"]
     assert document["client"] == {**TERMS_MD_EXAMPLE["client"], "intrastat": False, "pfron": False}
     assert list(document["client"])[:2] == ["legal_form", "nip"]
@@ -427,7 +425,7 @@ def test_terms_md_example_round_trips_with_only_the_extensions_added() -> None:
 
 
 def test_terms_document_from_models_keeps_pesel_out() -> None:
-    document = terms_document(ClientIn.model_validate(sole_trader()), ContractIn.model_validate(contract()))
+    document = terms_document(ClientIn.model_validate(sole_trader()), ContractIn.model_validate(contract())).to_json()
     assert document["client"]["nip"] == "5259939082"
     assert document["client"]["regon"] == "142251278"
     assert "pesel" not in document["client"]
@@ -438,22 +436,21 @@ def test_terms_document_from_models_keeps_pesel_out() -> None:
         "end": None,
         "parameters": {"payroll": {"headcount_limit": 15}},
     }
-    assert parse_terms_document(document).contract.services[3].parameters == {"headcount_limit": 15}
+    assert TermsDocument.model_validate(document).contract.services[3].parameters == {"headcount_limit": 15}
+    assert TermsDocument.model_validate(document).to_json() == document
 
 
-def test_terms_document_from_a_profile_and_plain_mappings() -> None:
+def test_terms_document_from_a_profile_has_no_identifiers() -> None:
     profile = TaxProfile.model_validate(company_profile())
-    document = terms_document(
-        profile, {"services": ["vat"], "start": "2026-02-01", "end": "2026-12-31", "number": "ignored"}
-    )
+    contract_terms = ContractTerms.model_validate({"services": ["vat"], "start": "2026-02-01", "end": "2026-12-31"})
+    document = terms_document(profile, contract_terms).to_json()
     assert document["contract"] == {"services": ["vat"], "start": "2026-02-01", "end": "2026-12-31"}
     assert "nip" not in document["client"]
-    assert terms_document(dict(TERMS_MD_EXAMPLE["client"]), TERMS_MD_EXAMPLE["contract"])["client"]["nip"] == (
-        "5260250274"
-    )
+    assert TermsDocument.model_validate(TERMS_MD_EXAMPLE).client.nip == "5260250274"
 
 
 def test_terms_document_rejects_an_invalid_mapping_with_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
-        terms_document(company_profile(vat="yearly"), {"services": ["vat"], "start": "2026-01-01"})
-    assert error_fields(caught.value) == ["vat"]
+        TermsDocument.model_validate({"client": company_profile(vat="yearly"),
+                                      "contract": {"services": ["vat"], "start": "2026-01-01"}})
+    assert error_fields(caught.value) == ["client.vat"]

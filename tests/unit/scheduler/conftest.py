@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.scheduler.domain.calendar import BusinessCalendar
-from services.scheduler.domain.rules import RuleSet, load_ruleset
+from services.common.calendar import BusinessCalendar
+from services.scheduler.domain.rules import RuleSet
 from services.scheduler.engine import ObligationMatcher
+from services.scheduler.rulefiles import load_ruleset
 
 REPO = Path(__file__).resolve().parents[3]
 RULES_DIR = REPO / "rules"

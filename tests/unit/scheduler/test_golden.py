@@ -16,7 +16,7 @@ from datetime import date
 
 import pytest
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, plan_terms
 from services.scheduler.domain.rules import RuleSet
 from services.scheduler.engine import ObligationMatcher

@@ -7,9 +7,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from services.scheduler.domain.calendar import BusinessCalendar
+from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, TermsVersion, plan_contract, plan_terms
-from services.scheduler.domain.rules import RuleSet, load_ruleset
+from services.scheduler.domain.rules import RuleSet
+from services.scheduler.rulefiles import load_ruleset
 
 from .conftest import RULES_DIR
 
@@ -80,7 +81,7 @@ def test_the_horizon_filters_by_due_date(ruleset: RuleSet, calendar: BusinessCal
 
 def test_overrides_replace_the_due_date_of_one_period(ruleset: RuleSet, calendar: BusinessCalendar) -> None:
     llc = {"client": {"legal_form": "llc", "income_tax": "cit", "income_tax_advances": "monthly", "books": "full",
-                      "in_krs": True},
+                      "vat": "none", "in_krs": True},
            "contract": {"services": ["income_tax", "annual_statements"], "start": "2020-01-01"}}
     plan = plan_terms(llc, ruleset, calendar, date(2022, 1, 1), date(2024, 12, 31))
     cit8 = {o.period: (o.due.isoformat(), o.overridden) for o in plan if o.code == "CIT_8"}
@@ -107,8 +108,8 @@ def test_a_rule_id_override_wins_over_a_code_override(tmp_path: Path, calendar: 
 
 
 def test_a_non_calendar_fiscal_year(ruleset: RuleSet, calendar: BusinessCalendar) -> None:
-    llc = {"client": {"legal_form": "llc", "income_tax": "cit", "books": "full", "fiscal_year_end": "06-30",
-                      "in_krs": True},
+    llc = {"client": {"legal_form": "llc", "income_tax": "cit", "income_tax_advances": "monthly", "books": "full",
+                      "vat": "none", "fiscal_year_end": "06-30", "in_krs": True},
            "contract": {"services": ["income_tax", "annual_statements"], "start": "2025-01-01"}}
     plan = plan_terms(llc, ruleset, calendar, date(2026, 1, 1), date(2026, 12, 31))
     assert _codes(plan, "CIT_8") == [("2025/2026", "2026-09-30")]
@@ -147,7 +148,7 @@ rules:
     lead: {business_days: 2}
 """, encoding="utf-8")
     ruleset: RuleSet = load_ruleset(tmp_path)
-    terms = {"client": {}, "contract": {"services": [], "start": "2026-01-01"}}
+    terms = {"client": MONTHLY_VAT["client"], "contract": {"services": [], "start": "2026-01-01"}}
     plan = plan_terms(terms, ruleset, calendar, date(2026, 1, 1), date(2026, 6, 30))
     # 3rd business day: Feb 2026 → 4.02 (Mon 2, Tue 3, Wed 4); Mar → 4.03; Jun → 3.06 (Mon 1 .. Wed 3).
     assert [(o.period, o.due.isoformat(), o.generate_on.isoformat()) for o in plan] == [

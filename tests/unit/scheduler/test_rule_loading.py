@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.scheduler.domain.rules import (
-    OBLIGATION_CODES,
-    RULE_FILE_SCHEMA,
-    RuleSet,
-    RuleSetError,
-    load_ruleset,
-)
+from services.scheduler.domain.rulefile import RULE_FILE_SCHEMA
+from services.scheduler.domain.rules import OBLIGATION_CODES, RuleSet, RuleSetError
+from services.scheduler.rulefiles import load_ruleset
 
 from .conftest import RULES_DIR
 

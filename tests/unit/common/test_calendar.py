@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scheduler.domain.calendar import BusinessCalendar, Shift
+from services.common.calendar import BusinessCalendar, Shift
 
 CAL = BusinessCalendar()
 

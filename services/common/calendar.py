@@ -1,4 +1,8 @@
-"""Polish business-day calendar: public holidays, extra days off and the statutory deadline shift."""
+"""Polish business-day calendar: public holidays, extra days off and the statutory deadline shift.
+
+One calendar for every service that counts business days (due dates, "due soon", escalations). Extra days off
+declared by regulation are given by the caller: the scheduler passes those of its rule files
+(`RuleSet.extra_days_off`); a service without rule files uses the statutory holidays alone."""
 
 from __future__ import annotations
 
