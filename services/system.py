@@ -8,6 +8,7 @@ from typing import Any
 from services.common.bus import Bus
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import Clock, ManualClock, SystemClock
+from services.common.metrics import Metrics
 from services.common.runtime import ServiceRuntime, ServiceSpec
 from services.common.settings import SERVICES, Settings
 
@@ -47,12 +48,13 @@ class EmbeddedSystem:
         self.bus = bus or InMemoryBus(max_attempts=settings.bus_max_attempts,
                                       retry_delay=settings.bus_retry_delay_ms / 1000)
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self.metrics = Metrics()  # one registry for the five; each series names its service
         for name in START_ORDER:
             extras: dict[str, Any] = {}
             if name == "gateway":
                 extras["service_apps"] = {n: rt.app for n, rt in self.runtimes.items()}
             self.runtimes[name] = ServiceRuntime(load_spec(name), settings=settings, bus=self.bus,
-                                                 clock=self.clock, extras=extras)
+                                                 clock=self.clock, extras=extras, metrics=self.metrics)
 
     @property
     def gateway(self) -> ServiceRuntime:

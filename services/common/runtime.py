@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from services.common.errors import PROBLEM_JSON, Problem, install_problem_handle
 from services.common.log import CORRELATION_HEADER, bound, get_logger, new_correlation_id
 from services.common.messages import Envelope
 from services.common.messaging import Messaging, OutboxRelay, consume_once
+from services.common.metrics import HttpMetrics, Metrics, metrics_response, refresh_messaging
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -48,6 +49,8 @@ class ServiceContext:
 EventHandler = Callable[[ServiceContext, AsyncSession, Envelope], Awaitable[None]]
 Loop = Callable[[ServiceContext], Awaitable[None]]
 Hook = Callable[[ServiceContext], Awaitable[None]]
+# Reads a service's own figures (e.g. cases by status) into its gauges when /metrics is scraped.
+Probe = Callable[[ServiceContext, Metrics], Awaitable[None]]
 
 
 @dataclass
@@ -65,6 +68,7 @@ class ServiceSpec:
     internal: bool = True
     # Extra app wiring (middleware, exception handlers) a service needs beyond the common ones.
     configure_app: Callable[[FastAPI, ServiceContext], None] | None = None
+    probes: list[Probe] = field(default_factory=list)
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -80,7 +84,7 @@ def require_internal_token(request: Request) -> None:
 
 class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, *, settings: Settings, bus: Bus, clock: Clock,
-                 extras: dict[str, Any] | None = None) -> None:
+                 extras: dict[str, Any] | None = None, metrics: Metrics | None = None) -> None:
         self.spec = spec
         db = Database(settings.database_url_for(spec.name))
         messaging = Messaging(producer=spec.name, outbox=spec.outbox, inbox=spec.inbox, clock=clock)
@@ -88,6 +92,9 @@ class ServiceRuntime:
         self.ctx = ServiceContext(spec.name, settings, clock, db, messaging, bus, dict(extras or {}))
         self.relay = OutboxRelay(db=db, messaging=messaging, bus=bus, poll_seconds=settings.outbox_poll_seconds)
         self._loops: list[asyncio.Task[None]] = []
+        # Embedded: the five services share one registry, their series told apart by the `service` label.
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(spec.name, self._refresh_metrics, bus=bus)
         self.app = self._build_app()
         self.started = False
 
@@ -126,13 +133,23 @@ class ServiceRuntime:
         handler = self.spec.handlers.get(envelope.type)
         if handler is None:
             return
-        with bound(service=self.spec.name, correlation_id=envelope.correlation_id, message_id=str(envelope.id)):
+        with (
+            bound(service=self.spec.name, correlation_id=envelope.correlation_id, message_id=str(envelope.id)),
+            self.metrics.handling(self.spec.name, envelope.type) as handling,
+        ):
             processed = await consume_once(
                 self.ctx.db, self.ctx.messaging, envelope,
                 lambda session, env: handler(self.ctx, session, env),
             )
+            handling.duplicate = not processed
             if processed:
                 log.info("message.handled", type=envelope.type)
+
+    async def _refresh_metrics(self) -> None:
+        ctx = self.ctx
+        await refresh_messaging(self.metrics, ctx.name, db=ctx.db, messaging=ctx.messaging, now=ctx.clock.now())
+        for probe in self.spec.probes:
+            await probe(ctx, self.metrics)
 
     async def _guarded(self, loop: Loop) -> None:
         """A background loop that fails is logged and restarted, never silently gone."""
@@ -187,6 +204,14 @@ class ServiceRuntime:
             body = {"status": "ready" if ready else "not ready", "service": spec.name, "checks": checks}
             return JSONResponse(body, status_code=200 if ready else 503,
                                 media_type="application/json" if ready else PROBLEM_JSON)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics(request: Request) -> Response:
+            # Internal services answer like /healthz (internal network only); the public gateway wants the token.
+            token = None if spec.internal else self.ctx.settings.internal_token
+            return await metrics_response(request, self.metrics, token=token)
+
+        app.add_middleware(HttpMetrics, metrics=self.metrics, service=spec.name)
 
         dependencies = [Depends(require_internal_token)] if spec.internal else []
         app.include_router(spec.router, dependencies=dependencies)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import after_commit
@@ -113,3 +113,14 @@ async def list_mails(*, session: AsyncSession, to_address: str | None = None, li
     if to_address:
         query = query.where(mails.c.to_address == to_address)
     return [dict(r._mapping) for r in await session.execute(query)]
+
+
+MAIL_STATUSES = ("pending", "sent", "kept", "failed")
+
+
+async def count_mails(*, session: AsyncSession) -> dict[str, int]:
+    """How many mails are in each delivery status."""
+    counts = dict.fromkeys(MAIL_STATUSES, 0)
+    for status, n in await session.execute(select(mails.c.status, func.count()).group_by(mails.c.status)):
+        counts[status] = n
+    return counts
