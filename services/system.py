@@ -62,6 +62,8 @@ class EmbeddedSystem:
 
     async def start(self) -> None:
         await self.bus.start()
+        for runtime in self.runtimes.values():  # every queue before any relay publishes
+            await runtime.start_consuming()
         for runtime in self.runtimes.values():
             await runtime.start()
 

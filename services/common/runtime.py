@@ -97,13 +97,23 @@ class ServiceRuntime:
         self.metrics.watch(spec.name, self._refresh_metrics, bus=bus)
         self.app = self._build_app()
         self.started = False
+        self._consuming = False
 
-    async def start(self) -> None:
+    async def start_consuming(self) -> None:
+        """Set up and subscribe (once). In one process every queue must exist before any relay publishes:
+        the in-memory bus delivers only to queues that exist, so events waiting in an outbox at start-up
+        would be marked published and lost."""
+        if self._consuming:
+            return
+        self._consuming = True
         if self.spec.setup is not None:
             await self.spec.setup(self.ctx)
-        await self.relay.start()
         if self.spec.handlers:
             await self.ctx.bus.subscribe(self.spec.name, sorted(self.spec.handlers), self.on_message)
+
+    async def start(self) -> None:
+        await self.start_consuming()
+        await self.relay.start()
         for loop in self.spec.loops:
             self._loops.append(asyncio.create_task(self._guarded(loop), name=f"{self.spec.name}-{loop.__name__}"))
         self.started = True
