@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
@@ -49,6 +50,7 @@ class EmbeddedSystem:
                                       retry_delay=settings.bus_retry_delay_ms / 1000)
         self.runtimes: dict[str, ServiceRuntime] = {}
         self.metrics = Metrics()  # one registry for the five; each series names its service
+        self._backups: asyncio.Task[None] | None = None
         for name in START_ORDER:
             extras: dict[str, Any] = {}
             if name == "gateway":
@@ -66,8 +68,15 @@ class EmbeddedSystem:
             await runtime.start_consuming()
         for runtime in self.runtimes.values():
             await runtime.start()
+        if self.settings.backup_keep > 0:
+            from services.backup import daily_backups
+
+            self._backups = asyncio.create_task(daily_backups(self.settings, self.clock), name="daily-backups")
 
     async def stop(self) -> None:
+        if self._backups is not None:
+            self._backups.cancel()
+            await asyncio.gather(self._backups, return_exceptions=True)
         for runtime in reversed(self.runtimes.values()):
             await runtime.stop_work()
         await self.bus.close()
