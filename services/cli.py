@@ -199,6 +199,19 @@ def restore(
     typer.echo("start Terminarz as usual: it migrates the schema if the archive is older than this version")
 
 
+@app.command()
+def doctor() -> None:
+    """Check this deployment: settings (secrets, public URL, SMTP), database and broker connections, schema
+    migrations, the rules folder; print what to fix. Exits 1 when something must be fixed."""
+    settings = _settings()
+    from services.doctor import diagnose, render
+
+    findings = asyncio.run(diagnose(settings))
+    typer.echo(render(findings))
+    if any(f.status == "fail" for f in findings):
+        raise typer.Exit(code=1)
+
+
 def _gateway_db(settings: Settings) -> Any:
     from services.common.db import Database
 
