@@ -17,6 +17,7 @@ from services.common.messages import Envelope
 from services.common.messaging import add_messaging_tables
 from services.common.runtime import INTERNAL_TOKEN_HEADER, ServiceContext, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
+from tests.conftest import wait_for
 from tests.metrics import value
 
 metadata = new_metadata()
@@ -108,3 +109,35 @@ async def test_http_latency_is_labelled_by_route_template_never_by_the_id(runtim
                  service="probe", method="GET", route="unmatched", status="404") == 1
     assert "4711" not in text and "4713" not in text
     await runtime.ctx.db.dispose()
+
+
+class CountingBus(InMemoryBus):
+    """The in-memory bus with the dead-letter count the buses are getting (until then, a stand-in)."""
+
+    async def dead_letter_count(self) -> dict[str, int]:
+        counts = dict.fromkeys(self._queues, 0)
+        for queue, _, _ in self.dead_letters:
+            counts[queue] += 1
+        return counts
+
+
+async def test_dead_lettered_messages_are_counted_per_queue(tmp_path: Path) -> None:
+    spec = ServiceSpec(name="probe", metadata=metadata, outbox=outbox, inbox=inbox, router=router,
+                       handlers={"thing.happened": Flaky()})
+    bus = CountingBus(max_attempts=1)  # no retries: the first failure dead-letters the message
+    runtime = ServiceRuntime(spec, settings=Settings(data_dir=tmp_path), bus=bus,
+                             clock=ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC)))
+    async with runtime.ctx.db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    await runtime.start()
+    try:
+        assert value((await scrape(runtime)).text, "terminarz_dead_lettered_messages", queue="probe") == 0
+        await bus.publish(Envelope(type="thing.happened", producer="elsewhere", correlation_id="c", payload={}))
+        await wait_for(bus.idle, what="the message to be dead-lettered")
+        text = (await scrape(runtime)).text
+        assert value(text, "terminarz_dead_lettered_messages", queue="probe") == 1
+        assert value(text, "terminarz_messages_failed_total", service="probe", type="thing.happened") == 1
+    finally:
+        await runtime.stop_work()
+        await bus.close()
+        await runtime.close()
