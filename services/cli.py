@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -135,6 +136,85 @@ def db_upgrade(
         raise typer.BadParameter(f"unknown service(s): {', '.join(unknown)}")
     asyncio.run(upgrade(settings, chosen))
     typer.echo(f"migrated: {', '.join(chosen)}")
+
+
+@db_app.command("reconcile")
+def db_reconcile() -> None:
+    """After restoring databases by hand: publish again every event a consumer has no inbox record of."""
+    settings = _settings()
+    from services.backup import republish_unconsumed
+
+    urls = {s: settings.database_url_for(s) for s in SERVICES}
+    republished = asyncio.run(republish_unconsumed(urls))
+    typer.echo("events to publish again: " + ", ".join(f"{s} {n}" for s, n in republished.items()))
+
+
+@app.command()
+def backup(
+    file: Annotated[Path | None, typer.Argument(
+        help="Archive to write (default: TERMINARZ_BACKUP_DIR/terminarz-<UTC time>.tar.gz).")] = None,
+) -> None:
+    """Write one consistent archive of the data while Terminarz runs: embedded, the data folder (SQLite's
+    online backup); distributed, pg_dump of each service database. With a manifest: version, time, schema
+    revisions, row counts."""
+    settings = _settings()
+    from services.backup import BackupError
+    from services.backup import backup as make_backup
+    from services.common.clock import SystemClock
+
+    try:
+        dest, manifest = asyncio.run(make_backup(settings, file, now=SystemClock().now()))
+    except BackupError as error:
+        typer.echo(f"backup failed: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"backup written: {dest}")
+    for name, entry in manifest["databases"].items():
+        rows = ", ".join(f"{t} {n}" for t, n in entry["rows"].items() if n and t not in ("outbox", "inbox"))
+        typer.echo(f"  {name}: schema {entry['revision'] or '-'}; {rows or 'empty'}")
+    pending = sum((manifest.get("republish_on_restore") or {}).values())
+    if pending:
+        typer.echo(f"  {pending} event(s) were in flight: a restore publishes them again (consumers skip repeats)")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="An archive written by `terminarz backup`.", exists=True,
+                                         dir_okay=False)],
+    into: Annotated[Path | None, typer.Option(
+        help="Embedded: the (empty or new) folder to restore into (default: TERMINARZ_DATA_DIR).")] = None,
+    service: Annotated[str | None, typer.Option(
+        help="Distributed: restore this one service's database only (see docs/operations.md).")] = None,
+) -> None:
+    """Restore an archive into an empty data folder (embedded) or empty databases (distributed). An archive
+    from a newer Terminarz (a schema revision this version does not know) is refused."""
+    settings = _settings()
+    from services.backup import BackupError
+    from services.backup import restore as run_restore
+
+    if service is not None and service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    try:
+        manifest = asyncio.run(run_restore(settings, file, into=into, service=service))
+    except BackupError as error:
+        typer.echo(f"restore refused: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    where = (into or settings.data_dir).resolve() if manifest["mode"] == "embedded" else "the service databases"
+    typer.echo(f"restored the backup of {manifest['created_at']} (Terminarz {manifest['terminarz_version']}) "
+               f"into {where}")
+    typer.echo("start Terminarz as usual: it migrates the schema if the archive is older than this version")
+
+
+@app.command()
+def doctor() -> None:
+    """Check this deployment: settings (secrets, public URL, SMTP), database and broker connections, schema
+    migrations, the rules folder; print what to fix. Exits 1 when something must be fixed."""
+    settings = _settings()
+    from services.doctor import diagnose, render
+
+    findings = asyncio.run(diagnose(settings))
+    typer.echo(render(findings))
+    if any(f.status == "fail" for f in findings):
+        raise typer.Exit(code=1)
 
 
 def _gateway_db(settings: Settings) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
@@ -9,6 +10,7 @@ from services.common.bus import Bus
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import Clock, ManualClock, SystemClock
 from services.common.keys import ensure_secrets, require_secrets
+from services.common.metrics import Metrics
 from services.common.runtime import ServiceRuntime, ServiceSpec
 from services.common.settings import SERVICES, Settings
 
@@ -49,12 +51,14 @@ class EmbeddedSystem:
         self.bus = bus or InMemoryBus(max_attempts=settings.bus_max_attempts,
                                       retry_delay=settings.bus_retry_delay_ms / 1000)
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self.metrics = Metrics()  # one registry for the five; each series names its service
+        self._backups: asyncio.Task[None] | None = None
         for name in START_ORDER:
             extras: dict[str, Any] = {}
             if name == "gateway":
                 extras["service_apps"] = {n: rt.app for n, rt in self.runtimes.items()}
             self.runtimes[name] = ServiceRuntime(load_spec(name), settings=settings, bus=self.bus,
-                                                 clock=self.clock, extras=extras)
+                                                 clock=self.clock, extras=extras, metrics=self.metrics)
 
     @property
     def gateway(self) -> ServiceRuntime:
@@ -62,10 +66,19 @@ class EmbeddedSystem:
 
     async def start(self) -> None:
         await self.bus.start()
+        for runtime in self.runtimes.values():  # every queue before any relay publishes
+            await runtime.start_consuming()
         for runtime in self.runtimes.values():
             await runtime.start()
+        if self.settings.backup_keep > 0:
+            from services.backup import daily_backups
+
+            self._backups = asyncio.create_task(daily_backups(self.settings, self.clock), name="daily-backups")
 
     async def stop(self) -> None:
+        if self._backups is not None:
+            self._backups.cancel()
+            await asyncio.gather(self._backups, return_exceptions=True)
         for runtime in reversed(self.runtimes.values()):
             await runtime.stop_work()
         await self.bus.close()

@@ -137,3 +137,17 @@ async def get_case(*, session: AsyncSession, case_id: str) -> dict[str, Any] | N
     )
     result["history"] = [dict(h._mapping) for h in history]
     return result
+
+
+CASE_STATUSES = ("open", "in_progress", "done", "withdrawn")
+
+
+async def count_cases(*, session: AsyncSession, today: date) -> tuple[dict[str, int], int]:
+    """How many cases are in each status, and how many open ones are past their due date on `today`."""
+    counts = dict.fromkeys(CASE_STATUSES, 0)
+    for status, n in await session.execute(select(cases.c.status, func.count()).group_by(cases.c.status)):
+        counts[status] = n
+    overdue = (await session.execute(
+        select(func.count()).select_from(cases).where(cases.c.status.in_(OPEN_STATUSES), cases.c.due < today)
+    )).scalar_one()
+    return counts, int(overdue)

@@ -6,7 +6,20 @@ from services.cases import handlers
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
 from services.common.messages import CASE_REQUESTED, CASE_WITHDRAWN
-from services.common.runtime import ServiceSpec
+from services.common.metrics import Metrics
+from services.common.runtime import ServiceContext, ServiceSpec
+
+
+async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
+    """Scrape time: cases by status, and open ones past due (on today's date in Warsaw)."""
+    async with ctx.db.reading() as session:
+        counts, overdue = await handlers.count_cases(session=session, today=ctx.clock.today())
+    by_status = metrics.gauge("terminarz_cases", "Cases by status.", ["service", "status"])
+    for status, n in counts.items():
+        by_status.labels(ctx.name, status).set(n)
+    metrics.gauge("terminarz_cases_overdue", "Open or in-progress cases whose due date has passed.",
+                  ["service"]).labels(ctx.name).set(overdue)
+
 
 spec = ServiceSpec(
     name="cases",
@@ -18,4 +31,5 @@ spec = ServiceSpec(
         CASE_REQUESTED: handlers.on_case_requested,
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
     },
+    probes=[case_metrics],
 )

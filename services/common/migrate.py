@@ -8,7 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, inspect, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -54,6 +55,27 @@ async def upgrade(settings: Settings, services: tuple[str, ...]) -> None:
         # Alembic's env.py runs its own event loop: give it a thread of its own.
         await asyncio.to_thread(command.upgrade, alembic_config(service, url), "head")
         log.info("db.upgraded", service=service)
+
+
+def known_revisions(service: str) -> tuple[set[str], str | None]:
+    """The schema revisions this code has migrations for, and the newest (head)."""
+    script = ScriptDirectory.from_config(alembic_config(service, "sqlite://"))
+    return {r.revision for r in script.walk_revisions()}, script.get_current_head()
+
+
+async def current_revision(url: str) -> str | None:
+    """The schema revision a database is at; None when it was never migrated."""
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            def read(connection: Connection) -> str | None:
+                if not inspect(connection).has_table("alembic_version"):
+                    return None
+                return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()
 
 
 def run_env(target_metadata: MetaData) -> None:

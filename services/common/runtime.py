@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ from services.common.errors import PROBLEM_JSON, Problem, install_problem_handle
 from services.common.log import CORRELATION_HEADER, bound, get_logger, new_correlation_id
 from services.common.messages import Envelope
 from services.common.messaging import Messaging, OutboxRelay, consume_once
+from services.common.metrics import HttpMetrics, Metrics, metrics_response, refresh_messaging
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -53,6 +54,8 @@ class ServiceContext:
 EventHandler = Callable[[ServiceContext, AsyncSession, Envelope], Awaitable[None]]
 Loop = Callable[[ServiceContext], Awaitable[None]]
 Hook = Callable[[ServiceContext], Awaitable[None]]
+# Reads a service's own figures (e.g. cases by status) into its gauges when /metrics is scraped.
+Probe = Callable[[ServiceContext, Metrics], Awaitable[None]]
 
 
 @dataclass
@@ -70,6 +73,7 @@ class ServiceSpec:
     internal: bool = True
     # Extra app wiring (middleware, exception handlers) a service needs beyond the common ones.
     configure_app: Callable[[FastAPI, ServiceContext], None] | None = None
+    probes: list[Probe] = field(default_factory=list)
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -127,7 +131,7 @@ def swagger_ui(title: str, openapi_url: str) -> HTMLResponse:
 
 class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, *, settings: Settings, bus: Bus, clock: Clock,
-                 extras: dict[str, Any] | None = None) -> None:
+                 extras: dict[str, Any] | None = None, metrics: Metrics | None = None) -> None:
         self.spec = spec
         db = Database(settings.database_url_for(spec.name))
         messaging = Messaging(producer=spec.name, outbox=spec.outbox, inbox=spec.inbox, clock=clock)
@@ -135,15 +139,28 @@ class ServiceRuntime:
         self.ctx = ServiceContext(spec.name, settings, clock, db, messaging, bus, dict(extras or {}))
         self.relay = OutboxRelay(db=db, messaging=messaging, bus=bus, poll_seconds=settings.outbox_poll_seconds)
         self._loops: list[asyncio.Task[None]] = []
+        # Embedded: the five services share one registry, their series told apart by the `service` label.
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(spec.name, self._refresh_metrics, bus=bus)
         self.app = self._build_app()
         self.started = False
+        self._consuming = False
 
-    async def start(self) -> None:
+    async def start_consuming(self) -> None:
+        """Set up and subscribe (once). In one process every queue must exist before any relay publishes:
+        the in-memory bus delivers only to queues that exist, so events waiting in an outbox at start-up
+        would be marked published and lost."""
+        if self._consuming:
+            return
+        self._consuming = True
         if self.spec.setup is not None:
             await self.spec.setup(self.ctx)
-        await self.relay.start()
         if self.spec.handlers:
             await self.ctx.bus.subscribe(self.spec.name, sorted(self.spec.handlers), self.on_message)
+
+    async def start(self) -> None:
+        await self.start_consuming()
+        await self.relay.start()
         for loop in self.spec.loops:
             self._loops.append(asyncio.create_task(self._guarded(loop), name=f"{self.spec.name}-{loop.__name__}"))
         self.started = True
@@ -173,13 +190,23 @@ class ServiceRuntime:
         handler = self.spec.handlers.get(envelope.type)
         if handler is None:
             return
-        with bound(service=self.spec.name, correlation_id=envelope.correlation_id, message_id=str(envelope.id)):
+        with (
+            bound(service=self.spec.name, correlation_id=envelope.correlation_id, message_id=str(envelope.id)),
+            self.metrics.handling(self.spec.name, envelope.type) as handling,
+        ):
             processed = await consume_once(
                 self.ctx.db, self.ctx.messaging, envelope,
                 lambda session, env: handler(self.ctx, session, env),
             )
+            handling.duplicate = not processed
             if processed:
                 log.info("message.handled", type=envelope.type)
+
+    async def _refresh_metrics(self) -> None:
+        ctx = self.ctx
+        await refresh_messaging(self.metrics, ctx.name, db=ctx.db, messaging=ctx.messaging, now=ctx.clock.now())
+        for probe in self.spec.probes:
+            await probe(ctx, self.metrics)
 
     async def _guarded(self, loop: Loop) -> None:
         """A background loop that fails is logged and restarted, never silently gone."""
@@ -241,6 +268,14 @@ class ServiceRuntime:
             @app.get("/docs", include_in_schema=False)
             async def docs() -> HTMLResponse:
                 return swagger_ui(f"{app.title} - Swagger UI", "/openapi.json")
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics(request: Request) -> Response:
+            # Internal services answer like /healthz (internal network only); the public gateway wants the token.
+            token = None if spec.internal else self.ctx.settings.internal_token
+            return await metrics_response(request, self.metrics, token=token)
+
+        app.add_middleware(HttpMetrics, metrics=self.metrics, service=spec.name)
 
         dependencies = [Depends(require_internal_token)] if spec.internal else []
         app.include_router(spec.router, dependencies=dependencies)

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "Terminarz <terminarz@localhost>"
 
+    # Embedded: `terminarz backup` writes here; with backup_keep > 0 the running system also makes a backup a
+    # day and keeps the newest backup_keep of them. Keep it outside data_dir (a backup never includes it).
+    backup_dir: Path = Path("backups")
+    backup_keep: int = Field(default=0, ge=0)
+
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import after_commit
@@ -67,30 +67,51 @@ async def queue_mail(ctx: ServiceContext, session: AsyncSession, *, kind: str, r
 
 async def dispatch_pending(ctx: ServiceContext, mailer: SmtpMailer, *, batch: int = 50) -> int:
     """Deliver pending mail once; returns how many were handled."""
+    if not ctx.db.is_sqlite:
+        return await _dispatch_claimed(ctx, mailer, batch=batch)
     async with ctx.db.reading() as session:
         rows = (
             await session.execute(
                 select(mails).where(mails.c.status == "pending").order_by(mails.c.created_at).limit(batch)
             )
         ).all()
-    handled = 0
     for row in rows:
-        values: dict[str, Any]
-        if not mailer.configured:
-            values = {"status": "kept", "sent_at": ctx.clock.now()}
-        else:
-            try:
-                await mailer.send(OutgoingMail(row.to_address, row.to_name, row.subject, row.body))
-                values = {"status": "sent", "sent_at": ctx.clock.now(), "attempts": row.attempts + 1}
-            except Exception as exc:
-                attempts = row.attempts + 1
-                log.warning("mail.send_failed", mail_id=row.id, attempts=attempts, error=repr(exc))
-                values = {"attempts": attempts, "last_error": repr(exc),
-                          "status": "failed" if attempts >= MAX_ATTEMPTS else "pending"}
+        values = await _deliver(ctx, mailer, row)
         async with ctx.db.transaction() as session:
+            await session.execute(update(mails).where(mails.c.id == row.id).values(**values))
+    return len(rows)
+
+
+async def _dispatch_claimed(ctx: ServiceContext, mailer: SmtpMailer, *, batch: int) -> int:
+    """PostgreSQL, where several notifier replicas dispatch at once: each mail is claimed (FOR UPDATE SKIP
+    LOCKED) by one of them and the claim is held while it is sent, so a replica that dies mid-send leaves the
+    mail pending for another, and no two send it."""
+    handled = 0
+    while handled < batch:
+        async with ctx.db.transaction() as session:
+            row = (await session.execute(
+                select(mails).where(mails.c.status == "pending").order_by(mails.c.created_at).limit(1)
+                .with_for_update(skip_locked=True))).first()
+            if row is None:
+                break
+            values = await _deliver(ctx, mailer, row)
             await session.execute(update(mails).where(mails.c.id == row.id).values(**values))
         handled += 1
     return handled
+
+
+async def _deliver(ctx: ServiceContext, mailer: SmtpMailer, row: Any) -> dict[str, Any]:
+    """Send one mail (or keep it in the local outbox); returns the row's new values."""
+    if not mailer.configured:
+        return {"status": "kept", "sent_at": ctx.clock.now()}
+    try:
+        await mailer.send(OutgoingMail(row.to_address, row.to_name, row.subject, row.body))
+        return {"status": "sent", "sent_at": ctx.clock.now(), "attempts": row.attempts + 1}
+    except Exception as exc:
+        attempts = row.attempts + 1
+        log.warning("mail.send_failed", mail_id=row.id, attempts=attempts, error=repr(exc))
+        return {"attempts": attempts, "last_error": repr(exc),
+                "status": "failed" if attempts >= MAX_ATTEMPTS else "pending"}
 
 
 async def mail_dispatcher(ctx: ServiceContext) -> None:
@@ -113,3 +134,14 @@ async def list_mails(*, session: AsyncSession, to_address: str | None = None, li
     if to_address:
         query = query.where(mails.c.to_address == to_address)
     return [dict(r._mapping) for r in await session.execute(query)]
+
+
+MAIL_STATUSES = ("pending", "sent", "kept", "failed")
+
+
+async def count_mails(*, session: AsyncSession) -> dict[str, int]:
+    """How many mails are in each delivery status."""
+    counts = dict.fromkeys(MAIL_STATUSES, 0)
+    for status, n in await session.execute(select(mails.c.status, func.count()).group_by(mails.c.status)):
+        counts[status] = n
+    return counts
