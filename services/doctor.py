@@ -13,17 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from services.common import keys
 from services.common.migrate import current_revision, known_revisions
 from services.common.settings import SERVICES, Settings
 
 Status = Literal["ok", "warn", "fail"]
 TIMEOUT = 5.0
-# The values a fresh checkout runs with: fine on a laptop, never in production.
-DEV_SECRET_KEY = str(Settings.model_fields["secret_key"].default)
-DEV_INTERNAL_TOKEN = str(Settings.model_fields["internal_token"].default)
-MIN_SECRET_LENGTH = 32
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
-RANDOM_VALUE = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 @dataclass(frozen=True)
@@ -34,22 +30,24 @@ class Finding:
     fix: str = ""
 
 
-def _secret(findings: list[Finding], settings: Settings, name: str, value: str | None, default: str,
-            same_everywhere: bool) -> None:
-    env = f"TERMINARZ_{name.upper()}"
-    everywhere = " (the same value for every service)" if same_everywhere else ""
-    fix = f"set {env} to a long random value{everywhere}: {RANDOM_VALUE}"
-    if not value:
-        findings.append(Finding("fail", "settings", f"{env} is empty", fix))
-    elif value == default:
-        status: Status = "fail" if settings.mode == "distributed" else "warn"
-        findings.append(Finding(status, "settings", f"{env} is the development default, which anyone can read "
-                                                    "in the source code", fix))
-    elif len(value) < MIN_SECRET_LENGTH:
-        findings.append(Finding("warn", "settings", f"{env} has {len(value)} characters; "
-                                                    f"use at least {MIN_SECRET_LENGTH}", fix))
-    else:
-        findings.append(Finding("ok", "settings", f"{env} is set"))
+def _secrets(findings: list[Finding], settings: Settings) -> None:
+    """The two secrets, judged as the services judge them at start (`services.common.keys`)."""
+    fix = (f"set TERMINARZ_SECRET_KEY and TERMINARZ_INTERNAL_TOKEN to different random values of at least "
+           f"{keys.MIN_LENGTH} characters, the same for every service: {keys.HOW_TO_MAKE}")
+    stored = settings.data_dir / keys.SECRETS_FILE
+    if settings.mode == "embedded":
+        unset = [v for n, v in keys.ENVIRONMENT.items() if not getattr(settings, n)]
+        if unset:
+            where = f"kept in {stored}" if stored.exists() else f"made in {stored} on the first start"
+            findings.append(Finding("ok", "settings", f"{' and '.join(unset)} not set: {where}"))
+            settings = settings.model_copy(update={n: "x" * keys.MIN_LENGTH + n for n in keys.ENVIRONMENT
+                                                   if not getattr(settings, n)})
+    problems = keys.weaknesses(settings)
+    status: Status = "fail" if settings.mode == "distributed" else "warn"
+    for problem in problems:
+        findings.append(Finding(status, "settings", problem, fix))
+    if not problems:
+        findings.append(Finding("ok", "settings", "TERMINARZ_SECRET_KEY and TERMINARZ_INTERNAL_TOKEN are set"))
 
 
 def _public_url(findings: list[Finding], settings: Settings) -> None:
@@ -87,8 +85,7 @@ def check_settings(settings: Settings) -> list[Finding]:
         if settings.database_url and not settings.database_url.startswith("postgresql+asyncpg://"):
             findings.append(Finding("fail", "settings", "TERMINARZ_DATABASE_URL is not a postgresql+asyncpg:// URL",
                                     "write it as postgresql+asyncpg://USER:PASSWORD@HOST:5432/terminarz"))
-    _secret(findings, settings, "secret_key", settings.secret_key, DEV_SECRET_KEY, same_everywhere=True)
-    _secret(findings, settings, "internal_token", settings.internal_token, DEV_INTERNAL_TOKEN, same_everywhere=True)
+    _secrets(findings, settings)
     _public_url(findings, settings)
     if settings.mode == "distributed":
         for service in SERVICES:

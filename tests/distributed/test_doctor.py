@@ -30,13 +30,14 @@ async def test_doctor_names_what_to_fix_in_a_distributed_deployment(
            "TERMINARZ_PUBLIC_URL": "https://terminarz.example.com"}
     for service in SERVICES:  # nothing listens there
         env[f"TERMINARZ_{service.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
+    inherited = {k: v for k, v in os.environ.items() if k not in ("TERMINARZ_SECRET_KEY", "TERMINARZ_INTERNAL_TOKEN")}
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "services.cli", "doctor"],
-                                     env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+                                     env={**inherited, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     out = result.stdout
     name = pg_database.rsplit("/", 1)[1]
-    assert "FAIL  settings    TERMINARZ_SECRET_KEY is the development default" in out
-    assert "FAIL  settings    TERMINARZ_INTERNAL_TOKEN is the development default" in out
+    assert "FAIL  settings    TERMINARZ_SECRET_KEY is not set" in out
+    assert "FAIL  settings    TERMINARZ_INTERNAL_TOKEN is not set" in out
     assert f"FAIL  database    cases: database {name}_cases does not exist yet" in out
     assert "fix: run terminarz db upgrade (the migration Job in Kubernetes)" in out
     assert f"ok    smtp        {host}:{port} answers" in out

@@ -37,16 +37,18 @@ async def test_broken_rules_and_development_secrets_are_named_with_the_fix(tmp_p
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
     (rules / "vat.yaml").write_text((rules / "vat.yaml").read_text().replace("due:", "due_on:", 1))
-    settings = Settings(data_dir=tmp_path / "data", rules_dir=rules, public_url="http://biuro.example/")
+    settings = Settings(data_dir=tmp_path / "data", rules_dir=rules, public_url="http://biuro.example/",
+                        secret_key="terminarz-dev-secret-change-me", internal_token="change-me")
     findings = await diagnose(settings)
 
     [broken] = about(findings, "rules")
     assert broken.status == "fail" and "vat.yaml" in broken.detail
     assert f"terminarz rules check {rules}" in broken.fix
-    # Embedded on one machine: the development secrets are a warning, a sloppy public URL too.
+    # Embedded on one machine: published example secrets are a warning, a sloppy public URL too.
     secrets = about(findings, "settings", "warn")
     assert {f.detail.split(" ")[0] for f in secrets} >= {"TERMINARZ_SECRET_KEY", "TERMINARZ_INTERNAL_TOKEN",
                                                           "TERMINARZ_PUBLIC_URL"}
     text = render(findings)
-    assert "FAIL  rules" in text and "fix: set TERMINARZ_SECRET_KEY to a long random value" in text
+    assert "FAIL  rules" in text
+    assert "fix: set TERMINARZ_SECRET_KEY and TERMINARZ_INTERNAL_TOKEN to different random values" in text
     assert "1 problem(s) to fix" in text

@@ -20,6 +20,10 @@ from services.common.settings import Settings
 from tests.conftest import wait_for
 from tests.metrics import value
 
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="k" * 40, internal_token="t" * 40)
+
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 router = APIRouter()
@@ -44,7 +48,7 @@ class Flaky:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> ServiceRuntime:
-    settings = Settings(data_dir=tmp_path)
+    settings = _settings(tmp_path)
     spec = ServiceSpec(name="probe", metadata=metadata, outbox=outbox, inbox=inbox, router=router,
                        handlers={"thing.happened": Flaky()})
     clock = ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
@@ -125,7 +129,7 @@ async def test_dead_lettered_messages_are_counted_per_queue(tmp_path: Path) -> N
     spec = ServiceSpec(name="probe", metadata=metadata, outbox=outbox, inbox=inbox, router=router,
                        handlers={"thing.happened": Flaky()})
     bus = CountingBus(max_attempts=1)  # no retries: the first failure dead-letters the message
-    runtime = ServiceRuntime(spec, settings=Settings(data_dir=tmp_path), bus=bus,
+    runtime = ServiceRuntime(spec, settings=_settings(tmp_path), bus=bus,
                              clock=ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC)))
     async with runtime.ctx.db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
