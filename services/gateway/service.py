@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.gateway import api, web
+from services.gateway import api, openapi, web
 from services.gateway.clients import ServiceClients
 from services.gateway.models import inbox, metadata, outbox
 
@@ -36,6 +36,7 @@ def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
         return RedirectResponse("/login", status_code=303)
 
     app.add_exception_handler(web.LoginRequired, to_login)
+    openapi.install(app)
 
 
 spec = ServiceSpec(
