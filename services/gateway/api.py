@@ -31,7 +31,30 @@ from services.common.text import decode_upload as decode_text
 from services.gateway import users
 from services.gateway.auth import api_user, contract_manager
 from services.gateway.clients import ServiceClients
-from services.gateway.openapi import ADMIN, CHANGE, CREATE, READ, READ_ONE, UPLOAD, problems
+from services.gateway.openapi import (
+    ADMIN,
+    CHANGE,
+    CREATE,
+    READ,
+    READ_ONE,
+    UPLOAD,
+    CasePage,
+    CaseWithHistory,
+    Client,
+    ClientPage,
+    ClientWithContracts,
+    Contract,
+    ContractPage,
+    ImportReport,
+    ImportResult,
+    Me,
+    Plan,
+    RulesApplied,
+    RulesInForce,
+    RulesPreview,
+    problems,
+    success,
+)
 from services.gateway.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -99,7 +122,8 @@ async def create_client_command(ctx: ServiceContext, svc: ServiceClients, user: 
     return client
 
 
-@router.post("/clients", status_code=201, summary="Register a client of the office", responses=CREATE)
+@router.post("/clients", status_code=201, summary="Register a client of the office",
+             responses={**CREATE, **success(Client, 201)})
 async def create_client(
     body: dict[str, Any] = Body(..., openapi_examples={"sole trader": {"value": CLIENT_EXAMPLE}}),
     idempotency_key: IdempotencyKey = None,
@@ -111,7 +135,8 @@ async def create_client(
     return JSONResponse(client, status_code=201, headers={"Location": f"/api/v1/clients/{client['id']}"})
 
 
-@router.get("/clients", summary="List clients, by name; `q` searches the name or the NIP", responses=READ)
+@router.get("/clients", summary="List clients, by name; `q` searches the name or the NIP",
+            responses={**READ, **success(ClientPage)})
 async def list_clients(
     q: SearchText = None,
     limit: int = Query(50, ge=1, le=500),
@@ -122,7 +147,8 @@ async def list_clients(
     return await svc.call("contracts", "GET", "/clients", params={"q": q, "limit": limit, "offset": offset})
 
 
-@router.get("/clients/{client_id}", summary="One client with its contracts and their versions", responses=READ_ONE)
+@router.get("/clients/{client_id}", summary="One client with its contracts and their versions",
+            responses={**READ_ONE, **success(ClientWithContracts)})
 async def get_client(client_id: ClientIdPath, user: User = Depends(api_user),
                      svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/clients/{client_id}")
@@ -165,7 +191,8 @@ async def create_contract_command(ctx: ServiceContext, svc: ServiceClients, user
     return contract
 
 
-@router.post("/contracts", status_code=201, summary="Sign a contract with a client", responses=CREATE)
+@router.post("/contracts", status_code=201, summary="Sign a contract with a client",
+             responses={**CREATE, **success(Contract, 201)})
 async def create_contract(
     body: dict[str, Any] = Body(..., openapi_examples={"bookkeeping, VAT and payroll": {"value": CONTRACT_EXAMPLE}}),
     idempotency_key: IdempotencyKey = None,
@@ -177,7 +204,8 @@ async def create_contract(
     return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract['id']}"})
 
 
-@router.get("/contracts", summary="List contracts by number, with filters", responses=READ)
+@router.get("/contracts", summary="List contracts by number, with filters",
+            responses={**READ, **success(ContractPage)})
 async def list_contracts(
     client_id: ClientIdFilter = None,
     employee: LoginFilter = None,
@@ -193,7 +221,8 @@ async def list_contracts(
         "limit": limit, "offset": offset})
 
 
-@router.get("/contracts/{contract_id}", summary="One contract with its versions", responses=READ_ONE)
+@router.get("/contracts/{contract_id}", summary="One contract with its versions",
+            responses={**READ_ONE, **success(Contract)})
 async def get_contract(contract_id: ContractIdPath, user: User = Depends(api_user),
                        svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/contracts/{contract_id}")
@@ -211,7 +240,7 @@ async def annex_command(ctx: ServiceContext, svc: ServiceClients, user: User, co
     return contract
 
 
-@router.post("/contracts/{contract_id}/annexes", status_code=201, responses=CHANGE,
+@router.post("/contracts/{contract_id}/annexes", status_code=201, responses={**CHANGE, **success(Contract, 201)},
              summary="Record an annex: changed terms in force from a date (a new version)")
 async def add_annex(
     contract_id: ContractIdPath,
@@ -239,7 +268,7 @@ async def termination_command(ctx: ServiceContext, svc: ServiceClients, user: Us
     return contract
 
 
-@router.post("/contracts/{contract_id}/termination", status_code=201, responses=CHANGE,
+@router.post("/contracts/{contract_id}/termination", status_code=201, responses={**CHANGE, **success(Contract, 201)},
              summary="Terminate a contract: its last day and why; later obligations are withdrawn")
 async def terminate_contract(
     contract_id: ContractIdPath,
@@ -302,7 +331,7 @@ async def import_apply_command(ctx: ServiceContext, svc: ServiceClients, user: U
 
 
 @router.post("/imports/dry-run", summary="Check a CSV file of clients and contracts; stores nothing",
-             openapi_extra=CSV_BODY, responses=UPLOAD)
+             openapi_extra=CSV_BODY, responses={**UPLOAD, **success(ImportReport)})
 async def import_dry_run(
     request: Request,
     user: User = Depends(contract_manager),
@@ -313,7 +342,8 @@ async def import_dry_run(
     return await import_dry_run_command(ctx, svc, await _uploaded_csv(request))
 
 
-@router.post("/imports/apply", status_code=201, openapi_extra=CSV_BODY, responses=CREATE,
+@router.post("/imports/apply", status_code=201, openapi_extra=CSV_BODY,
+             responses={**CREATE, **success(ImportResult, 201)},
              summary="Import a CSV file: every client and contract, or nothing")
 async def import_apply(
     request: Request,
@@ -328,14 +358,15 @@ async def import_apply(
 
 
 @router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested",
-            responses=READ_ONE)
+            responses={**READ_ONE, **success(Plan)})
 async def contract_plan(contract_id: ContractIdPath, user: User = Depends(api_user),
                         svc: ServiceClients = Depends(service_clients)) -> Any:
     await svc.call("contracts", "GET", f"/contracts/{contract_id}")  # 404 for a contract that does not exist
     return await svc.call("scheduler", "GET", "/plan", params={"contract_id": contract_id})
 
 
-@router.get("/cases", summary="Cases visible to the caller, by due date", responses=READ)
+@router.get("/cases", summary="Cases visible to the caller, by due date",
+            responses={**READ, **success(CasePage)})
 async def list_cases(
     status: CaseStatus | None = None,
     contract_id: ContractIdFilter = None,
@@ -350,7 +381,8 @@ async def list_cases(
     })
 
 
-@router.get("/cases/{case_id}", summary="One case, its history and why it exists", responses=READ_ONE)
+@router.get("/cases/{case_id}", summary="One case, its history and why it exists",
+            responses={**READ_ONE, **success(CaseWithHistory)})
 async def get_case(case_id: CaseIdPath, user: User = Depends(api_user),
                    svc: ServiceClients = Depends(service_clients)) -> Any:
     case = await svc.call("cases", "GET", f"/cases/{case_id}")
@@ -363,7 +395,7 @@ def can_see_case(user: User, case: dict[str, Any]) -> bool:
     return user.sees_everything or user.login in (case.get("assignee_login"), case.get("commissioner_login"))
 
 
-@router.get("/me", summary="Who the token belongs to", responses=problems(401))
+@router.get("/me", summary="Who the token belongs to", responses={**problems(401), **success(Me)})
 async def me(request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     return {"login": user.login, "name": user.name, "email": user.email, "role": user.role}
 
@@ -375,13 +407,13 @@ async def admin(user: User = Depends(api_user)) -> User:
 
 
 @router.get("/rules", summary="The obligation rules in force, their version and the history of rule sets",
-            responses=problems(401, 503))
+            responses={**problems(401, 503), **success(RulesInForce)})
 async def rules_in_force(user: User = Depends(api_user), svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("scheduler", "GET", "/rules")
 
 
 @router.post("/rules/preview", summary="What the edited rules folder would add and withdraw, per contract",
-             responses=ADMIN)
+             responses={**ADMIN, **success(RulesPreview)})
 async def rules_preview(user: User = Depends(admin), svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("scheduler", "POST", "/rules/preview")
 
@@ -398,7 +430,7 @@ async def rules_apply_command(ctx: ServiceContext, svc: ServiceClients, user: Us
 
 
 @router.post("/rules/apply", summary="Put the edited rules folder in force (a broken set is rejected)",
-             responses=ADMIN)
+             responses={**ADMIN, **success(RulesApplied)})
 async def rules_apply(user: User = Depends(admin), ctx: ServiceContext = Depends(get_context),
                       svc: ServiceClients = Depends(service_clients)) -> Any:
     return await rules_apply_command(ctx, svc, user)

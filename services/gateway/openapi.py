@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict
 
 from services.common.errors import PROBLEM_JSON
 
@@ -60,6 +62,161 @@ CHANGE = problems(401, 403, 404, 409, 413, 422, 503)
 CREATE = problems(401, 403, 409, 413, 422, 503)
 UPLOAD = problems(401, 403, 413, 422, 503)
 ADMIN = problems(401, 403, 413, 422, 503)
+
+
+# --- What a success looks like (documentation: the fuzz test checks real answers against it) ---------------
+
+
+class _Open(BaseModel):
+    """An answer may carry more than is listed here; what is listed is always there, with these types."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Address(_Open):
+    street: str
+    postal_code: str
+    city: str
+    country: str
+
+
+class Client(_Open):
+    id: int
+    name: str
+    nip: str
+    regon: str
+    pesel: str | None = None
+    krs: str | None = None
+    address: Address
+    contact_emails: list[str]
+    language: Literal["pl", "en"]
+    tax_profile: dict[str, Any]
+
+
+class ContractVersion(_Open):
+    version: int
+    effective_from: date
+    kind: Literal["signed", "annex", "termination"]
+    reason: str | None
+    recorded_at: datetime
+    services: list[Any]
+    fee: dict[str, Any]
+    team: dict[str, Any]
+    end: date | None
+
+
+class Contract(_Open):
+    id: int
+    number: str
+    client_id: int
+    client_name: str
+    status: Literal["active", "terminated"]
+    version: int
+    signed_on: date
+    start: date
+    end: date | None
+    notice_period_months: int
+    services: list[Any]
+    fee: dict[str, Any]
+    team: dict[str, Any]
+    versions: list[ContractVersion]
+
+
+class ClientWithContracts(Client):
+    contracts: list[Contract]
+
+
+class _Page(_Open):
+    total: int
+    limit: int
+    offset: int
+
+
+class ClientPage(_Page):
+    items: list[Client]
+
+
+class ContractPage(_Page):
+    items: list[Contract]
+
+
+class Case(_Open):
+    id: str
+    contract_id: str | None
+    title: str
+    due: date
+    status: Literal["open", "in_progress", "done", "withdrawn"]
+    assignee_login: str | None
+    commissioner_login: str | None
+
+
+class CaseWithHistory(Case):
+    history: list[dict[str, Any]]
+
+
+class CasePage(_Page):
+    items: list[Case]
+
+
+class PlannedObligation(_Open):
+    rule_id: str
+    code: str
+    period: str
+    due: date
+    generate_on: date | None
+    status: Literal["planned", "requested", "withdrawn"]
+
+
+class Plan(_Open):
+    items: list[PlannedObligation]
+
+
+class ImportProblem(_Open):
+    row: int
+    field: str
+    message: str
+
+
+class ImportReport(_Open):
+    ok: bool
+    data_rows: int
+    valid_rows: int
+    delimiter: str
+    errors: list[ImportProblem]
+
+
+class ImportResult(_Open):
+    imported: int
+    clients: int
+    contract_ids: list[int]
+
+
+class Me(_Open):
+    login: str
+    name: str
+    email: str
+    role: Literal["admin", "manager", "accountant", "payroll"]
+
+
+class RulesInForce(_Open):
+    version: str | None
+    rules: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+
+class RulesPreview(_Open):
+    candidate_version: str
+    in_force: str | None
+
+
+class RulesApplied(_Open):
+    status: Literal["active"]
+    version: str
+    rules: int
+
+
+def success(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model}}
 
 
 def install(app: FastAPI) -> None:
