@@ -225,3 +225,23 @@ async def test_web_contract_form_with_a_malformed_client_id_is_not_a_500(office:
             assert response.status_code in (404, 422), (client_id, response.status_code, response.text)
     finally:
         await web.aclose()
+
+
+async def test_web_import_names_undecodable_bytes_and_applies_a_file_posted_as_multipart(office: Office) -> None:
+    from tests.embedded.test_contracts_api import _csv, _import_rows
+
+    web = await _web(office)
+    try:
+        page = (await web.get("/imports")).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        bad = await web.post("/imports/dry-run", data={"csrf_token": token[1]},
+                             files={"file": ("k.csv", b"client_name\r\nab\x81\r\n", "text/csv")})
+        good = _csv(_import_rows(3)).decode()
+        applied = await web.post("/imports/apply", files={"csrf_token": (None, token[1]), "csv": (None, good)})
+    finally:
+        await web.aclose()
+    assert bad.status_code == 422 and "0x81" in bad.text and "line 2" in bad.text
+    assert applied.status_code == 200, applied.text
+    listed = await office.internal("contracts", "/contracts")
+    assert listed["total"] == 3
