@@ -245,3 +245,25 @@ async def test_web_import_names_undecodable_bytes_and_applies_a_file_posted_as_m
     assert applied.status_code == 200, applied.text
     listed = await office.internal("contracts", "/contracts")
     assert listed["total"] == 3
+
+
+@pytest.mark.parametrize(("service", "path", "field"), [
+    ("contracts", f"/clients/{TOO_BIG}", "client_id"),
+    ("contracts", "/contracts/%3F", "contract_id"),
+    ("contracts", f"/contracts?client_id={TOO_BIG}", "client_id"),
+    ("contracts", f"/clients?offset={TOO_BIG}", "offset"),
+    ("contracts", "/contracts?status=deleted", "status"),
+    ("cases", "/cases/%3F", "case_id"),
+    ("cases", "/cases?contract_id=abc", "contract_id"),
+    ("cases", "/cases?visible_to=a%00b", "visible_to"),
+    ("scheduler", "/plan?contract_id=%09", "contract_id"),
+    ("scheduler", f"/plan?contract_id={TOO_BIG}", "contract_id"),
+    ("notifier", "/mails?to=a%00b", "to"),
+])
+async def test_internal_services_type_their_ids_and_filters_too(office: Office, service: str, path: str,
+                                                                field: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.runtimes[service].app),
+                                 base_url=f"http://{service}",
+                                 headers={INTERNAL_TOKEN_HEADER: office.system.settings.internal_token}) as internal:
+        response = await internal.get(path)
+    assert _fields(response) == {field}
