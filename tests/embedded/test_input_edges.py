@@ -9,9 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from services.common.errors import Problem
 from services.common.runtime import INTERNAL_TOKEN_HEADER
+from services.gateway import users
 from services.gateway.models import audit_log
 from tests.embedded.conftest import Office
+from tests.embedded.test_contracts_api import _csv, _import_rows
 from tests.samples import contract, sole_trader
 
 TOO_BIG = 2**63  # one past the largest id the database stores
@@ -228,8 +231,6 @@ async def test_web_contract_form_with_a_malformed_client_id_is_not_a_500(office:
 
 
 async def test_web_import_names_undecodable_bytes_and_applies_a_file_posted_as_multipart(office: Office) -> None:
-    from tests.embedded.test_contracts_api import _csv, _import_rows
-
     web = await _web(office)
     try:
         page = (await web.get("/imports")).text
@@ -267,3 +268,18 @@ async def test_internal_services_type_their_ids_and_filters_too(office: Office, 
                                  headers={INTERNAL_TOKEN_HEADER: office.system.settings.internal_token}) as internal:
         response = await internal.get(path)
     assert _fields(response) == {field}
+
+
+@pytest.mark.parametrize(("login", "name", "field"), [
+    ("ewa", "Ewa\x00Nowak", "name"), ("ewa", "Ewa \u202eNowak", "name"), ("e\u2066wa", "Ewa Nowak", "login"),
+    ("e\x1bwa", "Ewa Nowak", "login"),
+])
+async def test_user_names_refuse_control_and_bidi_characters(office: Office, login: str, name: str,
+                                                             field: str) -> None:
+    with pytest.raises(Problem) as refused:
+        async with office.system.gateway.ctx.db.transaction() as session:
+            await users.create_user(session=session, login=login, name=name, email="ewa@biuro.example",
+                                    role="accountant", password=None, now=office.clock.now())
+    assert refused.value.status == 422
+    assert [e["field"] for e in refused.value.errors] == [field]
+    assert "U+" in refused.value.errors[0]["message"]
