@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.cases import handlers
 from services.common.errors import NotFound
+from services.common.params import CaseIdPath, CaseStatus, ContractIdFilter, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
 
 router = APIRouter()
@@ -17,25 +18,26 @@ router = APIRouter()
 @router.get("/cases")
 async def list_cases(
     ctx: ServiceContext = Depends(get_context),
-    visible_to: str | None = None,
-    status: str | None = None,
-    contract_id: str | None = None,
+    visible_to: LoginFilter = None,
+    status: CaseStatus | None = None,
+    contract_id: ContractIdFilter = None,
     due_before: date | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         items, total = await handlers.list_cases(
-            session=session, visible_to=visible_to, status=status, contract_id=contract_id,
+            session=session, visible_to=visible_to, status=status,
+            contract_id=None if contract_id is None else str(contract_id),
             due_before=due_before, limit=limit, offset=offset,
         )
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/cases/{case_id}")
-async def get_case(case_id: str, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
-        case = await handlers.get_case(session=session, case_id=case_id)
+        case = await handlers.get_case(session=session, case_id=str(case_id))
     if case is None:
         raise NotFound("case", case_id)
     return case

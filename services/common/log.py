@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,14 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
+
+
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def accepted_correlation_id(value: str | None) -> str | None:
+    """A caller's correlation id when it is safe to log and pass on in headers; None means make a new one."""
+    return value if value is not None and _CORRELATION_ID.match(value) else None
 
 
 def current_correlation_id() -> str | None:

@@ -27,7 +27,14 @@ from services.common.bus import Bus
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import PROBLEM_JSON, Problem, install_problem_handlers
-from services.common.log import CORRELATION_HEADER, bound, get_logger, new_correlation_id
+from services.common.limits import InputGuard
+from services.common.log import (
+    CORRELATION_HEADER,
+    accepted_correlation_id,
+    bound,
+    get_logger,
+    new_correlation_id,
+)
 from services.common.messages import Envelope
 from services.common.messaging import Messaging, OutboxRelay, consume_once
 from services.common.metrics import HttpMetrics, Metrics, metrics_response, refresh_messaging
@@ -229,10 +236,13 @@ class ServiceRuntime:
         app.state.ctx = self.ctx
         install_problem_handlers(app)
         install_security_headers(app, self.ctx.settings)
+        # Added before the correlation middleware, so it runs inside it: refusals are logged with their id.
+        body_limit = self.ctx.settings.max_body_bytes * (2 if spec.internal else 1)
+        app.add_middleware(InputGuard, max_body_bytes=body_limit)
 
         @app.middleware("http")
         async def correlation(request: Request, call_next: Any) -> Any:
-            cid = request.headers.get(CORRELATION_HEADER) or new_correlation_id()
+            cid = accepted_correlation_id(request.headers.get(CORRELATION_HEADER)) or new_correlation_id()
             started = time.perf_counter()
             with bound(correlation_id=cid, service=spec.name):
                 response = await call_next(request)

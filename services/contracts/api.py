@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.messages import TeamMember
+from services.common.params import (
+    ClientIdFilter,
+    ClientIdPath,
+    ContractIdPath,
+    ContractStatus,
+    IdempotencyKey,
+    LoginFilter,
+    NameFilter,
+    Offset,
+    SearchText,
+)
 from services.common.runtime import ServiceContext, get_context
 from services.contracts import handlers
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
@@ -72,7 +83,7 @@ async def _once(
 async def create_client(
     client: ClientIn,
     ctx: ServiceContext = Depends(get_context),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     return await _once(
         ctx,
@@ -86,16 +97,16 @@ async def create_client(
 @router.get("/clients")
 async def list_clients(
     ctx: ServiceContext = Depends(get_context),
-    q: str | None = None,
+    q: SearchText = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.list_clients(session=session, q=q, limit=limit, offset=offset)
 
 
 @router.get("/clients/{client_id}")
-async def get_client(client_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         client = await handlers.get_client(session=session, client_id=client_id)
         client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id)
@@ -106,7 +117,7 @@ async def get_client(client_id: int, ctx: ServiceContext = Depends(get_context))
 async def create_contract(
     body: ContractCreate,
     ctx: ServiceContext = Depends(get_context),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     contract = ContractIn.model_validate(body.model_dump(exclude={"team_members"}))
     return await _once(
@@ -121,12 +132,12 @@ async def create_contract(
 @router.get("/contracts")
 async def list_contracts(
     ctx: ServiceContext = Depends(get_context),
-    client_id: int | None = None,
-    status: str | None = None,
-    employee: str | None = None,
-    service: str | None = None,
+    client_id: ClientIdFilter = None,
+    status: ContractStatus | None = None,
+    employee: LoginFilter = None,
+    service: NameFilter = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.list_contracts(
@@ -136,17 +147,17 @@ async def list_contracts(
 
 
 @router.get("/contracts/{contract_id}")
-async def get_contract(contract_id: int, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_contract(contract_id: ContractIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.get_contract(session=session, contract_id=contract_id)
 
 
 @router.post("/contracts/{contract_id}/annexes", status_code=201)
 async def add_annex(
-    contract_id: int,
+    contract_id: ContractIdPath,
     body: AnnexCreate,
     ctx: ServiceContext = Depends(get_context),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     annex = AnnexIn.model_validate(body.model_dump(mode="json", exclude={"team_members"}, exclude_unset=True))
     return await _once(
@@ -162,10 +173,10 @@ async def add_annex(
 
 @router.post("/contracts/{contract_id}/termination", status_code=201)
 async def terminate(
-    contract_id: int,
+    contract_id: ContractIdPath,
     body: TerminationIn,
     ctx: ServiceContext = Depends(get_context),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     return await _once(
         ctx,
@@ -182,7 +193,8 @@ async def terminate(
 async def import_dry_run(body: ImportRequest, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     """Check a CSV file against the book; stores nothing."""
     async with ctx.db.reading() as session:
-        report, errors = await handlers.check_import(session=session, text=body.csv, users=body.users)
+        report, errors = await handlers.check_import(session=session, text=body.csv, users=body.users,
+                                                     limits=handlers.import_limits(ctx.settings))
     return handlers.import_report(report, errors)
 
 
@@ -190,7 +202,7 @@ async def import_dry_run(body: ImportRequest, ctx: ServiceContext = Depends(get_
 async def import_apply(
     body: ImportRequest,
     ctx: ServiceContext = Depends(get_context),
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Store the whole file in one transaction, or nothing (422 listing every bad row)."""
     return await _once(

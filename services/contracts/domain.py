@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from services.common.params import MAX_ID
 from services.common.terms import (
     CIT,
     NATURAL_PERSONS,
@@ -43,6 +44,7 @@ from services.common.terms import (
     terms_error,
 )
 from services.common.terms import ContractTerms as CommonContractTerms
+from services.common.text import MultilineText, PlainText, unsafe_character
 
 # --------------------------------------------------------------------------------------------------
 # Identifiers: NIP, REGON, PESEL, KRS
@@ -180,6 +182,9 @@ _EMAIL = re.compile(r"^[^@\s,;]+@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A
 
 def _email(value: str) -> str:
     value = value.strip()
+    reason = unsafe_character(value)
+    if reason is not None:
+        raise PydanticCustomError("invalid_email", "an e-mail address {reason}", {"reason": reason})
     if len(value) > 254 or not _EMAIL.match(value):
         raise PydanticCustomError("invalid_email", "not an e-mail address: {value}", {"value": value})
     local, domain = value.rsplit("@", 1)
@@ -191,6 +196,9 @@ Email = Annotated[StrictStr, AfterValidator(_email)]
 
 def _login(value: str) -> str:
     value = value.strip()
+    reason = unsafe_character(value)
+    if reason is not None:
+        raise PydanticCustomError("invalid_login", "a user login {reason}", {"reason": reason})
     if not value or any(ch.isspace() for ch in value) or len(value) > 64:
         raise PydanticCustomError(
             "invalid_login", "a user login is 1-64 characters without spaces, got {value}", {"value": value}
@@ -303,9 +311,9 @@ _POSTAL_CODE_PL = re.compile(r"^(\d{2})-?(\d{3})$")
 
 
 class Address(_Model):
-    street: str = Field(min_length=1, max_length=200)  # street, building and unit, as written on letters
-    postal_code: str = Field(min_length=1, max_length=16)
-    city: str = Field(min_length=1, max_length=100)
+    street: PlainText = Field(min_length=1, max_length=200)  # street, building and unit, as written on letters
+    postal_code: PlainText = Field(min_length=1, max_length=16)
+    city: PlainText = Field(min_length=1, max_length=100)
     country: str = Field(default="PL", pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
 
     @model_validator(mode="after")
@@ -330,7 +338,7 @@ class ClientIn(_Model):
     silently dropping it would hide a mistake in the source data.
     """
 
-    name: str = Field(min_length=1, max_length=300)
+    name: PlainText = Field(min_length=1, max_length=300)
     tax_profile: TaxProfile
     nip: Nip
     regon: Regon
@@ -456,7 +464,7 @@ class ContractTerms(CommonContractTerms):
 class ContractDraft(ContractTerms):
     """A contract with everything but its stored client; the CSV import links it to a client by NIP."""
 
-    number: str = Field(min_length=1, max_length=64)
+    number: PlainText = Field(min_length=1, max_length=64)
     signed_on: LocalDate  # may be after start: offices often sign a contract that runs from the 1st
     notice_period_months: StrictInt = Field(ge=0, le=24)
     fee: Fee
@@ -485,7 +493,7 @@ class ContractDraft(ContractTerms):
 class ContractIn(ContractDraft):
     """A contract for a client already stored (API edge)."""
 
-    client_id: ClientId = Field(gt=0, strict=True)
+    client_id: ClientId = Field(gt=0, le=MAX_ID, strict=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -551,4 +559,4 @@ class TerminationIn(_Model):
     """Notice given or mutual termination: the last day the contract covers, and why."""
 
     end: LocalDate
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: MultilineText = Field(min_length=1, max_length=1000)

@@ -5,6 +5,7 @@ Functions take the caller's session and never commit: the caller's transaction a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -25,9 +26,10 @@ from services.common.messages import (
     TeamMember,
 )
 from services.common.runtime import ServiceContext
+from services.common.settings import Settings
 from services.common.terms import TeamRole
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TaxProfile, terms_document
-from services.contracts.importing import ImportReport, RowError, parse_import
+from services.contracts.importing import ImportLimits, ImportReport, RowError, parse_import
 from services.contracts.models import (
     clients,
     contract_services,
@@ -110,7 +112,11 @@ async def _insert_contract(
 ) -> int:
     """Store a signed contract as version 1 and emit contract.created; returns its id."""
     if client is None:
-        client = await get_client(session=session, client_id=contract.client_id)
+        try:
+            client = await get_client(session=session, client_id=contract.client_id)
+        except NotFound:
+            raise Problem(422, "Invalid contract", "the contract names a client that does not exist", errors=[
+                {"field": "client_id", "message": f"no client with id {contract.client_id}"}]) from None
     if (await session.execute(select(contracts.c.id).where(contracts.c.number == contract.number))).first():
         raise Problem(
             409,
@@ -461,13 +467,27 @@ async def list_contracts(
 # --- Bulk import ----------------------------------------------------------------------------------
 
 
+def import_limits(settings: Settings) -> ImportLimits:
+    return ImportLimits(max_rows=settings.import_max_rows, max_columns=settings.import_max_columns,
+                        max_field_chars=settings.import_max_field_chars)
+
+
 async def check_import(
-    *, session: AsyncSession, text: str, users: Sequence[TeamMember]
+    *, session: AsyncSession, text: str, users: Sequence[TeamMember], limits: ImportLimits
 ) -> tuple[ImportReport, list[RowError]]:
-    """The dry run: every problem of the file against the book as it is, including unknown team logins."""
+    """The dry run: every problem of the file against the book as it is, including unknown team logins.
+
+    Reading a large file is seconds of CPU: it runs in a worker thread, so the service answers meanwhile.
+    """
     nips = (await session.execute(select(clients.c.nip))).scalars().all()
     numbers = (await session.execute(select(contracts.c.number))).scalars().all()
-    report = parse_import(text, existing_nips=nips, existing_contract_numbers=numbers)
+    return await asyncio.to_thread(_check_file, text, nips, numbers, users, limits)
+
+
+def _check_file(
+    text: str, nips: Sequence[str], numbers: Sequence[str], users: Sequence[TeamMember], limits: ImportLimits
+) -> tuple[ImportReport, list[RowError]]:
+    report = parse_import(text, existing_nips=nips, existing_contract_numbers=numbers, limits=limits)
     known = {u.login for u in users}
     errors = list(report.errors)
     for row in report.rows:
@@ -494,7 +514,8 @@ async def apply_import(
     ctx: ServiceContext, session: AsyncSession, *, text: str, users: Sequence[TeamMember]
 ) -> dict[str, Any]:
     """Store every row's client and contract, or nothing: any error in the file refuses the whole file."""
-    report, errors = await check_import(session=session, text=text, users=users)
+    report, errors = await check_import(session=session, text=text, users=users,
+                                        limits=import_limits(ctx.settings))
     if errors or not report.rows:
         summary = import_report(report, errors)
         raise Problem(

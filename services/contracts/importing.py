@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from services.common.terms import TaxTerms, TermInfo, client_terms
+from services.common.text import decode_upload
 from services.contracts.domain import ClientIn, ContractDraft, InvalidIdentifier, normalize_nip
 
 
@@ -85,6 +87,15 @@ _E_NOTATION = re.compile(r"^\d+([.,]\d+)?[eE]\+?\d+$")
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """How large a file the check reads (settings TERMINARZ_IMPORT_MAX_*); room for a 50,000-contract import."""
+
+    max_rows: int = 100_000
+    max_columns: int = 100
+    max_field_chars: int = 1_000
+
+
+@dataclass(frozen=True)
 class RowError:
     """A problem in one cell (or row) of the file, numbered as a spreadsheet numbers rows."""
 
@@ -125,11 +136,11 @@ class ImportReport:
 
 
 def decode_csv(data: bytes) -> str:
-    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1250 as older Excel saves."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1250")
+    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1250 as older Excel saves.
+
+    Raises UndecodableText (naming the line and byte) for bytes that are neither.
+    """
+    return decode_upload(data)
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -349,15 +360,20 @@ def _duplicates(
     return errors
 
 
-def _header_errors(header: list[str]) -> list[RowError]:
+def _header_errors(header: list[str], limits: ImportLimits) -> list[RowError]:
+    if len(header) > limits.max_columns:
+        return [RowError(1, "", (
+            f"the header has {len(header)} columns; at most {limits.max_columns} are read "
+            "(TERMINARZ_IMPORT_MAX_COLUMNS), and the columns are listed in the contracts README"))]
     errors = []
-    for name in sorted({n for n in header if n and header.count(n) > 1}):
+    counts = Counter(header)
+    for name in sorted(n for n, count in counts.items() if n and count > 1):
         errors.append(RowError(1, name, "column appears more than once"))
-    for name in header:
+    for name in counts:  # each distinct name once, in the header's order
         if name and name not in _KNOWN:
             errors.append(RowError(1, name, "unknown column; the columns are listed in the contracts README"))
     for column in COLUMNS:
-        if column.required and column.name not in header:
+        if column.required and column.name not in counts:
             errors.append(RowError(1, column.name, "required column is missing"))
     return errors
 
@@ -367,6 +383,7 @@ def parse_import(
     *,
     existing_nips: Collection[str] = (),
     existing_contract_numbers: Collection[str] = (),
+    limits: ImportLimits = ImportLimits(),
 ) -> ImportReport:
     """Check every row of an onboarding CSV and report all problems; never raises for bad content.
 
@@ -374,9 +391,10 @@ def parse_import(
     (a quoted cell spanning lines is still one row). Blank rows are skipped. The delimiter is `,`,
     `;` or a tab, whichever the header uses most. `existing_*` are what the book already holds;
     a row repeating one of them is an error, since onboarding creates clients and contracts.
+    A file larger than `limits` allow is refused where it passes them (a row, a cell or the header).
     """
     text = text.removeprefix("\ufeff")
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    first_line = next((line for line in io.StringIO(text) if line.strip()), "")
     delimiter = _sniff_delimiter(first_line)
     known_nips = set()
     for nip in existing_nips:
@@ -400,11 +418,16 @@ def parse_import(
                 continue
             if header is None:
                 header = [c.lower() for c in cells]
-                errors += _header_errors(header)
+                errors += _header_errors(header, limits)
                 if errors:
                     break  # without the right columns every row would repeat the same complaint
                 continue
             data_rows += 1
+            if data_rows > limits.max_rows:
+                errors.append(RowError(number, "", (
+                    f"the file has more than {limits.max_rows} data rows (TERMINARZ_IMPORT_MAX_ROWS); "
+                    "split it into smaller files")))
+                break
             if len(cells) > len(header):
                 errors.append(
                     RowError(
@@ -417,6 +440,12 @@ def parse_import(
                 continue
             named = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
             named.pop("", None)
+            too_long = [RowError(number, column, f"the cell has {len(value)} characters; at most "
+                                 f"{limits.max_field_chars} are read (TERMINARZ_IMPORT_MAX_FIELD_CHARS)")
+                        for column, value in named.items() if len(value) > limits.max_field_chars]
+            if too_long:
+                errors += too_long
+                continue
             parsed, row_errors = _check_row(number, named)
             row_errors += _duplicates(number, named, seen, known_nips, known_numbers)
             if row_errors:

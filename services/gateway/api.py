@@ -4,15 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from services.common.errors import NotFound, Problem
 from services.common.log import current_correlation_id
+from services.common.params import (
+    CaseIdPath,
+    CaseStatus,
+    ClientIdFilter,
+    ClientIdPath,
+    ContractIdFilter,
+    ContractIdPath,
+    ContractStatus,
+    IdempotencyKey,
+    LoginFilter,
+    NameFilter,
+    Offset,
+    SearchText,
+)
 from services.common.runtime import ServiceContext, get_context
+from services.common.text import UndecodableText
+from services.common.text import decode_upload as decode_text
 from services.gateway import users
 from services.gateway.auth import api_user, contract_manager
 from services.gateway.clients import ServiceClients
+from services.gateway.openapi import (
+    ADMIN,
+    CHANGE,
+    CREATE,
+    READ,
+    READ_ONE,
+    UPLOAD,
+    CasePage,
+    CaseWithHistory,
+    Client,
+    ClientPage,
+    ClientWithContracts,
+    Contract,
+    ContractPage,
+    ImportReport,
+    ImportResult,
+    Me,
+    Plan,
+    RulesApplied,
+    RulesInForce,
+    RulesPreview,
+    problems,
+    success,
+)
 from services.gateway.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -34,13 +76,6 @@ async def _audit(ctx: ServiceContext, user: User, action: str, target: str,
 def _idempotency(key: str | None) -> dict[str, str] | None:
     return {"Idempotency-Key": key} if key else None
 
-
-IDEMPOTENCY_KEY = Header(
-    default=None,
-    alias="Idempotency-Key",
-    description="Any unique string; a retry with the same key and body returns the first answer and changes "
-    "nothing, the same key with another body is refused (422).",
-)
 
 CLIENT_EXAMPLE = {
     "name": "Jan Kowalski Usługi",
@@ -87,10 +122,11 @@ async def create_client_command(ctx: ServiceContext, svc: ServiceClients, user: 
     return client
 
 
-@router.post("/clients", status_code=201, summary="Register a client of the office")
+@router.post("/clients", status_code=201, summary="Register a client of the office",
+             responses={**CREATE, **success(Client, 201)})
 async def create_client(
     body: dict[str, Any] = Body(..., openapi_examples={"sole trader": {"value": CLIENT_EXAMPLE}}),
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
@@ -99,19 +135,21 @@ async def create_client(
     return JSONResponse(client, status_code=201, headers={"Location": f"/api/v1/clients/{client['id']}"})
 
 
-@router.get("/clients", summary="List clients, by name; `q` searches the name or the NIP")
+@router.get("/clients", summary="List clients, by name; `q` searches the name or the NIP",
+            responses={**READ, **success(ClientPage)})
 async def list_clients(
-    q: str | None = Query(None, description="part of the name or of the NIP"),
+    q: SearchText = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     user: User = Depends(api_user),
     svc: ServiceClients = Depends(service_clients),
 ) -> Any:
     return await svc.call("contracts", "GET", "/clients", params={"q": q, "limit": limit, "offset": offset})
 
 
-@router.get("/clients/{client_id}", summary="One client with its contracts and their versions")
-async def get_client(client_id: str, user: User = Depends(api_user),
+@router.get("/clients/{client_id}", summary="One client with its contracts and their versions",
+            responses={**READ_ONE, **success(ClientWithContracts)})
+async def get_client(client_id: ClientIdPath, user: User = Depends(api_user),
                      svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/clients/{client_id}")
 
@@ -153,10 +191,11 @@ async def create_contract_command(ctx: ServiceContext, svc: ServiceClients, user
     return contract
 
 
-@router.post("/contracts", status_code=201, summary="Sign a contract with a client")
+@router.post("/contracts", status_code=201, summary="Sign a contract with a client",
+             responses={**CREATE, **success(Contract, 201)})
 async def create_contract(
     body: dict[str, Any] = Body(..., openapi_examples={"bookkeeping, VAT and payroll": {"value": CONTRACT_EXAMPLE}}),
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
@@ -165,14 +204,15 @@ async def create_contract(
     return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract['id']}"})
 
 
-@router.get("/contracts", summary="List contracts by number, with filters")
+@router.get("/contracts", summary="List contracts by number, with filters",
+            responses={**READ, **success(ContractPage)})
 async def list_contracts(
-    client_id: str | None = Query(None, description="only this client's contracts"),
-    employee: str | None = Query(None, description="a login on the contract's team (any role)"),
-    service: str | None = Query(None, description="a service of the newest terms, e.g. payroll"),
-    status: str | None = Query(None, description="active or terminated"),
+    client_id: ClientIdFilter = None,
+    employee: LoginFilter = None,
+    service: NameFilter = None,
+    status: ContractStatus | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     user: User = Depends(api_user),
     svc: ServiceClients = Depends(service_clients),
 ) -> Any:
@@ -181,13 +221,14 @@ async def list_contracts(
         "limit": limit, "offset": offset})
 
 
-@router.get("/contracts/{contract_id}", summary="One contract with its versions")
-async def get_contract(contract_id: str, user: User = Depends(api_user),
+@router.get("/contracts/{contract_id}", summary="One contract with its versions",
+            responses={**READ_ONE, **success(Contract)})
+async def get_contract(contract_id: ContractIdPath, user: User = Depends(api_user),
                        svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("contracts", "GET", f"/contracts/{contract_id}")
 
 
-async def annex_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: str,
+async def annex_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: int,
                         body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
     payload = dict(body)
     if "team" in body:
@@ -199,10 +240,10 @@ async def annex_command(ctx: ServiceContext, svc: ServiceClients, user: User, co
     return contract
 
 
-@router.post("/contracts/{contract_id}/annexes", status_code=201,
+@router.post("/contracts/{contract_id}/annexes", status_code=201, responses={**CHANGE, **success(Contract, 201)},
              summary="Record an annex: changed terms in force from a date (a new version)")
 async def add_annex(
-    contract_id: str,
+    contract_id: ContractIdPath,
     body: dict[str, Any] = Body(..., openapi_examples={
         "VAT quarterly from January": {"value": {"effective_from": "2027-01-01", "fee": {"monthly_net": "700.00"}}},
         "new accountant and payroll": {"value": {
@@ -210,7 +251,7 @@ async def add_annex(
             "team": {"accountant": "ola", "payroll": "piotr", "manager": "maria"}}},
     }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on; "
        "what is left out stays as in the newest version."),
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
@@ -219,7 +260,7 @@ async def add_annex(
     return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
 
 
-async def termination_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: str,
+async def termination_command(ctx: ServiceContext, svc: ServiceClients, user: User, contract_id: int,
                               body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
     contract: dict[str, Any] = await svc.call("contracts", "POST", f"/contracts/{contract_id}/termination",
                                               json=body, headers=_idempotency(idempotency_key))
@@ -227,13 +268,13 @@ async def termination_command(ctx: ServiceContext, svc: ServiceClients, user: Us
     return contract
 
 
-@router.post("/contracts/{contract_id}/termination", status_code=201,
+@router.post("/contracts/{contract_id}/termination", status_code=201, responses={**CHANGE, **success(Contract, 201)},
              summary="Terminate a contract: its last day and why; later obligations are withdrawn")
 async def terminate_contract(
-    contract_id: str,
+    contract_id: ContractIdPath,
     body: dict[str, Any] = Body(..., openapi_examples={
         "notice given": {"value": {"end": "2027-03-31", "reason": "wypowiedzenie przez klienta"}}}),
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
@@ -243,16 +284,26 @@ async def terminate_contract(
 
 
 def decode_upload(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1250, as older Polish Excel saves CSV."""
+    """UTF-8 (with or without BOM), else Windows-1250, as older Polish Excel saves CSV; else a 422 saying where."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1250")
+        return decode_text(data)
+    except UndecodableText as error:
+        raise Problem(422, "Unreadable file", "the file's text encoding is neither UTF-8 nor Windows-1250",
+                      errors=[{"field": "file", "message": str(error)}]) from None
+
+
+async def read_form(request: Request) -> Any:
+    """The posted form, a CSV file in it as large as the body limit; a malformed form is a 422, not a 400."""
+    try:
+        return await request.form(max_part_size=request.app.state.ctx.settings.max_body_bytes)
+    except (MultiPartException, StarletteHTTPException) as error:
+        detail = getattr(error, "message", None) or getattr(error, "detail", "")
+        raise Problem(422, "Unreadable form", errors=[{"field": "body", "message": str(detail)}]) from None
 
 
 async def _uploaded_csv(request: Request) -> str:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
+        form = await read_form(request)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Problem(422, "No file", errors=[{"field": "file", "message": "attach the CSV file as `file`"}])
@@ -280,7 +331,7 @@ async def import_apply_command(ctx: ServiceContext, svc: ServiceClients, user: U
 
 
 @router.post("/imports/dry-run", summary="Check a CSV file of clients and contracts; stores nothing",
-             openapi_extra=CSV_BODY)
+             openapi_extra=CSV_BODY, responses={**UPLOAD, **success(ImportReport)})
 async def import_dry_run(
     request: Request,
     user: User = Depends(contract_manager),
@@ -292,10 +343,11 @@ async def import_dry_run(
 
 
 @router.post("/imports/apply", status_code=201, openapi_extra=CSV_BODY,
+             responses={**CREATE, **success(ImportResult, 201)},
              summary="Import a CSV file: every client and contract, or nothing")
 async def import_apply(
     request: Request,
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(contract_manager),
     ctx: ServiceContext = Depends(get_context),
     svc: ServiceClients = Depends(service_clients),
@@ -305,19 +357,21 @@ async def import_apply(
     return JSONResponse(result, status_code=201)
 
 
-@router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested")
-async def contract_plan(contract_id: str, user: User = Depends(api_user),
+@router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested",
+            responses={**READ_ONE, **success(Plan)})
+async def contract_plan(contract_id: ContractIdPath, user: User = Depends(api_user),
                         svc: ServiceClients = Depends(service_clients)) -> Any:
     await svc.call("contracts", "GET", f"/contracts/{contract_id}")  # 404 for a contract that does not exist
     return await svc.call("scheduler", "GET", "/plan", params={"contract_id": contract_id})
 
 
-@router.get("/cases", summary="Cases visible to the caller, by due date")
+@router.get("/cases", summary="Cases visible to the caller, by due date",
+            responses={**READ, **success(CasePage)})
 async def list_cases(
-    status: str | None = None,
-    contract_id: str | None = None,
+    status: CaseStatus | None = None,
+    contract_id: ContractIdFilter = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     user: User = Depends(api_user),
     svc: ServiceClients = Depends(service_clients),
 ) -> Any:
@@ -327,8 +381,9 @@ async def list_cases(
     })
 
 
-@router.get("/cases/{case_id}", summary="One case, its history and why it exists")
-async def get_case(case_id: str, user: User = Depends(api_user),
+@router.get("/cases/{case_id}", summary="One case, its history and why it exists",
+            responses={**READ_ONE, **success(CaseWithHistory)})
+async def get_case(case_id: CaseIdPath, user: User = Depends(api_user),
                    svc: ServiceClients = Depends(service_clients)) -> Any:
     case = await svc.call("cases", "GET", f"/cases/{case_id}")
     if not can_see_case(user, case):
@@ -340,7 +395,7 @@ def can_see_case(user: User, case: dict[str, Any]) -> bool:
     return user.sees_everything or user.login in (case.get("assignee_login"), case.get("commissioner_login"))
 
 
-@router.get("/me", summary="Who the token belongs to")
+@router.get("/me", summary="Who the token belongs to", responses={**problems(401), **success(Me)})
 async def me(request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     return {"login": user.login, "name": user.name, "email": user.email, "role": user.role}
 
@@ -351,12 +406,14 @@ async def admin(user: User = Depends(api_user)) -> User:
     return user
 
 
-@router.get("/rules", summary="The obligation rules in force, their version and the history of rule sets")
+@router.get("/rules", summary="The obligation rules in force, their version and the history of rule sets",
+            responses={**problems(401, 503), **success(RulesInForce)})
 async def rules_in_force(user: User = Depends(api_user), svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("scheduler", "GET", "/rules")
 
 
-@router.post("/rules/preview", summary="What the edited rules folder would add and withdraw, per contract")
+@router.post("/rules/preview", summary="What the edited rules folder would add and withdraw, per contract",
+             responses={**ADMIN, **success(RulesPreview)})
 async def rules_preview(user: User = Depends(admin), svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("scheduler", "POST", "/rules/preview")
 
@@ -372,7 +429,8 @@ async def rules_apply_command(ctx: ServiceContext, svc: ServiceClients, user: Us
     return result
 
 
-@router.post("/rules/apply", summary="Put the edited rules folder in force (a broken set is rejected)")
+@router.post("/rules/apply", summary="Put the edited rules folder in force (a broken set is rejected)",
+             responses={**ADMIN, **success(RulesApplied)})
 async def rules_apply(user: User = Depends(admin), ctx: ServiceContext = Depends(get_context),
                       svc: ServiceClients = Depends(service_clients)) -> Any:
     return await rules_apply_command(ctx, svc, user)

@@ -49,6 +49,9 @@ class ServiceClients:
                 body = {"title": response.text[:200]}
             raise Problem(response.status_code, body.get("title", "Error"), body.get("detail"),
                           errors=body.get("errors"))
+        if not 200 <= response.status_code < 300:
+            # A redirect or an informational answer means the path reached no route as meant: never a success.
+            raise Problem(502, "Bad gateway", f"the {service} service answered {response.status_code} to {method}")
         return response.json() if response.content else None
 
     async def find(self, service: str, path: str) -> Any | None:

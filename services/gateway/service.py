@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.gateway import api, web
+from services.gateway import api, openapi, web
 from services.gateway.clients import ServiceClients
 from services.gateway.models import inbox, metadata, outbox
 
@@ -42,6 +42,7 @@ def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
 
     app.add_exception_handler(web.LoginRequired, to_login)
     app.add_exception_handler(web.CsrfRejected, form_rejected)
+    openapi.install(app)
 
 
 spec = ServiceSpec(

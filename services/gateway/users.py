@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
 from services.common.errors import Problem
+from services.common.text import unsafe_character
 from services.gateway.models import ROLES, api_tokens, audit_log, users
 from services.gateway.passwords import hash_password
 
@@ -47,6 +48,11 @@ async def create_user(*, session: AsyncSession, login: str, name: str, email: st
                       password: str | None, now: datetime) -> User:
     if role not in ROLES:
         raise Problem(422, "Invalid user", errors=[{"field": "role", "message": f"must be one of {', '.join(ROLES)}"}])
+    unsafe = [{"field": field, "message": reason} for field, value in (("login", login), ("name", name))
+              if (reason := unsafe_character(value)) is not None]
+    if unsafe or not login.strip() or any(ch.isspace() for ch in login):
+        raise Problem(422, "Invalid user", errors=unsafe or [
+            {"field": "login", "message": "a login is one word without spaces"}])
     if (await session.execute(select(users.c.id).where(users.c.login == login))).first():
         raise Problem(409, "User exists", f"a user with login {login!r} already exists")
     result = await session.execute(

@@ -8,17 +8,19 @@ import re
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
 from services.common.log import current_correlation_id
+from services.common.params import MAX_ID, MAX_SEARCH, CaseIdPath, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
     Books,
@@ -41,6 +43,7 @@ from services.gateway.api import (
     decode_upload,
     import_apply_command,
     import_dry_run_command,
+    read_form,
     rules_apply_command,
     service_clients,
     termination_command,
@@ -124,12 +127,8 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-# CSV files are posted as a form field on the import page; allow more than Starlette's 1 MB default.
-MAX_FORM_PART = 20 * 1024 * 1024
-
-
 async def check_csrf(request: Request, web: WebSession | None = Depends(web_session)) -> None:
-    form = await request.form(max_part_size=MAX_FORM_PART)
+    form = await read_form(request)  # parsed once: a CSV file on the import page may be as large as the body limit
     sent = form.get("csrf_token")
     expected = web.csrf_token if web is not None else request.cookies.get(LOGIN_CSRF_COOKIE)
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -225,7 +224,7 @@ async def case_list(request: Request, status: str | None = "open", mine: bool = 
 
 
 @router.get("/cases/{case_id}")
-async def case_page(request: Request, case_id: str, user: User = Depends(page_user),
+async def case_page(request: Request, case_id: CaseIdPath, user: User = Depends(page_user),
                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     case = await svc.find("cases", f"/cases/{case_id}")
     if case is None or not can_see_case(user, case):
@@ -292,7 +291,13 @@ def _text(form: FormData, name: str) -> str:
 
 def _number(value: str) -> int | str:
     """Digits become a number; anything else goes as typed, for the API to name what is wrong."""
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value
+
+
+def _record_id(value: str) -> int | None:
+    """A form's id field as an id the database can hold, or None."""
+    number = _number(value)
+    return number if isinstance(number, int) and 1 <= number <= MAX_ID else None
 
 
 def client_body(form: FormData) -> dict[str, Any]:
@@ -363,7 +368,9 @@ async def _staff(ctx: ServiceContext) -> list[User]:
 
 
 @router.get("/clients")
-async def client_list(request: Request, q: str = "", offset: int = 0, user: User = Depends(page_user),
+async def client_list(request: Request,
+                      q: Annotated[str, Query(max_length=MAX_SEARCH), AfterValidator(plain_or_none)] = "",
+                      offset: Offset = 0, user: User = Depends(page_user),
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     result = await svc.call("contracts", "GET", "/clients",
                             params={"q": q or None, "limit": PAGE, "offset": max(offset, 0)})
@@ -394,7 +401,7 @@ async def client_create(request: Request, user: User = Depends(page_user), ctx: 
 
 
 @router.get("/clients/{client_id}")
-async def client_page(request: Request, client_id: int, user: User = Depends(page_user),
+async def client_page(request: Request, client_id: ClientIdPath, user: User = Depends(page_user),
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     client = await svc.find("contracts", f"/clients/{client_id}")
     if client is None:
@@ -404,7 +411,7 @@ async def client_page(request: Request, client_id: int, user: User = Depends(pag
 
 @router.get("/contracts")
 async def contract_list(request: Request, employee: str = "", service: str = "", status: str = "",
-                        offset: int = 0, user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
+                        offset: Offset = 0, user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     result = await svc.call("contracts", "GET", "/contracts", params={
         "employee": employee or None, "service": service or None, "status": status or None,
@@ -415,8 +422,8 @@ async def contract_list(request: Request, employee: str = "", service: str = "",
 
 
 @router.get("/contracts/new")
-async def contract_form(request: Request, client_id: int, user: User = Depends(page_user),
-                        ctx: ServiceContext = Depends(get_context),
+async def contract_form(request: Request, client_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+                        user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     _manager(user)
     client = await svc.call("contracts", "GET", f"/clients/{client_id}")
@@ -439,7 +446,10 @@ async def contract_create(request: Request, user: User = Depends(page_user),
     except Problem as problem:
         if problem.status >= 500:
             raise
-        client = await svc.call("contracts", "GET", f"/clients/{_text(form, 'client_id')}")
+        client_id = _record_id(_text(form, "client_id"))
+        client = await svc.find("contracts", f"/clients/{client_id}") if client_id is not None else None
+        if client is None:
+            return render(request, "not_found.html", user, what="Nie ma takiego klienta.", status_code=404)
         return render(request, "contract_form.html", user, client=client, values=dict(form),
                       chosen=form.getlist("services"), errors=form_errors(problem), staff=await _staff(ctx),
                       status_code=422)
@@ -467,7 +477,7 @@ async def _contract_page(request: Request, user: User, ctx: ServiceContext, svc:
 
 
 @router.get("/contracts/{contract_id}")
-async def contract_page(request: Request, contract_id: int, user: User = Depends(page_user),
+async def contract_page(request: Request, contract_id: ContractIdPath, user: User = Depends(page_user),
                         ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     return await _contract_page(request, user, ctx, svc, contract_id)
@@ -492,14 +502,14 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/contracts/{contract_id}/annex", dependencies=[Depends(check_csrf)])
-async def contract_annex(request: Request, contract_id: int, user: User = Depends(page_user),
+async def contract_annex(request: Request, contract_id: ContractIdPath, user: User = Depends(page_user),
                          ctx: ServiceContext = Depends(get_context),
                          svc: ServiceClients = Depends(service_clients)) -> Response:
     _manager(user)
     form = await request.form()
     current = await svc.call("contracts", "GET", f"/contracts/{contract_id}")
     try:
-        await annex_command(ctx, svc, user, str(contract_id), annex_body(form, current))
+        await annex_command(ctx, svc, user, contract_id, annex_body(form, current))
     except Problem as problem:
         if problem.status >= 500:
             raise
@@ -510,14 +520,14 @@ async def contract_annex(request: Request, contract_id: int, user: User = Depend
 
 
 @router.post("/contracts/{contract_id}/termination", dependencies=[Depends(check_csrf)])
-async def contract_termination(request: Request, contract_id: int, user: User = Depends(page_user),
+async def contract_termination(request: Request, contract_id: ContractIdPath, user: User = Depends(page_user),
                                ctx: ServiceContext = Depends(get_context),
                                svc: ServiceClients = Depends(service_clients)) -> Response:
     _manager(user)
     form = await request.form()
     body = {"end": _text(form, "end"), "reason": _text(form, "reason")}
     try:
-        await termination_command(ctx, svc, user, str(contract_id), body)
+        await termination_command(ctx, svc, user, contract_id, body)
     except Problem as problem:
         if problem.status >= 500:
             raise
@@ -539,13 +549,18 @@ async def import_form(request: Request, user: User = Depends(page_user)) -> HTML
 async def import_check(request: Request, user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     _manager(user)
-    form = await request.form(max_part_size=MAX_FORM_PART)
+    form = await read_form(request)
     upload = form.get("file")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
     if not data.strip():
         return render(request, "import.html", user, report=None, csv_text="", result=None,
                       error="Wybierz plik CSV.", status_code=422)
-    text = decode_upload(data)
+    try:
+        text = decode_upload(data)
+    except Problem as problem:
+        where = problem.errors[0]["message"] if problem.errors else ""
+        return render(request, "import.html", user, report=None, csv_text="", result=None, status_code=422,
+                      error=f"Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
     report = await import_dry_run_command(ctx, svc, text)
     return render(request, "import.html", user, report=report, csv_text=text, result=None, error=None)
 
@@ -554,7 +569,7 @@ async def import_check(request: Request, user: User = Depends(page_user), ctx: S
 async def import_apply(request: Request, user: User = Depends(page_user), ctx: ServiceContext = Depends(get_context),
                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     _manager(user)
-    form = await request.form(max_part_size=MAX_FORM_PART)
+    form = await read_form(request)
     csv_field = form.get("csv")
     text = csv_field if isinstance(csv_field, str) else ""
     try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from services.common.errors import Problem
+from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.scheduler import rulesets
 from services.scheduler.models import occurrences, rule_sets
@@ -17,10 +18,10 @@ router = APIRouter()
 
 
 @router.get("/plan")
-async def plan(contract_id: str, ctx: ServiceContext = Depends(get_context),
+async def plan(contract_id: Annotated[int, Query(ge=1, le=MAX_ID)], ctx: ServiceContext = Depends(get_context),
                include_withdrawn: bool = False) -> dict[str, Any]:
     """A contract's occurrences (planned, requested and, on request, withdrawn), by due date."""
-    query = select(occurrences).where(occurrences.c.contract_id == contract_id)
+    query = select(occurrences).where(occurrences.c.contract_id == str(contract_id))
     if not include_withdrawn:
         query = query.where(occurrences.c.status != "withdrawn")
     async with ctx.db.reading() as session:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from services.common.terms import Service
-from services.contracts.importing import COLUMNS, RowError, decode_csv, parse_import
+from services.common.text import UndecodableText
+from services.contracts.importing import COLUMNS, ImportLimits, RowError, decode_csv, parse_import
 from tests.unit.contracts.testdata import HEADER, csv_row, to_csv
 
 SAMPLE = Path(__file__).parents[3] / "services" / "contracts" / "samples" / "import.csv"
@@ -203,3 +204,51 @@ def test_readme_documents_every_column() -> None:
     assert "## CSV import format" in readme
     for column in COLUMNS:
         assert f"`{column.name}`" in readme, column.name
+
+
+SMALL = ImportLimits(max_rows=3, max_columns=40, max_field_chars=50)
+
+
+def test_a_file_with_more_rows_than_the_limit_is_refused_on_the_first_row_too_many() -> None:
+    report = parse_import(to_csv([csv_row(i) for i in range(5)]), limits=SMALL)
+    assert where(report.errors) == [(5, "")]
+    assert "more than 3 data rows" in report.errors[0].message
+    assert "TERMINARZ_IMPORT_MAX_ROWS" in report.errors[0].message
+    assert not report.ok
+
+
+def test_a_header_with_more_columns_than_the_limit_is_one_error() -> None:
+    header = HEADER + [f"extra{i}" for i in range(60_000)]
+    report = parse_import(",".join(header) + "\r\n" + to_csv([csv_row(0)]).split("\r\n")[1] + "\r\n", limits=SMALL)
+    assert where(report.errors) == [(1, "")]
+    assert f"{len(header)} columns" in report.errors[0].message
+
+
+def test_repeated_columns_in_a_wide_header_are_each_named_once() -> None:
+    header = HEADER + ["colour"] * 30_000 + ["nip"]
+    report = parse_import(",".join(header) + "\r\n", limits=ImportLimits(max_columns=100_000))
+    assert sorted(where(report.errors)) == [(1, "colour"), (1, "colour"), (1, "nip")]
+    assert {e.message for e in report.errors if e.field == "nip"} == {"column appears more than once"}
+
+
+def test_a_cell_longer_than_the_limit_names_its_row_and_column() -> None:
+    rows = [csv_row(0), csv_row(1) | {"street": "ul. " + "Długa" * 20}]
+    report = parse_import(to_csv(rows), limits=SMALL)
+    assert where(report.errors) == [(3, "street")]
+    assert report.errors[0].message.startswith("the cell has 104 characters; at most 50")
+
+
+def test_names_in_a_file_refuse_control_and_bidi_characters() -> None:
+    rows = [csv_row(0) | {"client_name": "Klient\u202e sp. z o.o."}, csv_row(1) | {"city": "Gda\x00ńsk"},
+            csv_row(2) | {"contract_number": "UM/\x1b/2"}]
+    report = parse_import(to_csv(rows))
+    assert where(report.errors) == [(2, "client_name"), (3, "city"), (4, "contract_number")]
+    assert "U+202E" in report.errors[0].message
+
+
+def test_bytes_neither_utf8_nor_windows_1250_say_where() -> None:
+    data = "client_name\r\nŁódź\r\nab".encode("cp1250") + b"\x98\r\n"
+    with pytest.raises(UndecodableText) as error:
+        decode_csv(data)
+    assert (error.value.line, error.value.offset, error.value.byte) == (3, len(data) - 3, 0x98)
+    assert "0x98" in str(error.value) and "line 3" in str(error.value)
