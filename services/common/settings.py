@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # day and keeps the newest backup_keep of them. Keep it outside data_dir (a backup never includes it).
     backup_dir: Path = Path("backups")
     backup_keep: int = Field(default=0, ge=0)
-    # Input limits (docs/security-limits.md), generous enough for a 50,000-contract CSV import (~15-25 MB).
+    # Input limits (docs/security.md), generous enough for a 50,000-contract CSV import (~15-25 MB).
     # Largest request body the gateway accepts (413 above); internal services accept twice this (a CSV in JSON).
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=100_000, ge=1)  # data rows of one CSV file
