@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -42,6 +43,7 @@ def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
 
     app.add_exception_handler(web.LoginRequired, to_login)
     app.add_exception_handler(web.CsrfRejected, form_rejected)
+    app.add_exception_handler(RequestValidationError, web.malformed_address_page)
     openapi.install(app)
 
 

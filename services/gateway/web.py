@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
-from services.common.errors import Problem
+from services.common.errors import Problem, validation_problem
 from services.common.log import current_correlation_id
 from services.common.params import MAX_ID, MAX_SEARCH, CaseIdPath, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
@@ -206,6 +207,21 @@ def csrf_rejected_page(request: Request, user: User | None) -> HTMLResponse:
     if referer.netloc == request.url.netloc and referer.path.startswith("/"):
         back = referer.path + (f"?{referer.query}" if referer.query else "")
     return render(request, "form_expired.html", user, back=back, status_code=403)
+
+
+async def malformed_address_page(request: Request, exc: Exception) -> Response:
+    """A page address that cannot name anything (`/cases/%3F`): the not-found page in the layout; a bad filter in
+    the query: the same page saying so. The API keeps its problem documents."""
+    if request.url.path.startswith("/api/"):
+        return await validation_problem(request, exc)
+    assert isinstance(exc, RequestValidationError)
+    ctx: ServiceContext = request.app.state.ctx
+    web = await web_session(request, ctx)
+    user = web.user if web else None
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        return render(request, "not_found.html", user, what="Pod tym adresem nic nie ma.", status_code=404)
+    return render(request, "not_found.html", user, status_code=422,
+                  what="Adres zawiera nieprawidłowy filtr lub numer strony.")
 
 
 @router.get("/")

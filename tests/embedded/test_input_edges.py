@@ -203,17 +203,21 @@ async def _web(office: Office, login: str = "maria") -> httpx.AsyncClient:
     return web
 
 
-@pytest.mark.parametrize("path", [
-    "/cases/%3F", "/cases/%09", f"/clients/{TOO_BIG}", f"/contracts/{TOO_BIG}",
-    f"/clients?offset={TOO_BIG}", f"/contracts?offset={TOO_BIG}", f"/contracts/new?client_id={TOO_BIG}",
+@pytest.mark.parametrize(("path", "status"), [
+    ("/cases/%3F", 404), ("/cases/%09", 404), (f"/clients/{TOO_BIG}", 404), (f"/contracts/{TOO_BIG}", 404),
+    (f"/clients?offset={TOO_BIG}", 422), (f"/contracts?offset={TOO_BIG}", 422),
+    (f"/contracts/new?client_id={TOO_BIG}", 422),
 ])
-async def test_web_pages_refuse_malformed_ids(office: Office, path: str) -> None:
+async def test_web_pages_refuse_malformed_ids(office: Office, path: str, status: int) -> None:
     web = await _web(office)
     try:
         response = await web.get(path)
     finally:
         await web.aclose()
-    assert response.status_code == 422, response.text
+    # A page in the layout (with the way back), not a JSON document: an id that cannot exist is simply not found.
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'href="/cases"' in response.text
 
 
 async def test_web_contract_form_with_a_malformed_client_id_is_not_a_500(office: Office) -> None:
