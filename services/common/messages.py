@@ -80,6 +80,27 @@ class CaseRequested(BaseModel):
     contract_version: int
 
 
+# A checklist item as rules give it: its text, or (once rules mark items) {"item": text, "required": bool}.
+ChecklistItem = str | dict[str, Any]
+
+
+class CaseReplanned(BaseModel):
+    """Payload of case.replanned: an occurrence whose case exists changed (rules or contract change): its due and
+    generate-on dates, titles, checklist or role are now these. Open cases follow and keep their assignee."""
+
+    contract_id: str
+    rule_id: str
+    period: str
+    due: date
+    generate_on: date
+    title_pl: str
+    title_en: str
+    checklist: list[ChecklistItem] = []
+    role: str
+    rules_version: str
+    reason: str
+
+
 class CaseWithdrawn(BaseModel):
     contract_id: str
     rule_id: str
@@ -106,6 +127,7 @@ CONTRACT_CHANGED = "contract.changed"
 CONTRACT_TERMINATED = "contract.terminated"
 CASE_REQUESTED = "case.requested"
 CASE_WITHDRAWN = "case.withdrawn"
+CASE_REPLANNED = "case.replanned"
 CASE_CREATED = "case.created"
 RULES_LOADED = "rules.loaded"
 RULES_REJECTED = "rules.rejected"

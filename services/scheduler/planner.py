@@ -19,7 +19,8 @@ from services.scheduler.domain.rules import DUE_ANCHORS, PERIOD_ANCHORS, RulePro
 from services.scheduler.engine import ObligationMatcher
 from services.scheduler.rulefiles import load_ruleset, read_rule_files
 
-__all__ = ["Planner", "RuleSetError", "occurrence_columns", "problem_dict", "read_rule_files"]
+__all__ = ["CASE_FIELDS", "Planner", "RuleSetError", "occurrence_changes", "occurrence_columns", "problem_dict",
+           "read_rule_files"]
 
 
 def problem_dict(problem: RuleProblem) -> dict[str, Any]:
@@ -50,6 +51,26 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
         "detail": Detail(title_pl=o.title_pl, title_en=o.title_en, checklist=list(o.checklist),
                          notice=list(o.notice), nominal_due=o.nominal_due.isoformat(), overridden=o.overridden),
     }
+
+
+# What a case shows of its occurrence: a change to one of these reaches the open case (case.replanned).
+CASE_FIELDS = ("due", "generate_on", "title_pl", "title_en", "checklist", "role")
+
+
+def occurrence_changes(stored: Any, occurrence: Occurrence) -> dict[str, dict[str, Any]]:
+    """What a case would show differently if `stored` (an `occurrences` row) became `occurrence`:
+    {field: {"from": old, "to": new}} in JSON form, for the fields of CASE_FIELDS that differ."""
+    detail = stored.detail
+    old = {"due": stored.due, "generate_on": stored.generate_on, "title_pl": detail.get("title_pl"),
+           "title_en": detail.get("title_en"), "checklist": list(detail.get("checklist") or []), "role": stored.role}
+    new = {"due": occurrence.due, "generate_on": occurrence.generate_on, "title_pl": occurrence.title_pl,
+           "title_en": occurrence.title_en, "checklist": list(occurrence.checklist), "role": occurrence.role}
+    return {name: {"from": _json(old[name]), "to": _json(new[name])} for name in CASE_FIELDS
+            if old[name] != new[name]}
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 # Due dates counting from one of these depend on the contract's own dates, not only on its start month.
