@@ -61,12 +61,14 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             commissioner_name=commissioner.name if commissioner else "",
             checklist=[{"item": item, "done": False} for item in request.checklist],
             notice=request.notice,
+            late_on_creation=request.late_on_creation,
             created_at=now,
             updated_at=now,
         )
     )
     await _record(session, ctx, case_id, "scheduler", "created",
-                  f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}")
+                  f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}"
+                  + (f"; requested after its due date {request.due.isoformat()}" if request.late_on_creation else ""))
     created = CaseCreated(
         case_id=case_id,
         contract_id=request.contract_id,

@@ -78,6 +78,9 @@ class CaseRequested(BaseModel):
     notice: list[str] = []
     rules_version: str
     contract_version: int
+    # Requested after its due date (e.g. a contract entered after a deadline it covers): the case is overdue
+    # the moment it is created, and says so.
+    late_on_creation: bool = False
 
 
 # A checklist item as rules give it: its text, or (once rules mark items) {"item": text, "required": bool}.

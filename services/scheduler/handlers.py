@@ -321,6 +321,7 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             assignee=team.get(row.role) or team.get("accountant"),
             commissioner=team.get("manager"), checklist=detail.get("checklist", []),
             notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
+            late_on_creation=row.due < today,
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
     await ctx.messaging.emit_many(session, requests)
