@@ -312,7 +312,7 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
         team = teams.get(row.contract_id)
         if team is None:
             team = teams[row.contract_id] = {role: _member(member) for role, member in
-                                             team_for(contract.versions, row.contract_version).items()}
+                                             team_for(contract.versions, today).items()}
         detail = row.detail
         request = CaseRequested(
             contract_id=row.contract_id, contract_number=contract.number, client_name=contract.client_name,
@@ -331,10 +331,13 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
     return len(rows)
 
 
-def team_for(versions: Sequence[dict[str, Any]], version: int) -> dict[str, Any]:
-    """The team of the latest version: cases go to whoever is responsible now."""
-    latest = max(versions, key=lambda v: v["version"])
-    team: dict[str, Any] = latest.get("team") or {}
+def team_for(versions: Sequence[dict[str, Any]], today: date) -> dict[str, Any]:
+    """The team of the version in force today: cases go to whoever is responsible now, not to the people of an
+    annex that takes effect later (before its start, a contract's first version's team)."""
+    ordered = sorted(versions, key=itemgetter("effective_from", "version"))
+    day = today.isoformat()
+    current = next((v for v in reversed(ordered) if v["effective_from"] <= day), ordered[0])
+    team: dict[str, Any] = current.get("team") or {}
     return team
 
 

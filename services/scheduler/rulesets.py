@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ async def preview(ctx: ServiceContext, session: AsyncSession, candidate: Planner
         wanted = {(o.rule_id, o.period): o for o in
                   await candidate.occurrences(contract.contract_id, contract.versions, start, end)}
         stored = stored_by_contract.get(contract.contract_id, {})
-        who = _accountant(contract.versions)
+        who = _accountant(contract.versions, ctx.clock.today())
         about = {"contract_id": contract.contract_id, "contract_number": contract.number,
                  "client_name": contract.client_name}
         counts = {"added": 0, "withdrawn": 0, "changed": 0}
@@ -131,6 +132,6 @@ async def preview(ctx: ServiceContext, session: AsyncSession, candidate: Planner
             **{kind: sorted(items, key=order) for kind, items in found.items()}, "contracts": per_contract}
 
 
-def _accountant(versions: list[dict[str, Any]]) -> str | None:
-    member = team_for(versions, max(v["version"] for v in versions)).get("accountant")
+def _accountant(versions: list[dict[str, Any]], today: date) -> str | None:
+    member = team_for(versions, today).get("accountant")
     return member.get("login") if member else None

@@ -1,5 +1,6 @@
 """What a contract's own dates do to its cases, through the public API: a contract signed after its start is
-onboarded from the signing, a case requested after its due date says so, a termination plans the offboarding."""
+onboarded from the signing, a case requested after its due date says so, a termination plans the offboarding,
+and a future-dated annex's team takes cases only from its date."""
 
 from __future__ import annotations
 
@@ -88,3 +89,24 @@ async def test_a_termination_plans_the_offboarding_from_the_notice_and_the_end(o
         [notice] = await wait_for(lambda: _cases(api, cid, "OFFBOARDING"), what="the notice's case")
         assert (notice["rule_id"], notice["late_on_creation"]) == ("offboarding.notice", True)
 
+
+async def test_a_future_dated_annex_sends_cases_to_its_team_only_from_its_date(office: Office) -> None:
+    scheduler = office.system.runtimes["scheduler"].ctx
+    async with office.api() as api:
+        cid = await _sign(api, number="Z/1", start="2026-10-01", signed_on="2026-10-01")
+        await wait_for(lambda: _cases(api, cid, "JPK_V7M"), what="October's case")
+        annex = await api.post(f"/api/v1/contracts/{cid}/annexes", json={
+            "effective_from": "2027-01-01", "team": {"accountant": "ola", "manager": "maria"}})
+        assert annex.status_code == 201, annex.text
+
+        async def case_for(period: str) -> dict[str, Any] | None:
+            return next((c for c in await _cases(api, cid, "JPK_V7M") if c["period"] == period), None)
+
+        # November's return is created on 18.12.2026, before the annex: Anna is still responsible.
+        office.clock.set(datetime(2026, 12, 18, 7, 0, tzinfo=UTC))
+        await handlers.tick(scheduler)
+        assert (await wait_for(lambda: case_for("2026-11"), what="November's case"))["assignee_login"] == "anna"
+        # December's is created on 15.01.2027, under the annex: Ola.
+        office.clock.set(datetime(2027, 1, 15, 7, 0, tzinfo=UTC))
+        await handlers.tick(scheduler)
+        assert (await wait_for(lambda: case_for("2026-12"), what="December's case"))["assignee_login"] == "ola"
