@@ -82,6 +82,9 @@ def current_planner(ctx: ServiceContext) -> Planner:
     return planner
 
 
+_PREVIEW_CHUNK = 500
+
+
 async def preview(ctx: ServiceContext, session: AsyncSession, candidate: Planner) -> dict[str, Any]:
     """What a candidate rule set would change over the plan window, per contract: occurrences added, withdrawn,
     and changed (due or generate-on moved; title, checklist or role changed) — for a changed one whose case
@@ -90,15 +93,18 @@ async def preview(ctx: ServiceContext, session: AsyncSession, candidate: Planner
     `added`, `withdrawn` and `changed` list every occurrence (by due date); `contracts` sums them per contract."""
     start, end = plan_window(ctx.clock.today())
     found: dict[str, list[dict[str, Any]]] = {"added": [], "withdrawn": [], "changed": []}
-    contracts = (await session.execute(
-        select(planned_contracts).where(planned_contracts.c.terminated.is_(False))
-        .order_by(planned_contracts.c.number))).all()
-    stored_by_contract: dict[str, dict[tuple[str, str], Any]] = {}
-    for row in await session.execute(select(occurrences).where(occurrences.c.due >= start,
-                                                               occurrences.c.status != "withdrawn")):
-        stored_by_contract.setdefault(row.contract_id, {})[(row.rule_id, row.period)] = row
+    # Every contract, terminated ones too: until their end they still have cases a rule change may move.
+    contracts = (await session.execute(select(planned_contracts).order_by(planned_contracts.c.number))).all()
     per_contract: list[dict[str, Any]] = []
-    for contract in contracts:
+    stored_by_contract: dict[str, dict[tuple[str, str], Any]] = {}
+    for index, contract in enumerate(contracts):
+        if index % _PREVIEW_CHUNK == 0:  # what is stored, read a chunk of contracts at a time
+            chunk = [c.contract_id for c in contracts[index:index + _PREVIEW_CHUNK]]
+            stored_by_contract = {}
+            for row in await session.execute(select(occurrences).where(
+                    occurrences.c.contract_id.in_(chunk), occurrences.c.due >= start,
+                    occurrences.c.status != "withdrawn")):
+                stored_by_contract.setdefault(row.contract_id, {})[(row.rule_id, row.period)] = row
         wanted = {(o.rule_id, o.period): o for o in
                   await candidate.occurrences(contract.contract_id, contract.versions, start, end)}
         stored = stored_by_contract.get(contract.contract_id, {})

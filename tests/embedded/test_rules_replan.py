@@ -44,7 +44,7 @@ async def _items(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[
 
 async def two_contracts_one_case_done(office: Office) -> dict[str, dict[str, Any]]:
     """Contracts A and B, monthly VAT from 1 October 2026 to 31 January 2027 (the clock stands at 28 November):
-    JPK_V7M for 2026-10 (due 25.11) is a case for each; B's is done. The rest of JPK_V7M is planned:
+    JPK_V7M for 2026-10 (due 25.11) is a case for each; B's is done and B is terminated. The rest of JPK_V7M is planned:
     2026-11 (due Mon 28.12: 25-27.12 are holidays and a Sunday), 2026-12 (25.01.2027), 2027-01 (25.02.2027)."""
     found: dict[str, dict[str, Any]] = {}
     async with office.api() as api:
@@ -64,7 +64,17 @@ async def two_contracts_one_case_done(office: Office) -> dict[str, dict[str, Any
             found[name] = {"contract_id": cid, "case": case}
     async with office.system.runtimes["cases"].ctx.db.transaction() as session:
         await session.execute(update(cases).where(cases.c.id == found["B"]["case"]["id"]).values(status="done"))
+    # B is also terminated (on the day it was to end anyway): until then its plan follows the rules like any other.
+    async with office.api() as api:
+        ended = await api.post(f"/api/v1/contracts/{found['B']['contract_id']}/termination",
+                               json={"end": "2027-01-31", "reason": "klient zamyka działalność"})
+        assert ended.status_code == 201, ended.text
+        await wait_for(lambda: _offboarding_notice(api, found["B"]["contract_id"]), what="B's termination planned")
     return found
+
+
+async def _offboarding_notice(api: httpx.AsyncClient, contract_id: str) -> bool:
+    return any(o["rule_id"] == "offboarding.notice" for o in await _items(api, f"/api/v1/contracts/{contract_id}/plan"))
 
 
 def _jpk(plan: list[dict[str, Any]]) -> dict[str, tuple[str, str, str]]:
