@@ -63,12 +63,12 @@ def _row(occurrence: Occurrence) -> dict[str, Any]:
 
 
 def _table(occurrences: list[Occurrence]) -> str:
-    header = f"{'due':<10}  {'create on':<10}  {'code':<18}  {'period':<10}  {'role':<10}  title"
+    header = f"{'due':<10}  {'create on':<10}  {'code':<18}  {'period':<12}  {'role':<10}  title"
     lines = [header, "-" * len(header)]
     for o in occurrences:
         moved = "*" if o.due != o.nominal_due else " "
         lines.append(f"{o.due.isoformat():<10}{moved} {o.generate_on.isoformat():<10}  {o.code:<18}  "
-                     f"{o.period:<10}  {o.role:<10}  {o.title_pl}")
+                     f"{o.period:<12}  {o.role:<10}  {o.title_pl}")
     lines.append(f"{len(occurrences)} case(s); * = moved from the nominal due date (free day or override)")
     return "\n".join(lines)
 
