@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import case_history, cases
 from services.common.log import get_logger
-from services.common.messages import CASE_CREATED, CaseCreated, CaseRequested, CaseWithdrawn, Envelope
+from services.common.messages import (
+    CASE_CREATED,
+    CaseCreated,
+    CaseReplanned,
+    CaseRequested,
+    CaseWithdrawn,
+    Envelope,
+)
 from services.common.runtime import ServiceContext
 
 log = get_logger(__name__)
@@ -54,12 +61,14 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             commissioner_name=commissioner.name if commissioner else "",
             checklist=[{"item": item, "done": False} for item in request.checklist],
             notice=request.notice,
+            late_on_creation=request.late_on_creation,
             created_at=now,
             updated_at=now,
         )
     )
     await _record(session, ctx, case_id, "scheduler", "created",
-                  f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}")
+                  f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}"
+                  + (f"; requested after its due date {request.due.isoformat()}" if request.late_on_creation else ""))
     created = CaseCreated(
         case_id=case_id,
         contract_id=request.contract_id,
@@ -86,6 +95,38 @@ async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope
         update(cases).where(cases.c.id == row.id).values(status="withdrawn", updated_at=ctx.clock.now())
     )
     await _record(session, ctx, row.id, "scheduler", "withdrawn", withdrawn.reason)
+
+
+async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """case.replanned: an open case follows its obligation's new due and generate-on dates, titles, checklist and
+    role, keeps its assignee and records the move in its history. Done, not-applicable and withdrawn cases are
+    never touched; a replayed message changes nothing."""
+    replanned = CaseReplanned.model_validate(envelope.payload)
+    row = (await session.execute(select(cases).where(
+        cases.c.contract_id == replanned.contract_id, cases.c.rule_id == replanned.rule_id,
+        cases.c.period == replanned.period))).first()
+    if row is None or row.status not in OPEN_STATUSES:
+        return
+    # Checklist items are plain texts or {item, required}; what was ticked stays ticked where the text remains.
+    done = {(entry.get("item") if isinstance(entry, dict) else entry): entry.get("done", False)
+            for entry in row.checklist if isinstance(entry, dict)}
+    checklist = []
+    for item in replanned.checklist:
+        entry = dict(item) if isinstance(item, dict) else {"item": item}
+        checklist.append({**entry, "done": done.get(entry.get("item"), False)})
+    new = {"due": replanned.due, "generate_on": replanned.generate_on, "title": replanned.title_pl,
+           "title_en": replanned.title_en, "checklist": checklist, "role": replanned.role}
+    changed = {name: (getattr(row, name), value) for name, value in new.items() if getattr(row, name) != value}
+    if not changed:
+        return
+    await session.execute(update(cases).where(cases.c.id == row.id).values(
+        **new, rules_version=replanned.rules_version, updated_at=ctx.clock.now()))
+    moves = [f"{name.replace('_', '-')} {old} → {value}" for name, (old, value) in changed.items()
+             if name in ("due", "generate_on", "role")]
+    moves += [f"{name.replace('_', ' ')} changed" for name in changed if name in ("title", "title_en", "checklist")]
+    await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
+    log.info("case.replanned", case_id=row.id, rule_id=replanned.rule_id, period=replanned.period,
+             changed=sorted(changed))
 
 
 async def _by_natural_key(session: AsyncSession, contract_id: str, rule_id: str, period: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.cases import handlers
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
-from services.common.messages import CASE_REQUESTED, CASE_WITHDRAWN
+from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec
 
@@ -30,6 +30,7 @@ spec = ServiceSpec(
     handlers={
         CASE_REQUESTED: handlers.on_case_requested,
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
+        CASE_REPLANNED: handlers.on_case_replanned,
     },
     probes=[case_metrics],
 )

@@ -78,6 +78,30 @@ class CaseRequested(BaseModel):
     notice: list[str] = []
     rules_version: str
     contract_version: int
+    # Requested after its due date (e.g. a contract entered after a deadline it covers): the case is overdue
+    # the moment it is created, and says so.
+    late_on_creation: bool = False
+
+
+# A checklist item as rules give it: its text, or (once rules mark items) {"item": text, "required": bool}.
+ChecklistItem = str | dict[str, Any]
+
+
+class CaseReplanned(BaseModel):
+    """Payload of case.replanned: an occurrence whose case exists changed (rules or contract change): its due and
+    generate-on dates, titles, checklist or role are now these. Open cases follow and keep their assignee."""
+
+    contract_id: str
+    rule_id: str
+    period: str
+    due: date
+    generate_on: date
+    title_pl: str
+    title_en: str
+    checklist: list[ChecklistItem] = []
+    role: str
+    rules_version: str
+    reason: str
 
 
 class CaseWithdrawn(BaseModel):
@@ -106,6 +130,7 @@ CONTRACT_CHANGED = "contract.changed"
 CONTRACT_TERMINATED = "contract.terminated"
 CASE_REQUESTED = "case.requested"
 CASE_WITHDRAWN = "case.withdrawn"
+CASE_REPLANNED = "case.replanned"
 CASE_CREATED = "case.created"
 RULES_LOADED = "rules.loaded"
 RULES_REJECTED = "rules.rejected"

@@ -265,6 +265,9 @@ class TaxTerms(_Terms):
                          ] = False
     pfron: Annotated[StrictBool, Term("Wpłaca składki PFRON", "Pays PFRON contributions",
                                       "owes PFRON contributions: ≥ 25 FTE and < 6 % disabled employees")] = False
+    flat_rate_withholding: Annotated[StrictBool, Term(
+        "Pobiera zryczałtowany podatek", "Withholds flat-rate tax",
+        "as a payer, withheld flat-rate PIT (e.g. contracts up to 200 zł, art. 30 PIT): files PIT-8AR")] = False
 
     @derived_term(Term("Osoba prawna", "Legal person",
                        "derived: true for llc, simple_joint_stock, joint_stock, foundation, association"))
@@ -386,6 +389,11 @@ class ContractTerms(_Terms):
     services: list[ServiceScope]
     start: LocalDate
     end: LocalDate | None = None  # open-ended until notice is given
+    # When this version was signed: the contract (may be after `start`: an office often signs on the 29th a
+    # contract that runs from the 1st) or its annex. Rules count from the first version's. Left out: not known.
+    signed_on: LocalDate | None = None
+    # The day notice of termination was given (or the termination agreed); set only by a termination.
+    notice_on: LocalDate | None = None
 
     @field_validator("services", mode="before")
     @classmethod
@@ -416,6 +424,14 @@ class ContractTerms(_Terms):
             raise terms_error(f"end {end.isoformat()} is before start {start.isoformat()}")
         return end
 
+    @field_validator("notice_on")
+    @classmethod
+    def _notice_not_after_end(cls, notice_on: date | None, info: ValidationInfo) -> date | None:
+        end = info.data.get("end")
+        if notice_on is not None and end is not None and notice_on > end:
+            raise terms_error(f"notice given on {notice_on.isoformat()}, after the end {end.isoformat()}")
+        return notice_on
+
     def has(self, service: Service) -> bool:
         return any(s.name is service for s in self.services)
 
@@ -428,13 +444,17 @@ class ContractTerms(_Terms):
 # --------------------------------------------------------------------------------------------------
 
 
+_OPTIONAL_CONTRACT_DATES = ("signed_on", "notice_on")
+
+
 class TermsDocument(_Terms):
     """A contract's terms as one document: what contract events carry, the scheduler stores and plans with,
     and `terminarz plan --terms FILE` reads.
 
     JSON (terms.md): `{"client": {"legal_form": …, <identifiers given>, <the other terms>}, "contract":
-    {"services": ["vat", …], "start": "2026-01-01", "end": null, "parameters": {"payroll": {…}}}}` — services
-    as names, `parameters` only when a service has some. A service may also be given as
+    {"services": ["vat", …], "start": "2026-01-01", "end": null, "signed_on": "2025-12-29", "notice_on": …,
+    "parameters": {"payroll": {…}}}}` — services as names, `parameters` only when a service has some,
+    `signed_on` and `notice_on` only when known. A service may also be given as
     `{"name": …, "parameters": {…}}`. model_dump(mode="json") and to_json() give that shape."""
 
     client: ClientTerms
@@ -469,6 +489,10 @@ class TermsDocument(_Terms):
         contract: dict[str, Any] = dumped["contract"]
         services = contract.pop("services")
         parameters = {s["name"]: s["parameters"] for s in services if s["parameters"]}
+        # Dates not known are left out, so that a document written before they existed reads the same.
+        for optional in _OPTIONAL_CONTRACT_DATES:
+            if contract.get(optional) is None:
+                contract.pop(optional, None)
         return {
             "client": {"legal_form": client.pop("legal_form"),
                        **{k: v for k, v in identifiers.items() if v is not None}, **client},

@@ -184,7 +184,7 @@ async def terminate(
         f"contracts/{contract_id}/termination",
         body.model_dump(mode="json"),
         lambda session: handlers.terminate(
-            ctx, session, contract_id=contract_id, end=body.end, reason=body.reason
+            ctx, session, contract_id=contract_id, end=body.end, reason=body.reason, notice_on=body.notice_on
         ),
     )
 

@@ -470,6 +470,13 @@ class ContractDraft(ContractTerms):
     fee: Fee
     team: Team
 
+    @field_validator("notice_on")
+    @classmethod
+    def _notice_by_termination(cls, notice_on: date | None) -> date | None:
+        if notice_on is not None:
+            raise terms_error("is set by recording a termination (POST /contracts/{id}/termination)")
+        return notice_on
+
     def attach(self, client_id: ClientId) -> ContractIn:
         """This contract for a stored client (the import's apply, once the client has its id)."""
         return ContractIn.model_validate({**self.model_dump(), "client_id": client_id})
@@ -501,8 +508,10 @@ class ContractIn(ContractDraft):
 # --------------------------------------------------------------------------------------------------
 
 
-def terms_document(client: ClientIn | TaxTerms, contract: CommonContractTerms) -> TermsDocument:
-    """The terms document of a validated client (its identifiers, never PESEL) and contract."""
+def terms_document(client: ClientIn | TaxTerms, contract: CommonContractTerms, *,
+                   notice_on: date | None = None) -> TermsDocument:
+    """The terms document of a validated client (its identifiers, never PESEL) and contract; `notice_on` the
+    day notice of termination was given, for a terminated contract."""
     profile = client.tax_profile if isinstance(client, ClientIn) else client
     terms = {name: getattr(profile, name) for name in TaxTerms.model_fields}
     if isinstance(client, ClientIn):
@@ -511,7 +520,8 @@ def terms_document(client: ClientIn | TaxTerms, contract: CommonContractTerms) -
     return TermsDocument.model_construct(
         client=ClientTerms.model_construct(**terms),
         contract=CommonContractTerms.model_construct(services=list(contract.services), start=contract.start,
-                                                     end=contract.end),
+                                                     end=contract.end, signed_on=contract.signed_on,
+                                                     notice_on=notice_on),
     )
 
 
@@ -556,7 +566,9 @@ class AnnexIn(_Model):
 
 
 class TerminationIn(_Model):
-    """Notice given or mutual termination: the last day the contract covers, and why."""
+    """Notice given or mutual termination: the last day the contract covers, and why; `notice_on` is the day
+    notice was given or the termination agreed (default: the day it is recorded)."""
 
     end: LocalDate
     reason: MultilineText = Field(min_length=1, max_length=1000)
+    notice_on: LocalDate | None = None

@@ -42,9 +42,10 @@ from services.contracts.models import (
 TEAM_ROLES = tuple(role.value for role in TeamRole)
 # What an annex may change; `start`, `number` and the client stay as signed.
 ANNEX_TERMS = ("tax_profile", "services", "fee", "team", "end", "notice_period_months", "signed_on")
-# Keys of a version document that are not ContractIn fields: the people behind the team's logins, and the
-# client's tax profile when an annex changed it (the client's terms as of that version).
-_EXTRA_KEYS = ("team_members", "tax_profile")
+# Keys of a version document that are not ContractIn fields: the people behind the team's logins, the
+# client's tax profile when an annex changed it (the client's terms as of that version), and the day notice
+# of termination was given (a termination's version).
+_EXTRA_KEYS = ("team_members", "tax_profile", "notice_on")
 
 
 async def create_client(ctx: ServiceContext, session: AsyncSession, client: ClientIn) -> dict[str, Any]:
@@ -210,7 +211,8 @@ def _snapshot(
         client_name=client_in.name,
         version=version,
         effective_from=effective_from,
-        terms=terms_document(client_in, contract_in),
+        terms=terms_document(client_in, contract_in, notice_on=(
+            date.fromisoformat(document["notice_on"]) if document.get("notice_on") else None)),
         team={
             role: TeamMember.model_validate(m) if m else None for role, m in document["team_members"].items()
         },
@@ -314,9 +316,11 @@ async def add_annex(
 
 
 async def terminate(
-    ctx: ServiceContext, session: AsyncSession, *, contract_id: int, end: date, reason: str
+    ctx: ServiceContext, session: AsyncSession, *, contract_id: int, end: date, reason: str,
+    notice_on: date | None = None,
 ) -> dict[str, Any]:
-    """Terminate: the newest terms with `end` set, as a new version replacing the newest one.
+    """Terminate: the newest terms with `end` set (and the day notice was given, `notice_on`, by default the
+    day it is recorded), as a new version replacing the newest one.
 
     The version takes effect when the newest one did, so whatever plan follows the version in force sees
     the end from then on; an end before that (a day before an annex's effective date at the earliest)
@@ -331,7 +335,13 @@ async def terminate(
         problems.append({"field": "end", "message": (
             f"is before version {latest.version} takes effect on {latest.effective_from.isoformat()}; "
             f"end the contract on {(latest.effective_from - timedelta(days=1)).isoformat()} or later")})
-    document = {**latest.document, "end": end.isoformat()}
+    # Recorded after the end (a contract ended last month is entered today), the notice is taken as the end.
+    notice = notice_on or min(ctx.clock.today(), end)
+    if notice > ctx.clock.today():
+        problems.append({"field": "notice_on", "message": f"is after today {ctx.clock.today().isoformat()}"})
+    elif notice > end:
+        problems.append({"field": "notice_on", "message": f"is after the end {end.isoformat()}"})
+    document = {**latest.document, "end": end.isoformat(), "notice_on": notice.isoformat()}
     problems += _contract_errors(document)[1]
     _refuse(problems)
     await session.execute(update(contracts).where(contracts.c.id == row.id).values(status="terminated"))
@@ -379,6 +389,7 @@ def _version_summary(v: Any) -> dict[str, Any]:
         "fee": doc["fee"],
         "team": doc["team"],
         "end": doc.get("end"),
+        "notice_on": doc.get("notice_on"),
         "notice_period_months": doc.get("notice_period_months"),
         "tax_profile": doc.get("tax_profile"),
     }

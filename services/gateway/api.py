@@ -412,7 +412,8 @@ async def rules_in_force(user: User = Depends(api_user), svc: ServiceClients = D
     return await svc.call("scheduler", "GET", "/rules")
 
 
-@router.post("/rules/preview", summary="What the edited rules folder would add and withdraw, per contract",
+@router.post("/rules/preview", summary="What the edited rules folder would add, change (dates, title, checklist, "
+                                      "role) and withdraw, per contract",
              responses={**ADMIN, **success(RulesPreview)})
 async def rules_preview(user: User = Depends(admin), svc: ServiceClients = Depends(service_clients)) -> Any:
     return await svc.call("scheduler", "POST", "/rules/preview")

@@ -94,11 +94,15 @@ def _date_pl(value: Any) -> str:
 
 templates.env.filters["date_pl"] = _date_pl
 RULESET_STATUS_PL = {"active": "obowiązuje", "superseded": "zastąpiona", "rejected": "odrzucona"}
+# What a rules preview says changed for an occurrence (the scheduler's CASE_FIELDS).
+CHANGE_PL = {"due": "termin", "generate_on": "utworzenie sprawy", "title_pl": "tytuł", "title_en": "tytuł (en)",
+             "checklist": "lista kontrolna", "role": "rola"}
 templates.env.globals.update(
     STATUS_PL=STATUS_PL, MAIL_STATUS_PL=MAIL_STATUS_PL, ROLE_PL=ROLE_PL, LEGAL_FORM_PL=LEGAL_FORM_PL,
     BOOKS_PL=BOOKS_PL, INCOME_TAX_PL=INCOME_TAX_PL, ADVANCES_PL=ADVANCES_PL, VAT_PL=VAT_PL, SERVICE_PL=SERVICE_PL,
     TEAM_PL=TEAM_PL, CONTRACT_STATUS_PL=CONTRACT_STATUS_PL, VERSION_KIND_PL=VERSION_KIND_PL,
     PLAN_STATUS_PL=PLAN_STATUS_PL, RULESET_STATUS_PL=RULESET_STATUS_PL, TERM_PL=TERM_PL, PROFILE_FLAGS=PROFILE_FLAGS,
+    CHANGE_PL=CHANGE_PL,
 )
 
 

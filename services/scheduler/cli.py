@@ -63,12 +63,12 @@ def _row(occurrence: Occurrence) -> dict[str, Any]:
 
 
 def _table(occurrences: list[Occurrence]) -> str:
-    header = f"{'due':<10}  {'create on':<10}  {'code':<18}  {'period':<10}  {'role':<10}  title"
+    header = f"{'due':<10}  {'create on':<10}  {'code':<18}  {'period':<12}  {'role':<10}  title"
     lines = [header, "-" * len(header)]
     for o in occurrences:
         moved = "*" if o.due != o.nominal_due else " "
         lines.append(f"{o.due.isoformat():<10}{moved} {o.generate_on.isoformat():<10}  {o.code:<18}  "
-                     f"{o.period:<10}  {o.role:<10}  {o.title_pl}")
+                     f"{o.period:<12}  {o.role:<10}  {o.title_pl}")
     lines.append(f"{len(occurrences)} case(s); * = moved from the nominal due date (free day or override)")
     return "\n".join(lines)
 
@@ -141,14 +141,17 @@ def _print_stored_plan(contract: str, start: date, end: date, fmt: str, *, url: 
 @rules_app.command("preview")
 def preview_command(url: str = typer.Option(None, "--url", help=URL_HELP),
                     token: str = typer.Option(None, "--token", help=TOKEN_HELP)) -> None:
-    """What putting the edited rules folder in force would add and withdraw, for which contracts (admin)."""
+    """What putting the edited rules folder in force would add, change and withdraw, per contract (admin)."""
     result = call_api("POST", "/rules/preview", url=url, token=token)
     typer.echo(f"in force: {result['in_force']}  →  candidate: {result['candidate_version']}")
-    for label, key in (("would be ADDED", "added"), ("would be WITHDRAWN", "withdrawn")):
-        typer.echo(f"\n{len(result[key])} occurrence(s) {label}:")
-        for o in result[key]:
-            typer.echo(f"  {o['due']}  {o['code']:<18} {o['period']:<10} {o['contract_number']:<14} "
-                       f"{o['client_name']} ({o.get('assignee') or '—'})")
+    for label, key in (("would be ADDED", "added"), ("would CHANGE", "changed"), ("would be WITHDRAWN", "withdrawn")):
+        typer.echo(f"\n{len(result.get(key, []))} occurrence(s) {label}:")
+        for o in result.get(key, []):
+            changes = "; ".join(f"{field} {c['from']} → {c['to']}" if field in ("due", "generate_on", "role")
+                                else f"{field} changed" for field, c in o.get("changes", {}).items())
+            case = " [case exists]" if o.get("status") == "requested" else ""
+            typer.echo(f"  {o['due']}  {o['code']:<18} {o['period']:<12} {o['contract_number']:<14} "
+                       f"{o['client_name']} ({o.get('assignee') or '—'}){case}" + (f"  {changes}" if changes else ""))
 
 
 @rules_app.command("apply")

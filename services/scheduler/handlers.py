@@ -4,6 +4,7 @@ cases when their time has come. Every function works inside the caller's transac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.log import get_logger
 from services.common.messages import (
+    CASE_REPLANNED,
     CASE_REQUESTED,
     CASE_WITHDRAWN,
     CONTRACT_TERMINATED,
+    CaseReplanned,
     CaseRequested,
     CaseWithdrawn,
     ContractSnapshot,
@@ -28,7 +31,7 @@ from services.common.messages import (
 from services.common.runtime import ServiceContext
 from services.scheduler.domain import Occurrence
 from services.scheduler.models import occurrences, planned_contracts
-from services.scheduler.planner import Detail, Planner, occurrence_columns
+from services.scheduler.planner import Detail, Planner, occurrence_changes, occurrence_columns
 
 log = get_logger(__name__)
 
@@ -118,8 +121,9 @@ def plan_window(today: date) -> tuple[date, date]:
 async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping[str, list[dict[str, Any]]], *,
                   reason: str, new: bool = False) -> dict[str, int]:
     """Make each contract's stored plan equal the desired one over the plan window: add what is new, withdraw
-    what is no longer owed, never touch what was already requested and is still due. A few statements in all
-    (one read of what is stored, bulk writes of what is new), however many contracts.
+    what is no longer owed, move what is planned, and tell the cases service (case.replanned) what changed for an
+    occurrence whose case exists; nothing is requested twice. A few statements in all (one read of what is
+    stored, bulk writes of what is new), however many contracts.
 
     `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet."""
     planner = planner_of(ctx)
@@ -140,6 +144,7 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     wanted: set[tuple[str, str, str]] = set()
     revived: list[tuple[int, Occurrence]] = []
     moved: list[tuple[int, Occurrence]] = []
+    replanned: list[tuple[Any, Occurrence]] = []
     try:
         for chunk_start in range(0, len(ids), _CHUNK):
             rows: list[dict[str, Any]] = []
@@ -158,6 +163,8 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
                                                       or row.contract_version != occ.contract_version
                                                       or row.rules_version != planner.version):
                         moved.append((row.id, occ))
+                    elif row.status == "requested" and occurrence_changes(row, occ):
+                        replanned.append((row, occ))
                 await writer.let_run()
             await writer.add(rows)
         added = await writer.finish() + len(revived)
@@ -172,6 +179,16 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     for occurrence_id, occ in moved:
         await session.execute(update(occurrences).where(occurrences.c.id == occurrence_id).values(
             rules_version=planner.version, **occurrence_columns(occ)))
+    # The case exists: it follows (the cases service keeps its assignee and leaves finished cases alone).
+    replans: list[tuple[str, dict[str, Any]]] = []
+    for row, occ in replanned:
+        await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
+            rules_version=planner.version, **occurrence_columns(occ)))
+        replans.append((CASE_REPLANNED, CaseReplanned(
+            contract_id=row.contract_id, rule_id=occ.rule_id, period=occ.period, due=occ.due,
+            generate_on=occ.generate_on, title_pl=occ.title_pl, title_en=occ.title_en, checklist=list(occ.checklist),
+            role=occ.role, rules_version=planner.version, reason=reason).model_dump(mode="json")))
+    await ctx.messaging.emit_many(session, replans)
     withdrawals: list[tuple[str, dict[str, Any]]] = []
     withdrawn = 0
     for key, row in current.items():
@@ -189,11 +206,11 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     if not new:
         await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id.in_(ids))
                               .values(planned_on=today, planned_rules_version=planner.version))
-    changed = len(moved)
+    changed = len(moved) + len(replanned)
     if added or withdrawn or changed:
         log.info("plan.changed", contracts=len(ids), contract_id=ids[0] if len(ids) == 1 else None, added=added,
-                 withdrawn=withdrawn, changed=changed, reason=reason)
-    return {"added": added, "withdrawn": withdrawn, "changed": changed}
+                 withdrawn=withdrawn, changed=changed, cases_replanned=len(replanned), reason=reason)
+    return {"added": added, "withdrawn": withdrawn, "changed": changed, "cases_replanned": len(replanned)}
 
 
 # Contracts planned between two bulk writes: PostgreSQL stores one chunk while the next is computed.
@@ -295,7 +312,7 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
         team = teams.get(row.contract_id)
         if team is None:
             team = teams[row.contract_id] = {role: _member(member) for role, member in
-                                             _team_for(contract.versions, row.contract_version).items()}
+                                             team_for(contract.versions, today).items()}
         detail = row.detail
         request = CaseRequested(
             contract_id=row.contract_id, contract_number=contract.number, client_name=contract.client_name,
@@ -304,6 +321,7 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             assignee=team.get(row.role) or team.get("accountant"),
             commissioner=team.get("manager"), checklist=detail.get("checklist", []),
             notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
+            late_on_creation=row.due < today,
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
     await ctx.messaging.emit_many(session, requests)
@@ -313,10 +331,13 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
     return len(rows)
 
 
-def _team_for(versions: Sequence[dict[str, Any]], version: int) -> dict[str, Any]:
-    """The team of the latest version: cases go to whoever is responsible now."""
-    latest = max(versions, key=lambda v: v["version"])
-    team: dict[str, Any] = latest.get("team") or {}
+def team_for(versions: Sequence[dict[str, Any]], today: date) -> dict[str, Any]:
+    """The team of the version in force today: cases go to whoever is responsible now, not to the people of an
+    annex that takes effect later (before its start, a contract's first version's team)."""
+    ordered = sorted(versions, key=itemgetter("effective_from", "version"))
+    day = today.isoformat()
+    current = next((v for v in reversed(ordered) if v["effective_from"] <= day), ordered[0])
+    team: dict[str, Any] = current.get("team") or {}
     return team
 
 
@@ -327,7 +348,7 @@ def _member(value: dict[str, Any] | None) -> TeamMember | None:
 async def tick(ctx: ServiceContext, *, batch: int = 1000) -> dict[str, int]:
     """Catch up: replan contracts not planned today or under an older rules version, then request what is due.
 
-    Runs at start (so downtime is caught up) and every few seconds after."""
+    Runs at start (so downtime is caught up), every few seconds after, and at once when rules are applied."""
     planner = planner_of(ctx)
     today = ctx.clock.today()
     replanned = requested = 0
@@ -335,13 +356,20 @@ async def tick(ctx: ServiceContext, *, batch: int = 1000) -> dict[str, int]:
         async with ctx.db.transaction() as session:
             await _lock_planner(session)
             stale = (await session.execute(
-                select(planned_contracts.c.contract_id, planned_contracts.c.versions)
+                select(planned_contracts.c.contract_id, planned_contracts.c.versions,
+                       planned_contracts.c.planned_rules_version)
                 .where((planned_contracts.c.planned_on.is_(None)) | (planned_contracts.c.planned_on < today)
                        | (planned_contracts.c.planned_rules_version != planner.version))
                 .order_by(planned_contracts.c.contract_id)
                 .limit(batch))).all()
-            if stale:
-                await _replan(ctx, session, {c.contract_id: c.versions for c in stale}, reason="replan")
+            # A case that moves says why: new rules, or the day's replan (the horizon moved).
+            rules_changed = {c.contract_id: c.versions for c in stale
+                             if c.planned_rules_version not in (None, planner.version)}
+            daily = {c.contract_id: c.versions for c in stale if c.contract_id not in rules_changed}
+            if rules_changed:
+                await _replan(ctx, session, rules_changed, reason=f"rules {planner.version}")
+            if daily:
+                await _replan(ctx, session, daily, reason="replan")
             replanned += len(stale)
             count = await request_due(ctx, session, limit=batch)
             requested += count
@@ -349,7 +377,20 @@ async def tick(ctx: ServiceContext, *, batch: int = 1000) -> dict[str, int]:
             return {"replanned": replanned, "requested": requested}
 
 
+def wake_tick(ctx: ServiceContext) -> None:
+    """Run the tick now rather than at its next interval (new rules were put in force)."""
+    _wake(ctx).set()
+
+
+def _wake(ctx: ServiceContext) -> asyncio.Event:
+    event: asyncio.Event = ctx.extras.setdefault("tick_wake", asyncio.Event())
+    return event
+
+
 async def tick_loop(ctx: ServiceContext) -> None:
+    wake = _wake(ctx)
     while True:
+        wake.clear()  # a wake-up during this tick runs the next one at once
         await tick(ctx)
-        await asyncio.sleep(ctx.settings.scheduler_tick_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), ctx.settings.scheduler_tick_seconds)

@@ -15,11 +15,12 @@ from services.common.terms import TermsDocument
 from services.scheduler.domain.conditions import terms_read
 from services.scheduler.domain.facts import build_fact, fact_key, parse_terms
 from services.scheduler.domain.planning import Occurrence, TermsVersion, contract_dates, plan_contract
-from services.scheduler.domain.rules import RuleProblem, RuleSet, RuleSetError
+from services.scheduler.domain.rules import DUE_ANCHORS, PERIOD_ANCHORS, RuleProblem, RuleSet, RuleSetError
 from services.scheduler.engine import ObligationMatcher
 from services.scheduler.rulefiles import load_ruleset, read_rule_files
 
-__all__ = ["Planner", "RuleSetError", "occurrence_columns", "problem_dict", "read_rule_files"]
+__all__ = ["CASE_FIELDS", "Planner", "RuleSetError", "occurrence_changes", "occurrence_columns", "problem_dict",
+           "read_rule_files"]
 
 
 def problem_dict(problem: RuleProblem) -> dict[str, Any]:
@@ -52,6 +53,29 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     }
 
 
+# What a case shows of its occurrence: a change to one of these reaches the open case (case.replanned).
+CASE_FIELDS = ("due", "generate_on", "title_pl", "title_en", "checklist", "role")
+
+
+def occurrence_changes(stored: Any, occurrence: Occurrence) -> dict[str, dict[str, Any]]:
+    """What a case would show differently if `stored` (an `occurrences` row) became `occurrence`:
+    {field: {"from": old, "to": new}} in JSON form, for the fields of CASE_FIELDS that differ."""
+    detail = stored.detail
+    old = {"due": stored.due, "generate_on": stored.generate_on, "title_pl": detail.get("title_pl"),
+           "title_en": detail.get("title_en"), "checklist": list(detail.get("checklist") or []), "role": stored.role}
+    new = {"due": occurrence.due, "generate_on": occurrence.generate_on, "title_pl": occurrence.title_pl,
+           "title_en": occurrence.title_en, "checklist": list(occurrence.checklist), "role": occurrence.role}
+    return {name: {"from": _json(old[name]), "to": _json(new[name])} for name in CASE_FIELDS
+            if old[name] != new[name]}
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# Due dates counting from one of these depend on the contract's own dates, not only on its start month.
+_CONTRACT_ANCHORS = frozenset(a for a in DUE_ANCHORS if a not in PERIOD_ANCHORS)
+
 # What one rule contributes to a plan depends only on this key (see Planner.plan).
 _RuleKey = tuple[Any, ...]
 
@@ -80,10 +104,11 @@ class Planner:
                                          extra_days_off=ruleset.extra_days_off, files=ruleset.files)
                         for rule in ruleset.rules}
         self._order = {rule.id: i for i, rule in enumerate(ruleset.rules)}
-        # Rules whose dates depend on the contract's start day; for the others only its month matters, as
-        # every period kind (month, quarter, year, fiscal year) begins and ends on a month's boundary.
+        # Rules whose dates depend on the contract's own days (start, signing, end, notice); for the others only
+        # the start's month matters, as every period kind (month, quarter, year, fiscal year and quarter) begins
+        # and ends on a month's boundary.
         self._start_day_matters = {rule.id for rule in ruleset.rules
-                                   if rule.recurrence.period == "once" or rule.due.anchor == "contract_start"}
+                                   if rule.recurrence.period == "once" or rule.due.anchor in _CONTRACT_ANCHORS}
         self._memo: dict[_RuleKey, list[Occurrence]] = {}
         self._memo_window: tuple[date, date] | None = None
         self.memo_hits = self.memo_misses = 0
@@ -146,7 +171,8 @@ class Planner:
             self._memo.clear()
             self._memo_window = (date_from, date_to)
         ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
-        start, end = contract_dates(ordered)  # raises PlanningError as plan_contract would
+        dates = contract_dates(ordered)  # raises PlanningError as plan_contract would
+        start, end = dates.start, dates.end
         fiscal_year_end = ordered[-1].terms.client.fiscal_year_end
         rule_ids = sorted({rule_id for ids in matched.values() for rule_id in ids}, key=self._order.__getitem__)
         found: list[Occurrence] = []
@@ -154,7 +180,8 @@ class Planner:
             # Every period ends on a month's last day: without an end date (which may fall mid-month) only the
             # month of the start and of each version's effective date decides a month-bound rule's plan.
             by_month = end is None and rule_id not in self._start_day_matters
-            key = (rule_id, _month(start) if by_month else start, end, fiscal_year_end,
+            key = (rule_id, _month(start) if by_month else dates if rule_id in self._start_day_matters else start,
+                   end, fiscal_year_end,
                    tuple((v.version, _month(v.effective_from) if by_month else v.effective_from,
                           rule_id in matched.get(v.version, ())) for v in ordered))
             part = self._memo.get(key)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.log import get_logger
 from services.common.messages import RULES_LOADED, RULES_REJECTED
 from services.common.runtime import ServiceContext
-from services.scheduler.handlers import plan_window
+from services.scheduler.handlers import plan_window, team_for, wake_tick
 from services.scheduler.models import occurrences, planned_contracts, rule_sets
-from services.scheduler.planner import Planner, RuleSetError, problem_dict, read_rule_files
+from services.scheduler.planner import Planner, RuleSetError, occurrence_changes, problem_dict, read_rule_files
 
 log = get_logger(__name__)
 
 
 async def apply_rules(ctx: ServiceContext, directory: Path) -> dict[str, Any]:
-    """Load the folder; if valid, it is in force from now (contracts replan on the next tick).
+    """Load the folder; if valid, it is in force from now and the tick replans every contract at once (open
+    cases follow through case.replanned and case.withdrawn).
 
     A broken set is recorded and announced (rules.rejected) and the set in force stays."""
     files = read_rule_files(directory)
@@ -37,6 +40,7 @@ async def apply_rules(ctx: ServiceContext, directory: Path) -> dict[str, Any]:
         return {"status": "rejected", "errors": errors,
                 "in_force": current_planner(ctx).version if "planner" in ctx.extras else None}
     await _activate(ctx, candidate, files)
+    wake_tick(ctx)
     return {"status": "active", "version": candidate.version, "rules": candidate.rule_count}
 
 
@@ -78,36 +82,62 @@ def current_planner(ctx: ServiceContext) -> Planner:
     return planner
 
 
+_PREVIEW_CHUNK = 500
+
+
 async def preview(ctx: ServiceContext, session: AsyncSession, candidate: Planner) -> dict[str, Any]:
-    """What a candidate rule set would change: occurrences added and withdrawn, per contract, over the horizon."""
+    """What a candidate rule set would change over the plan window, per contract: occurrences added, withdrawn,
+    and changed (due or generate-on moved; title, checklist or role changed) — for a changed one whose case
+    exists (`status` requested), the open case would follow.
+
+    `added`, `withdrawn` and `changed` list every occurrence (by due date); `contracts` sums them per contract."""
     start, end = plan_window(ctx.clock.today())
-    added: list[dict[str, Any]] = []
-    withdrawn: list[dict[str, Any]] = []
-    contracts = (await session.execute(
-        select(planned_contracts).where(planned_contracts.c.terminated.is_(False)))).all()
-    for contract in contracts:
+    found: dict[str, list[dict[str, Any]]] = {"added": [], "withdrawn": [], "changed": []}
+    # Every contract, terminated ones too: until their end they still have cases a rule change may move.
+    contracts = (await session.execute(select(planned_contracts).order_by(planned_contracts.c.number))).all()
+    per_contract: list[dict[str, Any]] = []
+    stored_by_contract: dict[str, dict[tuple[str, str], Any]] = {}
+    for index, contract in enumerate(contracts):
+        if index % _PREVIEW_CHUNK == 0:  # what is stored, read a chunk of contracts at a time
+            chunk = [c.contract_id for c in contracts[index:index + _PREVIEW_CHUNK]]
+            stored_by_contract = {}
+            for row in await session.execute(select(occurrences).where(
+                    occurrences.c.contract_id.in_(chunk), occurrences.c.due >= start,
+                    occurrences.c.status != "withdrawn")):
+                stored_by_contract.setdefault(row.contract_id, {})[(row.rule_id, row.period)] = row
         wanted = {(o.rule_id, o.period): o for o in
                   await candidate.occurrences(contract.contract_id, contract.versions, start, end)}
-        stored = {(r.rule_id, r.period): r for r in await session.execute(
-            select(occurrences).where(occurrences.c.contract_id == contract.contract_id, occurrences.c.due >= start,
-                                      occurrences.c.status != "withdrawn"))}
-        who = _accountant(contract.versions)
+        stored = stored_by_contract.get(contract.contract_id, {})
+        who = _accountant(contract.versions, ctx.clock.today())
+        about = {"contract_id": contract.contract_id, "contract_number": contract.number,
+                 "client_name": contract.client_name}
+        counts = {"added": 0, "withdrawn": 0, "changed": 0}
         for key in wanted.keys() - stored.keys():
             o = wanted[key]
-            added.append({"contract_id": contract.contract_id, "contract_number": contract.number,
-                          "client_name": contract.client_name, "rule_id": o.rule_id, "code": o.code,
-                          "period": o.period, "due": o.due.isoformat(), "for": o.role, "assignee": who})
+            found["added"].append({**about, "rule_id": o.rule_id, "code": o.code, "period": o.period,
+                                   "due": o.due.isoformat(), "generate_on": o.generate_on.isoformat(),
+                                   "for": o.role, "assignee": who})
+            counts["added"] += 1
         for key in stored.keys() - wanted.keys():
             r = stored[key]
-            withdrawn.append({"contract_id": contract.contract_id, "contract_number": contract.number,
-                              "client_name": contract.client_name, "rule_id": r.rule_id, "code": r.code,
-                              "period": r.period, "due": r.due.isoformat(), "status": r.status, "assignee": who})
+            found["withdrawn"].append({**about, "rule_id": r.rule_id, "code": r.code, "period": r.period,
+                                       "due": r.due.isoformat(), "status": r.status, "assignee": who})
+            counts["withdrawn"] += 1
+        for key in stored.keys() & wanted.keys():
+            r, o = stored[key], wanted[key]
+            changes = occurrence_changes(r, o)
+            if changes:
+                found["changed"].append({**about, "rule_id": r.rule_id, "code": r.code, "period": r.period,
+                                         "due": o.due.isoformat(), "status": r.status, "assignee": who,
+                                         "changes": changes})
+                counts["changed"] += 1
+        if any(counts.values()):
+            per_contract.append({**about, "assignee": who, **counts})
+    order = itemgetter("due", "contract_number", "rule_id", "period")
     return {"candidate_version": candidate.version, "in_force": current_planner(ctx).version,
-            "added": sorted(added, key=lambda x: (x["due"], x["contract_number"], x["rule_id"])),
-            "withdrawn": sorted(withdrawn, key=lambda x: (x["due"], x["contract_number"], x["rule_id"]))}
+            **{kind: sorted(items, key=order) for kind, items in found.items()}, "contracts": per_contract}
 
 
-def _accountant(versions: list[dict[str, Any]]) -> str | None:
-    team = max(versions, key=lambda v: v["version"]).get("team") or {}
-    member = team.get("accountant")
+def _accountant(versions: list[dict[str, Any]], today: date) -> str | None:
+    member = team_for(versions, today).get("accountant")
     return member.get("login") if member else None

@@ -45,7 +45,12 @@ async def test_admin_previews_a_rule_change_and_a_broken_set_is_refused(
             return any(o["code"] == "VAT_UE" for o in plan)
 
         await wait_for(planned, what="VAT-UE in the plan")
-    edit_vat_rules(rules_dir, lambda rules: rules.remove(next(r for r in rules if r["id"] == "vat.vat_ue")))
+
+    def drop_vat_ue_and_move_jpk(rules: list[dict[str, Any]]) -> None:
+        rules.remove(next(r for r in rules if r["id"] == "vat.vat_ue"))
+        next(r for r in rules if r["id"] == "vat.jpk_v7m")["due"]["day"] = 27
+
+    edit_vat_rules(rules_dir, drop_vat_ue_and_move_jpk)
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as pw:
@@ -63,6 +68,11 @@ async def test_admin_previews_a_rule_change_and_a_broken_set_is_refused(
             preview = page.locator("#rules-preview")
             await expect(preview).to_contain_text("Zostałyby wycofane")
             await expect(preview.locator("tr", has_text="VAT_UE").first).to_contain_text("R/1")
+            # October's JPK_V7M (a case already) would move from 25.11 to Fri 27.11, and the admin sees it.
+            moved = page.locator("#preview-changed tr", has_text="2026-10")
+            await expect(moved).to_contain_text("termin: 25.11.2026 → 27.11.2026")
+            await expect(moved).to_contain_text("sprawa istnieje")
+            await expect(page.locator("#preview-contracts")).to_contain_text("R/1")
             await page.screenshot(path=str(ARTIFACTS / "rules_preview.png"), full_page=True)
 
             edit_vat_rules(rules_dir, lambda rules: rules[0]["due"].update(day=40))

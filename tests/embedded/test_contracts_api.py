@@ -58,12 +58,24 @@ async def test_invalid_annex_and_termination_name_their_fields(office: Office) -
         early = await api.post(f"/api/v1/contracts/{signed['id']}/termination",
                                json={"end": "2026-09-30", "reason": "x"})
         no_reason = await api.post(f"/api/v1/contracts/{signed['id']}/termination", json={"end": "2026-12-31"})
+        # The clock stands at 28.11.2026: notice cannot be dated tomorrow, nor after the last day.
+        future_notice = await api.post(f"/api/v1/contracts/{signed['id']}/termination",
+                                       json={"end": "2027-03-31", "reason": "x", "notice_on": "2026-11-29"})
+        late_notice = await api.post(f"/api/v1/contracts/{signed['id']}/termination",
+                                     json={"end": "2026-10-31", "reason": "x", "notice_on": "2026-11-02"})
         unchanged = await api.get(f"/api/v1/contracts/{signed['id']}")
+        client = (await api.get("/api/v1/clients", params={"q": "Kowalski"})).json()["items"][0]
+        with_notice = await api.post("/api/v1/contracts", json={
+            **contract(client["id"], number="BR/2026/101"), "notice_on": "2026-11-01"})
     assert annex.status_code == 422
     assert {"effective_from", "fee.monthly_net", "tax_profile.vat"} <= _fields(annex)
     assert early.status_code == 422 and _fields(early) == {"end"}
     assert no_reason.status_code == 422 and _fields(no_reason) == {"reason"}
+    assert future_notice.status_code == 422 and _fields(future_notice) == {"notice_on"}
+    assert late_notice.status_code == 422 and _fields(late_notice) == {"notice_on"}
     assert unchanged.json()["version"] == 1 and unchanged.json()["status"] == "active"
+    # A new contract has no notice: only a termination gives one.
+    assert with_notice.status_code == 422 and _fields(with_notice) == {"notice_on"}
 
 
 async def test_same_idempotency_key_creates_one_contract(office: Office) -> None:
@@ -143,6 +155,7 @@ async def test_termination_withdraws_what_is_not_yet_generated(office: Office) -
         ended = response.json()
         assert ended["status"] == "terminated" and ended["end"] == "2026-12-31"
         assert ended["versions"][-1]["kind"] == "termination"
+        assert ended["versions"][-1]["notice_on"] == "2026-11-28"  # the day it was recorded
         assert ended["versions"][-1]["reason"] == "wypowiedzenie przez klienta"
 
         async def nothing_after_the_end() -> bool:

@@ -14,7 +14,7 @@ from dateutil.rrule import rrulestr
 from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
 from services.scheduler.domain.facts import parse_terms
-from services.scheduler.domain.rules import Due, PeriodKind, Rule, RuleSet
+from services.scheduler.domain.rules import END_ANCHORS, Due, DueAnchor, PeriodKind, Rule, RuleSet
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
 # periods ending earlier than this before the horizon cannot be due inside it.
@@ -105,6 +105,17 @@ def fiscal_year_period(end: date) -> Period:
     return Period(label, start, end)
 
 
+def fiscal_quarters(year: Period) -> list[Period]:
+    """The four quarters of a (tax) year, labelled after it: `2026-Q1` of a calendar year (the calendar quarter's
+    own label), `2025/2026-Q1` for the first three months of a year from April 2025 to March 2026."""
+    quarters = []
+    for index in range(4):
+        start = year.start + relativedelta(months=3 * index)
+        quarters.append(Period(f"{year.label}-Q{index + 1}", start,
+                               start + relativedelta(months=3) - timedelta(days=1)))
+    return quarters
+
+
 def _fiscal_year_end(terms: TermsDocument, year: int) -> date:
     month, day = (int(x) for x in terms.client.fiscal_year_end.split("-"))
     # A 02-29 year end is read as the last day of February in every year.
@@ -143,11 +154,12 @@ def _rrule_periods(rule: Rule, first: date, last: date) -> Iterator[Period]:
 def rule_periods(rule: Rule, first: date, last: date, fiscal_terms: TermsDocument) -> Iterator[Period]:
     """Periods of `rule` that overlap [first, last] (`once` is handled by the caller)."""
     recurrence = rule.recurrence
-    if recurrence.period == "fiscal_year":
+    if recurrence.period in ("fiscal_year", "fiscal_quarter"):
         for year in range(first.year, last.year + 2):
-            period = fiscal_year_period(_fiscal_year_end(fiscal_terms, year))
-            if period.end >= first and period.start <= last:
-                yield period
+            fiscal = fiscal_year_period(_fiscal_year_end(fiscal_terms, year))
+            for period in fiscal_quarters(fiscal) if recurrence.period == "fiscal_quarter" else [fiscal]:
+                if period.end >= first and period.start <= last:
+                    yield period
         return
     periods = (_rrule_periods(rule, first, last) if recurrence.rrule
                else _calendar_periods(recurrence.period, first, last))
@@ -159,12 +171,21 @@ def rule_periods(rule: Rule, first: date, last: date, fiscal_terms: TermsDocumen
 
 # --- due dates ------------------------------------------------------------------------------------
 
-def nominal_due(due: Due, period: Period, contract_start: date, calendar: BusinessCalendar) -> date:
-    """The due date the rule states, before overrides and the shift."""
-    if due.anchor is not None:
-        base = {"contract_start": contract_start, "period_start": period.start, "period_end": period.end}[due.anchor]
+def nominal_due(due: Due, period: Period, dates: ContractDates, calendar: BusinessCalendar) -> date | None:
+    """The due date the rule states, before overrides and the shift; None when it counts from a date the
+    contract does not have (yet): its end or the notice of termination."""
+    if due.anchor is None or due.anchor == "period_end":
+        base = period.end
+    elif due.anchor == "period_start":
+        base = period.start
+    else:
+        anchored = dates.anchor(due.anchor)
+        if anchored is None:
+            return None
+        base = anchored
+    if due.offset:
         return base + timedelta(days=due.add_days)
-    target = date(period.end.year, period.end.month, 1) + relativedelta(months=due.months_after)
+    target = date(base.year, base.month, 1) + relativedelta(months=due.months_after)
     if due.business_day is not None:
         day = calendar.nth_business_day(target.year, target.month, due.business_day)
     else:
@@ -182,12 +203,38 @@ def _generate_on(rule: Rule, due: date, calendar: BusinessCalendar) -> date:
 
 # --- contracts ------------------------------------------------------------------------------------
 
-def contract_dates(versions: Sequence[TermsVersion]) -> tuple[date, date | None]:
-    """Start and end from the latest version's `contract` (an annex may set the end)."""
+@dataclass(frozen=True)
+class ContractDates:
+    """The dates of a contract rules may count from (see rules.DueAnchor)."""
+
+    start: date
+    end: date | None = None
+    signed_on: date | None = None  # the contract's (first version's) signing day; None: not known
+    notice_on: date | None = None  # the day notice of termination was given
+
+    def anchor(self, name: DueAnchor) -> date | None:
+        """The contract's date `name`; a contract whose signing day is not known counts as signed at its start."""
+        if name == "contract_start":
+            return self.start
+        if name == "contract_signed":
+            return self.signed_on or self.start
+        if name == "later_of_start_and_signing":
+            return max(self.start, self.signed_on or self.start)
+        if name == "contract_end":
+            return self.end
+        if name == "termination_notice":
+            return self.notice_on
+        raise ValueError(f"{name} is not a date of the contract")
+
+
+def contract_dates(versions: Sequence[TermsVersion]) -> ContractDates:
+    """Start, end and notice from the latest version's `contract` (an annex may set the end, a termination
+    the end and the notice), the signing day from the first version (an annex carries its own)."""
     latest = versions[-1].terms.contract
     if latest.end is not None and latest.end < latest.start:
         raise PlanningError(f"contract.end {latest.end} is before contract.start {latest.start}")
-    return latest.start, latest.end
+    first = min(versions, key=lambda v: v.version).terms.contract
+    return ContractDates(latest.start, latest.end, first.signed_on, latest.notice_on)
 
 
 def version_in_force(versions: Sequence[TermsVersion], day: date) -> TermsVersion:
@@ -212,9 +259,11 @@ def _in_validity(rule: Rule, period: Period) -> bool:
     return not (rule.valid_to and period.start > rule.valid_to)
 
 
-def _occurrence(rule: Rule, period: Period, version: TermsVersion, start: date, ruleset: RuleSet,
-                calendar: BusinessCalendar) -> Occurrence:
-    nominal = nominal_due(rule.due, period, start, calendar)
+def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: ContractDates, ruleset: RuleSet,
+                calendar: BusinessCalendar) -> Occurrence | None:
+    nominal = nominal_due(rule.due, period, dates, calendar)
+    if nominal is None:
+        return None
     override = ruleset.override_for(rule, period.label)
     due = calendar.shift(override.due if override else nominal, rule.shift)
     return Occurrence(
@@ -244,15 +293,19 @@ def plan_contract(
     if not versions:
         return []
     ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
-    start, end = contract_dates(ordered)
+    dates = contract_dates(ordered)
+    start, end = dates.start, dates.end
     last = min(end, date_to) if end else date_to
     first = max(start, date_from - _LOOKBACK)
     cache: dict[int, frozenset[str]] = {}
     found: dict[tuple[str, str], Occurrence] = {}
     for rule in ruleset.rules:
         if rule.recurrence.period == "once":
-            period = Period(start.isoformat(), start, start)
-            candidates: list[tuple[Period, TermsVersion]] = [(period, version_in_force(ordered, start))]
+            # One case per contract, keyed by its start. A duty of the contract's end is decided by the terms in
+            # force at the end (and its validity checked against the end).
+            day = (end or start) if rule.due.anchor in END_ANCHORS else start
+            period = Period(start.isoformat(), day, day)
+            candidates: list[tuple[Period, TermsVersion]] = [(period, version_in_force(ordered, day))]
         else:
             candidates = []
             for period in rule_periods(rule, first, last, ordered[-1].terms):
@@ -263,8 +316,8 @@ def plan_contract(
         for period, version in candidates:
             if not _in_validity(rule, period) or rule.id not in _matched_ids(matched, version, cache):
                 continue
-            occurrence = _occurrence(rule, period, version, start, ruleset, calendar)
-            if date_from <= occurrence.due <= date_to:
+            occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
+            if occurrence is not None and date_from <= occurrence.due <= date_to:
                 found[(rule.id, period.label)] = occurrence
     return sorted(found.values(), key=lambda o: (o.due, o.rule_id, o.period))
 

@@ -21,11 +21,14 @@ from services.common.calendar import Shift
 from services.scheduler.domain.conditions import COMPARISONS, parse_condition
 from services.scheduler.domain.rules import (
     CATEGORIES,
+    DUE_ANCHORS,
+    END_ANCHORS,
     MAX_DOCUMENT_DEPTH,
     MAX_FILES,
     MAX_RULES,
     NOTICE_KINDS,
     OBLIGATION_CODES,
+    PERIOD_ANCHORS,
     PERIOD_LABEL_PATTERNS,
     RECURRENCE_PERIOD,
     ROLES,
@@ -154,7 +157,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "day": {"type": ["integer", "string"], "minimum": 1, "maximum": 31, "pattern": "^last$"},
                 "business_day": {"type": "integer", "minimum": 1, "maximum": 23},
                 "add_days": {"type": "integer", "minimum": -366, "maximum": 366},
-                "from": {"enum": ["contract_start", "period_start", "period_end"]},
+                "from": {"enum": list(DUE_ANCHORS)},
                 "days": {"type": "integer", "minimum": -366, "maximum": 366},
             },
         },
@@ -285,13 +288,14 @@ def _build_recurrence(raw: Mapping[str, Any], problem: Any) -> Recurrence:
 
 
 def _due_form_problem(raw: Mapping[str, Any]) -> str | None:
-    if "from" in raw or "days" in raw:
+    if "days" in raw:
         extra = sorted(set(raw) - {"from", "days"})
-        if "from" not in raw or "days" not in raw or extra:
-            return "an offset due date is exactly {from: contract_start|period_start|period_end, days: N}"
+        if "from" not in raw or extra:
+            return "an offset due date is exactly {from: <date it counts from>, days: N}"
         return None
     if "months_after" not in raw or ("day" in raw) == ("business_day" in raw):
-        return "give months_after and one of day (1..31 or last) or business_day, or {from: ..., days: N}"
+        return ("give months_after and one of day (1..31 or last) or business_day (and optionally from), "
+                "or {from: ..., days: N}")
     return None
 
 
@@ -300,18 +304,24 @@ def _build_due(raw: Mapping[str, Any], period: PeriodKind, problem: Any) -> Due:
     if form_problem:
         problem("due", form_problem)
         return Due()
-    if "from" in raw:
-        if raw["from"] != "contract_start" and period == "once":
-            problem("due.from", "a once-rule has no period; use contract_start")
-        return Due(anchor=raw["from"], add_days=raw["days"])
-    if period == "once":
-        problem("due", "a once-rule needs an offset due date: {from: contract_start, days: N}")
+    anchor = raw.get("from")
+    if period == "once" and anchor is None:
+        problem("due", "a once-rule counts from a date of the contract: give from (e.g. "
+                       "{from: later_of_start_and_signing, days: 14})")
+    elif period == "once" and anchor in PERIOD_ANCHORS:
+        problem("due.from", f"a once-rule has no period; count from one of "
+                            f"{', '.join(a for a in DUE_ANCHORS if a not in PERIOD_ANCHORS)}")
+    elif period != "once" and anchor in END_ANCHORS:
+        problem("due.from", f"{anchor} is known only when a contract ends: only once-rules count from it")
+    if "days" in raw:
+        return Due(anchor=anchor, add_days=raw["days"], offset=True)
     day = raw.get("day")
     return Due(
         months_after=raw["months_after"],
         day=None if day == "last" else day,
         business_day=raw.get("business_day"),
         add_days=raw.get("add_days", 0),
+        anchor=anchor,
     )
 
 
@@ -417,7 +427,8 @@ def _check_overrides(overrides: Sequence[DueOverride], rules: Sequence[Rule], pr
 
 
 _LABEL_EXAMPLES: dict[PeriodKind, str] = {
-    "month": "2026-03", "quarter": "2026-Q1", "year": "2026", "fiscal_year": "2026 or 2025/2026", "once": "2026-01-01",
+    "month": "2026-03", "quarter": "2026-Q1", "year": "2026", "fiscal_year": "2026 or 2025/2026",
+    "fiscal_quarter": "2026-Q1 or 2025/2026-Q1", "once": "2026-01-01",
 }
 
 

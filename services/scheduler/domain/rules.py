@@ -13,31 +13,44 @@ from services.common.terms import TeamRole, TermsDocument
 from services.scheduler.domain.conditions import Condition, evaluate
 from services.scheduler.domain.facts import build_fact
 
-# obligations.md, "Obligation codes"; CIT_8E is an addition (Estonian CIT return, art. 28r CIT).
+# obligations.md, "Obligation codes"; CIT_8E (Estonian CIT return, art. 28r CIT) and OFFBOARDING (the duties
+# of a contract that ends) are additions.
 OBLIGATION_CODES = frozenset(
     {
         "JPK_V7M", "JPK_V7K_RECORDS", "JPK_V7K", "VAT_UE", "PIT_ADVANCE_M", "PIT_ADVANCE_Q", "RYCZALT_M",
         "RYCZALT_Q", "CIT_ADVANCE_M", "CIT_ADVANCE_Q", "PIT_WITHHELD", "ZUS_DRA", "PPK", "PFRON", "INTRASTAT",
         "PIT_4R", "PIT_8AR", "PIT_11", "PIT_36", "PIT_36L", "PIT_28", "CIT_8", "CIT_8E", "ZUS_HEALTH_ANNUAL",
-        "FS_PREPARE", "FS_APPROVE", "FS_FILE_KRS", "ONBOARDING",
+        "FS_PREPARE", "FS_APPROVE", "FS_FILE_KRS", "ONBOARDING", "OFFBOARDING",
     }
 )
 ROLES = tuple(role.value for role in TeamRole)
-CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "other")
+CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "offboarding",
+              "other")
 NOTICE_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
-PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "once"]
-PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "year", "fiscal_year", "once")
+PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once"]
+PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once")
 RECURRENCE_PERIOD: dict[str, PeriodKind] = {
-    "monthly": "month", "quarterly": "quarter", "yearly": "year", "fiscal_year": "fiscal_year", "once": "once",
+    "monthly": "month", "quarterly": "quarter", "yearly": "year", "fiscal_year": "fiscal_year",
+    "fiscal_quarter": "fiscal_quarter", "once": "once",
 }
 PERIOD_LABEL_PATTERNS: dict[PeriodKind, str] = {
     "month": r"^\d{4}-(0[1-9]|1[0-2])$",
     "quarter": r"^\d{4}-Q[1-4]$",
     "year": r"^\d{4}$",
     "fiscal_year": r"^\d{4}(/\d{4})?$",
+    "fiscal_quarter": r"^\d{4}(/\d{4})?-Q[1-4]$",
     "once": r"^\d{4}-\d{2}-\d{2}$",
 }
-DueAnchor = Literal["contract_start", "period_start", "period_end"]
+# What a due date may count from. The contract's dates: its start, its signing (the first version's), the later
+# of the two (a case is never due before the office could have known of it), its end and the day notice of
+# termination was given (both known once a termination arrives).
+DueAnchor = Literal["contract_start", "contract_signed", "later_of_start_and_signing", "contract_end",
+                    "termination_notice", "period_start", "period_end"]
+DUE_ANCHORS: tuple[DueAnchor, ...] = ("contract_start", "contract_signed", "later_of_start_and_signing",
+                                      "contract_end", "termination_notice", "period_start", "period_end")
+# Anchors known only once a contract ends: only one-time rules count from them.
+END_ANCHORS: frozenset[DueAnchor] = frozenset({"contract_end", "termination_notice"})
+PERIOD_ANCHORS: frozenset[DueAnchor] = frozenset({"period_start", "period_end"})
 
 # What one rule set may hold, and what a rule file may be (rules/README.md, "Limits"). A hostile or broken
 # folder is refused with a RuleProblem naming the file instead of exhausting the scheduler.
@@ -63,8 +76,9 @@ class Due:
     """The nominal due date, before overrides and the shift.
 
     Month form: day `day` (None = the last day) or business day `business_day` of the month that is
-    `months_after` months after the month the period ends in, plus `add_days`.
-    Offset form (`anchor` set): `anchor` date + `add_days`.
+    `months_after` months after the month the period ends in (or, with `anchor`, the month of that date),
+    plus `add_days`.
+    Offset form (`offset`): the `anchor` date + `add_days`.
     """
 
     months_after: int = 0
@@ -72,6 +86,7 @@ class Due:
     business_day: int | None = None
     add_days: int = 0
     anchor: DueAnchor | None = None
+    offset: bool = False
 
 
 @dataclass(frozen=True)

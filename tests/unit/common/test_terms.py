@@ -30,9 +30,10 @@ GLOSSARY = Path(__file__).resolve().parents[3] / "docs" / "glossary.md"
 TERMS_JSON: dict[str, Any] = {
     "client": {"legal_form": "llc", "nip": "5260250274", "krs": "0000512347", "books": "full", "income_tax": "cit",
                "income_tax_advances": "monthly", "vat": "monthly", "vat_eu": True, "employees": 12, "ppk": True,
-               "fiscal_year_end": "12-31", "in_krs": True, "intrastat": False, "pfron": False},
+               "fiscal_year_end": "12-31", "in_krs": True, "intrastat": False, "pfron": False,
+               "flat_rate_withholding": True},
     "contract": {"services": ["bookkeeping", "vat", "payroll"], "start": "2026-01-01", "end": None,
-                 "parameters": {"payroll": {"headcount_limit": 15}}},
+                 "signed_on": "2025-12-29", "parameters": {"payroll": {"headcount_limit": 15}}},
 }
 
 
@@ -85,6 +86,7 @@ def test_the_document_reads_and_writes_the_json_of_terms_md() -> None:
     ({"contract": {**TERMS_JSON["contract"], "parameters": {"zus": {"x": 1}}}}, "contract.parameters"),
     ({"contract": {**TERMS_JSON["contract"], "end": "2025-12-31"}}, "contract.end"),
     ({"contract": {"services": ["vat", "vat"], "start": "2026-01-01"}}, "contract.services"),
+    ({"contract": {**TERMS_JSON["contract"], "end": "2026-03-31", "notice_on": "2026-04-01"}}, "contract.notice_on"),
 ])  # fmt: skip
 def test_a_wrong_document_names_the_term(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:

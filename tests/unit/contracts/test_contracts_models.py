@@ -419,7 +419,8 @@ TERMS_MD_EXAMPLE = {
 def test_terms_md_example_round_trips_with_only_the_extensions_added() -> None:
     document = TermsDocument.model_validate(TERMS_MD_EXAMPLE).to_json()
     assert document["contract"] == TERMS_MD_EXAMPLE["contract"]
-    assert document["client"] == {**TERMS_MD_EXAMPLE["client"], "intrastat": False, "pfron": False}
+    assert document["client"] == {**TERMS_MD_EXAMPLE["client"], "intrastat": False, "pfron": False,
+                                  "flat_rate_withholding": False}
     assert list(document["client"])[:2] == ["legal_form", "nip"]
     assert json.loads(json.dumps(document)) == document
 
@@ -434,6 +435,7 @@ def test_terms_document_from_models_keeps_pesel_out() -> None:
         "services": ["bookkeeping", "vat", "income_tax", "payroll"],
         "start": "2026-01-01",
         "end": None,
+        "signed_on": contract()["signed_on"],
         "parameters": {"payroll": {"headcount_limit": 15}},
     }
     assert TermsDocument.model_validate(document).contract.services[3].parameters == {"headcount_limit": 15}

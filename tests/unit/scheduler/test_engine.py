@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scheduler.domain.conditions import evaluate
+from services.scheduler.domain.conditions import Always, evaluate
 from services.scheduler.domain.facts import TermsError, build_fact
 from services.scheduler.domain.rules import RuleSet
 from services.scheduler.engine import MatcherClosed, ObligationMatcher
@@ -131,10 +131,14 @@ def test_the_engine_agrees_with_the_reference_evaluator(
     assert matcher.match_sync(document) == ruleset.matching_rule_ids(document)
 
 
-def test_terms_that_match_no_rule_mean_no_obligations(matcher: ObligationMatcher) -> None:
-    # The default pack's onboarding rule matches every contract, so use a pack without it.
-    assert "onboarding.start" in matcher.match_sync(terms())
-    assert [r for r in matcher.match_sync(terms()) if r != "onboarding.start"] == []
+def test_terms_that_match_no_rule_mean_no_obligations(matcher: ObligationMatcher, ruleset: RuleSet) -> None:
+    # The default pack's onboarding and offboarding rules match every contract (offboarding is planned only once
+    # the contract has an end); nothing else matches these terms.
+    always = {r.id for r in ruleset.rules if isinstance(r.when, Always)}
+    assert always == {"onboarding.start", "offboarding.notice", "offboarding.power_of_attorney",
+                      "offboarding.final_returns", "offboarding.documents"}
+    assert always <= set(matcher.match_sync(terms()))
+    assert [r for r in matcher.match_sync(terms()) if r not in always] == []
 
 
 def test_no_match_at_all_returns_an_empty_list(tmp_path: Path) -> None:

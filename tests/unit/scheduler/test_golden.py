@@ -172,7 +172,7 @@ def _rows(rule_id: str, code: str, table: dict[str, str]) -> Expected:
 
 
 # (a) Sole trader on the 19 % flat tax, monthly advances, monthly VAT, 3 employees (payroll + ZUS, no
-# PPK), with the owner's annual return; the contract started on 1 June 2025.
+# PPK, no flat-rate tax withheld: no PIT-8AR), with the owner's annual return; the contract started on 1 June 2025.
 TERMS_A = {
     "client": {"legal_form": "sole_trader", "nip": "1234563218", "books": "kpir", "income_tax": "pit_flat",
                "income_tax_advances": "monthly", "vat": "monthly", "vat_eu": False, "employees": 3,
@@ -186,7 +186,6 @@ EXPECTED_A: Expected = (
     | _rows("payroll.pit_withheld", "PIT_WITHHELD", DUE_20TH)
     | _rows("zus.dra_other", "ZUS_DRA", DUE_20TH)  # a sole trader pays ZUS by the 20th
     | _rows("payroll.pit_4r", "PIT_4R", END_OF_JANUARY)
-    | _rows("payroll.pit_8ar", "PIT_8AR", END_OF_JANUARY)
     | _rows("payroll.pit_11_office", "PIT_11", END_OF_JANUARY)
     | _rows("payroll.pit_11_taxpayer", "PIT_11", END_OF_FEBRUARY)
     | _rows("pit.pit_36l", "PIT_36L", APRIL_30)
@@ -212,12 +211,12 @@ EXPECTED_B: Expected = (
     | {("zus.health_annual", "ZUS_HEALTH_ANNUAL", "2026", MAY_20["2026"])}
 )
 
-# (c) LLC with full books, monthly CIT advances, monthly VAT with VAT-UE, 12 employees with PPK,
-# in the KRS, calendar fiscal year; the contract started on 1 January 2025.
+# (c) LLC with full books, monthly CIT advances, monthly VAT with VAT-UE, 12 employees with PPK, flat-rate tax
+# withheld (PIT-8AR), in the KRS, calendar fiscal year; the contract started on 1 January 2025.
 TERMS_C = {
     "client": {"legal_form": "llc", "nip": "5260250274", "books": "full", "income_tax": "cit",
                "income_tax_advances": "monthly", "vat": "monthly", "vat_eu": True, "employees": 12,
-               "ppk": True, "fiscal_year_end": "12-31", "in_krs": True},
+               "ppk": True, "fiscal_year_end": "12-31", "in_krs": True, "flat_rate_withholding": True},
     "contract": {"services": ["bookkeeping", "vat", "income_tax", "payroll", "zus", "annual_statements"],
                  "start": "2025-01-01", "end": None},
 }

@@ -181,7 +181,33 @@ def test_a_missing_or_empty_directory_is_an_error(tmp_path: Path) -> None:
     assert "holds no *.yaml" in _errors(tmp_path / "empty")[0]
 
 
-def test_a_once_rule_needs_an_offset_due_date(tmp_path: Path) -> None:
+def test_a_once_rule_counts_from_a_date_of_the_contract(tmp_path: Path) -> None:
     rule = GOOD_RULE.replace("recurrence: monthly", "recurrence: once")
     errors = _errors(_write(tmp_path, {"a.yaml": "rules:" + rule}))
-    assert any("field 'due': a once-rule needs an offset due date" in e for e in errors), errors
+    assert any("field 'due': a once-rule counts from a date of the contract" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(("recurrence", "due", "message"), [
+    ("once", "{from: period_end, days: 5}", "field 'due.from': a once-rule has no period"),
+    ("monthly", "{from: contract_end, days: 5}", "field 'due.from': contract_end is known only when a contract ends"),
+    ("quarterly", "{from: termination_notice, months_after: 1, day: 25}",
+     "field 'due.from': termination_notice is known only when a contract ends"),
+    ("once", "{from: contract_end}", "field 'due': give months_after and one of day"),
+    ("once", "{from: contract_end, days: 5, day: 3}", "field 'due': an offset due date is exactly"),
+])  # fmt: skip
+def test_a_due_date_counts_only_from_a_date_the_rule_can_have(
+    tmp_path: Path, recurrence: str, due: str, message: str
+) -> None:
+    rule = GOOD_RULE.replace("recurrence: monthly", f"recurrence: {recurrence}").replace(
+        "due: {months_after: 1, day: 25}", f"due: {due}")
+    errors = _errors(_write(tmp_path, {"a.yaml": "rules:" + rule}))
+    assert [e for e in errors if message in e] and all(e.startswith("rules/a.yaml: rule 'vat.test'") for e in errors), \
+        errors
+
+
+def test_a_once_rule_may_count_months_from_the_contracts_end(tmp_path: Path) -> None:
+    rule = GOOD_RULE.replace("recurrence: monthly", "recurrence: once").replace(
+        "due: {months_after: 1, day: 25}", "due: {from: contract_end, months_after: 1, day: 25}")
+    [loaded] = load_ruleset(_write(tmp_path, {"a.yaml": "rules:" + rule})).rules
+    assert (loaded.due.anchor, loaded.due.months_after, loaded.due.day, loaded.due.offset) == (
+        "contract_end", 1, 25, False)

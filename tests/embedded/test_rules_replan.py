@@ -1,0 +1,198 @@
+"""A rules change that moves dates: the preview lists exactly what moves, per contract, and applying it moves the
+planned occurrences and the open cases (which keep their assignee and record the move); done cases stay."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import update
+
+from services.cases.models import cases
+from services.scheduler import handlers
+from tests.conftest import wait_for
+from tests.embedded.conftest import ROOT, Office
+from tests.samples import contract, sole_trader
+
+JPK = "vat.jpk_v7m"
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", target)
+    return target
+
+
+def edit_jpk_v7m(directory: Path, **changes: Any) -> None:
+    path = directory / "vat.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    next(r for r in document["rules"] if r["id"] == JPK).update(changes)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+async def _items(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    response = await api.get(path, params=params)
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def two_contracts_one_case_done(office: Office) -> dict[str, dict[str, Any]]:
+    """Contracts A and B, monthly VAT from 1 October 2026 to 31 January 2027 (the clock stands at 28 November):
+    JPK_V7M for 2026-10 (due 25.11) is a case for each; B's is done and B is terminated. The rest of JPK_V7M is planned:
+    2026-11 (due Mon 28.12: 25-27.12 are holidays and a Sunday), 2026-12 (25.01.2027), 2027-01 (25.02.2027)."""
+    found: dict[str, dict[str, Any]] = {}
+    async with office.api() as api:
+        for name, seed in (("A", "526104057"), ("B", "951217341")):
+            client = await api.post("/api/v1/clients", json=sole_trader(f"Klient {name}", seed=seed))
+            assert client.status_code == 201, client.text
+            body = {**contract(client.json()["id"], number=f"R/{name}"), "end": "2027-01-31"}
+            signed = await api.post("/api/v1/contracts", json=body)
+            assert signed.status_code == 201, signed.text
+            cid = str(signed.json()["id"])
+
+            async def october_case(cid: str = cid) -> list[dict[str, Any]]:
+                return [c for c in await _items(api, "/api/v1/cases", contract_id=cid)
+                        if c["rule_id"] == JPK and c["period"] == "2026-10"]
+
+            [case] = await wait_for(october_case, what=f"contract {name}'s October JPK_V7M case")
+            found[name] = {"contract_id": cid, "case": case}
+    async with office.system.runtimes["cases"].ctx.db.transaction() as session:
+        await session.execute(update(cases).where(cases.c.id == found["B"]["case"]["id"]).values(status="done"))
+    # B is also terminated (on the day it was to end anyway): until then its plan follows the rules like any other.
+    async with office.api() as api:
+        ended = await api.post(f"/api/v1/contracts/{found['B']['contract_id']}/termination",
+                               json={"end": "2027-01-31", "reason": "klient zamyka działalność"})
+        assert ended.status_code == 201, ended.text
+        await wait_for(lambda: _offboarding_notice(api, found["B"]["contract_id"]), what="B's termination planned")
+    return found
+
+
+async def _offboarding_notice(api: httpx.AsyncClient, contract_id: str) -> bool:
+    return any(o["rule_id"] == "offboarding.notice" for o in await _items(api, f"/api/v1/contracts/{contract_id}/plan"))
+
+
+def _jpk(plan: list[dict[str, Any]]) -> dict[str, tuple[str, str, str]]:
+    return {o["period"]: (o["due"], o["generate_on"], o["status"]) for o in plan if o["rule_id"] == JPK}
+
+
+async def _plan(office: Office, contract_id: str) -> list[dict[str, Any]]:
+    async with office.api() as api:
+        return await _items(api, f"/api/v1/contracts/{contract_id}/plan")
+
+
+async def _case(office: Office, case_id: str) -> dict[str, Any]:
+    async with office.api() as api:
+        response = await api.get(f"/api/v1/cases/{case_id}")
+        response.raise_for_status()
+        case: dict[str, Any] = response.json()
+        return case
+
+
+def _moved(preview: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["contract_number"], o["period"]): o["changes"] for o in preview["changed"] if o["rule_id"] == JPK}
+
+
+async def test_a_due_day_change_is_previewed_and_moves_planned_occurrences_and_open_cases(
+    office: Office, rules_dir: Path
+) -> None:
+    contracts = await two_contracts_one_case_done(office)
+    edit_jpk_v7m(rules_dir, due={"months_after": 1, "day": 27})
+    # By hand: the 27th instead of the 25th, moved past free days; created 10 days before.
+    # 2026-10: Wed 25.11 → Fri 27.11. 2026-11: both land on Mon 28.12 (25-27.12 free): no change.
+    # 2026-12: Mon 25.01 → Wed 27.01. 2027-01: Thu 25.02 → Sat 27.02 → Mon 1.03.
+    expected = {
+        "2026-10": {"due": {"from": "2026-11-25", "to": "2026-11-27"},
+                    "generate_on": {"from": "2026-11-15", "to": "2026-11-17"}},
+        "2026-12": {"due": {"from": "2027-01-25", "to": "2027-01-27"},
+                    "generate_on": {"from": "2027-01-15", "to": "2027-01-17"}},
+        "2027-01": {"due": {"from": "2027-02-25", "to": "2027-03-01"},
+                    "generate_on": {"from": "2027-02-15", "to": "2027-02-19"}},
+    }
+    async with office.api() as api:
+        preview = (await api.post("/api/v1/rules/preview")).json()
+    assert preview["added"] == [] and preview["withdrawn"] == []
+    assert _moved(preview) == {(number, period): change for number in ("R/A", "R/B")
+                               for period, change in expected.items()}
+    assert {c["contract_number"]: (c["added"], c["changed"], c["withdrawn"]) for c in preview["contracts"]} == {
+        "R/A": (0, 3, 0), "R/B": (0, 3, 0)}
+    assert {o["status"] for o in preview["changed"] if o["period"] == "2026-10"} == {"requested"}
+
+    async with office.api() as api:
+        applied = await api.post("/api/v1/rules/apply")
+        assert applied.status_code == 200, applied.text
+
+    # Applying wakes the scheduler's loop: nobody has to wait for the next tick.
+    async def a_moved() -> dict[str, Any] | None:
+        case = await _case(office, contracts["A"]["case"]["id"])
+        return case if case["due"] == "2026-11-27" else None
+
+    case_a = await wait_for(a_moved, what="A's open October case to follow the new due day")
+    assert (case_a["generate_on"], case_a["status"], case_a["assignee_login"]) == ("2026-11-17", "open", "anna")
+    assert case_a["rules_version"] == applied.json()["version"]
+    [move] = [h for h in case_a["history"] if h["event"] == "replanned"]
+    assert "due 2026-11-25 → 2026-11-27" in move["detail"] and "generate-on 2026-11-15 → 2026-11-17" in move["detail"]
+
+    for name in ("A", "B"):
+        assert _jpk(await _plan(office, contracts[name]["contract_id"])) == {
+            "2026-10": ("2026-11-27", "2026-11-17", "requested"),
+            "2026-11": ("2026-12-28", "2026-12-18", "planned"),
+            "2026-12": ("2027-01-27", "2027-01-17", "planned"),
+            "2027-01": ("2027-03-01", "2027-02-19", "planned"),
+        }
+    done = await _case(office, contracts["B"]["case"]["id"])
+    assert (done["due"], done["generate_on"], done["status"]) == ("2026-11-25", "2026-11-15", "done")
+    assert [h["event"] for h in done["history"]] == ["created"]
+
+    # Replanning again (the next tick) changes nothing more: one move recorded, not two.
+    await handlers.tick(office.system.runtimes["scheduler"].ctx)
+    assert [h["event"] for h in (await _case(office, contracts["A"]["case"]["id"]))["history"]] == [
+        "created", "replanned"]
+
+
+async def test_a_lead_time_change_is_previewed_and_moves_generate_on_dates_of_plans_and_open_cases(
+    office: Office, rules_dir: Path
+) -> None:
+    contracts = await two_contracts_one_case_done(office)
+    edit_jpk_v7m(rules_dir, lead={"days": 45})
+    # By hand: every JPK_V7M occurrence is now created 45 days before its due date instead of 10.
+    expected = {
+        "2026-10": {"generate_on": {"from": "2026-11-15", "to": "2026-10-11"}},  # due 25.11.2026
+        "2026-11": {"generate_on": {"from": "2026-12-18", "to": "2026-11-13"}},  # due 28.12.2026
+        "2026-12": {"generate_on": {"from": "2027-01-15", "to": "2026-12-11"}},  # due 25.01.2027
+        "2027-01": {"generate_on": {"from": "2027-02-15", "to": "2027-01-11"}},  # due 25.02.2027
+    }
+    async with office.api() as api:
+        preview = (await api.post("/api/v1/rules/preview")).json()
+        assert preview["added"] == [] and preview["withdrawn"] == []
+        assert _moved(preview) == {(number, period): change for number in ("R/A", "R/B")
+                                   for period, change in expected.items()}
+        applied = await api.post("/api/v1/rules/apply")
+        assert applied.status_code == 200, applied.text
+
+    async def a_moved() -> dict[str, Any] | None:
+        case = await _case(office, contracts["A"]["case"]["id"])
+        return case if case["generate_on"] == "2026-10-11" else None
+
+    case_a = await wait_for(a_moved, what="A's open October case to carry the new generate-on date")
+    assert (case_a["due"], case_a["assignee_login"]) == ("2026-11-25", "anna")
+    done = await _case(office, contracts["B"]["case"]["id"])
+    assert (done["generate_on"], done["status"]) == ("2026-11-15", "done")
+
+    async def november_requested() -> dict[str, tuple[str, str, str]] | None:
+        plan = _jpk(await _plan(office, contracts["A"]["contract_id"]))
+        return plan if plan["2026-11"][2] == "requested" else None
+
+    # November's JPK_V7M is now to be created on 13.11, which has passed: it is requested at once.
+    plan = await wait_for(november_requested, what="November's JPK_V7M requested under the longer lead")
+    assert plan == {
+        "2026-10": ("2026-11-25", "2026-10-11", "requested"),
+        "2026-11": ("2026-12-28", "2026-11-13", "requested"),
+        "2026-12": ("2027-01-25", "2026-12-11", "planned"),
+        "2027-01": ("2027-02-25", "2027-01-11", "planned"),
+    }
