@@ -21,7 +21,7 @@ import pytest
 
 from services import backup
 from services.common.clock import ManualClock
-from services.common.migrate import upgrade
+from services.common.migrate import known_revisions, upgrade
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.common.settings import SERVICES, Settings
 from services.system import EmbeddedSystem
@@ -119,7 +119,7 @@ async def test_backup_while_an_import_runs_restores_every_contract_and_case(offi
                  and backup.service_rows(m, "cases")["cases"] < len(final)]
     assert in_flight, "no backup caught events in flight"
     archive, manifest = in_flight[0]
-    assert manifest["databases"]["data/cases.db"]["revision"] == "cases_0001"
+    assert manifest["databases"]["data/cases.db"]["revision"] == known_revisions("cases")[1]
 
     restored_dir = tmp_path / "restored"
     await backup.restore(settings, archive, into=restored_dir)
