@@ -13,6 +13,7 @@ from services.common.settings import SERVICES, Settings
 
 # Start order: producers before consumers is not required (queues buffer), but it keeps start-up logs readable.
 START_ORDER = ("contracts", "scheduler", "cases", "notifier", "gateway")
+BUS_FILE = "bus.db"
 
 
 def load_spec(name: str) -> ServiceSpec:
@@ -35,17 +36,22 @@ def make_bus(settings: Settings) -> Bus:
         return RabbitBus(settings.amqp_url, exchange=settings.exchange, queue_prefix=settings.queue_prefix,
                          prefetch=settings.prefetch, max_attempts=settings.bus_max_attempts,
                          retry_delay_ms=settings.bus_retry_delay_ms)
-    return InMemoryBus(max_attempts=settings.bus_max_attempts, retry_delay=settings.bus_retry_delay_ms / 1000)
+    return embedded_bus(settings)
+
+
+def embedded_bus(settings: Settings) -> InMemoryBus:
+    """The in-process bus, its queues kept in the data folder (`bus.db`) so a stop or a crash loses nothing."""
+    return InMemoryBus(path=settings.data_dir / BUS_FILE, max_attempts=settings.bus_max_attempts,
+                       retry_delay=settings.bus_retry_delay_ms / 1000)
 
 
 class EmbeddedSystem:
     """All five services in one process on an in-memory bus; the gateway reaches the others in-process."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, bus: InMemoryBus | None = None) -> None:
         self.settings = settings
         self.clock = clock or make_clock(settings)
-        self.bus = bus or InMemoryBus(max_attempts=settings.bus_max_attempts,
-                                      retry_delay=settings.bus_retry_delay_ms / 1000)
+        self.bus = bus or embedded_bus(settings)
         self.runtimes: dict[str, ServiceRuntime] = {}
         for name in START_ORDER:
             extras: dict[str, Any] = {}
@@ -60,6 +66,10 @@ class EmbeddedSystem:
 
     async def start(self) -> None:
         await self.bus.start()
+        # Every consumer queue exists before any relay publishes (a first start has no stored bindings yet).
+        for runtime in self.runtimes.values():
+            if runtime.spec.handlers:
+                await self.bus.bind(runtime.spec.name, sorted(runtime.spec.handlers))
         for runtime in self.runtimes.values():
             await runtime.start()
 
