@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -40,10 +41,23 @@ def _settings() -> Settings:
 
 async def _serve_until_signal(server: uvicorn.Server, start: Callable[[], Awaitable[Any]],
                               stop: Callable[[], Awaitable[Any]]) -> None:
+    """Serve until SIGTERM or Ctrl+C, then stop the services in order (consumers, relays, bus, databases).
+
+    Uvicorn re-raises the signal that stopped it once it has shut down, which would end the process before
+    `stop` ran; the handlers installed here are the ones it restores and re-raises into, and they only note
+    the signal. A second signal while stopping acts as usual (it ends the process: nothing is lost, the
+    queues are on disk)."""
+    received: list[int] = []
     await start()
+    previous = {sig: signal.signal(sig, lambda sig, _frame: received.append(sig))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         await server.serve()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            log.info("stopping", signal=signal.Signals(received[0]).name)
         await stop()
 
 
