@@ -302,7 +302,7 @@ class InMemoryBus:
         # How long `close` lets a running handler finish before cancelling it (its transaction then rolls back).
         self.close_grace = close_grace
         self._journal: _Journal = _SqliteJournal(path) if path is not None else _MemoryJournal()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="bus-journal") if path is not None else None
+        self._executor: ThreadPoolExecutor | None = None  # the file's own thread, while started
         self._bindings: dict[str, tuple[str, ...]] = {}
         self._queues: dict[str, _Queue] = {}
         self._next_id = 1
@@ -320,6 +320,8 @@ class InMemoryBus:
         async with self._start_lock:
             if self._writer is not None:
                 return
+            if self.path is not None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="bus-journal")
             self._bindings, self._next_id = await self._call(self._journal.open)
             self._closing = False
             self._writer = asyncio.create_task(self._write_loop(), name="bus-journal-writer")
@@ -399,7 +401,7 @@ class InMemoryBus:
             await self._call(self._journal.close)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="bus-journal")  # the bus may start again
+            self._executor = None
 
     async def dead_letter_count(self) -> dict[str, int]:
         """Dead letters per consumer queue (every bound queue, 0 included)."""
@@ -431,7 +433,10 @@ class InMemoryBus:
         return [queue for queue, keys in self._bindings.items() if any(topic_matches(k, type_) for k in keys)]
 
     async def _started(self) -> None:
+        """Started on first use (tests and tools skip `start`); never silently again after `close`."""
         if self._writer is None:
+            if self._closing:
+                raise RuntimeError("the embedded bus is closed")
             await self.start()
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
