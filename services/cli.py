@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -19,8 +20,10 @@ app = typer.Typer(help="Terminarz: an accounting office's contracts, obligations
                   no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts and API tokens.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The events each service stored for publishing.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(outbox_app, name="outbox")
 
 try:  # the scheduler's commands: `rules check`, `plan`
     from services.scheduler.cli import plan_command, rules_app
@@ -144,6 +147,33 @@ def db_upgrade(
         raise typer.BadParameter(f"unknown service(s): {', '.join(unknown)}")
     asyncio.run(upgrade(settings, chosen))
     typer.echo(f"migrated: {', '.join(chosen)}")
+
+
+@outbox_app.command("redeliver")
+def outbox_redeliver(
+    service: Annotated[str, typer.Argument(help=f"Whose events: one of {', '.join(SERVICES)}.")],
+    since: Annotated[datetime | None, typer.Option(help="Only events stored from then on (UTC).")] = None,
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only events of this type (repeatable).")] = None,
+) -> None:
+    """Publish a service's events again, e.g. those the embedded mode lost on a stop before it kept its bus in
+    data/bus.db. Every consumer skips what it already handled; the events go out when the service runs."""
+    settings = _settings()
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    from services.common.db import Database
+    from services.common.messaging import redeliver
+    from services.system import load_spec
+
+    async def main() -> int:
+        db = Database(settings.database_url_for(service))
+        try:
+            return await redeliver(db, load_spec(service).outbox, types=types or (),
+                                   since=since.replace(tzinfo=since.tzinfo or UTC) if since else None)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(main())
+    typer.echo(f"{count} event(s) of {service} will be published again")
 
 
 def _gateway_db(settings: Settings) -> Any:

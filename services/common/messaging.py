@@ -132,6 +132,22 @@ async def consume_once(db: Database, messaging: Messaging, envelope: Envelope, h
     return True
 
 
+async def redeliver(db: Database, outbox: Table, *, since: datetime | None = None,
+                    types: Sequence[str] = ()) -> int:
+    """Mark published events unpublished, so the relay publishes them again; returns how many.
+
+    The repair for events a consumer never got (the embedded bus lost what it held in memory when the
+    process ended, before it kept its queues on disk): every consumer skips what its inbox already has."""
+    query = update(outbox).where(outbox.c.published_at.is_not(None))
+    if since is not None:
+        query = query.where(outbox.c.created_at >= since)
+    if types:
+        query = query.where(outbox.c.type.in_(list(types)))
+    async with db.transaction() as session:
+        result = await session.execute(query.values(published_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class OutboxRelay:
     """Publishes committed outbox rows with broker confirms and marks them sent; one task per service."""
 
