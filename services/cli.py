@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +22,10 @@ app = typer.Typer(help="Terminarz: an accounting office's contracts, obligations
                   no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts and API tokens.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The events each service stored for publishing.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(outbox_app, name="outbox")
 
 try:  # the scheduler's commands: `rules check`, `plan`
     from services.scheduler.cli import plan_command, rules_app
@@ -42,10 +46,23 @@ def _settings() -> Settings:
 
 async def _serve_until_signal(server: uvicorn.Server, start: Callable[[], Awaitable[Any]],
                               stop: Callable[[], Awaitable[Any]]) -> None:
+    """Serve until SIGTERM or Ctrl+C, then stop the services in order (consumers, relays, bus, databases).
+
+    Uvicorn re-raises the signal that stopped it once it has shut down, which would end the process before
+    `stop` ran; the handlers installed here are the ones it restores and re-raises into, and they only note
+    the signal. A second signal while stopping acts as usual (it ends the process: nothing is lost, the
+    queues are on disk)."""
+    received: list[int] = []
     await start()
+    previous = {sig: signal.signal(sig, lambda sig, _frame: received.append(sig))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         await server.serve()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            log.info("stopping", signal=signal.Signals(received[0]).name)
         await stop()
 
 
@@ -215,6 +232,33 @@ def doctor() -> None:
     typer.echo(render(findings))
     if any(f.status == "fail" for f in findings):
         raise typer.Exit(code=1)
+
+
+@outbox_app.command("redeliver")
+def outbox_redeliver(
+    service: Annotated[str, typer.Argument(help=f"Whose events: one of {', '.join(SERVICES)}.")],
+    since: Annotated[datetime | None, typer.Option(help="Only events stored from then on (UTC).")] = None,
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only events of this type (repeatable).")] = None,
+) -> None:
+    """Publish a service's events again, e.g. those the embedded mode lost on a stop before it kept its bus in
+    data/bus.db. Every consumer skips what it already handled; the events go out when the service runs."""
+    settings = _settings()
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    from services.common.db import Database
+    from services.common.messaging import redeliver
+    from services.system import load_spec
+
+    async def main() -> int:
+        db = Database(settings.database_url_for(service))
+        try:
+            return await redeliver(db, load_spec(service).outbox, types=types or (),
+                                   since=since.replace(tzinfo=since.tzinfo or UTC) if since else None)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(main())
+    typer.echo(f"{count} event(s) of {service} will be published again")
 
 
 def _gateway_db(settings: Settings) -> Any:

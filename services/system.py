@@ -16,6 +16,7 @@ from services.common.settings import SERVICES, Settings
 
 # Start order: producers before consumers is not required (queues buffer), but it keeps start-up logs readable.
 START_ORDER = ("contracts", "scheduler", "cases", "notifier", "gateway")
+BUS_FILE = "bus.db"
 
 
 def load_spec(name: str) -> ServiceSpec:
@@ -38,18 +39,23 @@ def make_bus(settings: Settings) -> Bus:
         return RabbitBus(settings.amqp_url, exchange=settings.exchange, queue_prefix=settings.queue_prefix,
                          prefetch=settings.prefetch, max_attempts=settings.bus_max_attempts,
                          retry_delay_ms=settings.bus_retry_delay_ms)
-    return InMemoryBus(max_attempts=settings.bus_max_attempts, retry_delay=settings.bus_retry_delay_ms / 1000)
+    return embedded_bus(settings)
+
+
+def embedded_bus(settings: Settings) -> InMemoryBus:
+    """The in-process bus, its queues kept in the data folder (`bus.db`) so a stop or a crash loses nothing."""
+    return InMemoryBus(path=settings.data_dir / BUS_FILE, max_attempts=settings.bus_max_attempts,
+                       retry_delay=settings.bus_retry_delay_ms / 1000)
 
 
 class EmbeddedSystem:
     """All five services in one process on an in-memory bus; the gateway reaches the others in-process."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, bus: InMemoryBus | None = None) -> None:
         settings = ensure_secrets(settings)  # made in the data folder on first start
         self.settings = settings
         self.clock = clock or make_clock(settings)
-        self.bus = bus or InMemoryBus(max_attempts=settings.bus_max_attempts,
-                                      retry_delay=settings.bus_retry_delay_ms / 1000)
+        self.bus = bus or embedded_bus(settings)
         self.runtimes: dict[str, ServiceRuntime] = {}
         self.metrics = Metrics()  # one registry for the five; each series names its service
         self._backups: asyncio.Task[None] | None = None

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.bus import Bus
 from services.common.clock import Clock, SystemClock
 from services.common.db import Database, UTCDateTime, after_commit
-from services.common.log import bound, current_correlation_id, get_logger, new_correlation_id
+from services.common.log import current_correlation_id, get_logger, new_correlation_id
 from services.common.messages import Envelope
 
 log = get_logger(__name__)
@@ -132,6 +132,22 @@ async def consume_once(db: Database, messaging: Messaging, envelope: Envelope, h
     return True
 
 
+async def redeliver(db: Database, outbox: Table, *, since: datetime | None = None,
+                    types: Sequence[str] = ()) -> int:
+    """Mark published events unpublished, so the relay publishes them again; returns how many.
+
+    The repair for events a consumer never got (the embedded bus lost what it held in memory when the
+    process ended, before it kept its queues on disk): every consumer skips what its inbox already has."""
+    query = update(outbox).where(outbox.c.published_at.is_not(None))
+    if since is not None:
+        query = query.where(outbox.c.created_at >= since)
+    if types:
+        query = query.where(outbox.c.type.in_(list(types)))
+    async with db.transaction() as session:
+        result = await session.execute(query.values(published_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class OutboxRelay:
     """Publishes committed outbox rows with broker confirms and marks them sent; one task per service."""
 
@@ -179,26 +195,39 @@ class OutboxRelay:
                 pass
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending events, oldest first. Returns how many were sent."""
+        """Publish one batch of pending events, oldest first. Returns how many were sent.
+
+        A crash between the broker's confirm and marking the rows publishes them again: at least once."""
         outbox = self.messaging.outbox
+        query = (
+            select(outbox.c.seq, outbox.c.body)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(self.batch)
+        )
+        if self.db.is_sqlite:
+            # One relay per SQLite file (one process): read, publish, mark, without holding the file's only
+            # write lock while the bus confirms (the service's consumer writes meanwhile).
+            async with self.db.reading() as session:
+                rows = (await session.execute(query)).all()
+            if rows:
+                await self._publish(rows)
+                async with self.db.transaction() as session:
+                    await self._mark(session, rows)
+            return len(rows)
         async with self.db.transaction() as session:
-            query = (
-                select(outbox.c.seq, outbox.c.body)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.seq)
-                .limit(self.batch)
-            )
-            if not self.db.is_sqlite:
-                # Several replicas of a service may relay at once; each row goes out through one of them.
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).all()
-            sent = 0
-            for seq, body in rows:
-                envelope = Envelope.model_validate_json(body)
-                with bound(correlation_id=envelope.correlation_id):
-                    await self.bus.publish(envelope)
-                await session.execute(
-                    update(outbox).where(outbox.c.seq == seq).values(published_at=datetime.now(UTC))
-                )
-                sent += 1
-        return sent
+            # Several replicas of a service may relay at once; each row goes out through one of them.
+            rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+            if rows:
+                await self._publish(rows)
+                await self._mark(session, rows)
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        await self.bus.publish_many([Envelope.model_validate_json(body) for _, body in rows])
+
+    async def _mark(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+        outbox = self.messaging.outbox
+        await session.execute(
+            update(outbox).where(outbox.c.seq.in_([seq for seq, _ in rows])).values(published_at=datetime.now(UTC))
+        )

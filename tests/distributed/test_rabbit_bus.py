@@ -204,6 +204,24 @@ async def test_a_message_that_always_fails_is_dead_lettered_after_max_attempts(b
     assert await broker.count(f"{broker.prefix}.broken") == 0
 
 
+async def test_dead_letters_are_counted_per_consumer_queue(broker: Broker) -> None:
+    bus = await broker.bus(max_attempts=2, retry_delay_ms=50)
+
+    async def broken(message: Envelope) -> None:
+        raise ValueError("rule file mismatch")
+
+    await broker.subscribe(bus, "broken", ["rules.*"], broken)
+    await broker.subscribe(bus, "fine", ["rules.*"], Recorder())
+    assert await bus.dead_letter_count() == {"broken": 0, "fine": 0}
+    await bus.publish_many([envelope("rules.loaded", version="2025.1"), envelope("rules.rejected")])
+
+    async def both_dead() -> bool:
+        return await bus.dead_letter_count() == {"broken": 2, "fine": 0}
+
+    await wait_for(both_dead, timeout=10, what="two dead letters on the broken queue")
+    assert await broker.count(f"{broker.prefix}.broken.dead") == 2  # counted, not consumed
+
+
 async def test_messages_are_persistent_json_on_durable_topology(
     broker: Broker, admin: AbstractRobustConnection
 ) -> None:

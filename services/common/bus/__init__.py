@@ -3,8 +3,9 @@
 Both give the same contract: a message published (after the producer's commit, by its outbox relay) reaches
 every queue bound to a matching routing key; each queue belongs to one consuming service and its replicas
 compete for its messages; a handler that raises gets the message again after a delay, up to a bounded
-number of attempts, then it is dead-lettered and kept. Delivery is at least once; handlers make effects
-exactly once through the inbox.
+number of attempts, then it is dead-lettered and kept. A queue keeps its messages while its consumer is
+stopped or killed, and across a restart of the broker (the embedded bus: of the process). Delivery is at
+least once; handlers make effects exactly once through the inbox.
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ class Bus(Protocol):
     async def publish(self, envelope: Envelope) -> None:
         """Publish persistently; returns once the broker has confirmed it."""
 
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish several, in their order; returns once the broker has confirmed every one."""
+
     async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
         """Declare the service's queue bound to the routing keys and start consuming with the handler."""
 
     async def ping(self) -> None:
         """Raise if the broker is not reachable (readiness)."""
+
+    async def dead_letter_count(self) -> dict[str, int]:
+        """How many messages each consumer queue of this bus (by the name given to `subscribe`) dead-lettered."""
 
     async def close(self) -> None:
         """Stop consuming and disconnect; unacknowledged messages go back to the queue."""

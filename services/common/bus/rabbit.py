@@ -52,6 +52,7 @@ class RabbitBus:
         self._dlx: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._queues: list[str] = []  # the consumer queues subscribed through this bus, as named to `subscribe`
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self.url)
@@ -73,6 +74,11 @@ class RabbitBus:
             app_id=envelope.producer,
         )
         await self._started_exchange().publish(message, routing_key=envelope.type)
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            with bound(correlation_id=envelope.correlation_id):
+                await self.publish(envelope)
 
     async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
         if self._connection is None:
@@ -112,6 +118,7 @@ class RabbitBus:
 
         tag = await main.consume(on_message, no_ack=False)
         self._consumers.append((channel, main, tag))
+        self._queues.append(queue)
 
     async def _deliver(self, name: str, message: AbstractIncomingMessage, handler: Handler) -> None:
         raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 1)
@@ -186,6 +193,20 @@ class RabbitBus:
             raise RuntimeError("RabbitBus used before start()")
         return self._channel.default_exchange
 
+    async def dead_letter_count(self) -> dict[str, int]:
+        """Messages in P.Q.dead for each queue Q subscribed through this bus."""
+        if self._connection is None:
+            raise RuntimeError("RabbitBus used before start()")
+        counts: dict[str, int] = {}
+        channel = await self._connection.channel()
+        try:
+            for queue in self._queues:
+                dead = await channel.declare_queue(f"{self.queue_prefix}.{queue}.dead", passive=True)
+                counts[queue] = dead.declaration_result.message_count or 0
+        finally:
+            await channel.close()
+        return counts
+
     async def ping(self) -> None:
         connection = self._connection
         if connection is None or connection.is_closed or not connection.connected.is_set():
@@ -206,6 +227,7 @@ class RabbitBus:
             if not channel.is_closed:
                 await channel.close()
         self._consumers.clear()
+        self._queues.clear()
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = self._exchange = self._dlx = None
