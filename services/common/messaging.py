@@ -178,6 +178,8 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before reading, not after: a commit that lands while a batch is read wakes the next round.
+            self.db.outbox_signal.clear()
             try:
                 sent = await self.relay_once()
             except asyncio.CancelledError:
@@ -188,7 +190,6 @@ class OutboxRelay:
                 await asyncio.sleep(min(self.poll_seconds, 1.0))
             if sent >= self.batch:
                 continue
-            self.db.outbox_signal.clear()
             try:
                 await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_seconds)
             except TimeoutError:
