@@ -1,0 +1,350 @@
+"""Mail delivery: writing mails in the caller's transaction, and the dispatcher that claims and sends them.
+
+Exactly once where it can be: a mail row is claimed by one process at a time (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, as the outbox relay does), marked `sending` with a lease, and reported `sent` after the server's
+250. Results are committed in small groups while the next mails are on the wire, so the only mails a crash
+can send twice are those the server accepted in the last few milliseconds before it, whose 250 was not yet
+committed (README: "the window"); they go again with the same bytes and Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import after_commit
+from services.common.log import get_logger
+from services.common.messages import NOTICE_FAILED, NOTICE_SENT, NoticeFailed, NoticeSent
+from services.common.runtime import ServiceContext
+from services.notifier.mailer import OutgoingMail, SendResult, SmtpMailer, build_message
+from services.notifier.models import addresses, mails, notice_items, notice_recipients, notices
+
+log = get_logger(__name__)
+MAIL_SIGNAL = "mail_signal"
+FIRST_SEND_KINDS = ("notice", "correction", "manual")  # the mails that deliver a notice (not its reminders)
+RETRY_CAP_SECONDS = 3600.0
+
+
+def real_now() -> datetime:
+    """Leases and retry delays follow the wall clock, not the business clock (which tests and demos pin)."""
+    return datetime.now(UTC)
+
+
+def mail_signal(ctx: ServiceContext) -> asyncio.Event:
+    signal: asyncio.Event = ctx.extras.setdefault(MAIL_SIGNAL, asyncio.Event())
+    return signal
+
+
+def mail_row(ctx: ServiceContext, *, kind: str, mail: OutgoingMail, related_id: str | None = None,
+             notice_id: str | None = None) -> dict[str, Any]:
+    """A mails row with the whole MIME message built now: a retry resends the same bytes and Message-ID."""
+    message = build_message(mail, sender=ctx.settings.mail_from)
+    return {
+        "id": str(uuid.uuid4()), "kind": kind, "related_id": related_id, "notice_id": notice_id,
+        "to_address": mail.to_address, "to_name": mail.to_name, "subject": mail.subject, "body": mail.body,
+        "html": mail.html, "raw": message.as_bytes().decode("ascii"), "message_id": str(message["Message-ID"]),
+        "status": "pending", "attempts": 0, "created_at": ctx.clock.now(),
+    }
+
+
+async def insert_mails(ctx: ServiceContext, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write mails in the caller's transaction; the dispatcher is woken after commit."""
+    if not rows:
+        return
+    await session.execute(mails.insert(), list(rows))
+    after_commit(session, mail_signal(ctx).set)
+
+
+async def queue_mail(ctx: ServiceContext, session: AsyncSession, *, kind: str, mail: OutgoingMail,
+                     related_id: str | None = None, notice_id: str | None = None) -> str:
+    row = mail_row(ctx, kind=kind, mail=mail, related_id=related_id, notice_id=notice_id)
+    await insert_mails(ctx, session, [row])
+    return str(row["id"])
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing()
+
+
+@dataclass
+class Claimed:
+    id: str
+    kind: str
+    to_address: str
+    raw: str
+    attempts: int
+    notice_id: str | None
+
+
+@dataclass
+class Result:
+    mail: Claimed
+    outcome: str  # sent | kept | retry | refused | gave_up
+    reply: str
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def reap_expired_claims(ctx: ServiceContext) -> int:
+    """Mails whose sender stopped (killed, hung) before reporting go back to the queue."""
+    async with ctx.db.transaction() as session:
+        result = await session.execute(
+            update(mails).where(mails.c.status == "sending", mails.c.claimed_until < real_now())
+            .values(status="pending", claimed_by=None)
+        )
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        log.warning("mail.claims_expired", mails=count)
+    return count
+
+
+async def claim(ctx: ServiceContext, *, limit: int, worker: str) -> list[Claimed]:
+    """Take up to `limit` due mails for this process; another process skips the rows it holds."""
+    now = real_now()
+    async with ctx.db.transaction() as session:
+        query = (
+            select(mails.c.id, mails.c.kind, mails.c.to_address, mails.c.raw, mails.c.attempts, mails.c.notice_id,
+                   mails.c.subject, mails.c.body, mails.c.to_name, mails.c.html)
+            .where(mails.c.status == "pending", or_(mails.c.next_attempt_at.is_(None), mails.c.next_attempt_at <= now))
+            .order_by(mails.c.created_at)
+            .limit(limit)
+        )
+        if not ctx.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = (await session.execute(query)).all()
+        if not rows:
+            return []
+        await session.execute(
+            update(mails).where(mails.c.id.in_([r.id for r in rows]))
+            .values(status="sending", claimed_by=worker, attempts=mails.c.attempts + 1,
+                    claimed_until=now + timedelta(seconds=ctx.settings.mail_claim_seconds))
+        )
+    claimed = []
+    for r in rows:
+        raw = r.raw
+        if raw is None:  # a mail written before raw messages were stored (migration 0001)
+            raw = mail_row(ctx, kind=r.kind, mail=OutgoingMail(r.to_address, r.to_name, r.subject, r.body,
+                                                               html=r.html))["raw"]
+        claimed.append(Claimed(r.id, r.kind, r.to_address, raw, r.attempts + 1, r.notice_id))
+    return claimed
+
+
+def retry_delay(ctx: ServiceContext, attempts: int) -> float:
+    return float(min(ctx.settings.mail_retry_seconds * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
+
+
+async def record(ctx: ServiceContext, results: Sequence[Result]) -> None:
+    """Write a group of outcomes in one transaction: the mails, the recipients' delivery state, and the
+    notice.sent / notice.failed events of notices delivered or refused the first time."""
+    if not results:
+        return
+    now, wall = ctx.clock.now(), real_now()
+    done: list[Result] = []
+    retry: list[Result] = []
+    failed: list[Result] = []  # refused (5xx), or a retry with no attempts left
+    for r in results:
+        if r.outcome in ("sent", "kept"):
+            done.append(r)
+        elif r.outcome == "retry" and r.mail.attempts < ctx.settings.mail_max_attempts:
+            retry.append(r)
+        else:
+            failed.append(r)
+    async with ctx.db.transaction() as session:
+        if done:
+            await session.execute(
+                update(mails).where(mails.c.id == bindparam("mail_id"))
+                .values(status=bindparam("new_status"), sent_at=now, smtp_reply=bindparam("reply"), last_error=None,
+                        claimed_until=None),
+                [{"mail_id": r.mail.id, "new_status": r.outcome, "reply": r.reply} for r in done],
+            )
+        if retry:
+            await session.execute(
+                update(mails).where(mails.c.id == bindparam("mail_id"))
+                .values(status="pending", last_error=bindparam("reply"), claimed_until=None, claimed_by=None,
+                        next_attempt_at=bindparam("at")),
+                [{"mail_id": r.mail.id, "reply": r.reply,
+                  "at": wall + timedelta(seconds=retry_delay(ctx, r.mail.attempts))} for r in retry],
+            )
+            for r in retry:
+                log.warning("mail.retry", mail_id=r.mail.id, attempts=r.mail.attempts, reply=r.reply)
+        if failed:
+            await session.execute(
+                update(mails).where(mails.c.id == bindparam("mail_id"))
+                .values(status="failed", smtp_reply=bindparam("reply"), last_error=bindparam("reply"),
+                        claimed_until=None),
+                [{"mail_id": r.mail.id, "reply": r.reply} for r in failed],
+            )
+            for r in failed:
+                log.error("mail.failed", mail_id=r.mail.id, to=r.mail.to_address, reply=r.reply)
+        await _addresses(session, now, done, failed)
+        await _notice_deliveries(ctx, session, now, done, failed)
+
+
+async def _addresses(session: AsyncSession, now: datetime, done: Sequence[Result], failed: Sequence[Result]) -> None:
+    sent_to = sorted({r.mail.to_address for r in done if r.outcome == "sent"})
+    if sent_to:
+        await session.execute(
+            update(addresses).where(addresses.c.email.in_(sent_to), addresses.c.status == "failing")
+            .values(status="ok", updated_at=now)
+        )
+    for r in failed:
+        values = {"status": "failing", "reply": r.reply, "failed_at": now, "updated_at": now}
+        await session.execute(insert_ignoring_duplicates(session, addresses).values(email=r.mail.to_address, **values))
+        await session.execute(update(addresses).where(addresses.c.email == r.mail.to_address).values(**values))
+
+
+async def _notice_deliveries(ctx: ServiceContext, session: AsyncSession, now: datetime, done: Sequence[Result],
+                             failed: Sequence[Result]) -> None:
+    first = [r for r in done if r.mail.notice_id and r.mail.kind in FIRST_SEND_KINDS]
+    refused = [r for r in failed if r.mail.notice_id]
+    if not first and not refused:
+        return
+    notice_ids = sorted({r.mail.notice_id for r in (*first, *refused) if r.mail.notice_id})
+    info = {row.id: row for row in await session.execute(
+        select(notices.c.id, notices.c.client_id, notices.c.contract_id).where(notices.c.id.in_(notice_ids)))}
+    case_ids: dict[str, list[str]] = {}
+    lines = select(notice_items.c.notice_id, notice_items.c.case_id).where(
+        notice_items.c.notice_id.in_(notice_ids), notice_items.c.status == "active")
+    for row in await session.execute(lines):
+        if row.case_id and row.case_id not in case_ids.setdefault(row.notice_id, []):
+            case_ids[row.notice_id].append(row.case_id)
+    for r in first:
+        assert r.mail.notice_id is not None
+        updated = await session.execute(
+            update(notice_recipients)
+            .where(notice_recipients.c.notice_id == r.mail.notice_id, notice_recipients.c.email == r.mail.to_address,
+                   notice_recipients.c.first_sent_at.is_(None))
+            .values(first_sent_at=now, status=("delivered" if r.outcome == "sent" else "kept"), reply=r.reply)
+        )
+        notice = info.get(r.mail.notice_id)
+        if updated.rowcount and notice is not None:  # type: ignore[attr-defined]
+            await ctx.messaging.emit(session, NOTICE_SENT, NoticeSent(
+                notice_id=notice.id, client_id=notice.client_id, contract_id=notice.contract_id,
+                case_ids=case_ids.get(notice.id, []), recipient=r.mail.to_address, sent_at=now,
+                delivery="smtp" if r.outcome == "sent" else "local").model_dump(mode="json"))
+    for r in refused:
+        assert r.mail.notice_id is not None
+        updated = await session.execute(
+            update(notice_recipients)
+            .where(notice_recipients.c.notice_id == r.mail.notice_id, notice_recipients.c.email == r.mail.to_address,
+                   notice_recipients.c.status != "failing", notice_recipients.c.confirmed_at.is_(None))
+            .values(status="failing", reply=r.reply)
+        )
+        notice = info.get(r.mail.notice_id)
+        if updated.rowcount and notice is not None:  # type: ignore[attr-defined]
+            await ctx.messaging.emit(session, NOTICE_FAILED, NoticeFailed(
+                notice_id=notice.id, client_id=notice.client_id, contract_id=notice.contract_id,
+                case_ids=case_ids.get(notice.id, []), recipient=r.mail.to_address, reply=r.reply,
+                failed_at=now).model_dump(mode="json"))
+
+
+class Dispatcher:
+    """Claims due mails and sends them over the mailer's connections; results are committed in groups while
+    the next mails are on the wire (group commit)."""
+
+    def __init__(self, ctx: ServiceContext, mailer: SmtpMailer) -> None:
+        self.ctx = ctx
+        self.mailer = mailer
+        self.worker = worker_name()
+        self.batch = 25 * max(len(mailer.connections), 1)
+
+    async def dispatch_once(self) -> int:
+        """Claim one batch, deliver it and record every outcome; returns how many mails were handled."""
+        claimed = await claim(self.ctx, limit=self.batch, worker=self.worker)
+        if not claimed:
+            return 0
+        if not self.mailer.configured:
+            await record(self.ctx, [Result(m, "kept", "kept in the local outbox (no SMTP server configured)")
+                                    for m in claimed])
+            return len(claimed)
+        # A mail may be sent only while its claim holds, leaving time for one SMTP exchange.
+        deadline = time.monotonic() + self.ctx.settings.mail_claim_seconds - self.ctx.settings.smtp_timeout
+        todo = list(reversed(claimed))
+        results: list[Result] = []
+        ready = asyncio.Event()
+        sending = True
+
+        async def sender(index: int) -> None:
+            connection = self.mailer.connections[index]
+            sender_address = self.mailer.envelope_sender
+            while todo and time.monotonic() < deadline:
+                mail = todo.pop()
+                try:
+                    outcome: SendResult = await connection.send(sender_address, mail.to_address, mail.raw)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # an unexpected error is a reason to retry later, never to stop
+                    log.exception("mail.send_crashed", mail_id=mail.id)
+                    outcome = SendResult("retry", f"{type(exc).__name__}: {exc}")
+                results.append(Result(mail, outcome.outcome, outcome.reply))
+                ready.set()
+
+        async def flusher() -> None:
+            while sending or results:
+                if not results:
+                    ready.clear()
+                    await ready.wait()
+                    continue
+                group = results[:]
+                del results[:len(group)]
+                await record(self.ctx, group)
+
+        flush = asyncio.create_task(flusher())
+        try:
+            await asyncio.gather(*(sender(i) for i in range(min(len(self.mailer.connections), len(claimed)))))
+        finally:
+            sending = False
+            ready.set()
+            await flush
+        if todo:
+            log.warning("mail.claim_running_out", left=len(todo))  # the rest go back to the queue when it expires
+        return len(claimed) - len(todo)
+
+    async def run(self) -> None:
+        """The loop: woken when mail is written (this process) or every few seconds (mail of other processes,
+        retries falling due, claims of a dead process expiring)."""
+        signal = mail_signal(self.ctx)
+        last_reap = 0.0
+        try:
+            while True:
+                if time.monotonic() - last_reap > min(self.ctx.settings.mail_claim_seconds / 4, 30.0):
+                    await reap_expired_claims(self.ctx)
+                    last_reap = time.monotonic()
+                if await self.dispatch_once():
+                    continue
+                await self.mailer.close()  # nothing to send: let the server's connections go
+                signal.clear()
+                try:
+                    await asyncio.wait_for(signal.wait(), timeout=self.ctx.settings.mail_poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.mailer.close()
+
+
+async def release_own_claims_on_start(ctx: ServiceContext) -> None:
+    """Embedded (SQLite: one process), mails left `sending` by a previous run go straight back to the queue."""
+    if ctx.db.is_sqlite:
+        async with ctx.db.transaction() as session:
+            await session.execute(update(mails).where(mails.c.status == "sending").values(status="pending"))
+
+
+async def mail_dispatcher(ctx: ServiceContext) -> None:
+    """Background loop of the notifier service."""
+    await release_own_claims_on_start(ctx)
+    await Dispatcher(ctx, SmtpMailer(ctx.settings)).run()
