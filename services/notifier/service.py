@@ -1,19 +1,58 @@
-"""The notifier service: tells staff about their cases and clients about what they owe, and keeps proof."""
+"""The notifier service: every outgoing mail and its delivery, client notices with their confirmation links,
+daily reminders and proof, and the staff mails the cases service decides."""
 
 from __future__ import annotations
 
-from services.common.messages import CASE_CREATED
-from services.common.runtime import ServiceSpec
-from services.notifier import handlers
-from services.notifier.api import router
+from services.common.messages import (
+    CASE_COMPLETED,
+    CASE_CREATED,
+    CASE_DIGEST,
+    CASE_DUE_SOON,
+    CASE_ESCALATED,
+    CASE_OVERDUE,
+    CASE_OVERDUE_SUMMARY,
+    CASE_REOPENED,
+    CLIENT_CHANGED,
+    CONTRACT_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_TERMINATED,
+)
+from services.common.runtime import ServiceContext, ServiceSpec
+from services.notifier import api, handlers, jobs, public
+from services.notifier.delivery import mail_dispatcher
 from services.notifier.models import inbox, metadata, outbox
+
+
+async def setup(ctx: ServiceContext) -> None:
+    warning = api.links_status(ctx)["warning"]
+    if warning:
+        from services.common.log import get_logger
+
+        get_logger(__name__).warning("notice.links_not_public", links_url=ctx.settings.client_links_url)
+
 
 spec = ServiceSpec(
     name="notifier",
     metadata=metadata,
     outbox=outbox,
     inbox=inbox,
-    router=router,
-    handlers={CASE_CREATED: handlers.on_case_created},
-    loops=[handlers.mail_dispatcher],
+    router=api.router,
+    handlers={
+        CONTRACT_CREATED: handlers.on_contract,
+        CONTRACT_CHANGED: handlers.on_contract,
+        CONTRACT_TERMINATED: handlers.on_contract,
+        CLIENT_CHANGED: handlers.on_client_changed,
+        CASE_CREATED: handlers.on_case_created,
+        CASE_COMPLETED: handlers.on_case_completed,
+        CASE_REOPENED: handlers.on_case_reopened,
+        CASE_DUE_SOON: handlers.on_case_due_soon,
+        CASE_OVERDUE: handlers.on_case_overdue,
+        CASE_ESCALATED: handlers.on_case_escalated,
+        CASE_DIGEST: handlers.on_case_digest,
+        CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
+    },
+    setup=setup,
+    loops=[mail_dispatcher, jobs.jobs_loop],
+    public_router=public.router,
+    public_prefix="/confirm",
 )
