@@ -34,6 +34,9 @@ log = get_logger(__name__)
 MAIL_SIGNAL = "mail_signal"
 FIRST_SEND_KINDS = ("notice", "correction", "manual")  # the mails that deliver a notice (not its reminders)
 RETRY_CAP_SECONDS = 3600.0
+# At most this many mails per connection are accepted by the server but not yet committed as sent: what a
+# crash can make go twice is bounded by this times the connections (README: "the window").
+UNRECORDED_PER_CONNECTION = 4
 
 
 def real_now() -> datetime:
@@ -92,8 +95,9 @@ class Claimed:
 @dataclass
 class Result:
     mail: Claimed
-    outcome: str  # sent | kept | retry | refused | gave_up
+    outcome: str  # sent | kept | retry | refused
     reply: str
+    connection: int = 0
 
 
 def worker_name() -> str:
@@ -276,13 +280,20 @@ class Dispatcher:
         deadline = time.monotonic() + self.ctx.settings.mail_claim_seconds - self.ctx.settings.smtp_timeout
         todo = list(reversed(claimed))
         results: list[Result] = []
+        unrecorded = [0] * len(self.mailer.connections)  # accepted by the server, not yet committed as sent
         ready = asyncio.Event()
+        recorded = asyncio.Condition()
         sending = True
 
         async def sender(index: int) -> None:
             connection = self.mailer.connections[index]
             sender_address = self.mailer.envelope_sender
             while todo and time.monotonic() < deadline:
+                # The crash window: a connection goes ahead only while few of its 250s wait for their commit.
+                async with recorded:
+                    await recorded.wait_for(lambda: unrecorded[index] < UNRECORDED_PER_CONNECTION or flush.done())
+                if flush.done():
+                    return  # recording failed: stop sending what could not be recorded
                 mail = todo.pop()
                 try:
                     outcome: SendResult = await connection.send(sender_address, mail.to_address, mail.raw)
@@ -291,7 +302,8 @@ class Dispatcher:
                 except Exception as exc:  # an unexpected error is a reason to retry later, never to stop
                     log.exception("mail.send_crashed", mail_id=mail.id)
                     outcome = SendResult("retry", f"{type(exc).__name__}: {exc}")
-                results.append(Result(mail, outcome.outcome, outcome.reply))
+                unrecorded[index] += 1
+                results.append(Result(mail, outcome.outcome, outcome.reply, index))
                 ready.set()
 
         async def flusher() -> None:
@@ -303,6 +315,10 @@ class Dispatcher:
                 group = results[:]
                 del results[:len(group)]
                 await record(self.ctx, group)
+                for result in group:
+                    unrecorded[result.connection] -= 1
+                async with recorded:
+                    recorded.notify_all()
 
         flush = asyncio.create_task(flusher())
         try:
