@@ -26,8 +26,8 @@ outbox, inbox = add_messaging_tables(metadata)
 # Every e-mail. status: pending (waiting for a sender; `next_attempt_at` delays a retry) → sending (claimed by
 # one notifier process until `claimed_until`) → sent (accepted by SMTP: `smtp_reply`) | kept (no SMTP
 # configured: kept in the local outbox the UI shows) | failed (a 5xx refusal, or retries spent: `last_error`).
-# `raw` is the whole MIME message, built once when the mail is written: a retry sends the same bytes and the
-# same Message-ID.
+# `raw` is the whole MIME message (text and HTML parts), built once when the mail is written: a retry sends
+# the same bytes and the same Message-ID; `body` is its text part, for the outgoing mail page.
 mails = Table(
     "mails",
     metadata,
@@ -43,7 +43,6 @@ mails = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
-    Column("html", Text, nullable=True),
     Column("raw", Text, nullable=True),
     Column("message_id", String(250), nullable=True),
     Column("notice_id", String(36), nullable=True, index=True),
