@@ -32,11 +32,15 @@ from services.notifier.models import addresses, mails, notice_items, notice_reci
 
 log = get_logger(__name__)
 MAIL_SIGNAL = "mail_signal"
+MAIL_CACHE = "mail_cache"
+MAIL_CACHE_LIMIT = 50_000  # messages this process wrote and has not sent yet, kept to save reading them back
 FIRST_SEND_KINDS = ("notice", "correction", "manual")  # the mails that deliver a notice (not its reminders)
 RETRY_CAP_SECONDS = 3600.0
 # At most this many mails per connection are accepted by the server but not yet committed as sent: what a
 # crash can make go twice is bounded by this times the connections (README: "the window").
-UNRECORDED_PER_CONNECTION = 4
+UNRECORDED_PER_CONNECTION = 8
+FLUSHERS = 1
+GROUP_SECONDS = 0.02
 
 
 def real_now() -> datetime:
@@ -49,23 +53,36 @@ def mail_signal(ctx: ServiceContext) -> asyncio.Event:
     return signal
 
 
+def mail_cache(ctx: ServiceContext) -> dict[str, str]:
+    cache: dict[str, str] = ctx.extras.setdefault(MAIL_CACHE, {})
+    return cache
+
+
 def mail_row(ctx: ServiceContext, *, kind: str, mail: OutgoingMail, related_id: str | None = None,
-             notice_id: str | None = None) -> dict[str, Any]:
+             notice_id: str | None = None, mail_id: str | None = None) -> dict[str, Any]:
     """A mails row with the whole MIME message built now: a retry resends the same bytes and Message-ID."""
     message = build_message(mail, sender=ctx.settings.mail_from)
     return {
-        "id": str(uuid.uuid4()), "kind": kind, "related_id": related_id, "notice_id": notice_id,
+        "id": mail_id or str(uuid.uuid4()), "kind": kind, "related_id": related_id, "notice_id": notice_id,
         "to_address": mail.to_address, "to_name": mail.to_name, "subject": mail.subject, "body": mail.body,
-        "html": mail.html, "raw": message.raw, "message_id": message.message_id,
+        "raw": message.raw, "message_id": message.message_id,
         "status": "pending", "attempts": 0, "created_at": ctx.clock.now(),
     }
 
 
 async def insert_mails(ctx: ServiceContext, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write mails in the caller's transaction; the dispatcher is woken after commit."""
+    """Write mails in the caller's transaction; after commit this process's dispatcher is woken and finds
+    their messages in memory (another process reads them from the database)."""
     if not rows:
         return
     await session.execute(mails.insert(), list(rows))
+    cache = mail_cache(ctx)
+
+    def remember() -> None:
+        if len(cache) + len(rows) <= MAIL_CACHE_LIMIT:
+            cache.update((row["id"], row["raw"]) for row in rows)
+
+    after_commit(session, remember)
     after_commit(session, mail_signal(ctx).set)
 
 
@@ -90,6 +107,7 @@ class Claimed:
     raw: str
     attempts: int
     notice_id: str | None
+    address_failing: bool = False  # refused before: a 250 now makes the address healthy again
 
 
 @dataclass
@@ -132,14 +150,15 @@ async def claim(ctx: ServiceContext, *, limit: int, worker: str) -> list[Claimed
     async with ctx.db.transaction() as session:
         await bookkeeping(session)
         query = (
-            select(mails.c.id, mails.c.kind, mails.c.to_address, mails.c.raw, mails.c.attempts, mails.c.notice_id,
-                   mails.c.subject, mails.c.body, mails.c.to_name, mails.c.html)
+            select(mails.c.id, mails.c.kind, mails.c.to_address, mails.c.attempts, mails.c.notice_id,
+                   addresses.c.status.label("address_status"))
+            .outerjoin(addresses, addresses.c.email == mails.c.to_address)
             .where(mails.c.status == "pending", or_(mails.c.next_attempt_at.is_(None), mails.c.next_attempt_at <= now))
             .order_by(mails.c.created_at)
             .limit(limit)
         )
         if not ctx.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=mails)
         rows = (await session.execute(query)).all()
         if not rows:
             return []
@@ -148,14 +167,24 @@ async def claim(ctx: ServiceContext, *, limit: int, worker: str) -> list[Claimed
             .values(status="sending", claimed_by=worker, attempts=mails.c.attempts + 1,
                     claimed_until=now + timedelta(seconds=ctx.settings.mail_claim_seconds))
         )
-    claimed = []
-    for r in rows:
-        raw = r.raw
-        if raw is None:  # a mail written before raw messages were stored (migration 0001)
-            raw = mail_row(ctx, kind=r.kind, mail=OutgoingMail(r.to_address, r.to_name, r.subject, r.body,
-                                                               html=r.html))["raw"]
-        claimed.append(Claimed(r.id, r.kind, r.to_address, raw, r.attempts + 1, r.notice_id))
-    return claimed
+        cache = mail_cache(ctx)
+        raws = {r.id: cache.pop(r.id) for r in rows if r.id in cache}
+        missing = [r.id for r in rows if r.id not in raws]
+        if missing:
+            for row in await session.execute(select(mails.c.id, mails.c.raw, mails.c.kind, mails.c.to_address,
+                                                    mails.c.to_name, mails.c.subject, mails.c.body)
+                                             .where(mails.c.id.in_(missing))):
+                raws[row.id] = row.raw if row.raw is not None else mail_row(  # written before migration 0002
+                    ctx, kind=row.kind, mail=OutgoingMail(row.to_address, row.to_name, row.subject, row.body))["raw"]
+    return [Claimed(r.id, r.kind, r.to_address, raws[r.id], r.attempts + 1, r.notice_id,
+                    r.address_status == "failing") for r in rows]
+
+
+SENT_PG = text(
+    "UPDATE mails SET status = outcome.status, smtp_reply = outcome.reply, sent_at = :now, last_error = NULL, "
+    "claimed_until = NULL FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS varchar[]), "
+    "CAST(:replies AS text[])) AS outcome (id, status, reply) WHERE mails.id = outcome.id"
+)
 
 
 def retry_delay(ctx: ServiceContext, attempts: int) -> float:
@@ -180,7 +209,12 @@ async def record(ctx: ServiceContext, results: Sequence[Result]) -> None:
             failed.append(r)
     async with ctx.db.transaction() as session:
         await bookkeeping(session)
-        if done:
+        if done and not ctx.db.is_sqlite:
+            # One statement of constant text for the whole group: the group commit is on the send path.
+            await session.execute(SENT_PG, {"now": now, "ids": [r.mail.id for r in done],
+                                            "statuses": [r.outcome for r in done],
+                                            "replies": [r.reply for r in done]})
+        elif done:
             await session.execute(
                 update(mails).where(mails.c.id == bindparam("mail_id"))
                 .values(status=bindparam("new_status"), sent_at=now, smtp_reply=bindparam("reply"), last_error=None,
@@ -211,7 +245,7 @@ async def record(ctx: ServiceContext, results: Sequence[Result]) -> None:
 
 
 async def _addresses(session: AsyncSession, now: datetime, done: Sequence[Result], failed: Sequence[Result]) -> None:
-    sent_to = sorted({r.mail.to_address for r in done if r.outcome == "sent"})
+    sent_to = sorted({r.mail.to_address for r in done if r.outcome == "sent" and r.mail.address_failing})
     if sent_to:
         await session.execute(
             update(addresses).where(addresses.c.email.in_(sent_to), addresses.c.status == "failing")
@@ -268,6 +302,16 @@ async def _notice_deliveries(ctx: ServiceContext, session: AsyncSession, now: da
                 failed_at=now).model_dump(mode="json"))
 
 
+class Stopped:
+    """Whether any of the recording tasks stopped (while sending, only by failing)."""
+
+    def __init__(self, tasks: list[asyncio.Task[None]]) -> None:
+        self.tasks = tasks
+
+    def done(self) -> bool:
+        return any(task.done() for task in self.tasks)
+
+
 class Dispatcher:
     """Claims due mails and sends them over the mailer's connections; results are committed in groups while
     the next mails are on the wire (group commit)."""
@@ -279,7 +323,9 @@ class Dispatcher:
         self.batch = 25 * max(len(mailer.connections), 1)
 
     async def dispatch_once(self) -> int:
-        """Claim one batch, deliver it and record every outcome; returns how many mails were handled."""
+        """Deliver what is due until nothing is left: claims batch after batch while the connections send
+        (a batch is claimed as the previous one is taken), outcomes committed in groups meanwhile. Returns how
+        many mails were handled (0: nothing was due)."""
         claimed = await claim(self.ctx, limit=self.batch, worker=self.worker)
         if not claimed:
             return 0
@@ -287,25 +333,42 @@ class Dispatcher:
             await record(self.ctx, [Result(m, "kept", "kept in the local outbox (no SMTP server configured)")
                                     for m in claimed])
             return len(claimed)
-        # A mail may be sent only while its claim holds, leaving time for one SMTP exchange.
-        deadline = time.monotonic() + self.ctx.settings.mail_claim_seconds - self.ctx.settings.smtp_timeout
-        todo = list(reversed(claimed))
+        settings = self.ctx.settings
+        connections = len(self.mailer.connections)
+        queue: asyncio.Queue[tuple[Claimed, float] | None] = asyncio.Queue(maxsize=self.batch)
         results: list[Result] = []
-        unrecorded = [0] * len(self.mailer.connections)  # accepted by the server, not yet committed as sent
+        unrecorded = [0] * connections  # accepted by the server, not yet committed as sent
         ready = asyncio.Event()
         recorded = asyncio.Condition()
+        handled = 0
         sending = True
 
+        async def feeder(first: list[Claimed]) -> None:
+            batch = first
+            try:
+                while batch:
+                    # A mail may be sent only while its claim holds, leaving time for one SMTP exchange.
+                    deadline = time.monotonic() + settings.mail_claim_seconds - settings.smtp_timeout
+                    for mail in batch:
+                        await queue.put((mail, deadline))
+                    if flush.done():
+                        return
+                    batch = await claim(self.ctx, limit=self.batch, worker=self.worker)
+            finally:
+                for _ in range(connections):
+                    await queue.put(None)
+
         async def sender(index: int) -> None:
+            nonlocal handled
             connection = self.mailer.connections[index]
             sender_address = self.mailer.envelope_sender
-            while todo and time.monotonic() < deadline:
+            while (item := await queue.get()) is not None:
+                mail, deadline = item
                 # The crash window: a connection goes ahead only while few of its 250s wait for their commit.
                 async with recorded:
                     await recorded.wait_for(lambda: unrecorded[index] < UNRECORDED_PER_CONNECTION or flush.done())
-                if flush.done() or not todo:
-                    return  # recording failed (stop sending what cannot be recorded), or the others took the rest
-                mail = todo.pop()
+                if flush.done() or time.monotonic() > deadline:
+                    continue  # left to the reaper: recording failed, or the claim runs out
                 try:
                     outcome: SendResult = await connection.send(sender_address, mail.to_address, mail.raw)
                 except asyncio.CancelledError:
@@ -314,6 +377,7 @@ class Dispatcher:
                     log.exception("mail.send_crashed", mail_id=mail.id)
                     outcome = SendResult("retry", f"{type(exc).__name__}: {exc}")
                 unrecorded[index] += 1
+                handled += 1
                 results.append(Result(mail, outcome.outcome, outcome.reply, index))
                 ready.set()
 
@@ -323,6 +387,8 @@ class Dispatcher:
                     ready.clear()
                     await ready.wait()
                     continue
+                if sending and len(results) < self.batch:
+                    await asyncio.sleep(GROUP_SECONDS)  # gather a group: fewer, larger commits
                 group = results[:]
                 del results[:len(group)]
                 await record(self.ctx, group)
@@ -331,16 +397,16 @@ class Dispatcher:
                 async with recorded:
                     recorded.notify_all()
 
-        flush = asyncio.create_task(flusher())
+        # A few groups commit at once: the commit's round trips, not its work, set the pace.
+        flushers = [asyncio.create_task(flusher()) for _ in range(FLUSHERS)]
+        flush = Stopped(flushers)
         try:
-            await asyncio.gather(*(sender(i) for i in range(min(len(self.mailer.connections), len(claimed)))))
+            await asyncio.gather(feeder(claimed), *(sender(i) for i in range(connections)))
         finally:
             sending = False
             ready.set()
-            await flush
-        if todo:
-            log.warning("mail.claim_running_out", left=len(todo))  # the rest go back to the queue when it expires
-        return len(claimed) - len(todo)
+            await asyncio.gather(*flushers)
+        return handled
 
     async def run(self) -> None:
         """The loop: woken when mail is written (this process) or every few seconds (mail of other processes,

@@ -8,13 +8,13 @@ reminder is written together with its (recipient, day) claim row, whose primary 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import TemplateError
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import WARSAW
@@ -101,17 +101,16 @@ async def _remind(ctx: ServiceContext, today: date, chunk: list[str], by_email: 
     now = ctx.clock.now()
     async with ctx.db.transaction() as session:
         items = await _active_items(session, {r.notice_id for e in chunk for r in by_email[e]})
+        # The claim names its mail before the mail exists: one statement decides who writes each reminder.
         claims = [{"key": reminder_key(e, today), "kind": "reminder", "recipient": by_email[e][0].email,
-                   "day": today, "mail_id": "", "created_at": now} for e in chunk]
+                   "day": today, "mail_id": str(uuid.uuid4()), "created_at": now} for e in chunk]
         won = set((await session.execute(
             insert_ignoring_duplicates(session, mail_claims).returning(mail_claims.c.key), claims)).scalars().all()) \
             if not ctx.db.is_sqlite else await _claim_one_by_one(session, claims)
         rows: list[dict[str, Any]] = []
         links: list[dict[str, Any]] = []
-        mail_of_key: list[dict[str, Any]] = []
-        for email in chunk:
-            key = reminder_key(email, today)
-            if key not in won:
+        for email, claim in zip(chunk, claims, strict=True):
+            if claim["key"] not in won:
                 continue  # another process wrote this recipient's reminder today
             waiting = by_email[email]
             first = waiting[0]
@@ -121,26 +120,17 @@ async def _remind(ctx: ServiceContext, today: date, chunk: list[str], by_email: 
                 "notices": [_notice_line(settings, r, items.get(r.notice_id, []), lang) for r in waiting],
                 "reminder_every_day": settings.reminder_days == "calendar",
             }
-            try:
-                rendered = templates(ctx).client_mail("reminder", lang, context)
-            except TemplateError as exc:
-                log.error("notice.reminder_template_broken", error=str(exc))
-                raise
+            rendered = templates(ctx).client_mail("reminder", lang, context)
             accountant = first.accountant or {}
             reply_to = f"{accountant.get('name', '')} <{accountant['email']}>" if accountant.get("email") else None
             mail = OutgoingMail(first.email, first.name, rendered.subject, rendered.text, html=rendered.html,
                                 reply_to=reply_to, headers={"Auto-Submitted": "auto-generated"})
-            row = mail_row(ctx, kind="reminder", mail=mail, notice_id=first.notice_id)
-            rows.append(row)
-            mail_of_key.append({"b_key": key, "b_mail": row["id"]})
-            links.extend({"notice_id": r.notice_id, "recipient_id": r.recipient_id, "mail_id": row["id"],
+            rows.append(mail_row(ctx, kind="reminder", mail=mail, notice_id=first.notice_id, mail_id=claim["mail_id"]))
+            links.extend({"notice_id": r.notice_id, "recipient_id": r.recipient_id, "mail_id": claim["mail_id"],
                           "kind": "reminder"} for r in waiting)
         await insert_mails(ctx, session, rows)
         if links:
             await session.execute(notice_mails.insert(), links)
-        if mail_of_key:
-            await session.execute(update(mail_claims).where(mail_claims.c.key == bindparam("b_key"))
-                                  .values(mail_id=bindparam("b_mail")), mail_of_key)
     return len(rows)
 
 
