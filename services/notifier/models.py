@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from services.common.db import UTCDateTime, new_metadata
@@ -33,24 +34,29 @@ mails = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("kind", String(50), nullable=False),
-    Column("related_id", String(36), nullable=True, index=True),
+    Column("related_id", String(36), nullable=True),
     Column("to_address", String(320), nullable=False),
     Column("to_name", String(200), nullable=False, default=""),
     Column("subject", String(300), nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(20), nullable=False, default="pending", index=True),
+    Column("status", String(20), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("raw", Text, nullable=True),
     Column("message_id", String(250), nullable=True),
-    Column("notice_id", String(36), nullable=True, index=True),
+    Column("notice_id", String(36), nullable=True),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("claimed_until", UTCDateTime, nullable=True),
     Column("claimed_by", String(80), nullable=True),
     Column("smtp_reply", Text, nullable=True),
-    Index("ix_mails_queue", "status", "created_at"),
+    # Partial indexes: only the few rows waiting or being sent are in them, so the two status updates of a
+    # mail's life cost little index work.
+    Index("ix_mails_queue", "created_at", postgresql_where=text("status = 'pending'"),
+          sqlite_where=text("status = 'pending'")),
+    Index("ix_mails_sending", "claimed_until", postgresql_where=text("status = 'sending'"),
+          sqlite_where=text("status = 'sending'")),
     Index("ix_mails_to_address", "to_address"),
 )
 
