@@ -14,14 +14,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from services.common.db import after_commit
 from services.common.log import get_logger
@@ -33,6 +34,7 @@ from services.notifier.models import addresses, mails, notice_items, notice_reci
 log = get_logger(__name__)
 MAIL_SIGNAL = "mail_signal"
 MAIL_CACHE = "mail_cache"
+BOOKKEEPING = "delivery_bookkeeping"
 MAIL_CACHE_LIMIT = 50_000  # messages this process wrote and has not sent yet, kept to save reading them back
 FIRST_SEND_KINDS = ("notice", "correction", "manual")  # the mails that deliver a notice (not its reminders)
 RETRY_CAP_SECONDS = 3600.0
@@ -41,6 +43,7 @@ RETRY_CAP_SECONDS = 3600.0
 UNRECORDED_PER_CONNECTION = 8
 FLUSHERS = 1
 GROUP_SECONDS = 0.02
+IDLE_CONNECTION_SECONDS = 10.0  # kept open across short pauses (the morning job writes reminders in chunks)
 
 
 def real_now() -> datetime:
@@ -122,62 +125,120 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def bookkeeping(session: AsyncSession) -> None:
-    """Claims and outcomes commit without waiting for the disk (PostgreSQL `synchronous_commit = off`): what a
-    database crash could lose of them is a fraction of a second of 'sent' marks, i.e. a few mails sent again;
-    a notifier crash loses nothing. The mails themselves are written with full durability."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+class Bookkeeping:
+    """Where delivery writes its claims and outcomes.
+
+    PostgreSQL: a small engine of its own whose sessions commit without waiting for the disk
+    (`synchronous_commit = off`): a database crash could lose a fraction of a second of 'sent' marks, i.e. send a
+    few mails again; a notifier crash loses nothing. A lone statement runs in autocommit, one round trip. The
+    mails themselves are written by the service's own sessions, with full durability. SQLite (embedded, one
+    process): the service's database as it is."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.engine: AsyncEngine | None = None
+        if not ctx.db.is_sqlite:
+            self.engine = create_async_engine(ctx.db.url, pool_size=2, max_overflow=4, pool_pre_ping=True,
+                                              connect_args={"server_settings": {"synchronous_commit": "off"}})
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        if self.engine is None:
+            async with self.db.transaction() as session:
+                yield session
+            return
+        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+        for callback in session.info.pop("after_commit", []):
+            callback()
+
+    async def run(self, statement: Any, params: dict[str, Any] | None = None) -> tuple[list[Any], int]:
+        """One statement on its own: (its rows, if it returns any; the rows it changed)."""
+        if self.engine is None:
+            async with self.db.transaction() as session:
+                result = await session.execute(statement, params or {})
+                return (list(result.all()) if result.returns_rows else []), int(result.rowcount)  # type: ignore[attr-defined]
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await connection.execute(statement, params or {})
+            return (list(result.all()) if result.returns_rows else []), int(result.rowcount)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def bookkeeping(ctx: ServiceContext) -> Bookkeeping:
+    found = ctx.extras.get(BOOKKEEPING)
+    if not isinstance(found, Bookkeeping):
+        found = ctx.extras[BOOKKEEPING] = Bookkeeping(ctx)
+    return found
+
+
+async def close_bookkeeping(ctx: ServiceContext) -> None:
+    found = ctx.extras.pop(BOOKKEEPING, None)
+    if isinstance(found, Bookkeeping):
+        await found.close()
 
 
 async def reap_expired_claims(ctx: ServiceContext) -> int:
     """Mails whose sender stopped (killed, hung) before reporting go back to the queue."""
-    async with ctx.db.transaction() as session:
-        await bookkeeping(session)
-        result = await session.execute(
-            update(mails).where(mails.c.status == "sending", mails.c.claimed_until < real_now())
-            .values(status="pending", claimed_by=None)
-        )
-    count = int(result.rowcount)  # type: ignore[attr-defined]
+    _, count = await bookkeeping(ctx).run(
+        update(mails).where(mails.c.status == "sending", mails.c.claimed_until < real_now())
+        .values(status="pending", claimed_by=None))
     if count:
         log.warning("mail.claims_expired", mails=count)
     return count
 
 
-async def claim(ctx: ServiceContext, *, limit: int, worker: str) -> list[Claimed]:
-    """Take up to `limit` due mails for this process; another process skips the rows it holds."""
+CLAIM_PG = text(
+    "UPDATE mails SET status = 'sending', claimed_by = :worker, attempts = attempts + 1, claimed_until = :until "
+    "WHERE id IN (SELECT id FROM mails WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= "
+    ":now) ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, kind, to_address, attempts, notice_id"
+)
+
+
+async def failing_addresses(ctx: ServiceContext) -> set[str]:
+    rows, _ = await bookkeeping(ctx).run(select(addresses.c.email).where(addresses.c.status == "failing"))
+    return {r.email for r in rows}
+
+
+async def claim(ctx: ServiceContext, *, limit: int, worker: str, failing: set[str] | None = None) -> list[Claimed]:
+    """Take up to `limit` due mails for this process, oldest first; another process skips the rows it holds
+    (one statement on PostgreSQL: UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING)."""
     now = real_now()
-    async with ctx.db.transaction() as session:
-        await bookkeeping(session)
-        query = (
-            select(mails.c.id, mails.c.kind, mails.c.to_address, mails.c.attempts, mails.c.notice_id,
-                   addresses.c.status.label("address_status"))
-            .outerjoin(addresses, addresses.c.email == mails.c.to_address)
-            .where(mails.c.status == "pending", or_(mails.c.next_attempt_at.is_(None), mails.c.next_attempt_at <= now))
-            .order_by(mails.c.created_at)
-            .limit(limit)
-        )
-        if not ctx.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=mails)
-        rows = (await session.execute(query)).all()
-        if not rows:
-            return []
-        await session.execute(
-            update(mails).where(mails.c.id.in_([r.id for r in rows]))
-            .values(status="sending", claimed_by=worker, attempts=mails.c.attempts + 1,
-                    claimed_until=now + timedelta(seconds=ctx.settings.mail_claim_seconds))
-        )
-        cache = mail_cache(ctx)
-        raws = {r.id: cache.pop(r.id) for r in rows if r.id in cache}
-        missing = [r.id for r in rows if r.id not in raws]
-        if missing:
-            for row in await session.execute(select(mails.c.id, mails.c.raw, mails.c.kind, mails.c.to_address,
-                                                    mails.c.to_name, mails.c.subject, mails.c.body)
-                                             .where(mails.c.id.in_(missing))):
-                raws[row.id] = row.raw if row.raw is not None else mail_row(  # written before migration 0002
-                    ctx, kind=row.kind, mail=OutgoingMail(row.to_address, row.to_name, row.subject, row.body))["raw"]
-    return [Claimed(r.id, r.kind, r.to_address, raws[r.id], r.attempts + 1, r.notice_id,
-                    r.address_status == "failing") for r in rows]
+    until = now + timedelta(seconds=ctx.settings.mail_claim_seconds)
+    keeper = bookkeeping(ctx)
+    if keeper.engine is not None:
+        rows, _ = await keeper.run(CLAIM_PG, {"worker": worker, "until": until, "now": now, "limit": limit})
+        claimed = [(r.id, r.kind, r.to_address, r.attempts, r.notice_id) for r in rows]
+    else:
+        async with keeper.transaction() as session:
+            found = (await session.execute(
+                select(mails.c.id, mails.c.kind, mails.c.to_address, mails.c.attempts, mails.c.notice_id)
+                .where(mails.c.status == "pending",
+                       or_(mails.c.next_attempt_at.is_(None), mails.c.next_attempt_at <= now))
+                .order_by(mails.c.created_at).limit(limit))).all()
+            if found:
+                await session.execute(update(mails).where(mails.c.id.in_([r.id for r in found])).values(
+                    status="sending", claimed_by=worker, attempts=mails.c.attempts + 1, claimed_until=until))
+        claimed = [(r.id, r.kind, r.to_address, r.attempts + 1, r.notice_id) for r in found]
+    if not claimed:
+        return []
+    cache = mail_cache(ctx)
+    raws = {c[0]: cache.pop(c[0]) for c in claimed if c[0] in cache}
+    missing = [c[0] for c in claimed if c[0] not in raws]
+    if missing:
+        rows, _ = await keeper.run(select(mails.c.id, mails.c.raw, mails.c.kind, mails.c.to_address,
+                                          mails.c.to_name, mails.c.subject, mails.c.body)
+                                   .where(mails.c.id.in_(missing)))
+        for row in rows:
+            raws[row.id] = row.raw if row.raw is not None else mail_row(  # written before migration 0002
+                ctx, kind=row.kind, mail=OutgoingMail(row.to_address, row.to_name, row.subject, row.body))["raw"]
+    failing = failing or set()
+    return [Claimed(mail_id, kind, to_address, raws[mail_id], attempts, notice_id, to_address in failing)
+            for mail_id, kind, to_address, attempts, notice_id in claimed]
 
 
 SENT_PG = text(
@@ -207,10 +268,15 @@ async def record(ctx: ServiceContext, results: Sequence[Result]) -> None:
             retry.append(r)
         else:
             failed.append(r)
-    async with ctx.db.transaction() as session:
-        await bookkeeping(session)
-        if done and not ctx.db.is_sqlite:
-            # One statement of constant text for the whole group: the group commit is on the send path.
+    keeper = bookkeeping(ctx)
+    simple = not retry and not failed and keeper.engine is not None and not any(
+        r.mail.address_failing or (r.mail.notice_id and r.mail.kind in FIRST_SEND_KINDS) for r in done)
+    if simple:  # the usual group: every mail accepted, nothing else to note; one statement, one round trip
+        await keeper.run(SENT_PG, {"now": now, "ids": [r.mail.id for r in done],
+                                   "statuses": [r.outcome for r in done], "replies": [r.reply for r in done]})
+        return
+    async with keeper.transaction() as session:
+        if done and keeper.engine is not None:
             await session.execute(SENT_PG, {"now": now, "ids": [r.mail.id for r in done],
                                             "statuses": [r.outcome for r in done],
                                             "replies": [r.reply for r in done]})
@@ -326,7 +392,8 @@ class Dispatcher:
         """Deliver what is due until nothing is left: claims batch after batch while the connections send
         (a batch is claimed as the previous one is taken), outcomes committed in groups meanwhile. Returns how
         many mails were handled (0: nothing was due)."""
-        claimed = await claim(self.ctx, limit=self.batch, worker=self.worker)
+        failing = await failing_addresses(self.ctx)
+        claimed = await claim(self.ctx, limit=self.batch, worker=self.worker, failing=failing)
         if not claimed:
             return 0
         if not self.mailer.configured:
@@ -353,7 +420,7 @@ class Dispatcher:
                         await queue.put((mail, deadline))
                     if flush.done():
                         return
-                    batch = await claim(self.ctx, limit=self.batch, worker=self.worker)
+                    batch = await claim(self.ctx, limit=self.batch, worker=self.worker, failing=failing)
             finally:
                 for _ in range(connections):
                     await queue.put(None)
@@ -412,15 +479,17 @@ class Dispatcher:
         """The loop: woken when mail is written (this process) or every few seconds (mail of other processes,
         retries falling due, claims of a dead process expiring)."""
         signal = mail_signal(self.ctx)
-        last_reap = 0.0
+        last_reap = last_sent = 0.0
         try:
             while True:
                 if time.monotonic() - last_reap > min(self.ctx.settings.mail_claim_seconds / 4, 30.0):
                     await reap_expired_claims(self.ctx)
                     last_reap = time.monotonic()
                 if await self.dispatch_once():
+                    last_sent = time.monotonic()
                     continue
-                await self.mailer.close()  # nothing to send: let the server's connections go
+                if time.monotonic() - last_sent > IDLE_CONNECTION_SECONDS:
+                    await self.mailer.close()  # nothing to send for a while: let the server's connections go
                 signal.clear()
                 try:
                     await asyncio.wait_for(signal.wait(), timeout=self.ctx.settings.mail_poll_seconds)

@@ -19,7 +19,7 @@ from services.common.messages import (
 )
 from services.common.runtime import ServiceContext, ServiceSpec
 from services.notifier import api, handlers, jobs, public
-from services.notifier.delivery import mail_dispatcher
+from services.notifier.delivery import close_bookkeeping, mail_dispatcher
 from services.notifier.models import inbox, metadata, outbox
 
 
@@ -52,6 +52,7 @@ spec = ServiceSpec(
         CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
     },
     setup=setup,
+    teardown=close_bookkeeping,
     loops=[mail_dispatcher, jobs.jobs_loop],
     public_router=public.router,
     public_prefix="/confirm",
