@@ -35,7 +35,7 @@ from services.notifier.notices import (
 )
 
 log = get_logger(__name__)
-REMINDER_CHUNK = 500  # recipients per transaction
+REMINDER_CHUNK = 200  # recipients per transaction: the first reminders go out while the next are written
 
 
 def reminder_key(email: str, on: date) -> str:
@@ -112,6 +112,7 @@ async def _remind(ctx: ServiceContext, today: date, chunk: list[str], by_email: 
         for email, claim in zip(chunk, claims, strict=True):
             if claim["key"] not in won:
                 continue  # another process wrote this recipient's reminder today
+            await asyncio.sleep(0)  # the mail senders' turn: they send while the job renders
             waiting = by_email[email]
             first = waiting[0]
             lang = domain.as_lang(first.language)
