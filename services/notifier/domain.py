@@ -69,7 +69,7 @@ def day(value: date | None, lang: str = "pl") -> str:
         return ""
     if lang == "en":
         return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
-    return value.strftime("%d.%m.%Y")
+    return f"{value.day:02d}.{value.month:02d}.{value.year}"
 
 
 def period_label(period: str | None, lang: str = "pl") -> str:

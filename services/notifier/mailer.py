@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 from typing import Literal
 
 import aiosmtplib
@@ -38,6 +39,14 @@ class OutgoingMail:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=1024)
+def _address_header(value: str) -> str:
+    """`Name <address>` as a header value (the sender and Reply-To repeat: parsed once)."""
+    name, address = parseaddr(value)
+    return encode_address(name, address)
+
+
+@lru_cache(maxsize=64)
 def _domain(sender: str) -> str:
     address = parseaddr(sender)[1]
     return address.rpartition("@")[2] or "terminarz.local"
@@ -93,10 +102,9 @@ def build_message(mail: OutgoingMail, *, sender: str) -> BuiltMessage:
     images in multipart/related); every part base64, headers RFC 2047 encoded. Written out directly rather
     than through the email package, which spends milliseconds a message folding headers (the morning reminder
     run builds thousands)."""
-    sender_name, sender_address = parseaddr(sender)
     message_id = f"<{uuid.uuid4().hex}@{_domain(sender)}>"
     headers = [
-        f"From: {encode_address(sender_name, sender_address)}",
+        f"From: {_address_header(sender)}",
         f"To: {encode_address(mail.to_name, mail.to_address)}",
         f"Subject: {encode_header(mail.subject)}",
         f"Message-ID: {message_id}",
@@ -104,8 +112,7 @@ def build_message(mail: OutgoingMail, *, sender: str) -> BuiltMessage:
         "MIME-Version: 1.0",
     ]
     if mail.reply_to:
-        name, address = parseaddr(mail.reply_to)
-        headers.append(f"Reply-To: {encode_address(name, address)}")
+        headers.append(f"Reply-To: {_address_header(mail.reply_to)}")
     headers.extend(f"{_one_line(key)}: {encode_header(value)}" for key, value in mail.headers.items())
     text_part = ['Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: base64", "",
                  _base64_body(mail.body.encode())]
@@ -200,14 +207,11 @@ class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.connections = [SmtpConnection(settings) for _ in range(settings.smtp_connections)]
+        self.envelope_sender = parseaddr(settings.mail_from)[1]
 
     @property
     def configured(self) -> bool:
         return bool(self.settings.smtp_host)
-
-    @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.settings.mail_from)[1]
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.connections))
