@@ -145,6 +145,13 @@ async def proof(session: AsyncSession, notice_ids: list[str]) -> list[dict[str, 
     emails = {r.id: r.email for r in await session.execute(
         select(notice_recipients.c.id, notice_recipients.c.email).where(notice_recipients.c.notice_id.in_(notice_ids)))}
     entries: list[dict[str, Any]] = []
+    for e in await session.execute(select(notice_events).where(notice_events.c.notice_id.in_(notice_ids))
+                                     .order_by(notice_events.c.id)):
+        entries.append({
+            "notice_id": e.notice_id, "at": e.at, "event": e.kind, "recipient": emails.get(e.recipient_id, ""),
+            "detail": e.detail, "smtp_reply": "", "address": e.address or "", "user_agent": e.user_agent or "",
+            "message_id": "",
+        })
     sends = await session.execute(
         select(notice_mails.c.notice_id, notice_mails.c.kind, mails.c.id, mails.c.to_address, mails.c.status,
                mails.c.created_at, mails.c.sent_at, mails.c.smtp_reply, mails.c.last_error, mails.c.attempts,
@@ -158,13 +165,7 @@ async def proof(session: AsyncSession, notice_ids: list[str]) -> list[dict[str, 
             "smtp_reply": s.smtp_reply or s.last_error or "", "address": "", "user_agent": "",
             "message_id": s.message_id or "",
         })
-    for e in await session.execute(select(notice_events).where(notice_events.c.notice_id.in_(notice_ids))):
-        entries.append({
-            "notice_id": e.notice_id, "at": e.at, "event": e.kind, "recipient": emails.get(e.recipient_id, ""),
-            "detail": e.detail, "smtp_reply": "", "address": e.address or "", "user_agent": e.user_agent or "",
-            "message_id": "",
-        })
-    entries.sort(key=lambda x: (x["at"], x["event"]))
+    entries.sort(key=lambda x: x["at"])  # stable: at the same instant, in the order they were recorded
     for entry in entries:
         notice = info.get(entry["notice_id"])
         entry["client_name"] = notice.client_name if notice else ""
