@@ -190,7 +190,10 @@ async def escalate(ctx: ServiceContext) -> int:
                                       .values(escalated_at=ctx.clock.now()))
                 reported += 1
         if stop is not None:
-            candidates = await _locked(ctx, session, select(notices).where(*base).limit(500))
+            last_day = today - timedelta(days=stop + 1)  # reminded up to `stop` days after the due date
+            past = or_(notices.c.due <= last_day,
+                       and_(notices.c.due.is_(None), notices.c.issued_at < day_start(last_day + timedelta(days=1))))
+            candidates = await _locked(ctx, session, select(notices).where(*base, past).limit(500))
             for notice in candidates:
                 end = domain.reminders_end(notice.due, notice.issued_at.astimezone(WARSAW).date(), stop)
                 if end is not None and end < today:
