@@ -114,8 +114,10 @@ async def create_notices(body: ManualNoticeIn, ctx: ServiceContext = Depends(get
     if not body.text.strip() and not body.template:
         errors.append({"field": "text", "message": "write the text, or choose a template"})
     t = notices.templates(ctx)
-    if body.template and body.template not in {e["name"].split(".")[0] for e in t.listing()}:
-        errors.append({"field": "template", "message": f"no template named {body.template!r}"})
+    usable = {e["name"].split(".")[0] for e in t.listing() if e["name"].endswith(".pl.txt")} - {"reminder"}
+    if body.template and body.template not in usable:
+        errors.append({"field": "template", "message": f"no client mail template named {body.template!r} "
+                                                        f"(one of: {', '.join(sorted(usable))})"})
     if body.send_on is not None and body.send_on < ctx.clock.today():
         errors.append({"field": "send_on", "message": f"is in the past (today is {ctx.clock.today().isoformat()})"})
     async with ctx.db.transaction() as session:

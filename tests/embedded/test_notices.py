@@ -422,6 +422,11 @@ async def test_staff_write_a_notice_for_a_selection_on_a_chosen_day(
                                                "send_on": "2026-11-01"})
         assert bad.status_code == 422
         assert {e["field"] for e in bad.json()["errors"]} == {"text", "send_on", "client_ids[1]"}
+        staff_template = await api.post("/notices", json={"client_ids": [first[0]], "subject": "x",
+                                                          "template": "case_created"})
+        assert staff_template.status_code == 422
+        assert staff_template.json()["errors"][0]["field"] == "template"
+        assert "manual" in staff_template.json()["errors"][0]["message"]
         created = await api.post("/notices", json={
             "client_ids": [first[0], second[0]], "subject": "KSeF od 1 kwietnia",
             "text": "Od 1 kwietnia 2026 faktury wystawiamy w KSeF.\n\nProsimy o dane dostępowe.",
