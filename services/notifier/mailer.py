@@ -67,15 +67,15 @@ def encode_header(text: str) -> str:
     text = _one_line(text)
     if text.isascii():
         return text
-    words, chunk = [], b""
-    for char in text:
-        encoded = char.encode()
-        if len(chunk) + len(encoded) > _ENCODED_WORD_BYTES:
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    words.append(chunk)
-    return f"{CRLF} ".join(f"=?utf-8?b?{base64.b64encode(w).decode()}?=" for w in words)
+    data = text.encode()
+    words = []
+    while data:
+        cut = min(len(data), _ENCODED_WORD_BYTES)
+        while cut < len(data) and data[cut] & 0xC0 == 0x80:  # never split a character's bytes
+            cut -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[:cut]).decode()}?=")
+        data = data[cut:]
+    return f"{CRLF} ".join(words)
 
 
 def encode_address(name: str, address: str) -> str:

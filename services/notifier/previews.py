@@ -77,7 +77,8 @@ def context_for(settings: Settings, name: str, lang: str) -> dict[str, Any]:
 
 def preview(templates: Templates, settings: Settings, name: str, lang: str,
             data: dict[str, Any] | None = None) -> Rendered:
-    """Render a template with the sample context (or the caller's data merged over it)."""
+    """Render a template with the sample context (or the caller's data merged over it), as the files are now."""
+    templates.fresh(now=True)
     context = {**context_for(settings, name, lang), **(data or {})}
     if name in PAGES:
         return Rendered(subject="", text="", html=templates.page(name, lang, context))

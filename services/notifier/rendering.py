@@ -8,13 +8,13 @@ is used instead. A client mail is three files per language: `NAME.LANG.subject.t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import (
-    BaseLoader,
     ChoiceLoader,
     FileSystemLoader,
     StrictUndefined,
@@ -32,32 +32,6 @@ from services.notifier import domain
 BUILTIN = Path(__file__).parent / "templates"
 
 
-class OverridableLoader(ChoiceLoader):
-    """The admin's folder first, then the built-in templates; a file added to (or removed from) the admin's
-    folder takes effect at once, not only an edited one."""
-
-    def __init__(self, custom_dir: Path | None) -> None:
-        self.custom_dir = custom_dir
-        loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
-        super().__init__([*loaders, FileSystemLoader(str(BUILTIN))])
-
-    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
-        source, filename, uptodate = super().get_source(environment, template)
-        if self.custom_dir is None:
-            return source, filename, uptodate
-        custom = self.custom_dir / template
-        overridden = custom.is_file()
-
-        def still_current() -> bool:
-            return custom.is_file() == overridden and (uptodate is None or uptodate())
-
-        return source, filename, still_current
-
-    def load(self, environment: Any, name: str, globals: Any = None) -> Any:
-        # ChoiceLoader.load asks the inner loaders directly; go through get_source above instead.
-        return BaseLoader.load(self, environment, name, globals)
-
-
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -69,19 +43,38 @@ class Templates:
     def __init__(self, settings: Settings) -> None:
         self.custom_dir = settings.notifier_templates_dir
         self.env = SandboxedEnvironment(
-            loader=OverridableLoader(self.custom_dir),
+            loader=ChoiceLoader([*([FileSystemLoader(str(self.custom_dir))] if self.custom_dir else []),
+                                 FileSystemLoader(str(BUILTIN))]),
             autoescape=lambda name: bool(name and name.endswith(".html")),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
-            auto_reload=True,
+            auto_reload=False,  # freshness is checked per folder, at most once a second (`fresh`)
         )
+        self._stamp: tuple[tuple[str, float], ...] = ()
+        self._checked = 0.0
         self.env.filters.update(
             money=domain.money, day=domain.day, period=domain.period_label, nrb=format_nrb,
         )
 
+    def fresh(self, *, now: bool = False) -> None:
+        """Forget compiled templates when a file in either folder was added, removed or changed: checked at
+        most once a second (the morning run renders thousands of mails), or at once (`now`, for a preview)."""
+        clock = time.monotonic()
+        if not now and clock - self._checked < 1.0:
+            return
+        self._checked = clock
+        folders = [BUILTIN, *([self.custom_dir] if self.custom_dir else [])]
+        stamp = tuple(sorted((entry.path, entry.stat().st_mtime) for folder in folders if folder.is_dir()
+                             for entry in os.scandir(folder) if entry.is_file()))
+        if stamp != self._stamp:
+            self._stamp = stamp
+            if self.env.cache is not None:
+                self.env.cache.clear()
+
     def render(self, name: str, context: dict[str, Any]) -> str:
+        self.fresh()
         return self.env.get_template(name).render(context)
 
     def _exists(self, name: str) -> bool:
