@@ -169,7 +169,7 @@ async def test_staff_mails_go_once_per_decision_and_the_digest_lists_unconfirmed
     [digest] = [m for m in mail.to("anna@biuro.example") if m["Subject"].startswith("Terminarz na 30.11.2026")]
     text = parts(digest)["text"]
     assert "Termin dziś (1):" in text and "PIT-4 — Omikron" in text
-    assert "Powiadomienia klientów czekające na potwierdzenie (1):" in text and "Omikron, październik 2026" in text
+    assert "Zawiadomienia klientów czekające na potwierdzenie (1):" in text and "Omikron, październik 2026" in text
     [summary] = [m for m in mail.to("maria@biuro.example") if m["Subject"].startswith("40 spraw")]
     assert "… i 30 więcej." in parts(summary)["text"]
     async with notifier(office) as api:  # the local record says the same: one mail per decision
