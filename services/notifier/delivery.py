@@ -392,10 +392,12 @@ class Dispatcher:
         """Deliver what is due until nothing is left: claims batch after batch while the connections send
         (a batch is claimed as the previous one is taken), outcomes committed in groups meanwhile. Returns how
         many mails were handled (0: nothing was due)."""
-        failing = await failing_addresses(self.ctx)
-        claimed = await claim(self.ctx, limit=self.batch, worker=self.worker, failing=failing)
+        claimed = await claim(self.ctx, limit=self.batch, worker=self.worker)
         if not claimed:
             return 0
+        failing = await failing_addresses(self.ctx)  # asked only when there is mail to send
+        for mail in claimed:
+            mail.address_failing = mail.to_address in failing
         if not self.mailer.configured:
             await record(self.ctx, [Result(m, "kept", "kept in the local outbox (no SMTP server configured)")
                                     for m in claimed])

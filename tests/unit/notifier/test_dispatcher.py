@@ -100,3 +100,19 @@ async def test_uneven_connections_and_slow_recording_send_each_mail_once(
     assert status["nie-ma@firma.example"] == ("failed", 1)  # a 5xx is final
     assert status["pelna@firma.example"] == ("pending", 1)  # a 4xx waits for its retry
     assert {s for a, s in status.items() if a.startswith("k")} == {("sent", 1)}
+
+
+async def test_an_address_that_refused_before_is_healthy_again_after_a_250(notifier: ServiceRuntime) -> None:
+    from services.notifier.models import addresses
+
+    now = notifier.ctx.clock.now()
+    async with notifier.ctx.db.transaction() as session:
+        await session.execute(addresses.insert().values(email="wraca@firma.example", status="failing",
+                                                        reply="550 5.2.1 Mailbox disabled", failed_at=now,
+                                                        updated_at=now))
+    await write(notifier, ["wraca@firma.example"])
+    server = FakeServer([0.0])
+    assert await Dispatcher(notifier.ctx, server).dispatch_once() == 1  # type: ignore[arg-type]
+    async with notifier.ctx.db.reading() as session:
+        [health] = (await session.execute(select(addresses.c.status))).all()
+    assert health.status == "ok"
