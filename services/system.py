@@ -65,6 +65,10 @@ class EmbeddedSystem:
                 extras["service_apps"] = {n: rt.app for n, rt in self.runtimes.items()}
             self.runtimes[name] = ServiceRuntime(load_spec(name), settings=settings, bus=self.bus,
                                                  clock=self.clock, extras=extras, metrics=self.metrics)
+        # One port embedded: the public routes of a service (the notifier's confirmation links) live on the gateway.
+        for runtime in self.runtimes.values():
+            if runtime.spec.public_router is not None and runtime is not self.gateway:
+                self.gateway.app.mount(runtime.spec.public_prefix, runtime.public_app())
 
     @property
     def gateway(self) -> ServiceRuntime:

@@ -5,12 +5,15 @@ Services never import each other's internals; this module is the contract betwee
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.accounts import AccountError, normalize_mikrorachunek, normalize_nrb
 from services.common.terms import TermsDocument
 
 
@@ -125,6 +128,239 @@ class CaseCreated(BaseModel):
     commissioner: TeamMember | None = None
 
 
+# --- Clients: who the office tells, and where a client pays ------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+Language = Literal["pl", "en"]
+
+
+class ClientRecipient(BaseModel):
+    """One person at the client who receives notices (and confirms them)."""
+
+    email: str
+    name: str = ""
+    language: Language = "pl"
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        if not _EMAIL.match(value):
+            raise ValueError("is not an e-mail address")
+        return value
+
+
+class ClientAccounts(BaseModel):
+    """Where the client pays: 26-digit NRB strings, checked (mod 97; the mikrorachunek also by its structure).
+
+    `mikrorachunek`: VAT, PIT and CIT (obligations.md §9); left out, the notifier computes it from the NIP (or
+    PESEL). `nrs`: the ZUS contribution account (§6.4). `ppk`: the PPK institution's account for this employer.
+    `pfron`: the account the client pays PFRON contributions to."""
+
+    mikrorachunek: str | None = None
+    nrs: str | None = None
+    ppk: str | None = None
+    pfron: str | None = None
+
+    @field_validator("nrs", "ppk", "pfron")
+    @classmethod
+    def _nrb(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return normalize_nrb(value)
+        except AccountError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("mikrorachunek")
+    @classmethod
+    def _mikrorachunek(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return normalize_mikrorachunek(value)
+        except AccountError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class ClientChanged(BaseModel):
+    """Payload of client.changed (contracts service): the client as the notifier needs it, whole each time.
+
+    A newer `updated_at` wins; an older message arriving late changes nothing."""
+
+    client_id: str
+    name: str
+    nip: str | None = None
+    pesel: str | None = None
+    language: Language = "pl"
+    recipients: list[ClientRecipient] = []
+    accounts: ClientAccounts = Field(default_factory=ClientAccounts)
+    ppk_institution: str = ""  # the PPK institution's name (the payee on the transfer)
+    notices: bool = True  # False: the office tells this client nothing by e-mail (notices stay visible to staff)
+    updated_at: datetime
+
+
+# --- Cases: finished with liabilities, reopened; the staff mails the cases service decides -----------
+
+LiabilityKind = Literal["vat", "pit", "cit", "zus", "ppk", "pfron"]
+
+
+class Liability(BaseModel):
+    """One amount a client must pay. `amount` travels as a decimal string ("1234.56"); zero is valid."""
+
+    kind: LiabilityKind
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    due: date  # the effective due date, after the free-day shift
+    form: str = ""  # the form or payment symbol for the transfer title, e.g. "VAT-7", "VAT-7K", "PIT-36L", "CIT-8"
+    period: str = ""  # the period it is for, when other than the case's ("2026-10", "2026-Q3", "2026")
+
+
+class CaseCompleted(BaseModel):
+    """Payload of case.completed: the accountant finished a case; its liabilities (may be none) go to the client.
+
+    `revision` is 1 for the first completion and grows with each completion after a reopen: a higher revision
+    of a case whose notice was already sent makes a corrected notice that replaces the old one."""
+
+    case_id: str
+    contract_id: str
+    client_id: str
+    client_name: str = ""
+    contract_number: str = ""
+    rule_id: str | None = None
+    code: str | None = None
+    period: str | None = None
+    title: str = ""
+    revision: int = Field(1, ge=1)
+    completed_by: TeamMember
+    assignee: TeamMember | None = None
+    liabilities: list[Liability] = []
+
+
+class CaseReopened(BaseModel):
+    """Payload of case.reopened: the case's notice is withdrawn (no more reminders) until it is completed again."""
+
+    case_id: str
+    contract_id: str | None = None
+    reason: str = ""
+    reopened_by: TeamMember | None = None
+
+
+class CaseRef(BaseModel):
+    """A case as a staff mail lists it."""
+
+    case_id: str
+    title: str
+    client_name: str = ""
+    contract_number: str = ""
+    period: str | None = None
+    due: date
+    status: str = "open"
+
+
+class CaseDueSoon(BaseModel):
+    """Payload of case.due_soon: tell the assignee a case falls due in `days_left` business days (once per day)."""
+
+    case: CaseRef
+    contract_id: str
+    day: date
+    days_left: int
+    recipient: TeamMember
+
+
+class CaseOverdue(BaseModel):
+    """Payload of case.overdue: tell the assignee a case is past its due date (once per day)."""
+
+    case: CaseRef
+    contract_id: str
+    day: date
+    days_overdue: int
+    recipient: TeamMember
+
+
+class CaseEscalated(BaseModel):
+    """Payload of case.escalated: an escalation step was reached; each recipient gets one mail per step."""
+
+    case: CaseRef
+    contract_id: str
+    step: int
+    reason: str = ""
+    recipients: list[TeamMember]
+
+
+class CaseDigest(BaseModel):
+    """Payload of case.digest: one person's morning summary for one business day. The notifier adds the client
+    notices of that person's cases still waiting for the client's confirmation."""
+
+    recipient: TeamMember
+    day: date
+    due_today: list[CaseRef] = []
+    due_this_week: list[CaseRef] = []
+    overdue: list[CaseRef] = []
+    new_since_yesterday: list[CaseRef] = []
+
+
+class CaseOverdueSummary(BaseModel):
+    """Payload of case.overdue_summary: many cases were born overdue at once (e.g. a contract signed late);
+    a manager gets one mail listing them instead of one mail per case."""
+
+    recipient: TeamMember
+    day: date
+    reason: str = ""
+    total: int
+    cases: list[CaseRef] = []  # the first ones; `total` counts all
+
+
+# --- What the notifier tells the others ---------------------------------------------------------------
+
+class NoticeSent(BaseModel):
+    """Payload of notice.sent: a notice reached a recipient's mail server (or the local outbox) the first time."""
+
+    notice_id: str
+    client_id: str
+    contract_id: str | None
+    case_ids: list[str]
+    recipient: str
+    sent_at: datetime
+    delivery: Literal["smtp", "local"] = "smtp"
+
+
+class NoticeConfirmed(BaseModel):
+    """Payload of notice.confirmed: a client recipient confirmed reading the notice."""
+
+    notice_id: str
+    client_id: str
+    contract_id: str | None
+    case_ids: list[str]
+    recipient: str
+    confirmed_at: datetime
+
+
+class NoticeFailed(BaseModel):
+    """Payload of notice.failed: a notice cannot be delivered to a recipient (a 5xx refusal, retries spent,
+    or no recipient at all: `recipient` empty)."""
+
+    notice_id: str
+    client_id: str
+    contract_id: str | None
+    case_ids: list[str]
+    recipient: str
+    reply: str
+    failed_at: datetime
+
+
+class NoticeEscalated(BaseModel):
+    """Payload of notice.escalated: a notice is still unconfirmed `reason` = "unconfirmed_before_due" (N days
+    before its due date) or "reminders_stopped" (the cut-off after the due date passed)."""
+
+    notice_id: str
+    client_id: str
+    contract_id: str | None
+    case_ids: list[str]
+    due: date | None
+    reason: Literal["unconfirmed_before_due", "reminders_stopped"]
+    accountant: TeamMember | None = None
+
+
 CONTRACT_CREATED = "contract.created"
 CONTRACT_CHANGED = "contract.changed"
 CONTRACT_TERMINATED = "contract.terminated"
@@ -134,4 +370,15 @@ CASE_REPLANNED = "case.replanned"
 CASE_CREATED = "case.created"
 RULES_LOADED = "rules.loaded"
 RULES_REJECTED = "rules.rejected"
+CASE_COMPLETED = "case.completed"
+CASE_REOPENED = "case.reopened"
+CASE_DUE_SOON = "case.due_soon"
+CASE_OVERDUE = "case.overdue"
+CASE_ESCALATED = "case.escalated"
+CASE_DIGEST = "case.digest"
+CASE_OVERDUE_SUMMARY = "case.overdue_summary"
+CLIENT_CHANGED = "client.changed"
 NOTICE_SENT = "notice.sent"
+NOTICE_CONFIRMED = "notice.confirmed"
+NOTICE_FAILED = "notice.failed"
+NOTICE_ESCALATED = "notice.escalated"

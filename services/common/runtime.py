@@ -81,6 +81,10 @@ class ServiceSpec:
     # Extra app wiring (middleware, exception handlers) a service needs beyond the common ones.
     configure_app: Callable[[FastAPI, ServiceContext], None] | None = None
     probes: list[Probe] = field(default_factory=list)
+    # Routes anyone may call (no internal token), served under `public_prefix`: e.g. the notifier's client
+    # confirmation links. Embedded, the gateway mounts `ServiceRuntime.public_app()` at that prefix.
+    public_router: APIRouter | None = None
+    public_prefix: str = ""
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -228,6 +232,16 @@ class ServiceRuntime:
                 log.exception("service.loop_failed", loop=loop.__name__)
                 await asyncio.sleep(5)
 
+    def public_app(self) -> FastAPI:
+        """The service's public routes alone, as an app another app mounts at `spec.public_prefix`."""
+        if self.spec.public_router is None:
+            raise ValueError(f"the {self.spec.name} service declares no public routes")
+        app = FastAPI(title=f"Terminarz {self.spec.name} (public)", docs_url=None, redoc_url=None, openapi_url=None)
+        app.state.ctx = self.ctx
+        install_problem_handlers(app)
+        app.include_router(self.spec.public_router)
+        return app
+
     def _build_app(self) -> FastAPI:
         spec = self.spec
         # Internal services show their OpenAPI document only to the internal token (and have no docs page).
@@ -289,6 +303,8 @@ class ServiceRuntime:
 
         dependencies = [Depends(require_internal_token)] if spec.internal else []
         app.include_router(spec.router, dependencies=dependencies)
+        if spec.public_router is not None:
+            app.include_router(spec.public_router, prefix=spec.public_prefix)
         if spec.configure_app is not None:
             spec.configure_app(app, self.ctx)
         return app

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("contracts", "scheduler", "cases", "notifier", "gateway")
@@ -59,6 +59,25 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "Terminarz <terminarz@localhost>"
+    smtp_tls: bool = False  # implicit TLS (port 465); `smtp_starttls` upgrades a plain connection instead
+    smtp_timeout: float = 30.0
+    smtp_connections: Annotated[int, Field(ge=1, le=64)] = 4  # connections one notifier process sends over at once
+    mail_max_attempts: Annotated[int, Field(ge=1)] = 8  # 4xx replies and network errors are retried this many times
+    mail_retry_seconds: float = 30.0  # the first retry's delay; it doubles each time, up to an hour
+    mail_claim_seconds: float = 120.0  # a claimed mail not reported sent within this is handed to another sender
+    mail_poll_seconds: float = 2.0
+
+    # Client notices (services/notifier/README.md).
+    office_name: str = "Biuro Rachunkowe"
+    links_url: str | None = None  # base of the links in client mail; default public_url
+    notifier_templates_dir: Path | None = None  # an admin's templates, used before the built-in ones
+    notice_grouping: Literal["period", "case"] = "period"
+    notice_send_time: time = time(15, 0)  # liability notices of a day go out together at this hour (Warsaw)
+    reminder_time: time = time(8, 0)  # the daily reminders' hour (Warsaw)
+    reminder_days: Literal["calendar", "business"] = "calendar"
+    reminder_stop_days_after_due: Annotated[int, Field(ge=0)] | None = 14  # None: remind until confirmed or withdrawn
+    notice_escalate_days_before_due: Annotated[int, Field(ge=0)] | None = 2  # None: never tell the accountant early
+    notifier_tick_seconds: float = 30.0
 
     # Embedded: `terminarz backup` writes here; with backup_keep > 0 the running system also makes a backup a
     # day and keeps the newest backup_keep of them. Keep it outside data_dir (a backup never includes it).
@@ -73,6 +92,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
+
+    @field_validator("reminder_stop_days_after_due", "notice_escalate_days_before_due", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: object) -> object:
+        """`TERMINARZ_REMINDER_STOP_DAYS_AFTER_DUE=off` (or empty) switches the rule off."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "never"):
+            return None
+        return value
 
     def service_url(self, service: str) -> str:
         return str(getattr(self, f"{service}_url"))
@@ -94,6 +121,11 @@ class Settings(BaseSettings):
     def https(self) -> bool:
         """The office reaches us over HTTPS: cookies get the Secure flag, responses HSTS."""
         return self.public_url.lower().startswith("https://")
+
+    @property
+    def client_links_url(self) -> str:
+        """Where client links point: `links_url`, or the office's public URL."""
+        return (self.links_url or self.public_url).rstrip("/")
 
     @property
     def json_logs(self) -> bool:

@@ -66,7 +66,8 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 STATUS_PL = {"open": "otwarta", "in_progress": "w toku", "done": "zakończona", "withdrawn": "wycofana"}
-MAIL_STATUS_PL = {"pending": "czeka", "sent": "wysłana", "kept": "w skrzynce lokalnej", "failed": "błąd"}
+MAIL_STATUS_PL = {"pending": "czeka", "sending": "wysyłana", "sent": "wysłana", "kept": "w skrzynce lokalnej",
+                  "failed": "błąd"}
 ROLE_PL = {"admin": "administrator", "manager": "kierownik", "accountant": "księgowa/y", "payroll": "kadry i płace"}
 # The vocabulary of shared/domain/terms.md in Polish, from services/common/terms.py; the keys are what the API takes.
 LEGAL_FORM_PL = LegalForm.labels("pl")

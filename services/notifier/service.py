@@ -1,25 +1,51 @@
-"""The notifier service: tells staff about their cases and clients about what they owe, and keeps proof."""
+"""The notifier service: every outgoing mail and its delivery, client notices with their confirmation links,
+daily reminders and proof, and the staff mails the cases service decides."""
 
 from __future__ import annotations
 
-from services.common.messages import CASE_CREATED
+from sqlalchemy import func, select
+
+from services.common.messages import (
+    CASE_COMPLETED,
+    CASE_CREATED,
+    CASE_DIGEST,
+    CASE_DUE_SOON,
+    CASE_ESCALATED,
+    CASE_OVERDUE,
+    CASE_OVERDUE_SUMMARY,
+    CASE_REOPENED,
+    CLIENT_CHANGED,
+    CONTRACT_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_TERMINATED,
+)
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.notifier import handlers
-from services.notifier.api import router
-from services.notifier.models import inbox, metadata, outbox
+from services.notifier import api, handlers, jobs, public
+from services.notifier.delivery import close_bookkeeping, mail_dispatcher
+from services.notifier.models import inbox, mails, metadata, notices, outbox
 
 
-async def mail_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
-    """Scrape time: mails by delivery status (sent, failed, pending, kept in the local outbox).
-
-    Notices waiting for the client's confirmation get their gauge (`terminarz_notices_awaiting_confirmation`)
-    here once the notifier keeps client notices."""
+async def notifier_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
+    """Scrape time: mails by delivery status, and client notices issued and still waiting for confirmation."""
     async with ctx.db.reading() as session:
-        counts = await handlers.count_mails(session=session)
+        by_status: dict[str, int] = dict((await session.execute(
+            select(mails.c.status, func.count()).group_by(mails.c.status))).tuples().all())
+        waiting = (await session.execute(select(func.count()).select_from(notices).where(
+            notices.c.status == "issued", notices.c.requires_confirmation.is_(True)))).scalar_one()
     gauge = metrics.gauge("terminarz_mails", "Mails by delivery status.", ["service", "status"])
-    for status, n in counts.items():
+    for status, n in by_status.items():
         gauge.labels(ctx.name, status).set(n)
+    metrics.gauge("terminarz_notices_awaiting_confirmation", "Client notices issued and not yet confirmed.",
+                  ["service"]).labels(ctx.name).set(waiting)
+
+
+async def setup(ctx: ServiceContext) -> None:
+    warning = api.links_status(ctx)["warning"]
+    if warning:
+        from services.common.log import get_logger
+
+        get_logger(__name__).warning("notice.links_not_public", links_url=ctx.settings.client_links_url)
 
 
 spec = ServiceSpec(
@@ -27,8 +53,25 @@ spec = ServiceSpec(
     metadata=metadata,
     outbox=outbox,
     inbox=inbox,
-    router=router,
-    handlers={CASE_CREATED: handlers.on_case_created},
-    loops=[handlers.mail_dispatcher],
-    probes=[mail_metrics],
+    router=api.router,
+    handlers={
+        CONTRACT_CREATED: handlers.on_contract,
+        CONTRACT_CHANGED: handlers.on_contract,
+        CONTRACT_TERMINATED: handlers.on_contract,
+        CLIENT_CHANGED: handlers.on_client_changed,
+        CASE_CREATED: handlers.on_case_created,
+        CASE_COMPLETED: handlers.on_case_completed,
+        CASE_REOPENED: handlers.on_case_reopened,
+        CASE_DUE_SOON: handlers.on_case_due_soon,
+        CASE_OVERDUE: handlers.on_case_overdue,
+        CASE_ESCALATED: handlers.on_case_escalated,
+        CASE_DIGEST: handlers.on_case_digest,
+        CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
+    },
+    setup=setup,
+    teardown=close_bookkeeping,
+    loops=[mail_dispatcher, jobs.jobs_loop],
+    public_router=public.router,
+    public_prefix="/confirm",
+    probes=[notifier_metrics],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,8 +69,16 @@ def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 @pytest.fixture
 async def office(tmp_path: Path, rules_dir: Path) -> AsyncIterator[Office]:
-    settings = embedded_settings(tmp_path, rules_dir=rules_dir)
-    clock = ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+    async with open_office(tmp_path, rules_dir=rules_dir) as running:
+        yield running
+
+
+@asynccontextmanager
+async def open_office(tmp_path: Path, *, clock: ManualClock | None = None,
+                      **overrides: object) -> AsyncIterator[Office]:
+    """The embedded system with the staff above; `overrides` are settings (e.g. an SMTP server)."""
+    settings = embedded_settings(tmp_path, **overrides)
+    clock = clock or ManualClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     await upgrade(settings, SERVICES)
     system = EmbeddedSystem(settings, clock=clock)
     await system.start()
