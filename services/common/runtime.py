@@ -108,7 +108,7 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
 def install_security_headers(app: FastAPI, settings: Settings) -> None:
     """Every response of every service: CSP, no framing, no MIME sniffing, no referrer to other sites.
 
-    A response that sets its own Content-Security-Policy (the API docs page) keeps it.
+    A response that sets its own header (the API docs page's CSP, the confirmation page's referrer policy) keeps it.
     """
     fixed = {
         "X-Frame-Options": "DENY",
@@ -121,8 +121,10 @@ def install_security_headers(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
+        # A response may be stricter than the defaults (the confirmation page sends no referrer at all).
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.update(fixed)
+        for name, value in fixed.items():
+            response.headers.setdefault(name, value)
         return response
 
 
