@@ -28,7 +28,9 @@ def contract_snapshot(contract_id: str, client_id: str, *, name: str, nip: str, 
     return ContractSnapshot(
         contract_id=contract_id, number=f"BR/{contract_id}", client_id=client_id, client_name=name, version=version,
         effective_from=date(2026, 10, 1),
-        terms={"client": {"legal_form": "sole_trader", "nip": nip}, "contract": {"services": ["vat"]}},
+        terms={"client": {"legal_form": "sole_trader", "books": "kpir", "income_tax": "pit_flat",
+                          "income_tax_advances": "monthly", "vat": "monthly", "nip": nip},
+               "contract": {"services": ["vat"], "start": "2026-10-01"}},
         team={"accountant": ANNA, "manager": None}, contact_emails=emails, language=language,
     ).model_dump(mode="json")
 

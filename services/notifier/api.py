@@ -27,12 +27,12 @@ from services.notifier.rendering import template_problem
 router = APIRouter()
 
 NoticeIdPath = Annotated[UUID, Path(description="the notice's id (a UUID)")]
-CaseIdFilter = Annotated[UUID | None, Query(description="only this case's")]
+CaseIdFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="only this case's")]
 NoticeStatus = Literal["draft", "scheduled", "issued", "confirmed", "withdrawn", "superseded", "expired"]
 JobName = Literal["release", "reminders", "escalations", "all"]
 
 
-def _text(value: int | UUID | None) -> str | None:
+def _text(value: int | UUID | str | None) -> str | None:
     """Ids are typed at the edge and stored as text here."""
     return None if value is None else str(value)
 

@@ -25,6 +25,8 @@ from services.notifier import api, handlers, jobs, public
 from services.notifier.delivery import close_bookkeeping, mail_dispatcher
 from services.notifier.models import inbox, mails, metadata, notices, outbox
 
+MAIL_STATUSES = ("pending", "sending", "sent", "kept", "failed")
+
 
 async def notifier_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
     """Scrape time: mails by delivery status, and client notices issued and still waiting for confirmation."""
@@ -34,7 +36,7 @@ async def notifier_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
         waiting = (await session.execute(select(func.count()).select_from(notices).where(
             notices.c.status == "issued", notices.c.requires_confirmation.is_(True)))).scalar_one()
     gauge = metrics.gauge("terminarz_mails", "Mails by delivery status.", ["service", "status"])
-    for status, n in by_status.items():
+    for status, n in {**dict.fromkeys(MAIL_STATUSES, 0), **by_status}.items():
         gauge.labels(ctx.name, status).set(n)
     metrics.gauge("terminarz_notices_awaiting_confirmation", "Client notices issued and not yet confirmed.",
                   ["service"]).labels(ctx.name).set(waiting)

@@ -192,8 +192,12 @@ async def test_events_lost_before_the_bus_kept_them_on_disk_come_again_with_outb
 async def test_dead_letters_are_still_listed_after_a_restart(folder: Folder) -> None:
     system = folder.new_system()
     failures: list[str] = []
+    handle = system.runtimes["notifier"].on_message
 
     async def broken_templates(envelope: Envelope) -> None:
+        if envelope.type != "case.created":  # the notifier also follows contracts: that still works
+            await handle(envelope)
+            return
         failures.append(str(envelope.id))
         raise RuntimeError("template case_created.txt missing")
 
