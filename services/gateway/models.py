@@ -3,6 +3,8 @@ contract's team (fed by the contracts and cases services' events) for the visibi
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
 from services.common.db import UTCDateTime, new_metadata
@@ -11,7 +13,17 @@ from services.common.messaging import add_messaging_tables
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 
-ROLES = ("admin", "manager", "accountant", "payroll")
+
+class Role(StrEnum):
+    """A staff member's role (what each may do is in permissions.py)."""
+
+    admin = "admin"
+    manager = "manager"
+    accountant = "accountant"
+    payroll = "payroll"
+
+
+ROLES = tuple(role.value for role in Role)
 
 users = Table(
     "users",

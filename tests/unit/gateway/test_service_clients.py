@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from services.common.errors import Problem
+from services.common.scope import SERVICE_SCOPE
 from services.common.settings import Settings
 from services.gateway.clients import ServiceClients
 
@@ -21,7 +22,7 @@ async def test_a_redirect_from_a_service_is_a_502_not_an_empty_success() -> None
     clients = ServiceClients(Settings(), apps={"contracts": app})
     try:
         with pytest.raises(Problem) as refused:
-            await clients.call("contracts", "POST", "/contracts/", json={})
+            await clients.call("contracts", "POST", "/contracts/", json={}, scope=SERVICE_SCOPE)
     finally:
         await clients.close()
     assert refused.value.status == 502
