@@ -41,8 +41,9 @@ INTERNAL_MAX_HEADER_BYTES = 1024 * 1024
 
 def server_config(app: Any, *, service: str, host: str, port: int) -> uvicorn.Config:
     """How `serve` runs one service's app with uvicorn."""
-    extra = {} if service == "gateway" else {"h11_max_incomplete_event_size": INTERNAL_MAX_HEADER_BYTES}
-    return uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning", **extra)
+    header_limit = None if service == "gateway" else INTERNAL_MAX_HEADER_BYTES
+    return uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning",
+                          h11_max_incomplete_event_size=header_limit)
 
 
 def _settings() -> Settings:
