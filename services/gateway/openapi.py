@@ -42,7 +42,7 @@ WHY = {
     403: "The caller's role may not do this",
     404: "It does not exist, or the caller may not see it",
     409: "It conflicts with what is stored (a NIP, number or login already used, a contract already terminated, "
-         "the office's last admin)",
+         "a deactivated user)",
     413: "The body is larger than TERMINARZ_MAX_BODY_BYTES",
     422: "Invalid input; `errors` names each field (and, for a CSV file, the row)",
     503: "A service behind the gateway cannot be reached",

@@ -80,6 +80,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "Prometheus; wants the internal token",
     ("GET", "/docs"): "the API's documentation page",
     ("GET", "/openapi.json"): "the API's OpenAPI document",
+    ("HEAD", "/openapi.json"): "the same",
     ("GET", "/static"): "the stylesheet",
 }
 

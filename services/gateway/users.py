@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
 from services.common.errors import Problem
 from services.common.text import unsafe_character
-from services.gateway.models import ROLES, Role, api_tokens, users
+from services.gateway.models import ROLES, api_tokens, users
 from services.gateway.passwords import hash_password
 
 
@@ -155,12 +155,6 @@ async def list_accounts(*, session: AsyncSession) -> list[Account]:
     """Every user, active first, by login."""
     rows = await session.execute(select(users).order_by(users.c.active.desc(), users.c.login))
     return [_account(r) for r in rows]
-
-
-async def count_active_admins(*, session: AsyncSession) -> int:
-    query = select(func.count()).select_from(users).where(users.c.role == Role.admin.value,
-                                                          users.c.active.is_(True))
-    return int((await session.execute(query)).scalar_one())
 
 
 async def update_user(*, session: AsyncSession, user_id: int, **values: Any) -> None:

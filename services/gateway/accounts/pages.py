@@ -154,7 +154,6 @@ _PL = {
     "already used by another user": "Ten login jest już zajęty.",
     "you cannot change your own role or deactivate yourself":
         "Nie możesz zmienić własnej roli ani dezaktywować własnego konta.",
-    "make another user an admin first": "To jedyny aktywny administrator: najpierw nadaj tę rolę komuś innemu.",
     "the user is deactivated": "Konto jest nieaktywne: najpierw je aktywuj.",
     "say in 1 to 100 characters what the token is for": "Podaj nazwę tokenu (do 100 znaków).",
 }
@@ -237,7 +236,7 @@ async def _change(request: Request, caller: Caller, ctx: ServiceContext, login: 
     try:
         await accounts.update_account(ctx=ctx, caller=caller, login=login, changes=changes)
     except Problem as problem:
-        if problem.status not in (409, 422):
+        if problem.status != 422:
             raise
         return await _user_page(request, caller, ctx, login, status_code=422, values=values,
                                 errors=_polish(form_errors(problem)))

@@ -19,7 +19,6 @@ from services.common.runtime import ServiceContext
 from services.common.text import unsafe_character
 from services.gateway import sessions, users
 from services.gateway.audit import service as audit
-from services.gateway.models import Role
 from services.gateway.passwords import hash_password, verify_password
 from services.gateway.permissions import Caller
 from services.gateway.users import Account, Token
@@ -94,8 +93,8 @@ async def create_account(*, ctx: ServiceContext, caller: Caller, login: str, nam
 
 
 async def update_account(*, ctx: ServiceContext, caller: Caller, login: str, changes: Changes) -> Account:
-    """Name, e-mail, role, active. Nobody deactivates themselves or changes their own role, and the office
-    always keeps an active admin. A deactivated user's sessions end and tokens are revoked in the same
+    """Name, e-mail, role, active. Nobody deactivates themselves or changes their own role, so the office keeps
+    the admin who manages its users. A deactivated user's sessions end and tokens are revoked in the same
     transaction."""
     async with ctx.db.transaction() as session:
         account = await _account(session, login)
@@ -112,12 +111,6 @@ async def update_account(*, ctx: ServiceContext, caller: Caller, login: str, cha
                              "message": "you cannot change your own role or deactivate yourself"})
         if problems:
             raise Problem(422, "Invalid user", errors=problems)
-        leaves_admins = user.role == Role.admin and account.active and (
-            values.get("role", Role.admin) != Role.admin or values.get("active") is False)
-        if leaves_admins and await users.count_active_admins(session=session) <= 1:
-            raise Problem(409, "Last admin", f"{login} is the office's only active admin",
-                          errors=[{"field": "role" if "role" in values else "active",
-                                   "message": "make another user an admin first"}])
         if not values:
             return account
         await users.update_user(session=session, user_id=user.id, **values)

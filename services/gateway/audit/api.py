@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,7 @@ from pydantic import AfterValidator
 
 from services.common.params import MAX_SEARCH, LoginFilter, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import LocalDate
 from services.gateway.audit import service as audit
 from services.gateway.openapi import LOCAL_READ, AuditPage, success
 from services.gateway.permissions import Caller, Permission, allow
@@ -24,8 +24,8 @@ async def audit_log(
                                         "of a kind (`contract.`)"), AfterValidator(plain_or_none)] = None,
     target: Annotated[str | None, Query(max_length=MAX_SEARCH, description="what was changed, from its start: "
                                         "`contract:12`, `user:`"), AfterValidator(plain_or_none)] = None,
-    since: date | None = Query(None, description="from this day (Warsaw), included"),
-    until: date | None = Query(None, description="to this day (Warsaw), included"),
+    since: Annotated[LocalDate | None, Query(description="from this day (Warsaw, YYYY-MM-DD), included")] = None,
+    until: Annotated[LocalDate | None, Query(description="to this day (Warsaw, YYYY-MM-DD), included")] = None,
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
     caller: Caller = Depends(allow(Permission.read_audit)),

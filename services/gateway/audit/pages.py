@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -12,6 +11,7 @@ from pydantic import AfterValidator, BeforeValidator
 
 from services.common.params import MAX_SEARCH, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import LocalDate
 from services.gateway import users
 from services.gateway.audit import service as audit
 from services.gateway.permissions import Caller, Permission, allow_page
@@ -21,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 Filter = Annotated[str, Query(max_length=MAX_SEARCH), AfterValidator(plain_or_none)]
 # A date input left empty is sent as "": no date.
-Day = Annotated[date | None, Query(), BeforeValidator(lambda value: value or None)]
+Day = Annotated[LocalDate | None, Query(), BeforeValidator(lambda value: value or None)]
 
 
 @router.get("/audit")
