@@ -38,6 +38,18 @@ except ImportError:  # pragma: no cover - only while the scheduler is being buil
 log = get_logger("terminarz")
 
 
+# The gateway passes a caller's visible contracts in a header (X-Terminarz-Scope); for a payroll specialist on a few
+# thousand contracts it is larger than h11's default 16 KiB, so the internal services accept headers up to 1 MiB.
+INTERNAL_MAX_HEADER_BYTES = 1024 * 1024
+
+
+def server_config(app: Any, *, service: str, host: str, port: int) -> uvicorn.Config:
+    """How `serve` runs one service's app with uvicorn."""
+    header_limit = None if service == "gateway" else INTERNAL_MAX_HEADER_BYTES
+    return uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning",
+                          h11_max_incomplete_event_size=header_limit)
+
+
 def _settings() -> Settings:
     settings = get_settings()
     configure_logging(json=settings.json_logs, level=settings.log_level)
@@ -123,8 +135,8 @@ def serve(
 
     async def main() -> None:
         runtime = standalone(service, settings)
-        config = uvicorn.Config(runtime.app, host=host or settings.host, port=port or settings.service_port(service),
-                                lifespan="off", log_level="warning")
+        config = server_config(runtime.app, service=service, host=host or settings.host,
+                               port=port or settings.service_port(service))
         server = uvicorn.Server(config)
 
         async def start() -> None:

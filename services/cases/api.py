@@ -11,6 +11,7 @@ from services.cases import handlers
 from services.common.errors import NotFound
 from services.common.params import CaseIdPath, CaseStatus, ContractIdFilter, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
+from services.common.scope import Scope, request_scope
 
 router = APIRouter()
 
@@ -24,10 +25,12 @@ async def list_cases(
     due_before: date | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
+    scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
+    """Cases by due date within the caller's scope; `visible_to` narrows them to one person's own."""
     async with ctx.db.reading() as session:
         items, total = await handlers.list_cases(
-            session=session, visible_to=visible_to, status=status,
+            session=session, scope=scope, visible_to=visible_to, status=status,
             contract_id=None if contract_id is None else str(contract_id),
             due_before=due_before, limit=limit, offset=offset,
         )
@@ -35,9 +38,10 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}")
-async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_context),
+                   scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
-        case = await handlers.get_case(session=session, case_id=str(case_id))
+        case = await handlers.get_case(session=session, case_id=str(case_id), scope=scope)
     if case is None:
         raise NotFound("case", case_id)
     return case

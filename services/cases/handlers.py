@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import case_history, cases
@@ -20,6 +20,7 @@ from services.common.messages import (
     Envelope,
 )
 from services.common.runtime import ServiceContext
+from services.common.scope import SERVICE_SCOPE, Scope
 
 log = get_logger(__name__)
 
@@ -143,9 +144,18 @@ async def _record(session: AsyncSession, ctx: ServiceContext, case_id: str, acto
     )
 
 
+def visible(scope: Scope) -> ColumnElement[bool]:
+    """The cases a caller's scope sees: those of its contracts, and those the caller does or commissioned."""
+    if scope.contracts is None:
+        return true()
+    return or_(cases.c.contract_id.in_(scope.contracts), cases.c.assignee_login == scope.login,
+               cases.c.commissioner_login == scope.login)
+
+
 async def list_cases(
     *,
     session: AsyncSession,
+    scope: Scope = SERVICE_SCOPE,
     visible_to: str | None = None,
     status: str | None = None,
     contract_id: str | None = None,
@@ -153,8 +163,9 @@ async def list_cases(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Cases ordered by due date; `visible_to` limits them to a person's own (assignee or commissioner)."""
-    query = select(cases)
+    """Cases ordered by due date, within `scope`; `visible_to` limits them to a person's own (assignee or
+    commissioner)."""
+    query = select(cases).where(visible(scope))
     if visible_to is not None:
         query = query.where(or_(cases.c.assignee_login == visible_to, cases.c.commissioner_login == visible_to))
     if status is not None:
@@ -168,8 +179,9 @@ async def list_cases(
     return [dict(row._mapping) for row in rows], int(total)
 
 
-async def get_case(*, session: AsyncSession, case_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(cases).where(cases.c.id == case_id))).first()
+async def get_case(*, session: AsyncSession, case_id: str, scope: Scope = SERVICE_SCOPE) -> dict[str, Any] | None:
+    """One case with its history; None when it does not exist or `scope` does not see it."""
+    row = (await session.execute(select(cases).where(cases.c.id == case_id, visible(scope)))).first()
     if row is None:
         return None
     result = dict(row._mapping)

@@ -382,3 +382,20 @@ NOTICE_SENT = "notice.sent"
 NOTICE_CONFIRMED = "notice.confirmed"
 NOTICE_FAILED = "notice.failed"
 NOTICE_ESCALATED = "notice.escalated"
+
+
+class AbsenceChanged(BaseModel):
+    """Payload of absence.changed (cases service): an absence registered, changed, ended early or cancelled.
+
+    Sent whole each time; the newest `occurred_at` of an absence wins. While it lasts (`starts_on` to `ends_on`,
+    both included, not cancelled) the substitute also sees the absent person's contracts (the gateway's rule)."""
+
+    absence_id: str
+    login: str
+    substitute: str | None = None
+    starts_on: date
+    ends_on: date
+    cancelled: bool = False
+
+
+ABSENCE_CHANGED = "absence.changed"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.errors import NotFound
 from services.common.messages import TeamMember
 from services.common.params import (
+    MAX_ID,
     ClientIdFilter,
     ClientIdPath,
     ContractIdPath,
@@ -23,6 +25,7 @@ from services.common.params import (
     SearchText,
 )
 from services.common.runtime import ServiceContext, get_context
+from services.common.scope import Scope, request_scope
 from services.contracts import handlers
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
@@ -79,6 +82,12 @@ async def _once(
         return previous
 
 
+def _visible(scope: Scope, contract_id: int) -> None:
+    """A contract outside the caller's scope does not exist for them."""
+    if not scope.sees(str(contract_id)):
+        raise NotFound("contract", contract_id)
+
+
 @router.post("/clients", status_code=201)
 async def create_client(
     client: ClientIn,
@@ -100,16 +109,20 @@ async def list_clients(
     q: SearchText = None,
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
+    scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
+    """Clients by name; with a caller's scope, only the clients of the contracts it holds."""
     async with ctx.db.reading() as session:
-        return await handlers.list_clients(session=session, q=q, limit=limit, offset=offset)
+        return await handlers.list_clients(session=session, q=q, limit=limit, offset=offset, scope=scope)
 
 
 @router.get("/clients/{client_id}")
-async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """A client (404 outside the caller's scope) with the contracts of it the scope holds."""
     async with ctx.db.reading() as session:
-        client = await handlers.get_client(session=session, client_id=client_id)
-        client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id)
+        client = await handlers.get_client(session=session, client_id=client_id, scope=scope)
+        client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id, scope=scope)
         return client
 
 
@@ -138,18 +151,29 @@ async def list_contracts(
     service: NameFilter = None,
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
+    scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         return await handlers.list_contracts(
             session=session, client_id=client_id, status=status, employee=employee, service=service,
-            limit=limit, offset=offset,
+            limit=limit, offset=offset, scope=scope,
         )
 
 
 @router.get("/contracts/{contract_id}")
-async def get_contract(contract_id: ContractIdPath, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+async def get_contract(contract_id: ContractIdPath, ctx: ServiceContext = Depends(get_context),
+                       scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     async with ctx.db.reading() as session:
-        return await handlers.get_contract(session=session, contract_id=contract_id)
+        return await handlers.get_contract(session=session, contract_id=contract_id, scope=scope)
+
+
+@router.get("/access")
+async def team_access(ctx: ServiceContext = Depends(get_context),
+                      after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+    """Every version's team, a page of contracts by id: the gateway fills its visibility table from it once."""
+    async with ctx.db.reading() as session:
+        return await handlers.team_access(session=session, after=after, limit=limit)
 
 
 @router.post("/contracts/{contract_id}/annexes", status_code=201)
@@ -158,7 +182,9 @@ async def add_annex(
     body: AnnexCreate,
     ctx: ServiceContext = Depends(get_context),
     idempotency_key: IdempotencyKey = None,
+    scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
+    _visible(scope, contract_id)
     annex = AnnexIn.model_validate(body.model_dump(mode="json", exclude={"team_members"}, exclude_unset=True))
     return await _once(
         ctx,
@@ -177,7 +203,9 @@ async def terminate(
     body: TerminationIn,
     ctx: ServiceContext = Depends(get_context),
     idempotency_key: IdempotencyKey = None,
+    scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
+    _visible(scope, contract_id)
     return await _once(
         ctx,
         idempotency_key,

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
@@ -26,6 +26,7 @@ from services.common.messages import (
     TeamMember,
 )
 from services.common.runtime import ServiceContext
+from services.common.scope import SERVICE_SCOPE, Scope
 from services.common.settings import Settings
 from services.common.terms import TeamRole
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TaxProfile, terms_document
@@ -74,15 +75,30 @@ async def create_client(ctx: ServiceContext, session: AsyncSession, client: Clie
     return {"id": inserted_id(result), **data}
 
 
-async def get_client(*, session: AsyncSession, client_id: int) -> dict[str, Any]:
-    row = (await session.execute(select(clients).where(clients.c.id == client_id))).first()
+def visible_contracts(scope: Scope) -> ColumnElement[bool]:
+    """The contracts a caller's scope holds (the gateway decided which), as a condition on `contracts`."""
+    if scope.contracts is None:
+        return true()
+    return contracts.c.id.in_([int(c) for c in scope.contracts if c.isdigit()])
+
+
+def visible_clients(scope: Scope) -> ColumnElement[bool]:
+    """The clients of the contracts a caller's scope holds."""
+    if scope.contracts is None:
+        return true()
+    return clients.c.id.in_(select(contracts.c.client_id).where(visible_contracts(scope)))
+
+
+async def get_client(*, session: AsyncSession, client_id: int, scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    row = (await session.execute(select(clients).where(clients.c.id == client_id, visible_clients(scope)))).first()
     if row is None:
         raise NotFound("client", client_id)
     return {"id": row.id, **row.data}
 
 
-async def list_clients(*, session: AsyncSession, q: str | None, limit: int, offset: int) -> dict[str, Any]:
-    query = select(clients)
+async def list_clients(*, session: AsyncSession, q: str | None, limit: int, offset: int,
+                       scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    query = select(clients).where(visible_clients(scope))
     if q:
         like = f"%{q.strip()}%"
         query = query.where(
@@ -431,8 +447,8 @@ async def _contract_views(session: AsyncSession, ids: Sequence[int]) -> list[dic
     return [_contract_view(rows[i], versions[i], rows[i].client_name) for i in ids if i in rows]
 
 
-async def get_contract(*, session: AsyncSession, contract_id: int) -> dict[str, Any]:
-    views = await _contract_views(session, [contract_id])
+async def get_contract(*, session: AsyncSession, contract_id: int, scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    views = await _contract_views(session, [contract_id]) if scope.sees(str(contract_id)) else []
     if not views:
         raise NotFound("contract", contract_id)
     return views[0]
@@ -447,9 +463,10 @@ async def list_contracts(
     offset: int,
     employee: str | None = None,
     service: str | None = None,
+    scope: Scope = SERVICE_SCOPE,
 ) -> dict[str, Any]:
     """Contracts by number; `employee` is a login anywhere on the team, `service` one of the newest terms."""
-    query = select(contracts.c.id)
+    query = select(contracts.c.id).where(visible_contracts(scope))
     if client_id is not None:
         query = query.where(contracts.c.client_id == client_id)
     if status is not None:
@@ -550,13 +567,36 @@ async def apply_import(
     return {"imported": len(contract_ids), "clients": len(contract_ids), "contract_ids": contract_ids}
 
 
-async def client_contracts(*, session: AsyncSession, client_id: int) -> list[dict[str, Any]]:
+async def client_contracts(*, session: AsyncSession, client_id: int,
+                           scope: Scope = SERVICE_SCOPE) -> list[dict[str, Any]]:
     ids = (
         await session.execute(
-            select(contracts.c.id).where(contracts.c.client_id == client_id).order_by(contracts.c.number)
+            select(contracts.c.id).where(contracts.c.client_id == client_id, visible_contracts(scope))
+            .order_by(contracts.c.number)
         )
     ).scalars().all()
     return await _contract_views(session, ids)
+
+
+async def team_access(*, session: AsyncSession, after: int, limit: int) -> dict[str, Any]:
+    """Every version's team of the contracts after id `after` (a page of `limit` contracts by id), and the id to
+    continue after (None on the last page): what the gateway's visibility rule is filled from after an upgrade."""
+    rows = (await session.execute(
+        select(contracts.c.id, contracts.c.client_id).where(contracts.c.id > after)
+        .order_by(contracts.c.id).limit(limit))).all()
+    versions: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        for v in await session.execute(
+            select(contract_versions.c.contract_id, contract_versions.c.version, contract_versions.c.effective_from,
+                   contract_versions.c.document)
+            .where(contract_versions.c.contract_id.in_([r.id for r in rows]))
+            .order_by(contract_versions.c.contract_id, contract_versions.c.version)
+        ):
+            versions.setdefault(v.contract_id, []).append({
+                "version": v.version, "effective_from": v.effective_from.isoformat(),
+                "team": {role: v.document["team"].get(role) for role in TEAM_ROLES}})
+    items = [{"contract_id": r.id, "client_id": r.client_id, "versions": versions.get(r.id, [])} for r in rows]
+    return {"items": items, "next": rows[-1].id if len(rows) == limit else None}
 
 
 # --- Idempotency-Key ------------------------------------------------------------------------------

@@ -19,6 +19,10 @@ SESSION_COOKIE = "terminarz_session"
 LOGIN_CSRF_COOKIE = "terminarz_login_csrf"
 
 
+class LoginRequired(Exception):
+    """A web page asked for without a live session: answered with a redirect to the login page."""
+
+
 async def api_user(request: Request, ctx: ServiceContext = Depends(get_context)) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -37,12 +41,6 @@ def _unauthorized(detail: str) -> Problem:
     return problem
 
 
-async def contract_manager(user: User = Depends(api_user)) -> User:
-    if not user.manages_contracts:
-        raise Problem(403, "Forbidden", f"role {user.role!r} cannot change clients or contracts")
-    return user
-
-
 async def web_session(request: Request, ctx: ServiceContext = Depends(get_context)) -> WebSession | None:
     """The caller's live web session, looked up once per request."""
     if hasattr(request.state, "web_session"):
@@ -59,10 +57,6 @@ async def web_session(request: Request, ctx: ServiceContext = Depends(get_contex
                 await sessions.touch(session=session, session_row_id=found.id, now=now)
     request.state.web_session = found
     return found
-
-
-async def session_user(web: WebSession | None = Depends(web_session)) -> User | None:
-    return web.user if web else None
 
 
 def set_cookie(response: Response, settings: Settings, name: str, value: str, *, max_age: int | None = None) -> None:

@@ -1,6 +1,8 @@
-"""How the gateway calls the other services: HTTP with the internal token and the correlation id.
+"""How the gateway calls the other services: HTTP with the internal token, the correlation id and the scope.
 
-Embedded, the calls go straight to the in-process apps (no sockets); distributed, to each service's URL.
+Every call says for whom it is made (`scope`): a person's `Caller.scope`, whose visible contracts the service
+filters by, or `SERVICE_SCOPE` for the gateway's own office-wide work. Embedded, the calls go straight to the
+in-process apps (no sockets); distributed, to each service's URL.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import httpx
 from services.common.errors import Problem
 from services.common.log import CORRELATION_HEADER, current_correlation_id
 from services.common.runtime import INTERNAL_TOKEN_HEADER
+from services.common.scope import Scope
 from services.common.settings import Settings
 
 DOWNSTREAM = ("contracts", "scheduler", "cases", "notifier")
@@ -29,10 +32,11 @@ class ServiceClients:
                 client = httpx.AsyncClient(base_url=settings.service_url(name), headers=headers, timeout=60)
             self._clients[name] = client
 
-    async def call(self, service: str, method: str, path: str, *, json: Any = None,
+    async def call(self, service: str, method: str, path: str, *, scope: Scope, json: Any = None,
                    params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
-        """Call a service; its problem documents come back to our caller as they were (same status, fields)."""
-        extra = dict(headers or {})
+        """Call a service for `scope`; its problem documents come back to our caller as they were (same status,
+        fields)."""
+        extra = {**(headers or {}), **scope.header()}
         cid = current_correlation_id()
         if cid:
             extra[CORRELATION_HEADER] = cid
@@ -54,10 +58,10 @@ class ServiceClients:
             raise Problem(502, "Bad gateway", f"the {service} service answered {response.status_code} to {method}")
         return response.json() if response.content else None
 
-    async def find(self, service: str, path: str) -> Any | None:
-        """GET one thing; None when the service answers 404 (other problems are raised)."""
+    async def find(self, service: str, path: str, *, scope: Scope) -> Any | None:
+        """GET one thing; None when the service answers 404 (it does not exist, or `scope` may not see it)."""
         try:
-            return await self.call(service, "GET", path)
+            return await self.call(service, "GET", path, scope=scope)
         except Problem as problem:
             if problem.status != 404:
                 raise

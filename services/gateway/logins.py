@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import Database, inserted_id
 from services.common.settings import Settings
 from services.gateway import sessions, users
+from services.gateway.audit import service as audit_log
 from services.gateway.models import login_failures
 from services.gateway.passwords import hash_password, needs_rehash, verify_password
 from services.gateway.sessions import SessionPolicy, WebSession
@@ -54,8 +55,8 @@ async def log_in(*, db: Database, policy: LoginPolicy, session_policy: SessionPo
     address = address[:64]
 
     async def audit(session: AsyncSession, action: str, **detail: Any) -> None:
-        await users.record(session=session, login=login, action=action, target=f"user:{login}", now=now,
-                           correlation_id=correlation_id, detail={"address": address, **detail})
+        await audit_log.write(session=session, login=login, action=action, target=f"user:{login}", at=now,
+                              correlation_id=correlation_id, detail={"address": address, **detail})
 
     async with db.transaction() as session:
         await session.execute(delete(login_failures).where(login_failures.c.at <= now - policy.window))

@@ -1,8 +1,11 @@
-"""Tables of the gateway: users, web sessions, API tokens, login failures, the audit log (and unused outbox, inbox)."""
+"""Tables of the gateway: users, web sessions, API tokens, login failures, the audit log, and who is on which
+contract's team (fed by the contracts and cases services' events) for the visibility rule."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
 from services.common.db import UTCDateTime, new_metadata
 from services.common.messaging import add_messaging_tables
@@ -10,7 +13,17 @@ from services.common.messaging import add_messaging_tables
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 
-ROLES = ("admin", "manager", "accountant", "payroll")
+
+class Role(StrEnum):
+    """A staff member's role (what each may do is in permissions.py)."""
+
+    admin = "admin"
+    manager = "manager"
+    accountant = "accountant"
+    payroll = "payroll"
+
+
+ROLES = tuple(role.value for role in Role)
 
 users = Table(
     "users",
@@ -47,7 +60,10 @@ audit_log = Table(
     Column("target", String(200), nullable=False, default=""),
     Column("correlation_id", String(64), nullable=True),
     Column("detail", JSON, nullable=True),
+    Index("ix_audit_log_login_at", "login", "at"),
+    Index("ix_audit_log_action_at", "action", "at"),
 )
+# audit_log is append-only: the migration adds triggers that refuse UPDATE and DELETE (SQLite and PostgreSQL).
 
 sessions = Table(
     "sessions",
@@ -72,4 +88,41 @@ login_failures = Table(
     Column("address", String(64), nullable=False),
     Index("ix_login_failures_login_at", "login", "at"),
     Index("ix_login_failures_address_at", "address", "at"),
+)
+
+# The team of every version of every contract, one row per role (login NULL: the role is not staffed), from
+# contract.created/changed/terminated. A version's rows are replaced whole, so events may arrive in any order.
+contract_access = Table(
+    "contract_access",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contract_id", Integer, nullable=False),
+    Column("client_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("login", String(100), nullable=True, index=True),
+    UniqueConstraint("contract_id", "version", "role", name="uq_contract_access_version_role"),
+    Index("ix_contract_access_contract_from", "contract_id", "effective_from"),
+)
+
+# Absences and their substitutes, from absence.changed; the newest message of an absence wins.
+absences = Table(
+    "absences",
+    metadata,
+    Column("absence_id", String(64), primary_key=True),
+    Column("login", String(100), nullable=False),
+    Column("substitute", String(100), nullable=True, index=True),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("cancelled", Boolean, nullable=False, default=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+
+# Things done once per installation, e.g. filling contract_access from the contracts service after an upgrade.
+one_time_steps = Table(
+    "one_time_steps",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("done_at", UTCDateTime, nullable=False),
 )

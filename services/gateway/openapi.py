@@ -38,10 +38,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 WHY = {
-    401: "No token, or a token that is unknown or whose user is disabled",
+    401: "No token, or a token that is unknown, revoked or whose user is deactivated",
     403: "The caller's role may not do this",
     404: "It does not exist, or the caller may not see it",
-    409: "It conflicts with what is stored (a NIP or number already used, a contract already terminated)",
+    409: "It conflicts with what is stored (a NIP, number or login already used, a contract already terminated, "
+         "a deactivated user)",
     413: "The body is larger than TERMINARZ_MAX_BODY_BYTES",
     422: "Invalid input; `errors` names each field (and, for a CSV file, the row)",
     503: "A service behind the gateway cannot be reached",
@@ -62,6 +63,10 @@ CHANGE = problems(401, 403, 404, 409, 413, 422, 503)
 CREATE = problems(401, 403, 409, 413, 422, 503)
 UPLOAD = problems(401, 403, 413, 422, 503)
 ADMIN = problems(401, 403, 413, 422, 503)
+# Routes the gateway answers alone (staff accounts, the audit log): no other service behind them.
+LOCAL_READ = problems(401, 403, 422)
+LOCAL_READ_ONE = problems(401, 403, 404, 422)
+LOCAL_CREATE = problems(401, 403, 404, 409, 413, 422)
 
 
 # --- What a success looks like (documentation: the fuzz test checks real answers against it) ---------------
@@ -213,6 +218,53 @@ class RulesApplied(_Open):
     status: Literal["active"]
     version: str
     rules: int
+
+
+class UserAccount(_Open):
+    login: str
+    name: str
+    email: str
+    role: Literal["admin", "manager", "accountant", "payroll"]
+    active: bool
+    has_password: bool
+    created_at: datetime
+
+
+class UserList(_Open):
+    items: list[UserAccount]
+
+
+class ApiToken(_Open):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiTokenList(_Open):
+    items: list[ApiToken]
+
+
+class NewApiToken(ApiToken):
+    token: str
+
+
+class NewPassword(_Open):
+    password: str
+
+
+class AuditEntry(_Open):
+    id: int
+    at: datetime
+    login: str
+    action: str
+    target: str
+    correlation_id: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditPage(_Page):
+    items: list[AuditEntry]
 
 
 def success(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:

@@ -1,22 +1,40 @@
-"""The gateway: users, sessions, tokens and the audit log; the web UI and the public REST API."""
+"""The gateway: users, sessions, tokens, the visibility rule and the audit log; the web UI and the public REST API.
+
+Organised by domain, each a folder with the same files — `api.py` (REST routes), `pages.py` (web pages),
+`service.py` (what both do) — and its templates in `templates/<domain>/`. This module only wires them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from services.common.messages import ABSENCE_CHANGED, CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.gateway import api, openapi, web
+from services.gateway import access, openapi, web
+from services.gateway.accounts import api as accounts_api
+from services.gateway.accounts import pages as accounts_pages
+from services.gateway.audit import api as audit_api
+from services.gateway.audit import pages as audit_pages
+from services.gateway.cases import api as cases_api
+from services.gateway.cases import pages as cases_pages
 from services.gateway.clients import ServiceClients
+from services.gateway.contracts import api as contracts_api
+from services.gateway.contracts import pages as contracts_pages
 from services.gateway.models import inbox, metadata, outbox
+from services.gateway.notices import pages as notices_pages
+from services.gateway.rules import api as rules_api
+from services.gateway.rules import pages as rules_pages
 
 router = APIRouter()
-router.include_router(api.router)
-router.include_router(web.router)
+for domain_router in (
+    cases_api.router, contracts_api.router, rules_api.router, accounts_api.router, audit_api.router,
+    accounts_pages.router, cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router,
+    audit_pages.router,
+):
+    router.include_router(domain_router)
 
 
 async def setup(ctx: ServiceContext) -> None:
@@ -31,19 +49,9 @@ async def teardown(ctx: ServiceContext) -> None:
 
 
 def configure_app(app: FastAPI, ctx: ServiceContext) -> None:
-    """The web UI's stylesheet; logged-out pages go to the login form; a rejected form gets a page saying so."""
+    """The web UI's stylesheet and refusal pages, and the API's OpenAPI document."""
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-
-    async def to_login(request: Request, exc: Exception) -> Response:
-        return RedirectResponse("/login", status_code=303)
-
-    async def form_rejected(request: Request, exc: Exception) -> Response:
-        web_session = getattr(request.state, "web_session", None)
-        return web.csrf_rejected_page(request, web_session.user if web_session else None)
-
-    app.add_exception_handler(web.LoginRequired, to_login)
-    app.add_exception_handler(web.CsrfRejected, form_rejected)
-    app.add_exception_handler(RequestValidationError, web.malformed_address_page)
+    web.install(app)
     openapi.install(app)
 
 
@@ -53,8 +61,15 @@ spec = ServiceSpec(
     outbox=outbox,
     inbox=inbox,
     router=router,
+    handlers={
+        CONTRACT_CREATED: access.on_contract_version,
+        CONTRACT_CHANGED: access.on_contract_version,
+        CONTRACT_TERMINATED: access.on_contract_version,
+        ABSENCE_CHANGED: access.on_absence_changed,
+    },
     setup=setup,
     teardown=teardown,
+    loops=[access.fill_contract_access],
     internal=False,
     configure_app=configure_app,
 )

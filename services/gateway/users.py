@@ -1,20 +1,22 @@
-"""Users, passwords and API tokens of the gateway (service functions; the caller owns the transaction)."""
+"""The store of staff accounts and their API tokens (functions of the caller's transaction; what a person does to
+accounts, audited, is in accounts/service.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
 from services.common.errors import Problem
 from services.common.text import unsafe_character
-from services.gateway.models import ROLES, api_tokens, audit_log, users
+from services.gateway.models import ROLES, api_tokens, users
 from services.gateway.passwords import hash_password
 
 
@@ -26,14 +28,28 @@ class User:
     email: str
     role: str
 
-    @property
-    def sees_everything(self) -> bool:
-        """Admins and managers see every case; others see the cases they do or commissioned."""
-        return self.role in ("admin", "manager")
 
-    @property
-    def manages_contracts(self) -> bool:
-        return self.role in ("admin", "manager")
+@dataclass(frozen=True)
+class Account:
+    """A user as the staff pages show it: active or not, and whether they can log in with a password."""
+
+    user: User
+    active: bool
+    has_password: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as listed: never the token itself, which is shown once when it is made."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _token_hash(token: str) -> str:
@@ -44,17 +60,37 @@ def _user(row: Any) -> User:
     return User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role)
 
 
+def _account(row: Any) -> Account:
+    return Account(_user(row), bool(row.active), row.password_hash is not None, row.created_at)
+
+
+def person_problems(*, name: str, email: str, role: str) -> list[dict[str, str]]:
+    """What is wrong with a user's name, e-mail and role, by field."""
+    problems = []
+    if not name.strip():
+        problems.append({"field": "name", "message": "a name is required"})
+    elif (reason := unsafe_character(name)) is not None:
+        problems.append({"field": "name", "message": reason})
+    if not _EMAIL.match(email):
+        problems.append({"field": "email", "message": "is not an e-mail address"})
+    if role not in ROLES:
+        problems.append({"field": "role", "message": f"must be one of {', '.join(ROLES)}"})
+    return problems
+
+
 async def create_user(*, session: AsyncSession, login: str, name: str, email: str, role: str,
                       password: str | None, now: datetime) -> User:
-    if role not in ROLES:
-        raise Problem(422, "Invalid user", errors=[{"field": "role", "message": f"must be one of {', '.join(ROLES)}"}])
-    unsafe = [{"field": field, "message": reason} for field, value in (("login", login), ("name", name))
-              if (reason := unsafe_character(value)) is not None]
-    if unsafe or not login.strip() or any(ch.isspace() for ch in login):
-        raise Problem(422, "Invalid user", errors=unsafe or [
-            {"field": "login", "message": "a login is one word without spaces"}])
+    problems = []
+    if (reason := unsafe_character(login)) is not None:
+        problems.append({"field": "login", "message": reason})
+    elif not login.strip() or any(ch.isspace() for ch in login) or "/" in login:
+        problems.append({"field": "login", "message": "a login is one word without spaces or slashes"})
+    problems += person_problems(name=name, email=email, role=role)
+    if problems:
+        raise Problem(422, "Invalid user", errors=problems)
     if (await session.execute(select(users.c.id).where(users.c.login == login))).first():
-        raise Problem(409, "User exists", f"a user with login {login!r} already exists")
+        raise Problem(409, "User exists", f"a user with login {login!r} already exists",
+                      errors=[{"field": "login", "message": "already used by another user"}])
     result = await session.execute(
         users.insert().values(login=login, name=name, email=email, role=role, active=True, created_at=now,
                               password_hash=hash_password(password) if password else None)
@@ -66,10 +102,37 @@ async def issue_token(*, session: AsyncSession, login: str, name: str, now: date
     user = await get_user(session=session, login=login)
     if user is None:
         raise Problem(404, "Not found", f"no user with login {login!r}")
+    return (await new_token(session=session, user_id=user.id, name=name, now=now))[0]
+
+
+async def new_token(*, session: AsyncSession, user_id: int, name: str, now: datetime) -> tuple[str, Token]:
+    """A new API token: the token itself (to show once) and how it is listed."""
     token = "tz_" + secrets.token_urlsafe(32)
-    await session.execute(api_tokens.insert().values(user_id=user.id, token_hash=_token_hash(token), name=name,
-                                                     created_at=now))
-    return token
+    result = await session.execute(api_tokens.insert().values(user_id=user_id, token_hash=_token_hash(token),
+                                                               name=name, created_at=now))
+    return token, Token(inserted_id(result), name, now, None)
+
+
+async def list_tokens(*, session: AsyncSession, user_id: int) -> list[Token]:
+    rows = await session.execute(select(api_tokens).where(api_tokens.c.user_id == user_id)
+                                 .order_by(api_tokens.c.created_at, api_tokens.c.id))
+    return [Token(r.id, r.name, r.created_at, r.last_used_at) for r in rows]
+
+
+async def revoke_token(*, session: AsyncSession, user_id: int, token_id: int) -> Token | None:
+    """Delete one of a user's tokens; the token as it was, or None when the user has no such token."""
+    row = (await session.execute(select(api_tokens).where(api_tokens.c.id == token_id,
+                                                          api_tokens.c.user_id == user_id))).first()
+    if row is None:
+        return None
+    await session.execute(delete(api_tokens).where(api_tokens.c.id == token_id))
+    return Token(row.id, row.name, row.created_at, row.last_used_at)
+
+
+async def revoke_all_tokens(*, session: AsyncSession, user_id: int) -> int:
+    """Delete every token of a user; how many there were."""
+    result = await session.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def get_user(*, session: AsyncSession, login: str) -> User | None:
@@ -80,6 +143,23 @@ async def get_user(*, session: AsyncSession, login: str) -> User | None:
 async def list_users(*, session: AsyncSession) -> list[User]:
     rows = await session.execute(select(users).where(users.c.active.is_(True)).order_by(users.c.login))
     return [_user(r) for r in rows]
+
+
+async def find_account(*, session: AsyncSession, login: str) -> Account | None:
+    """A user whether active or not."""
+    row = (await session.execute(select(users).where(users.c.login == login))).first()
+    return _account(row) if row else None
+
+
+async def list_accounts(*, session: AsyncSession) -> list[Account]:
+    """Every user, active first, by login."""
+    rows = await session.execute(select(users).order_by(users.c.active.desc(), users.c.login))
+    return [_account(r) for r in rows]
+
+
+async def update_user(*, session: AsyncSession, user_id: int, **values: Any) -> None:
+    """Set any of name, email, role, active."""
+    await session.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
 async def authenticate_token(*, session: AsyncSession, token: str, now: datetime) -> User | None:
@@ -105,15 +185,3 @@ async def password_hash_of(*, session: AsyncSession, login: str) -> tuple[User, 
 async def set_password_hash(*, session: AsyncSession, user_id: int, password_hash: str) -> None:
     await session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
-
-async def audit(*, session: AsyncSession, user: User, action: str, target: str, now: datetime,
-                correlation_id: str | None, detail: dict[str, Any] | None = None) -> None:
-    await record(session=session, login=user.login, action=action, target=target, now=now,
-                 correlation_id=correlation_id, detail=detail)
-
-
-async def record(*, session: AsyncSession, login: str, action: str, target: str, now: datetime,
-                 correlation_id: str | None, detail: dict[str, Any] | None = None) -> None:
-    """An audit row for a login that may name no user (a failed login with an unknown name)."""
-    await session.execute(audit_log.insert().values(at=now, login=login[:100], action=action, target=target[:200],
-                                                    correlation_id=correlation_id, detail=detail))

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from services.common.errors import Problem
+from services.common.errors import NotFound, Problem
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
+from services.common.scope import Scope, request_scope
 from services.scheduler import rulesets
 from services.scheduler.models import occurrences, rule_sets
 from services.scheduler.planner import Planner, RuleSetError, problem_dict
@@ -19,8 +20,11 @@ router = APIRouter()
 
 @router.get("/plan")
 async def plan(contract_id: Annotated[int, Query(ge=1, le=MAX_ID)], ctx: ServiceContext = Depends(get_context),
-               include_withdrawn: bool = False) -> dict[str, Any]:
-    """A contract's occurrences (planned, requested and, on request, withdrawn), by due date."""
+               include_withdrawn: bool = False, scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """A contract's occurrences (planned, requested and, on request, withdrawn), by due date; a contract outside
+    the caller's scope is not found."""
+    if not scope.sees(str(contract_id)):
+        raise NotFound("contract", contract_id)
     query = select(occurrences).where(occurrences.c.contract_id == str(contract_id))
     if not include_withdrawn:
         query = query.where(occurrences.c.status != "withdrawn")

@@ -1,0 +1,235 @@
+"""REST API of clients, contracts, annexes, terminations, CSV imports and plans (/api/v1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.common.errors import Problem
+from services.common.params import (
+    ClientIdFilter,
+    ClientIdPath,
+    ContractIdPath,
+    ContractStatus,
+    IdempotencyKey,
+    LoginFilter,
+    NameFilter,
+    Offset,
+    SearchText,
+)
+from services.common.runtime import ServiceContext, get_context
+from services.gateway.clients import ServiceClients
+from services.gateway.common import decode_upload, read_form, service_clients
+from services.gateway.contracts import service as contracts
+from services.gateway.openapi import (
+    CHANGE,
+    CREATE,
+    READ,
+    READ_ONE,
+    UPLOAD,
+    Client,
+    ClientPage,
+    ClientWithContracts,
+    Contract,
+    ContractPage,
+    ImportReport,
+    ImportResult,
+    Plan,
+    success,
+)
+from services.gateway.permissions import Caller, Permission, allow
+
+router = APIRouter(prefix="/api/v1", tags=["contracts"])
+
+CLIENT_EXAMPLE = {
+    "name": "Jan Kowalski Usługi",
+    "nip": "5261040573",
+    "regon": "526104057",
+    "pesel": "80010112340",
+    "address": {"street": "ul. Prosta 20", "postal_code": "00-850", "city": "Warszawa"},
+    "contact_emails": ["jan@kowalski.example"],
+    "tax_profile": {"legal_form": "sole_trader", "books": "kpir", "income_tax": "pit_flat",
+                    "income_tax_advances": "monthly", "vat": "monthly", "employees": 3},
+}
+CONTRACT_EXAMPLE = {
+    "client_id": 1,
+    "number": "BR/2026/100",
+    "signed_on": "2026-09-20",
+    "start": "2026-10-01",
+    "end": None,
+    "notice_period_months": 3,
+    "services": ["bookkeeping", "vat", {"name": "payroll", "parameters": {"headcount_limit": 10}}],
+    "fee": {"monthly_net": "800.00", "vat_rate": "23", "per_employee": "40.00"},
+    "team": {"accountant": "anna", "payroll": "piotr", "manager": "maria"},
+}
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The CSV file (columns in the contracts README): a text/csv body, or multipart/form-data "
+        "with the file in the field `file`. UTF-8 (with or without BOM) or Windows-1250.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+@router.post("/clients", status_code=201, summary="Register a client of the office",
+             responses={**CREATE, **success(Client, 201)})
+async def create_client(
+    body: dict[str, Any] = Body(..., openapi_examples={"sole trader": {"value": CLIENT_EXAMPLE}}),
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    client = await contracts.create_client(ctx=ctx, svc=svc, caller=caller, body=body, idempotency_key=idempotency_key)
+    return JSONResponse(client, status_code=201, headers={"Location": f"/api/v1/clients/{client['id']}"})
+
+
+@router.get("/clients", summary="List the clients of the caller's contracts, by name; `q` searches the name or NIP",
+            responses={**READ, **success(ClientPage)})
+async def list_clients(
+    q: SearchText = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: Offset = 0,
+    caller: Caller = Depends(allow(Permission.view)),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    return await contracts.list_clients(svc=svc, caller=caller, q=q, limit=limit, offset=offset)
+
+
+@router.get("/clients/{client_id}", summary="One client with its contracts (those the caller sees) and their versions",
+            responses={**READ_ONE, **success(ClientWithContracts)})
+async def get_client(client_id: ClientIdPath, caller: Caller = Depends(allow(Permission.view)),
+                     svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.get_client(svc=svc, caller=caller, client_id=client_id)
+
+
+@router.post("/contracts", status_code=201, summary="Sign a contract with a client",
+             responses={**CREATE, **success(Contract, 201)})
+async def create_contract(
+    body: dict[str, Any] = Body(..., openapi_examples={"bookkeeping, VAT and payroll": {"value": CONTRACT_EXAMPLE}}),
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    contract = await contracts.create_contract(ctx=ctx, svc=svc, caller=caller, body=body,
+                                             idempotency_key=idempotency_key)
+    return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract['id']}"})
+
+
+@router.get("/contracts", summary="List the caller's contracts by number, with filters",
+            responses={**READ, **success(ContractPage)})
+async def list_contracts(
+    client_id: ClientIdFilter = None,
+    employee: LoginFilter = None,
+    service: NameFilter = None,
+    status: ContractStatus | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: Offset = 0,
+    caller: Caller = Depends(allow(Permission.view)),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    return await contracts.list_contracts(svc=svc, caller=caller, client_id=client_id, employee=employee,
+                                        service=service, status=status, limit=limit, offset=offset)
+
+
+@router.get("/contracts/{contract_id}", summary="One contract with its versions",
+            responses={**READ_ONE, **success(Contract)})
+async def get_contract(contract_id: ContractIdPath, caller: Caller = Depends(allow(Permission.view)),
+                       svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.get_contract(svc=svc, caller=caller, contract_id=contract_id)
+
+
+@router.post("/contracts/{contract_id}/annexes", status_code=201, responses={**CHANGE, **success(Contract, 201)},
+             summary="Record an annex: changed terms in force from a date (a new version)")
+async def add_annex(
+    contract_id: ContractIdPath,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "VAT quarterly from January": {"value": {"effective_from": "2027-01-01", "fee": {"monthly_net": "700.00"}}},
+        "new accountant and payroll": {"value": {
+            "effective_from": "2027-03-01", "services": ["bookkeeping", "vat", "payroll"],
+            "team": {"accountant": "ola", "payroll": "piotr", "manager": "maria"}}},
+    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on; "
+       "what is left out stays as in the newest version."),
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    contract = await contracts.add_annex(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body,
+                                       idempotency_key=idempotency_key)
+    return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
+
+
+@router.post("/contracts/{contract_id}/termination", status_code=201, responses={**CHANGE, **success(Contract, 201)},
+             summary="Terminate a contract: its last day and why; later obligations are withdrawn")
+async def terminate_contract(
+    contract_id: ContractIdPath,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "notice given": {"value": {"end": "2027-03-31", "reason": "wypowiedzenie przez klienta"}}}),
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    contract = await contracts.terminate(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body,
+                                       idempotency_key=idempotency_key)
+    return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
+
+
+async def _uploaded_csv(request: Request) -> str:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await read_form(request)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Problem(422, "No file", errors=[{"field": "file", "message": "attach the CSV file as `file`"}])
+        data = await upload.read()
+    else:
+        data = await request.body()
+    if not data.strip():
+        raise Problem(422, "No file", errors=[{"field": "file", "message": "the file is empty"}])
+    return decode_upload(data)
+
+
+@router.post("/imports/dry-run", summary="Check a CSV file of clients and contracts; stores nothing",
+             openapi_extra=CSV_BODY, responses={**UPLOAD, **success(ImportReport)})
+async def import_dry_run(
+    request: Request,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    """Every problem of the file: `errors` = [{row, field, message}] (row 1 is the header); `ok` when none."""
+    return await contracts.import_dry_run(ctx=ctx, svc=svc, caller=caller, text=await _uploaded_csv(request))
+
+
+@router.post("/imports/apply", status_code=201, openapi_extra=CSV_BODY,
+             responses={**CREATE, **success(ImportResult, 201)},
+             summary="Import a CSV file: every client and contract, or nothing")
+async def import_apply(
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    """One transaction: with any bad row nothing is stored and the answer is a 422 problem listing them all."""
+    result = await contracts.import_apply(ctx=ctx, svc=svc, caller=caller, text=await _uploaded_csv(request),
+                                        idempotency_key=idempotency_key)
+    return JSONResponse(result, status_code=201)
+
+
+@router.get("/contracts/{contract_id}/plan", summary="The obligations a contract produces: planned and requested",
+            responses={**READ_ONE, **success(Plan)})
+async def contract_plan(contract_id: ContractIdPath, caller: Caller = Depends(allow(Permission.view)),
+                        svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.plan(svc=svc, caller=caller, contract_id=contract_id)

@@ -1,0 +1,348 @@
+"""Web pages of clients, contracts (with annex and termination forms and the plan) and the CSV import.
+
+Forms post to the same service functions as the REST API and show each problem's `errors[].field` next to its
+input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from dateutil.relativedelta import relativedelta
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import AfterValidator
+from starlette.datastructures import FormData, UploadFile
+
+from services.common.errors import Problem
+from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
+from services.common.runtime import ServiceContext, get_context
+from services.common.terms import (
+    Books,
+    IncomeTax,
+    IncomeTaxAdvances,
+    LegalForm,
+    Service,
+    TaxTerms,
+    TeamRole,
+    VatPeriod,
+    client_terms,
+    term_labels,
+)
+from services.gateway.clients import ServiceClients
+from services.gateway.common import decode_upload, read_form, service_clients
+from services.gateway.contracts import service as contracts
+from services.gateway.permissions import Caller, Permission, allow_page
+from services.gateway.web import check_csrf, form_errors, not_found, number, record_id, render, templates, text_of
+
+router = APIRouter(include_in_schema=False)
+
+# The vocabulary of shared/domain/terms.md in Polish, from services/common/terms.py; the keys are what the API takes.
+TEAM_PL = TeamRole.labels("pl")
+# The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
+PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
+                      and info.field in TaxTerms.model_fields and info.field != "in_krs")
+templates.env.globals.update(
+    LEGAL_FORM_PL=LegalForm.labels("pl"), BOOKS_PL=Books.labels("pl"), INCOME_TAX_PL=IncomeTax.labels("pl"),
+    ADVANCES_PL=IncomeTaxAdvances.labels("pl"), VAT_PL=VatPeriod.labels("pl"), SERVICE_PL=Service.labels("pl"),
+    TEAM_PL=TEAM_PL, TERM_PL=term_labels("pl"), PROFILE_FLAGS=PROFILE_FLAGS,
+    CONTRACT_STATUS_PL={"active": "obowiązuje", "terminated": "rozwiązana"},
+    VERSION_KIND_PL={"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"},
+    PLAN_STATUS_PL={"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"},
+)
+PAGE = 25
+VIEW = allow_page(Permission.view)
+CHANGE = allow_page(Permission.change_contracts)
+
+
+def form_field(path: str) -> str:
+    """A problem's field path → the form input it belongs to: 'tax_profile.books' → 'books'."""
+    if path.startswith("contact_emails"):
+        return "emails"
+    if path.startswith("services"):
+        return "headcount_limit" if "parameters" in path else "services"
+    if path == "team":
+        return "accountant"
+    return re.sub(r"\[\d+\]", "", path.split(".")[-1])
+
+
+def client_body(form: FormData) -> dict[str, Any]:
+    profile: dict[str, Any] = {k: text_of(form, k) for k in ("legal_form", "books", "income_tax",
+                                                           "income_tax_advances", "vat")}
+    profile.update({flag: form.get(flag) == "on" for flag in PROFILE_FLAGS})
+    profile.update(employees=number(text_of(form, "employees") or "0"),
+                   fiscal_year_end=text_of(form, "fiscal_year_end") or "12-31")
+    return {
+        "name": text_of(form, "name"),
+        "nip": text_of(form, "nip"),
+        "regon": text_of(form, "regon"),
+        "pesel": text_of(form, "pesel") or None,
+        "krs": text_of(form, "krs") or None,
+        "address": {"street": text_of(form, "street"), "postal_code": text_of(form, "postal_code"),
+                    "city": text_of(form, "city")},
+        "contact_emails": [e for e in re.split(r"[;,\s]+", text_of(form, "emails")) if e],
+        "language": text_of(form, "language") or "pl",
+        "tax_profile": profile,
+    }
+
+
+def _services(form: FormData) -> list[Any]:
+    chosen: list[Any] = []
+    for name in form.getlist("services"):
+        if name == "payroll" and text_of(form, "headcount_limit"):
+            chosen.append({"name": name, "parameters": {"headcount_limit": number(text_of(form, "headcount_limit"))}})
+        else:
+            chosen.append(name)
+    return chosen
+
+
+def _scope(services: list[Any]) -> dict[str, Any]:
+    """{name: parameters}, whether a service is written as a bare name or an object."""
+    return {s: {} for s in services if isinstance(s, str)} | {
+        s["name"]: s.get("parameters") or {} for s in services if isinstance(s, dict)}
+
+
+def _team(form: FormData) -> dict[str, str | None]:
+    return {role: text_of(form, role) or None for role in TEAM_PL}
+
+
+def contract_body(form: FormData) -> dict[str, Any]:
+    fee: dict[str, Any] = {"monthly_net": text_of(form, "monthly_net"), "vat_rate": text_of(form, "vat_rate") or "23"}
+    if text_of(form, "per_employee"):
+        fee["per_employee"] = text_of(form, "per_employee")
+    return {
+        "client_id": number(text_of(form, "client_id")),
+        "number": text_of(form, "number"),
+        "signed_on": text_of(form, "signed_on"),
+        "start": text_of(form, "start"),
+        "end": text_of(form, "end") or None,
+        "notice_period_months": number(text_of(form, "notice_period_months")),
+        "services": _services(form),
+        "fee": fee,
+        "team": _team(form),
+    }
+
+
+def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
+    """Only the terms the form changes: an annex says what is different from the version in force."""
+    body: dict[str, Any] = {"effective_from": text_of(form, "effective_from")}
+    services = _services(form)
+    if _scope(services) != _scope(current["services"]):
+        body["services"] = services
+    if text_of(form, "monthly_net") and text_of(form, "monthly_net") != current["fee"]["monthly_net"]:
+        body["fee"] = {**current["fee"], "monthly_net": text_of(form, "monthly_net")}
+    team = _team(form)
+    if team != {role: current["team"].get(role) for role in TEAM_PL}:
+        body["team"] = team
+    if text_of(form, "vat"):
+        body["tax_profile"] = {"vat": text_of(form, "vat")}
+    if text_of(form, "end"):
+        body["end"] = text_of(form, "end")
+    return body
+
+
+# --- Clients ---------------------------------------------------------------------------------------
+
+
+@router.get("/clients")
+async def client_list(request: Request,
+                      q: Annotated[str, Query(max_length=MAX_SEARCH), AfterValidator(plain_or_none)] = "",
+                      offset: Offset = 0, caller: Caller = Depends(VIEW),
+                      svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    result = await contracts.list_clients(svc=svc, caller=caller, q=q or None, limit=PAGE, offset=offset)
+    return render(request, "contracts/clients.html", caller.user, clients=result["items"], total=result["total"],
+                  q=q, offset=offset, page=PAGE)
+
+
+@router.get("/clients/new")
+async def client_form(request: Request, caller: Caller = Depends(CHANGE)) -> HTMLResponse:
+    return render(request, "contracts/client_form.html", caller.user, errors={},
+                  values={"legal_form": "sole_trader", "employees": "0", "fiscal_year_end": "12-31"})
+
+
+@router.post("/clients/new", dependencies=[Depends(check_csrf)])
+async def client_create(request: Request, caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await request.form()
+    try:
+        client = await contracts.create_client(ctx=ctx, svc=svc, caller=caller, body=client_body(form))
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return render(request, "contracts/client_form.html", caller.user, values=dict(form),
+                      errors=form_errors(problem, form_field), status_code=422)
+    return RedirectResponse(f"/clients/{client['id']}", status_code=303)
+
+
+@router.get("/clients/{client_id}")
+async def client_page(request: Request, client_id: ClientIdPath, caller: Caller = Depends(VIEW),
+                      svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
+    if client is None:
+        return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
+    return render(request, "contracts/client.html", caller.user, client=client)
+
+
+# --- Contracts -------------------------------------------------------------------------------------
+
+
+@router.get("/contracts")
+async def contract_list(request: Request, employee: str = "", service: str = "", status: str = "",
+                        offset: Offset = 0, caller: Caller = Depends(VIEW), ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    result = await contracts.list_contracts(svc=svc, caller=caller, employee=employee or None,
+                                            service=service or None, status=status or None, limit=PAGE,
+                                            offset=offset)
+    return render(request, "contracts/contracts.html", caller.user, contracts=result["items"], total=result["total"],
+                  employee=employee, service=service, status=status, offset=offset, page=PAGE,
+                  staff=await contracts.staff(ctx))
+
+
+@router.get("/contracts/new")
+async def contract_form(request: Request, client_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+                        caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
+    if client is None:
+        return not_found(request, caller.user, "Nie ma takiego klienta.")
+    today = ctx.clock.today()
+    first = (today.replace(day=1) + relativedelta(months=1)).isoformat()
+    values = {"client_id": str(client_id), "signed_on": today.isoformat(), "start": first,
+              "notice_period_months": "3", "vat_rate": "23",
+              "manager": caller.login if caller.user.role == "manager" else ""}
+    return render(request, "contracts/contract_form.html", caller.user, client=client, values=values,
+                  chosen=["bookkeeping"], errors={}, staff=await contracts.staff(ctx))
+
+
+@router.post("/contracts/new", dependencies=[Depends(check_csrf)])
+async def contract_create(request: Request, caller: Caller = Depends(CHANGE),
+                          ctx: ServiceContext = Depends(get_context),
+                          svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await request.form()
+    try:
+        contract = await contracts.create_contract(ctx=ctx, svc=svc, caller=caller, body=contract_body(form))
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        client_id = record_id(text_of(form, "client_id"))
+        client = (await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
+                  if client_id is not None else None)
+        if client is None:
+            return not_found(request, caller.user, "Nie ma takiego klienta.")
+        return render(request, "contracts/contract_form.html", caller.user, client=client, values=dict(form),
+                      chosen=form.getlist("services"), errors=form_errors(problem, form_field),
+                      staff=await contracts.staff(ctx), status_code=422)
+    return RedirectResponse(f"/contracts/{contract['id']}", status_code=303)
+
+
+async def _contract_page(request: Request, caller: Caller, ctx: ServiceContext, svc: ServiceClients,
+                         contract_id: int, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    contract = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
+    if contract is None:
+        return not_found(request, caller.user, "Nie ma takiej umowy lub nie masz do niej dostępu.")
+    client = await contracts.get_client(svc=svc, caller=caller, client_id=contract["client_id"])
+    horizon = (ctx.clock.today() + relativedelta(months=12)).isoformat()
+    plan_error = None
+    try:
+        plan = await contracts.plan(svc=svc, caller=caller, contract_id=contract_id)
+        obligations = [o for o in plan["items"] if str(o["due"])[:10] <= horizon]
+    except Problem as problem:
+        obligations, plan_error = [], problem.detail or problem.title
+    defaults: dict[str, Any] = {"annex_values": {}, "annex_errors": {}, "termination_values": {},
+                                "termination_errors": {}}
+    return render(request, "contracts/contract.html", caller.user, contract=contract, client=client,
+                  obligations=obligations, plan_error=plan_error, horizon=horizon, staff=await contracts.staff(ctx),
+                  status_code=status_code, **{**defaults, **context})
+
+
+@router.get("/contracts/{contract_id}")
+async def contract_page(request: Request, contract_id: ContractIdPath, caller: Caller = Depends(VIEW),
+                        ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    return await _contract_page(request, caller, ctx, svc, contract_id)
+
+
+@router.post("/contracts/{contract_id}/annex", dependencies=[Depends(check_csrf)])
+async def contract_annex(request: Request, contract_id: ContractIdPath, caller: Caller = Depends(CHANGE),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await request.form()
+    current = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
+    if current is None:
+        return not_found(request, caller.user, "Nie ma takiej umowy.")
+    try:
+        await contracts.add_annex(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
+                                  body=annex_body(form, current))
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return await _contract_page(request, caller, ctx, svc, contract_id, status_code=422,
+                                    annex_values={**dict(form), "services_list": form.getlist("services")},
+                                    annex_errors=form_errors(problem, form_field))
+    return RedirectResponse(f"/contracts/{contract_id}", status_code=303)
+
+
+@router.post("/contracts/{contract_id}/termination", dependencies=[Depends(check_csrf)])
+async def contract_termination(request: Request, contract_id: ContractIdPath, caller: Caller = Depends(CHANGE),
+                               ctx: ServiceContext = Depends(get_context),
+                               svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await request.form()
+    body = {"end": text_of(form, "end"), "reason": text_of(form, "reason")}
+    try:
+        await contracts.terminate(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        if problem.status == 404:
+            return not_found(request, caller.user, "Nie ma takiej umowy.")
+        return await _contract_page(request, caller, ctx, svc, contract_id, status_code=422,
+                                    termination_values=dict(form),
+                                    termination_errors=form_errors(problem, form_field))
+    return RedirectResponse(f"/contracts/{contract_id}", status_code=303)
+
+
+# --- CSV import ------------------------------------------------------------------------------------
+
+
+@router.get("/imports")
+async def import_form(request: Request, caller: Caller = Depends(CHANGE)) -> HTMLResponse:
+    return render(request, "contracts/import.html", caller.user, report=None, csv_text="", result=None, error=None)
+
+
+@router.post("/imports/dry-run", dependencies=[Depends(check_csrf)])
+async def import_check(request: Request, caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    form = await read_form(request)
+    upload = form.get("file")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    page = "contracts/import.html"
+    if not data.strip():
+        return render(request, page, caller.user, report=None, csv_text="", result=None,
+                      error="Wybierz plik CSV.", status_code=422)
+    try:
+        text = decode_upload(data)
+    except Problem as problem:
+        where = problem.errors[0]["message"] if problem.errors else ""
+        return render(request, page, caller.user, report=None, csv_text="", result=None, status_code=422,
+                      error=f"Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
+    report = await contracts.import_dry_run(ctx=ctx, svc=svc, caller=caller, text=text)
+    return render(request, page, caller.user, report=report, csv_text=text, result=None, error=None)
+
+
+@router.post("/imports/apply", dependencies=[Depends(check_csrf)])
+async def import_apply(request: Request, caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    form = await read_form(request)
+    csv_field = form.get("csv")
+    text = csv_field if isinstance(csv_field, str) else ""
+    page = "contracts/import.html"
+    try:
+        result = await contracts.import_apply(ctx=ctx, svc=svc, caller=caller, text=text)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        report = {"ok": False, "errors": problem.errors, "data_rows": None, "valid_rows": None}
+        return render(request, page, caller.user, report=report, csv_text=text, result=None,
+                      error=problem.detail or problem.title, status_code=422)
+    return render(request, page, caller.user, report=None, csv_text="", result=result, error=None)

@@ -1,0 +1,153 @@
+"""Clients, contracts, annexes, terminations, CSV imports and plans: what the API and the pages both do.
+
+Each function acts for a `Caller`: reads pass the caller's scope to the contracts service and the scheduler,
+which answer only what it holds (and 404 for the rest); each change is audited once it is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.errors import Problem
+from services.common.runtime import ServiceContext
+from services.common.terms import TeamRole
+from services.gateway import users
+from services.gateway.audit import service as audit
+from services.gateway.clients import ServiceClients
+from services.gateway.common import idempotency
+from services.gateway.permissions import Caller
+
+TEAM_ROLES = tuple(role.value for role in TeamRole)
+
+
+async def list_clients(*, svc: ServiceClients, caller: Caller, q: str | None, limit: int,
+                       offset: int) -> dict[str, Any]:
+    page: dict[str, Any] = await svc.call("contracts", "GET", "/clients", scope=caller.scope,
+                                          params={"q": q, "limit": limit, "offset": offset})
+    return page
+
+
+async def get_client(*, svc: ServiceClients, caller: Caller, client_id: int) -> dict[str, Any]:
+    """A client with its contracts the caller sees; a 404 problem when the caller sees none of them."""
+    client: dict[str, Any] = await svc.call("contracts", "GET", f"/clients/{client_id}", scope=caller.scope)
+    return client
+
+
+async def find_client(*, svc: ServiceClients, caller: Caller, client_id: int) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await svc.find("contracts", f"/clients/{client_id}", scope=caller.scope)
+    return found
+
+
+async def list_contracts(*, svc: ServiceClients, caller: Caller, limit: int, offset: int,
+                         **filters: Any) -> dict[str, Any]:
+    """Contracts by number, filtered by `client_id`, `employee`, `service`, `status`."""
+    page: dict[str, Any] = await svc.call("contracts", "GET", "/contracts", scope=caller.scope,
+                                          params={**filters, "limit": limit, "offset": offset})
+    return page
+
+
+async def get_contract(*, svc: ServiceClients, caller: Caller, contract_id: int) -> dict[str, Any]:
+    contract: dict[str, Any] = await svc.call("contracts", "GET", f"/contracts/{contract_id}", scope=caller.scope)
+    return contract
+
+
+async def find_contract(*, svc: ServiceClients, caller: Caller, contract_id: int) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await svc.find("contracts", f"/contracts/{contract_id}", scope=caller.scope)
+    return found
+
+
+async def plan(*, svc: ServiceClients, caller: Caller, contract_id: int) -> dict[str, Any]:
+    """The obligations a contract produces; a 404 problem for a contract the caller does not see."""
+    await get_contract(svc=svc, caller=caller, contract_id=contract_id)  # 404 for one that does not exist
+    result: dict[str, Any] = await svc.call("scheduler", "GET", "/plan", scope=caller.scope,
+                                            params={"contract_id": contract_id})
+    return result
+
+
+async def create_client(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, body: dict[str, Any],
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+    client: dict[str, Any] = await svc.call("contracts", "POST", "/clients", json=body, scope=caller.scope,
+                                            headers=idempotency(idempotency_key))
+    await audit.record(ctx, caller.user, action="client.create", target=f"client:{client['id']}")
+    return client
+
+
+async def resolve_team(ctx: ServiceContext, team: Any) -> dict[str, dict[str, str] | None]:
+    """Team logins → the people (name, e-mail) the other services need; an unknown login names its field."""
+    if not isinstance(team, dict):
+        raise Problem(422, "Invalid contract", errors=[{"field": "team", "message": "must name the accountant"}])
+    resolved: dict[str, dict[str, str] | None] = {}
+    errors = []
+    async with ctx.db.reading() as session:
+        for role in TEAM_ROLES:
+            login = team.get(role)
+            if not login:
+                resolved[role] = None
+                continue
+            person = await users.get_user(session=session, login=str(login))
+            if person is None:
+                errors.append({"field": f"team.{role}", "message": f"no active user with login {login!r}"})
+                continue
+            resolved[role] = {"login": person.login, "name": person.name, "email": person.email}
+    if errors:
+        raise Problem(422, "Invalid contract", "the team names people who are not users", errors=errors)
+    return resolved
+
+
+async def team_members(ctx: ServiceContext) -> list[dict[str, str]]:
+    """Every active user as a possible team member (login, name, e-mail), e.g. for a CSV import."""
+    async with ctx.db.reading() as session:
+        return [{"login": u.login, "name": u.name, "email": u.email} for u in await users.list_users(session=session)]
+
+
+async def staff(ctx: ServiceContext) -> list[users.User]:
+    """The active users, for the team's choices on the forms."""
+    async with ctx.db.reading() as session:
+        return await users.list_users(session=session)
+
+
+async def create_contract(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, body: dict[str, Any],
+                          idempotency_key: str | None = None) -> dict[str, Any]:
+    payload = {**body, "team_members": await resolve_team(ctx, body.get("team"))}
+    contract: dict[str, Any] = await svc.call("contracts", "POST", "/contracts", json=payload, scope=caller.scope,
+                                              headers=idempotency(idempotency_key))
+    await audit.record(ctx, caller.user, action="contract.create", target=f"contract:{contract['id']}")
+    return contract
+
+
+async def add_annex(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, contract_id: int,
+                    body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    payload = dict(body)
+    if "team" in body:
+        payload["team_members"] = await resolve_team(ctx, body.get("team"))
+    contract: dict[str, Any] = await svc.call("contracts", "POST", f"/contracts/{contract_id}/annexes",
+                                              json=payload, scope=caller.scope, headers=idempotency(idempotency_key))
+    await audit.record(ctx, caller.user, action="contract.annex", target=f"contract:{contract_id}",
+                       detail={"version": contract["version"], "effective_from": body.get("effective_from")})
+    return contract
+
+
+async def terminate(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, contract_id: int,
+                    body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    contract: dict[str, Any] = await svc.call("contracts", "POST", f"/contracts/{contract_id}/termination",
+                                              json=body, scope=caller.scope, headers=idempotency(idempotency_key))
+    await audit.record(ctx, caller.user, action="contract.terminate", target=f"contract:{contract_id}",
+                       detail={"end": body.get("end")})
+    return contract
+
+
+async def import_dry_run(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, text: str) -> dict[str, Any]:
+    """Check a CSV file against the book; stores nothing."""
+    report: dict[str, Any] = await svc.call("contracts", "POST", "/imports/dry-run", scope=caller.scope,
+                                            json={"csv": text, "users": await team_members(ctx)})
+    return report
+
+
+async def import_apply(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, text: str,
+                       idempotency_key: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = await svc.call("contracts", "POST", "/imports/apply", scope=caller.scope,
+                                            json={"csv": text, "users": await team_members(ctx)},
+                                            headers=idempotency(idempotency_key))
+    await audit.record(ctx, caller.user, action="import.apply", target="contracts",
+                       detail={"imported": result["imported"]})
+    return result

@@ -1,0 +1,200 @@
+"""Who may do what: roles, their permissions, and the visibility rule (which contracts a person sees).
+
+Every route declares what it needs, at the route, as a dependency that also says who is calling:
+
+    caller: Caller = Depends(allow(Permission.change_contracts))        # REST API: bearer token, 401/403 problems
+    caller: Caller = Depends(allow_page(Permission.view))               # web page: session, login page/403 page
+
+The `Caller` carries the user and their `Scope` (services/common/scope.py): the contracts they may see, `None`
+for everything. The gateway's service layer passes that scope to every service it calls (`X-Terminarz-Scope`),
+and each service filters its lists, counts and searches by it and answers 404 for one object outside it — one
+rule for a list and for an object, and an invisible object is "not found", never "forbidden". The only routes
+without a permission are `PUBLIC_ROUTES`; `tests/embedded/test_permission_matrix.py` fails for any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from fastapi import Depends, Request
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import Problem
+from services.common.runtime import ServiceContext, get_context
+from services.common.scope import Scope
+from services.gateway import auth
+from services.gateway.models import Role, absences, contract_access
+from services.gateway.users import User
+
+
+class Permission(StrEnum):
+    """What a route needs. Add a member (and its roles below, and its words in `WHAT`) for a new kind of action."""
+
+    view = "view"  # what the caller's scope holds: cases, clients, contracts, plans, notices, mail; the rules in force
+    own_account = "own_account"  # one's own password and API tokens
+    change_contracts = "change_contracts"  # clients, contracts, annexes, terminations, CSV imports
+    manage_cases = "manage_cases"  # reassignments and absences
+    read_reports = "read_reports"
+    read_audit = "read_audit"
+    manage_users = "manage_users"  # staff accounts: create, edit, deactivate, reset passwords, tokens
+    manage_rules = "manage_rules"  # preview and apply the rules folder
+    manage_settings = "manage_settings"
+
+
+_STAFF = frozenset({Permission.view, Permission.own_account})
+_MANAGER = _STAFF | {Permission.change_contracts, Permission.manage_cases, Permission.read_reports,
+                     Permission.read_audit}
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: _MANAGER | {Permission.manage_users, Permission.manage_rules, Permission.manage_settings},
+    Role.manager: _MANAGER,
+    Role.accountant: _STAFF,
+    Role.payroll: _STAFF,
+}
+# Roles whose scope is the whole office; the others see the contracts the visibility rule gives them.
+SEES_EVERYTHING = frozenset({Role.admin, Role.manager})
+
+# What each permission lets a person do, for refusals: (English for the API, Polish for the pages).
+WHAT: dict[Permission, tuple[str, str]] = {
+    Permission.view: ("see the office's work", "przeglądać spraw i umów"),
+    Permission.own_account: ("change their own account", "zmieniać swojego konta"),
+    Permission.change_contracts: ("change clients or contracts", "zmieniać klientów ani umów"),
+    Permission.manage_cases: ("reassign cases or record absences", "przekazywać spraw ani rejestrować nieobecności"),
+    Permission.read_reports: ("read reports", "przeglądać raportów"),
+    Permission.read_audit: ("read the audit log", "przeglądać dziennika zmian"),
+    Permission.manage_users: ("manage staff accounts", "zarządzać kontami pracowników"),
+    Permission.manage_rules: ("change the rules", "zmieniać reguł"),
+    Permission.manage_settings: ("change settings", "zmieniać ustawień"),
+}
+
+# Routes anyone may call, each with its reason; every other route declares a permission.
+PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/login"): "the login form",
+    ("POST", "/login"): "logging in (throttled, CSRF double-submit cookie)",
+    ("POST", "/logout"): "ends whatever session the browser has (its CSRF token checked when there is one)",
+    ("GET", "/healthz"): "liveness, says nothing but up",
+    ("GET", "/readyz"): "readiness, says nothing but ready",
+    ("GET", "/metrics"): "Prometheus; wants the internal token",
+    ("GET", "/docs"): "the API's documentation page",
+    ("GET", "/openapi.json"): "the API's OpenAPI document",
+    ("HEAD", "/openapi.json"): "the same",
+    ("GET", "/static"): "the stylesheet",
+}
+
+
+def role_may(role: str, permission: Permission) -> bool:
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling a route: the user, and the scope of what they may see (passed on to every service)."""
+
+    user: User
+    scope: Scope
+
+    @property
+    def login(self) -> str:
+        return self.user.login
+
+    def may(self, permission: Permission) -> bool:
+        return role_may(self.user.role, permission)
+
+    def sees(self, contract_id: int | str) -> bool:
+        return self.scope.sees(str(contract_id))
+
+
+class PageForbidden(Exception):
+    """A web page the caller's role may not open: answered with a page in the layout (403)."""
+
+    def __init__(self, user: User, permission: Permission) -> None:
+        super().__init__(permission.value)
+        self.user = user
+        self.permission = permission
+
+
+class Require:
+    """A route's guard: authenticates the caller, checks their role has the permission, and works out their scope.
+
+    `permission` and `page` are read by the route × role matrix test (it walks the app's routes)."""
+
+    def __init__(self, permission: Permission, *, page: bool) -> None:
+        self.permission = permission
+        self.page = page
+
+    async def __call__(self, request: Request, ctx: ServiceContext = Depends(get_context)) -> Caller:
+        if self.page:
+            web = await auth.web_session(request, ctx)
+            if web is None:
+                raise auth.LoginRequired
+            user = web.user
+        else:
+            user = await auth.api_user(request, ctx)
+        if not role_may(user.role, self.permission):
+            if self.page:
+                raise PageForbidden(user, self.permission)
+            raise Problem(403, "Forbidden", f"role {user.role!r} may not {WHAT[self.permission][0]}")
+        async with ctx.db.reading() as session:
+            scope = await scope_of(session=session, user=user, today=ctx.clock.today())
+        caller = Caller(user, scope)
+        request.state.caller = caller
+        return caller
+
+    def __repr__(self) -> str:
+        return f"{'allow_page' if self.page else 'allow'}({self.permission.value})"
+
+
+def allow(permission: Permission) -> Require:
+    """The guard of a REST API route (bearer token)."""
+    return Require(permission, page=False)
+
+
+def allow_page(permission: Permission) -> Require:
+    """The guard of a web page (session cookie)."""
+    return Require(permission, page=True)
+
+
+# --- The visibility rule ------------------------------------------------------------------------------
+
+
+async def scope_of(*, session: AsyncSession, user: User, today: date) -> Scope:
+    """What `user` may see on `today`: everything for admins and managers; otherwise the contracts where they are
+    on the team of the version in force today or of a version that takes effect later, and, while an absence
+    with them as substitute lasts, the absent person's contracts by the same rule."""
+    if user.role in SEES_EVERYTHING:
+        return Scope(login=user.login, role=user.role, contracts=None)
+    logins = {user.login, *await substituted_by(session=session, login=user.login, today=today)}
+    ids = await team_contracts(session=session, logins=logins, today=today)
+    return Scope(login=user.login, role=user.role, contracts=[str(i) for i in sorted(ids)])
+
+
+async def team_contracts(*, session: AsyncSession, logins: Collection[str], today: date) -> set[int]:
+    """Contracts with any of `logins` on the team of the version in force on `today` or of a later one.
+
+    Versions take effect in the order they are numbered, so "in force or later" is every version from the newest
+    one already in effect (all of them for a contract that has not started yet)."""
+    in_force = contract_access.alias("in_force")
+    newest_in_effect = (
+        select(func.max(in_force.c.version))
+        .where(in_force.c.contract_id == contract_access.c.contract_id, in_force.c.effective_from <= today)
+        .scalar_subquery()
+    )
+    query = select(contract_access.c.contract_id).distinct().where(
+        contract_access.c.login.in_(sorted(logins)),
+        contract_access.c.version >= func.coalesce(newest_in_effect, 0),
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def substituted_by(*, session: AsyncSession, login: str, today: date) -> list[str]:
+    """Whom `login` stands in for on `today`: the people whose absence with `login` as substitute lasts."""
+    query = select(absences.c.login).distinct().where(and_(
+        absences.c.substitute == login, absences.c.starts_on <= today, absences.c.ends_on >= today,
+        absences.c.cancelled.is_(False)))
+    return list((await session.execute(query)).scalars())
