@@ -152,7 +152,7 @@ async def test_events_not_yet_handled_at_a_stop_are_handled_after_the_restart_ea
     assert sorted(keys) == sorted(wanted)
     one_mail_a_case = select(func.count(func.distinct(mails.c.related_id))).where(mails.c.kind == "case_created")
     assert await folder.count("notifier", one_mail_a_case) == len(keys)
-    assert await system.bus.dead_letter_count() == {"scheduler": 0, "cases": 0, "notifier": 0}
+    assert await system.bus.dead_letter_count() == {"scheduler": 0, "cases": 0, "notifier": 0, "gateway": 0}
 
 
 async def test_events_lost_before_the_bus_kept_them_on_disk_come_again_with_outbox_redeliver(
