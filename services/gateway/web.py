@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
+from services.common.money import format_amount, format_pln
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
@@ -70,6 +71,8 @@ def timestamp_pl(value: Any) -> str:
 
 templates.env.filters["date_pl"] = date_pl
 templates.env.filters["timestamp_pl"] = timestamp_pl
+templates.env.filters["money_pl"] = format_pln
+templates.env.filters["amount_pl"] = format_amount
 templates.env.globals.update(ROLE_PL=ROLE_PL)
 
 
@@ -136,7 +139,7 @@ _MESSAGES_PL = (
     ("Field required", "To pole jest wymagane."),
     ("List should have at least 1 item", "Podaj co najmniej jedną wartość."),
     ("Input should be a valid integer", "Podaj liczbę całkowitą."),
-    ("Input should be a valid decimal", "Podaj kwotę, np. 800.00."),
+    ("Input should be a valid decimal", "Podaj kwotę, np. 1 200,00."),
     ("a date is written YYYY-MM-DD, got ", "Podaj datę (RRRR-MM-DD)."),
     ("Input should be ", "Wybierz wartość z listy."),
 )

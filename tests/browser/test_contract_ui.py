@@ -63,11 +63,12 @@ async def test_manager_enters_a_client_and_a_contract_and_sees_its_obligations(b
             await page.check("input[name=services][value=vat]")
             await page.check("input[name=services][value=payroll]")
             await page.fill("input[name=headcount_limit]", "5")
-            await page.fill("input[name=monthly_net]", "800.00")
+            await page.fill("input[name=monthly_net]", "1 200,00")  # as a Polish office writes it
             await page.select_option("select[name=accountant]", "anna")
             await page.select_option("select[name=payroll]", "piotr")
             await page.click("button:has-text('Zapisz umowę')")
             await expect(page.locator("h1")).to_contain_text("Umowa BR/2026/7")
+            await expect(page.locator("dd", has_text="netto miesięcznie")).to_contain_text("1\u00a0200,00\u00a0zł")
 
             obligations = page.locator("#obligations")
 

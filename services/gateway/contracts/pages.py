@@ -16,6 +16,7 @@ from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
+from services.common.money import form_amount, parse_amount
 from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
@@ -108,9 +109,10 @@ def _team(form: FormData) -> dict[str, str | None]:
 
 
 def contract_body(form: FormData) -> dict[str, Any]:
-    fee: dict[str, Any] = {"monthly_net": text_of(form, "monthly_net"), "vat_rate": text_of(form, "vat_rate") or "23"}
+    fee: dict[str, Any] = {"monthly_net": form_amount(text_of(form, "monthly_net")),
+                           "vat_rate": text_of(form, "vat_rate") or "23"}
     if text_of(form, "per_employee"):
-        fee["per_employee"] = text_of(form, "per_employee")
+        fee["per_employee"] = form_amount(text_of(form, "per_employee"))
     return {
         "client_id": number(text_of(form, "client_id")),
         "number": text_of(form, "number"),
@@ -130,8 +132,9 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     services = _services(form)
     if _scope(services) != _scope(current["services"]):
         body["services"] = services
-    if text_of(form, "monthly_net") and text_of(form, "monthly_net") != current["fee"]["monthly_net"]:
-        body["fee"] = {**current["fee"], "monthly_net": text_of(form, "monthly_net")}
+    monthly_net = form_amount(text_of(form, "monthly_net"))
+    if monthly_net and parse_amount(monthly_net) != parse_amount(str(current["fee"]["monthly_net"])):
+        body["fee"] = {**current["fee"], "monthly_net": monthly_net}
     team = _team(form)
     if team != {role: current["team"].get(role) for role in TEAM_PL}:
         body["team"] = team
