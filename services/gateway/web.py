@@ -108,6 +108,7 @@ def render(request: Request, template: str, user: User | None, *, status_code: i
     ctx: ServiceContext = request.app.state.ctx
     if "staff" in context:
         context["staff_options"] = {u.login: f"{u.name} ({u.login})" for u in context["staff"]}
+        context["staff_names"] = {u.login: u.name for u in context["staff"]}
 
     def may(permission: str) -> bool:
         return user is not None and role_may(user.role, Permission(permission))

@@ -203,9 +203,14 @@ async def contract_list(request: Request, employee: str = "", service: str = "",
 
 
 @router.get("/contracts/new")
-async def contract_form(request: Request, client_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+async def contract_form(request: Request, client_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                        q: Annotated[str, Query(max_length=MAX_SEARCH)] = "",
                         caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    if client_id is None:  # a contract is signed with a client: choose one first (or register a new one)
+        found = await contracts.list_clients(svc=svc, caller=caller, q=q.strip() or None, limit=PAGE, offset=0)
+        return render(request, "contracts/choose_client.html", caller.user, clients=found["items"],
+                      total=found["total"], q=q)
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, "Nie ma takiego klienta.")
@@ -309,8 +314,18 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
 
 
 @router.get("/imports")
-async def import_form(request: Request, caller: Caller = Depends(CHANGE)) -> HTMLResponse:
-    return render(request, "contracts/import.html", caller.user, report=None, csv_text="", result=None, error=None)
+async def import_form(request: Request, caller: Caller = Depends(CHANGE),
+                      svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    return render(request, "contracts/import.html", caller.user, report=None, csv_text="", result=None, error=None,
+                  guide=await contracts.import_columns(svc=svc, caller=caller))
+
+
+@router.get("/imports/template.csv")
+async def import_template(caller: Caller = Depends(CHANGE), svc: ServiceClients = Depends(service_clients)) -> Response:
+    """A file to start from: the header and one example row, with a BOM so Excel reads it as UTF-8."""
+    guide = await contracts.import_columns(svc=svc, caller=caller)
+    return Response("\ufeff" + guide["example"], media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="terminarz-import-wzor.csv"'})
 
 
 @router.post("/imports/dry-run", dependencies=[Depends(check_csrf)])
