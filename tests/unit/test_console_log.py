@@ -12,7 +12,8 @@ from services.common.log import CONSOLE_OFF, bound, configure_logging, get_logge
 @pytest.fixture
 def console(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
     yield
-    configure_logging(json=False)
+    with capsys.disabled():  # log to the real stderr again, not to this test's capture (closed after it)
+        configure_logging(json=False)
 
 
 def _emit() -> None:
@@ -45,6 +46,6 @@ def test_quiet_keeps_warnings_only_and_the_full_log_keeps_everything(
     _emit()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "notice.links_not_public" in lines[0]
-    configure_logging(json=False)
+    configure_logging(json=False)  # everything, as `serve` and `run --verbose` log
     _emit()
     assert len(capsys.readouterr().err.splitlines()) == 6
