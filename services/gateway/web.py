@@ -27,6 +27,7 @@ from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
+from services.gateway.messages_pl import translated
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
 from services.gateway.users import User
@@ -134,7 +135,7 @@ def not_found(request: Request, user: User | None, what: str, *, status_code: in
 # --- Forms ------------------------------------------------------------------------------------------
 
 
-# The API's generic messages, said in Polish on the forms; specific ones (checksums, rules) stay as they are.
+# The API's generic messages, said in Polish on the forms; the domain's own ones are in messages_pl.py.
 _MESSAGES_PL = (
     ("String should have at least 1 character", "To pole jest wymagane."),
     ("Field required", "To pole jest wymagane."),
@@ -147,6 +148,9 @@ _MESSAGES_PL = (
 
 
 def message_pl(message: str) -> str:
+    known = translated(message)
+    if known is not None:
+        return known
     for prefix, polish in _MESSAGES_PL:
         if message.startswith(prefix) and (prefix != _MESSAGES_PL[5][0] or message == prefix):
             return polish
