@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from services.common.clock import WARSAW
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
 from services.common.money import format_amount, format_pln
 from services.common.params import MAX_ID
@@ -63,11 +64,13 @@ def date_pl(value: Any) -> str:
 
 
 def timestamp_pl(value: Any) -> str:
-    """An ISO timestamp (UTC) as "dd.mm.rrrr hh:mm"; empty for none."""
+    """A timestamp (UTC, ISO text or datetime) as the office's local time "dd.mm.rrrr hh:mm"; empty for none."""
     if not value:
         return ""
-    text = str(value)
-    return f"{date_pl(text[:10])} {text[11:16]}".strip()
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
 
 
 templates.env.filters["date_pl"] = date_pl

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
+from tests.conftest import wait_for
 from tests.embedded.conftest import Office
 from tests.embedded.web import browser, log_in
 from tests.samples import contract, sole_trader
@@ -47,3 +49,25 @@ async def test_the_import_page_offers_a_template_and_a_guide_to_every_column(off
     async with browser(office) as web:
         await log_in(web, "anna")
         assert (await web.get("/imports/template.csv")).status_code == 403
+
+
+async def test_the_outgoing_mail_page_pages_by_twenty_newest_first_with_local_times(office: Office) -> None:
+    async with office.api() as api:
+        client = (await api.post("/api/v1/clients", json=sole_trader())).json()
+        for n in range(22):  # one case, so one mail to its accountant, each
+            await api.post("/api/v1/contracts", json=contract(client["id"], number=f"BR/{n}"))
+    async with browser(office) as web:
+        await log_in(web, "maria")
+
+        async def more_than_a_page() -> bool:
+            return int(re.search(r"Poczta wychodząca <span class=\"muted\">\((\d+)\)",
+                                 (await web.get("/mail")).text).group(1)) > 20  # type: ignore[union-attr]
+
+        await wait_for(more_than_a_page, what="more than 20 mails")
+        first = await web.get("/mail")
+        total = int(re.search(r"\((\d+)\)</span>", first.text).group(1))  # type: ignore[union-attr]
+        assert first.text.count('class="card mail"') == 20
+        assert 'href="/mail?offset=20"' in first.text and "UTC" not in first.text
+        second = await web.get("/mail", params={"offset": 20})
+        assert second.text.count('class="card mail"') == min(20, total - 20)
+        assert 'href="/mail?offset=0"' in second.text
