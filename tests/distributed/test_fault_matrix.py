@@ -259,8 +259,12 @@ async def restore_broker(matrix: Matrix) -> None:
 
 
 async def bus_state(cluster: Cluster, name: str) -> str:
-    async with httpx.AsyncClient(timeout=10) as client:
-        body = (await client.get(f"http://127.0.0.1:{cluster.ports[name]}/readyz")).json()
+    """What a service's /readyz says of its broker connection ("unknown" while it does not answer)."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            body = (await client.get(f"http://127.0.0.1:{cluster.ports[name]}/readyz")).json()
+    except httpx.TransportError:
+        return "unknown"
     return "up" if body["checks"]["bus"] == "ok" else "down"
 
 
