@@ -50,6 +50,7 @@ class FaultRow:
     mail_copies: int = 0  # mails the server received again (same Message-ID)
     dead_letters: int = 0
     passed: bool = False
+    note: str = ""  # e.g. how long the broker or the database was away
 
 
 FAULT_MATRIX = pytest.StashKey[list[FaultRow]]()
@@ -60,10 +61,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if not rows:
         return
     terminalreporter.section("fault matrix")
-    header = ("scenario", "expected", "created", "duplicates", "mails", "mail copies", "dead letters", "result")
+    header = ("scenario", "expected", "created", "duplicates", "mails", "mail copies", "dead letters", "result",
+              "note")
     table = [header] + [(r.scenario, str(r.expected), str(r.created), str(r.duplicates), str(r.mails),
-                         str(r.mail_copies), str(r.dead_letters), "ok" if r.passed else "FAILED") for r in rows]
+                         str(r.mail_copies), str(r.dead_letters), "ok" if r.passed else "FAILED", r.note)
+                        for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
-        terminalreporter.write_line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                              for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        terminalreporter.write_line("  ".join(cell.ljust(w) if i in (0, len(line) - 1) else cell.rjust(w)
+                                              for i, (cell, w) in enumerate(zip(line, widths, strict=True))).rstrip())

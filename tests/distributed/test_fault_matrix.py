@@ -11,8 +11,10 @@ through a TCP proxy the test cuts, and the database connections of this test's d
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -62,8 +64,11 @@ class Matrix:
     cluster: Cluster
     smtp: Smtp
     broker: CuttableProxy
+    database: CuttableProxy
     database_prefix: str
     token: str
+    outage: float = 0.0  # how long it was away
+    down_since: float = 0.0  # when the broker or the database went away (time.monotonic), 0 while they are up
     per_contract: int = 0  # cases one contract gets (all contracts have the same terms), from the warm-up
     seeds: Iterator[str] = field(default_factory=lambda: valid_nip_seeds(526300000))
 
@@ -92,9 +97,13 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
     target = urlparse(AMQP_URL)
     broker = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
     await broker.open()
+    pg = urlparse(PG_URL)
+    database = CuttableProxy(pg.hostname or "127.0.0.1", pg.port or 5432)
+    await database.open()
     prefix = f"tz_test_{uuid.uuid4().hex[:10]}"
     log_dir = tmp_path_factory.mktemp("fault-matrix")
-    cluster = Cluster(database_url=f"{PG_URL.rsplit('/', 1)[0]}/{prefix}",
+    proxied_pg = PG_URL.rsplit("/", 1)[0].replace(f":{pg.port or 5432}", f":{database.port}")
+    cluster = Cluster(database_url=f"{proxied_pg}/{prefix}",
                       amqp_url=AMQP_URL.replace(f":{target.port or 5672}/", f":{broker.port}/"),
                       smtp=("127.0.0.1", controller.port), frozen_time="2026-11-28T09:00:00+00:00", log_dir=log_dir)
     cluster.env.update({
@@ -102,12 +111,14 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
         "TERMINARZ_MAIL_POLL_SECONDS": "0.3", "TERMINARZ_MAIL_CLAIM_SECONDS": "6", "TERMINARZ_SMTP_TIMEOUT": "3",
     })
     try:
-        cluster.cli("db", "upgrade")
+        # The CLI in a thread: this event loop runs the proxies the CLI's database connections go through.
+        await asyncio.to_thread(cluster.cli, "db", "upgrade")
         for name in SERVICE_NAMES:
             cluster.start(name)
-        cluster.cli("users", "create", "admin", "--name", "Admin", "--email", "admin@biuro.example",
-                    "--role", "admin")
-        matrix = Matrix(cluster, smtp, broker, prefix, cluster.cli("users", "token", "admin").strip())
+        await asyncio.to_thread(cluster.cli, "users", "create", "admin", "--name", "Admin",
+                                "--email", "admin@biuro.example", "--role", "admin")
+        token = (await asyncio.to_thread(cluster.cli, "users", "token", "admin")).strip()
+        matrix = Matrix(cluster, smtp, broker, database, prefix, token)
         for name in SERVICE_NAMES:
             await cluster.wait_ready(name)
         async with matrix.api() as api:  # the contracts' team (one process less each than the CLI)
@@ -126,6 +137,7 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
         for name in list(cluster.processes):
             cluster.kill(name)  # the matrix ends as it went; a graceful stop is tested elsewhere (and takes longer)
         await broker.close()
+        await database.close()
         controller.stop()
         cluster.env["TERMINARZ_AMQP_URL"] = AMQP_URL  # clean up past the proxy
         await cluster.delete_broker_objects()
@@ -245,39 +257,55 @@ def kill(name: str) -> Scenario:
 
 async def cut_broker(matrix: Matrix) -> None:
     await matrix.broker.cut()
+    matrix.down_since = time.monotonic()
 
     async def every_service_sees_it() -> bool:
-        return all([await bus_state(matrix.cluster, name) == "down" for name in SERVICE_NAMES])
+        return all([await readiness(matrix.cluster, name, "bus") == "down" for name in SERVICE_NAMES])
 
     await wait_for(every_service_sees_it, timeout=30, what="every service to report the broker unreachable")
 
 
 async def restore_broker(matrix: Matrix) -> None:
     await matrix.broker.open()
+    matrix.outage = time.monotonic() - matrix.down_since
     for name in SERVICE_NAMES:
         await matrix.cluster.wait_ready(name)
 
 
-async def bus_state(cluster: Cluster, name: str) -> str:
-    """What a service's /readyz says of its broker connection ("unknown" while it does not answer)."""
+async def readiness(cluster: Cluster, name: str, check: str) -> str:
+    """What a service's /readyz says of its broker ("bus") or "database" ("unknown" while it does not answer)."""
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             body = (await client.get(f"http://127.0.0.1:{cluster.ports[name]}/readyz")).json()
     except httpx.TransportError:
         return "unknown"
-    return "up" if body["checks"]["bus"] == "ok" else "down"
+    return "up" if body["checks"][check] == "ok" else "down"
 
 
-async def cut_database(matrix: Matrix) -> None:
-    """What a database restart does to the services: every connection of this test's databases is broken."""
+async def stop_database(matrix: Matrix) -> None:
+    """A database restart as the services live it: the server ends every connection (what a fast shutdown
+    sends), new ones are refused until every service has noticed; only this test's databases are touched."""
     admin = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"))
     try:
-        cut = await admin.fetchval(
+        ended = await admin.fetchval(
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname LIKE $1 AND pid <> pg_backend_pid()) AS terminated", f"{matrix.database_prefix}%")
     finally:
         await admin.close()
-    assert cut >= len(SERVICE_NAMES), f"only {cut} connections to cut"
+    await matrix.database.cut()
+    assert ended >= len(SERVICE_NAMES), f"only {ended} connections to end"
+    matrix.down_since = time.monotonic()
+
+    async def every_service_sees_it() -> bool:
+        return all([await readiness(matrix.cluster, name, "database") == "down" for name in SERVICE_NAMES])
+
+    await wait_for(every_service_sees_it, timeout=30, what="every service to report the database unreachable")
+
+
+async def start_database(matrix: Matrix) -> None:
+    await matrix.database.open()
+    matrix.outage = time.monotonic() - matrix.down_since
+    await wait_all_ready(matrix)
 
 
 async def wait_all_ready(matrix: Matrix) -> None:
@@ -301,7 +329,7 @@ def replicas(name: str) -> Scenario:
 SCENARIOS = [
     *(kill(name) for name in SERVICE_NAMES),
     Scenario("broker link cut", cut_broker, restore_broker),
-    Scenario("database connections cut", cut_database, wait_all_ready, window=True),
+    Scenario("database restarted", stop_database, start_database, api_during_fault=False, window=True),
     *(replicas(name) for name in ("scheduler", "cases", "notifier")),
 ]
 
@@ -324,6 +352,8 @@ async def run(matrix: Matrix, scenario: Scenario, row: FaultRow) -> None:
     if scenario.api_during_fault:
         contract_ids += await sign_contracts(matrix, slug, range(half, CONTRACTS))
     await scenario.recover(matrix)
+    if matrix.down_since:
+        row.note, matrix.down_since = f"away {matrix.outage:.1f} s", 0.0
     if not scenario.api_during_fault:
         contract_ids += await sign_contracts(matrix, slug, range(half, CONTRACTS))
 
