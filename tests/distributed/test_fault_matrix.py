@@ -43,6 +43,7 @@ CONTRACTS = 10  # per scenario: half before the fault, half during or after it
 SMTP_CONNECTIONS = 2
 WINDOW = UNRECORDED_PER_CONNECTION * SMTP_CONNECTIONS  # mails one notifier process may send twice
 SETTLE_SECONDS = 90
+READY_SECONDS = 120  # a process booting while six others work on two shared cores
 CASE_LINK = re.compile(r"/cases/([0-9A-Za-z_-]+)")
 
 
@@ -122,7 +123,7 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
         token = (await asyncio.to_thread(cluster.cli, "users", "token", "admin")).strip()
         matrix = Matrix(cluster, smtp, broker, database, prefix, token)
         for name in SERVICE_NAMES:
-            await cluster.wait_ready(name)
+            await cluster.wait_ready(name, timeout=READY_SECONDS)
         async with matrix.api() as api:  # the contracts' team (one process less each than the CLI)
             for login, role in (("anna", "accountant"), ("maria", "manager")):
                 created = await api.post("/api/v1/users", json={
@@ -250,7 +251,7 @@ def kill(name: str) -> Scenario:
     async def recover(matrix: Matrix) -> None:
         if api_needs_it:
             matrix.cluster.start(name)
-        await matrix.cluster.wait_ready(name)
+        await matrix.cluster.wait_ready(name, timeout=READY_SECONDS)
 
     # Without contracts or the gateway nothing can be signed; the notifier dies between 250s and commits.
     return Scenario(f"kill -9 {name}", fault, recover, api_during_fault=not api_needs_it, window=name == "notifier")
@@ -270,7 +271,7 @@ async def restore_broker(matrix: Matrix) -> None:
     await matrix.broker.open()
     matrix.outage = time.monotonic() - matrix.down_since
     for name in SERVICE_NAMES:
-        await matrix.cluster.wait_ready(name)
+        await matrix.cluster.wait_ready(name, timeout=READY_SECONDS)
 
 
 async def readiness(cluster: Cluster, name: str, check: str) -> str:
@@ -311,7 +312,7 @@ async def start_database(matrix: Matrix) -> None:
 
 async def wait_all_ready(matrix: Matrix) -> None:
     for name in SERVICE_NAMES:
-        await matrix.cluster.wait_ready(name)
+        await matrix.cluster.wait_ready(name, timeout=READY_SECONDS)
 
 
 async def heal(matrix: Matrix) -> None:
@@ -337,7 +338,7 @@ def replicas(name: str) -> Scenario:
         matrix.cluster.start(name, port=port)  # boots while the first contracts are signed
 
     async def both_running(matrix: Matrix) -> None:
-        await matrix.cluster.wait_ready(name, port=port)
+        await matrix.cluster.wait_ready(name, port=port, timeout=READY_SECONDS)
 
     # The second process is up before the second half is signed; `heal` ends it afterwards.
     return Scenario(f"two {name} processes", before=before, fault=both_running)
