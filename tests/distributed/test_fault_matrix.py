@@ -1,12 +1,13 @@
 """The fault matrix: one five-process cluster on real RabbitMQ, PostgreSQL and SMTP, hit mid-flow by each fault
-in turn — kill -9 of every service, the broker link cut, the database connections cut, two schedulers, two cases
+in turn — kill -9 of every service, the broker link cut, the database restarted, two schedulers, two cases
 processes, two notifiers. After each, every expected case exists exactly once, every mail went out exactly once
 (or, when a notifier lost its connection between SMTP's 250 and its commit, a copy of a few with the same
 Message-ID — the documented window) and no message is in a dead-letter queue. The table of counts is printed
 in the terminal summary (tests/distributed/conftest.py).
 
-The shared broker and database are never stopped (other tests use them): the broker link of every service goes
-through a TCP proxy the test cuts, and the database connections of this test's databases alone are terminated.
+The shared broker and database are never stopped (other tests use them): every service reaches both through TCP
+proxies the test cuts (refusing new connections until the services notice), and the server ends the connections
+to this test's databases alone.
 """
 
 from __future__ import annotations
