@@ -115,3 +115,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # Reports group timestamps by Warsaw date (services/common/months.py); PostgreSQL has AT TIME ZONE.
+    from services.common.months import sqlite_warsaw_date
+
+    dbapi_connection.create_function("warsaw_date", 1, sqlite_warsaw_date, deterministic=True)

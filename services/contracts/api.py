@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
 from services.common.messages import TeamMember
+from services.common.months import RequiredMonth, parse_month
 from services.common.params import (
     MAX_ID,
     ClientIdFilter,
@@ -26,7 +27,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import handlers
+from services.contracts import fees, handlers
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -240,3 +241,12 @@ async def import_apply(
         {"csv": body.csv},  # the same file is the same request, even if a user was added meanwhile
         lambda session: handlers.apply_import(ctx, session, text=body.csv, users=body.users),
     )
+
+
+@router.get("/fees")
+async def month_fees(month: RequiredMonth, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Each contract within the caller's scope that covers `month` (YYYY-MM, required) with that month's fee from
+    the version of the terms in force (services/contracts/fees.py), `provisional` where counts are not yet known."""
+    async with ctx.db.reading() as session:
+        return await fees.fees(session=session, month=parse_month(month), scope=scope)
