@@ -26,6 +26,7 @@ from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
+from services.gateway.format import money_pl, percent_pl
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
 from services.gateway.users import User
@@ -44,11 +45,13 @@ class NavLink:
 
 # The menu of the layout, in order; an entry shows to those whose role has its permission.
 NAV = (
+    NavLink("/", "Pulpit", Permission.view),
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
+    NavLink("/reports", "Raporty", Permission.read_reports),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
 )
@@ -70,6 +73,8 @@ def timestamp_pl(value: Any) -> str:
 
 templates.env.filters["date_pl"] = date_pl
 templates.env.filters["timestamp_pl"] = timestamp_pl
+templates.env.filters["money_pl"] = money_pl
+templates.env.filters["percent_pl"] = percent_pl
 templates.env.globals.update(ROLE_PL=ROLE_PL)
 
 
