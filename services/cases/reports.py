@@ -83,8 +83,8 @@ def week_starts(today: date, weeks: int = WORKLOAD_WEEKS) -> list[date]:
 
 
 async def workload(*, session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
-    """Open and in-progress cases per assignee and ISO week of their due date, this week and the next seven;
-    those already overdue are counted apart."""
+    """Open and in-progress cases per assignee and ISO week of their due date, from today to the end of the
+    seventh week after this one; those already overdue (due before today) are counted apart, not in their week."""
     mondays = week_starts(today)
     end = mondays[-1] + timedelta(weeks=1)
     week = case(*[(cases.c.due < monday + timedelta(weeks=1), n) for n, monday in enumerate(mondays)]).label("week")
@@ -96,7 +96,7 @@ async def workload(*, session: AsyncSession, scope: Scope, today: date) -> dict[
 
     for row in await session.execute(
             select(cases.c.assignee_login, func.max(cases.c.assignee_name).label("name"), week, func.count())
-            .where(*base, cases.c.due >= mondays[0], cases.c.due < end)
+            .where(*base, cases.c.due >= today, cases.c.due < end)
             .group_by(cases.c.assignee_login, week)):
         person(row.assignee_login, row.name)["weeks"][int(row.week)] = int(row[3])
     for row in await session.execute(
