@@ -8,7 +8,7 @@ steps on the left and the month under each bar; a segment's `<title>` says its v
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from services.gateway.format import money_pl
 
@@ -64,7 +64,7 @@ def bar_chart(title: str, months: list[str], series: list[tuple[str, str, list[D
     top = max(totals, default=Decimal(0))
     chart.empty = top <= 0
     step = _step(top)
-    scale_top = step * max(Decimal(1), -(-top // step))
+    scale_top = step * max(Decimal(1), (top / step).to_integral_value(rounding=ROUND_CEILING))
     plot_h, plot_w = HEIGHT - TOP - BOTTOM, WIDTH - LEFT - RIGHT
     slot = plot_w / max(1, len(months))
 
