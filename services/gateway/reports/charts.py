@@ -12,8 +12,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from services.gateway.format import money_pl
 
-WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 78, 12, 14, 34
+WIDTH, HEIGHT = 540, 250
+LEFT, RIGHT, TOP, BOTTOM = 78, 10, 14, 34
 MONTHS_PL = ("sty", "lut", "mar", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "lis", "gru")
 
 
@@ -34,7 +34,7 @@ class Chart:
     height: int = HEIGHT
     segments: list[Segment] = field(default_factory=list)
     ticks: list[tuple[float, str]] = field(default_factory=list)  # (y, label) of the scale
-    labels: list[tuple[float, str]] = field(default_factory=list)  # (x of the bar's centre, month)
+    labels: list[tuple[float, str, str]] = field(default_factory=list)  # (x of the bar's centre, month, year)
     legend: list[tuple[str, str]] = field(default_factory=list)  # (css class, what)
     empty: bool = True
 
@@ -77,7 +77,9 @@ def bar_chart(title: str, months: list[str], series: list[tuple[str, str, list[D
         tick += step
     for i, month in enumerate(months):
         x = LEFT + i * slot + slot * 0.15
-        chart.labels.append((round(LEFT + i * slot + slot / 2, 1), month_label(month)))
+        # The month under each bar; its year under the first bar and under each January.
+        year = month[:4] if i == 0 or month.endswith("-01") else ""
+        chart.labels.append((round(LEFT + i * slot + slot / 2, 1), MONTHS_PL[int(month[5:]) - 1], year))
         base = Decimal(0)
         for css, name, values in series:
             value = values[i]

@@ -56,6 +56,7 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
     current = office[-1]
     return render(request, "reports/financial.html", caller.user, report=report, current=current,
                   charts=[fee_chart, liability_chart], kind_pl=reports.KIND_PL,
+                  shown_kinds=[k for k in report["kinds"] if k in current["liabilities"]],
                   query=urlencode({"month": report["month"]}))
 
 
