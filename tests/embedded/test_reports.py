@@ -100,7 +100,8 @@ async def _office_data(office: Office) -> dict[str, str]:
                items: list[tuple[str, str, str]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         notice_id = str(uuid.uuid4())
         confirmed = utc(issued) if status == "confirmed" else None
-        row = {"id": notice_id, "kind": "liability", "client_id": client_id, "client_name": "",
+        client_name = "Alfa sp. j." if contract_id == c1 else "Beta"
+        row = {"id": notice_id, "kind": "liability", "client_id": client_id, "client_name": client_name,
                "contract_id": contract_id, "period": "2026-10", "status": status, "requires_confirmation": True,
                "due": date(2026, 11, 20), "issued_at": utc(issued), "confirmed_at": confirmed,
                "created_at": utc(issued), "updated_at": utc(issued)}
@@ -235,7 +236,8 @@ async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office
     assert _tile(home.text, "my-overdue") == 2
     assert "office-overdue" not in home.text
     # The notice waiting on K/1 (anna's) shows; the one on K/2 (ola's) does not.
-    assert "20.11.2026" in home.text and "(1)" in home.text
+    waiting = home.text.split('id="waiting-notices"')[1]
+    assert "Alfa sp. j." in waiting and "Beta" not in waiting
     async with browser(office) as ola:
         await log_in(ola, "ola")
         ola_home = (await ola.get("/")).text
