@@ -199,6 +199,9 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
         too_long = await api.get("/api/v1/reports/execution", params={"from": "2020-01", "to": "2026-11"})
         bad = await api.get("/api/v1/reports/execution", params={"from": "2026-13"})
         xlsx = await api.get("/api/v1/reports/overdue", params={"format": "xlsx"})
+        workload_xlsx = await api.get("/api/v1/reports/workload", params={"format": "xlsx"})
+        execution_csv = await api.get("/api/v1/reports/execution", params={"from": "2026-10", "to": "2026-11",
+                                                                            "format": "csv"})
     counted = {(r["number"], r["month"]): (r["due"], r["done_on_time"], r["done_late"], r["overdue"],
                                            r["not_applicable"], r["open"]) for r in execution["items"]}
     assert counted == {("K/1", "2026-10"): (2, 1, 1, 0, 0, 0), ("K/1", "2026-11"): (4, 0, 0, 2, 1, 1),
@@ -218,6 +221,13 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
     book = load_workbook(io.BytesIO(xlsx.content))
     assert [r[:3] for r in book["Wg osoby"].iter_rows(min_row=2, values_only=True)] == [
         ("Anna Nowak", "anna", 2), ("Ola Wiśniewska", "ola", 1)]
+    anna_row = next(r for r in load_workbook(io.BytesIO(workload_xlsx.content)).active.iter_rows(values_only=True)
+                    if r[1] == "anna")
+    assert anna_row[2:11] == (2, 1, 1, 0, 0, 0, 0, 0, 0)
+    assert anna_row[11] == "2026-W49: 3 dni (zastępstwo: ola)"
+    lines = execution_csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Umowa,Klient,Miesiąc,Do wykonania")
+    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1" in lines
 
 
 async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office) -> None:
