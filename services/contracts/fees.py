@@ -85,6 +85,12 @@ def month_fee(version: Version, client_profile: dict[str, Any], *, employees: in
 
 async def fees(*, session: AsyncSession, month: date, scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
     """Every contract within `scope` covering `month` with that month's fee, by contract number."""
+    return (await fees_by_month(session=session, months=[month], scope=scope))[0]
+
+
+async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
+                        scope: Scope = SERVICE_SCOPE) -> list[dict[str, Any]]:
+    """`fees` for each of `months` (first days), the contracts and their versions read once."""
     rows = (await session.execute(
         select(contracts.c.id, contracts.c.number, contracts.c.client_id, clients.c.name, clients.c.data)
         .join(clients, clients.c.id == contracts.c.client_id).where(visible_contracts(scope))
@@ -97,12 +103,15 @@ async def fees(*, session: AsyncSession, month: date, scope: Scope = SERVICE_SCO
                        contract_versions.c.effective_from, contract_versions.c.document)
                 .where(contract_versions.c.contract_id.in_(ids))):
             versions.setdefault(v.contract_id, []).append(Version(v.version, v.effective_from, v.document))
-    items = []
-    for row in rows:
-        version = version_in_force(versions.get(row.id, []), month)
-        if version is None:
-            continue
-        items.append({"contract_id": str(row.id), "number": row.number, "client_id": str(row.client_id),
-                      "client_name": row.name,
-                      **month_fee(version, (row.data or {}).get("tax_profile") or {})})
-    return {"month": month_key(month), "items": items}
+    result = []
+    for month in months:
+        items = []
+        for row in rows:
+            version = version_in_force(versions.get(row.id, []), month)
+            if version is None:
+                continue
+            items.append({"contract_id": str(row.id), "number": row.number, "client_id": str(row.client_id),
+                          "client_name": row.name,
+                          **month_fee(version, (row.data or {}).get("tax_profile") or {})})
+        result.append({"month": month_key(month), "items": items})
+    return result

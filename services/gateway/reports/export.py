@@ -17,7 +17,9 @@ from typing import Any
 
 from fastapi.responses import Response
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from services.gateway.reports.service import KIND_PL
 
@@ -105,28 +107,39 @@ TABLES = {"financial": financial_tables, "execution": execution_tables, "overdue
 
 
 def to_xlsx(tables: list[Table]) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
+    """A workbook written in openpyxl's write-only mode (rows streamed, a fraction of the memory and time)."""
+    book = Workbook(write_only=True)
     for table in tables:
         sheet = book.create_sheet(table.title[:31])
-        sheet.append(table.headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for values in table.rows:
-            sheet.append(values)
-        for column in table.money | table.shares:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1):
-                cell.number_format = MONEY_FORMAT if column in table.money else SHARE_FORMAT
-        for line in sheet.iter_rows(min_row=2):
-            for cell in line:
-                if isinstance(cell.value, date):
-                    cell.number_format = "DD.MM.YYYY"
         for index, header in enumerate(table.headers, start=1):
-            sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(10, min(40, len(header) + 2))
+            sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(header) + 2))
         sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        sheet.append([_cell(sheet, header, font=bold) for header in table.headers])
+        for values in table.rows:
+            sheet.append([_cell(sheet, value, column=column, table=table) for column, value in enumerate(values)])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _cell(sheet: Any, value: Cell, *, column: int = -1, table: Table | None = None, font: Font | None = None) -> Any:
+    """A plain value, or a cell carrying its number format (money, share, date) or font."""
+    number_format = None
+    if isinstance(value, date):
+        number_format = "DD.MM.YYYY"
+    elif table is not None and column in table.money:
+        number_format = MONEY_FORMAT
+    elif table is not None and column in table.shares:
+        number_format = SHARE_FORMAT
+    if number_format is None and font is None:
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if font:
+        cell.font = font
+    return cell
 
 
 def to_csv(table: Table) -> bytes:

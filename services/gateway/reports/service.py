@@ -52,9 +52,8 @@ async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict
     """The financial summary of `month` and the 11 months before it, per contract and for the office."""
     covered = months(add_months(month, 1 - SUMMARY_MONTHS), month)
     span = {"from": covered[0], "to": covered[-1]}
-    fee_pages, execution_page, notified = await asyncio.gather(
-        asyncio.gather(*[svc.call("contracts", "GET", "/fees", scope=caller.scope, params={"month": m})
-                         for m in covered]),
+    fee_months, execution_page, notified = await asyncio.gather(
+        svc.call("contracts", "GET", "/fees/months", scope=caller.scope, params=span),
         svc.call("cases", "GET", "/reports/execution", scope=caller.scope, params=span),
         svc.call("notifier", "GET", "/reports/notified", scope=caller.scope, params=span),
     )
@@ -64,7 +63,7 @@ async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict
     def row(contract_id: str | None, m: str) -> dict[str, Any]:
         return rows.setdefault((contract_id, m), _empty_row(contract_id, m))
 
-    for page in fee_pages:
+    for page in fee_months["months"]:
         for fee in page["items"]:
             names[fee["contract_id"]] = (fee["number"], fee["client_name"])
             row(fee["contract_id"], page["month"])["fee"] = {
