@@ -59,6 +59,11 @@ async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: 
             assert download.suggested_filename == "podsumowanie-finansowe-2026-11.xlsx"
             saved = SHOTS / download.suggested_filename
             await download.save_as(str(saved))
+            for name in ("execution", "overdue", "workload"):
+                await page.goto(f"{base_url}/reports/{name}")
+                await expect(page.locator("h1")).to_be_visible()
+                await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            await expect(page.locator("#workload td.absent")).to_contain_text("zastępuje: ola")
         finally:
             await browser.close()
     sheet = load_workbook(saved)["Umowy 2026-11"]
