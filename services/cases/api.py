@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from services.cases import handlers
+from services.cases import handlers, reports
 from services.common.errors import NotFound
 from services.common.params import CaseIdPath, CaseStatus, ContractIdFilter, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
@@ -45,3 +45,6 @@ async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_contex
     if case is None:
         raise NotFound("case", case_id)
     return case
+
+
+router.include_router(reports.router)  # /reports/…: the report aggregates (services/cases/reports.py)

@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import NotFound
+from services.common.errors import NotFound, Problem
 from services.common.messages import TeamMember
+from services.common.months import RequiredMonth, month_range, parse_month
 from services.common.params import (
     MAX_ID,
     ClientIdFilter,
@@ -26,7 +28,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import handlers, importing
+from services.contracts import fees, handlers, importing
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -246,3 +248,28 @@ async def import_apply(
         {"csv": body.csv},  # the same file is the same request, even if a user was added meanwhile
         lambda session: handlers.apply_import(ctx, session, text=body.csv, users=body.users),
     )
+
+
+@router.get("/fees")
+async def month_fees(month: RequiredMonth, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Each contract within the caller's scope that covers `month` (YYYY-MM, required) with that month's fee from
+    the version of the terms in force (services/contracts/fees.py), `provisional` where counts are not yet known."""
+    async with ctx.db.reading() as session:
+        return await fees.fees(session=session, month=parse_month(month), scope=scope)
+
+
+@router.get("/fees/months")
+async def fees_of_months(from_: Annotated[RequiredMonth, Query(alias="from")], to: RequiredMonth,
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> JSONResponse:
+    """`GET /fees` for every month from `from` to `to` (YYYY-MM, both included, at most 36) in one answer:
+    `{"months": [{"month", "items"}, …]}`."""
+    try:
+        covered = month_range(from_, to, today=ctx.clock.today())
+    except ValueError as error:
+        raise Problem(422, "Invalid input", errors=[{"field": "from", "message": str(error).removeprefix(
+            "from: ")}]) from None
+    async with ctx.db.reading() as session:
+        pages = await fees.fees_by_month(session=session, months=[parse_month(m) for m in covered], scope=scope)
+    return JSONResponse({"months": pages})  # JSON-ready already: no encoder pass over every fee

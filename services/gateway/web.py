@@ -24,11 +24,12 @@ from starlette.datastructures import FormData
 
 from services.common.clock import WARSAW
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
-from services.common.money import format_amount, format_pln
+from services.common.money import format_amount
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
+from services.gateway.format import money_pl, percent_pl
 from services.gateway.messages_pl import translated
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
@@ -48,11 +49,13 @@ class NavLink:
 
 # The menu of the layout, in order; an entry shows to those whose role has its permission.
 NAV = (
+    NavLink("/", "Pulpit", Permission.view),
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
+    NavLink("/reports", "Raporty", Permission.read_reports),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
 )
@@ -104,8 +107,9 @@ def form_date(text: str) -> str:
 templates.env.filters["date_pl"] = date_pl
 templates.env.filters["dates_pl"] = dates_pl
 templates.env.filters["timestamp_pl"] = timestamp_pl
-templates.env.filters["money_pl"] = format_pln
+templates.env.filters["money_pl"] = money_pl
 templates.env.filters["amount_pl"] = format_amount
+templates.env.filters["percent_pl"] = percent_pl
 templates.env.globals.update(ROLE_PL=ROLE_PL)
 
 

@@ -20,7 +20,7 @@ from services.common.messages import Liability, TeamMember
 from services.common.params import ClientIdFilter, ContractIdFilter, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.notifier import jobs, notices, previews, queries
+from services.notifier import jobs, notices, previews, queries, reports
 from services.notifier.models import addresses, mails
 from services.notifier.rendering import template_problem
 
@@ -244,3 +244,6 @@ async def run_job(name: JobName, ctx: ServiceContext = Depends(get_context)) -> 
     if name == "all":
         return await jobs.tick(ctx)
     return {name: await runners[name](ctx)}
+
+
+router.include_router(reports.router)  # /reports/…: the report aggregates (services/notifier/reports.py)

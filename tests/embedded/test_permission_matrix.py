@@ -45,6 +45,7 @@ ROLES_WITH = {
     "own_account": {"admin", "manager", "accountant", "payroll"},
     "change_contracts": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
+    "read_reports": {"admin", "manager"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
 }
@@ -313,8 +314,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                     posting("/api/v1/users/ewa/tokens", name="integracja")),
     ("DELETE", "/api/v1/users/{login}/tokens/{token_id}"): Route("manage_users", 204, _revoke_token),
     ("GET", "/api/v1/audit"): Route("read_audit", 200, static("/api/v1/audit")),
+    ("GET", "/api/v1/reports/financial"): Route("read_reports", 200, static("/api/v1/reports/financial")),
+    ("GET", "/api/v1/reports/execution"): Route("read_reports", 200, static("/api/v1/reports/execution")),
+    ("GET", "/api/v1/reports/overdue"): Route("read_reports", 200, static("/api/v1/reports/overdue")),
+    ("GET", "/api/v1/reports/workload"): Route("read_reports", 200, static("/api/v1/reports/workload")),
     # Web pages
-    ("GET", "/"): Route("view", 303, static("/")),
+    ("GET", "/"): Route("view", 200, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
@@ -350,6 +355,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/users/{login}/tokens"): Route("manage_users", 201, form("/users/ewa/tokens", token_name="skrypt")),
     ("POST", "/users/{login}/tokens/{token_id}/revoke"): Route("manage_users", 303, _page_revoke_token),
     ("GET", "/audit"): Route("read_audit", 200, static("/audit")),
+    ("GET", "/reports"): Route("read_reports", 200, static("/reports")),
+    ("GET", "/reports/financial"): Route("read_reports", 200, static("/reports/financial")),
+    ("GET", "/reports/execution"): Route("read_reports", 200, static("/reports/execution")),
+    ("GET", "/reports/overdue"): Route("read_reports", 200, static("/reports/overdue")),
+    ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).

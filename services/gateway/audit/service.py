@@ -39,6 +39,7 @@ ACTIONS_PL: dict[str, str] = {
     "user.password_change": "zmiana własnego hasła",
     "token.create": "nowy token API",
     "token.revoke": "unieważniony token API",
+    "report.export": "pobranie raportu",
 }
 
 
