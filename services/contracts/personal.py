@@ -50,6 +50,10 @@ def erased_value(field: str, client_id: int, old: Any) -> Any:
     if field == "address":
         country = old.get("country", "PL") if isinstance(old, dict) else "PL"
         return {"street": "", "postal_code": "", "city": "", "country": country}
+    if field == "pesel":
+        return None
+    if isinstance(old, str):
+        return ""  # keeps the record's documented type (a REGON is a string)
     if isinstance(old, list):
         return []
     if isinstance(old, dict):

@@ -45,6 +45,8 @@ ROLES_WITH = {
     "own_account": {"admin", "manager", "accountant", "payroll"},
     "change_contracts": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
+    "export_personal_data": {"admin", "manager"},
+    "erase_personal_data": {"admin"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
 }
@@ -313,6 +315,10 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                     posting("/api/v1/users/ewa/tokens", name="integracja")),
     ("DELETE", "/api/v1/users/{login}/tokens/{token_id}"): Route("manage_users", 204, _revoke_token),
     ("GET", "/api/v1/audit"): Route("read_audit", 200, static("/api/v1/audit")),
+    ("GET", "/api/v1/clients/{client_id}/personal-data"): Route(
+        "export_personal_data", 200, static("/api/v1/clients/{client}/personal-data")),
+    ("POST", "/api/v1/clients/erasure"): Route("erase_personal_data", 200,
+                                               posting("/api/v1/clients/erasure", dry_run=True)),
     # Web pages
     ("GET", "/"): Route("view", 303, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
