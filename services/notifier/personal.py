@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.accounts import format_nrb
 from services.common.messages import ClientErased, Envelope
 from services.common.personal import Scrub, erased_email, marker, rows_as_dicts, scrub_outbox
 from services.common.runtime import ServiceContext
@@ -76,6 +77,8 @@ async def _client_values(session: AsyncSession, erased: ClientErased) -> tuple[S
             people.add(row.name)
         identifiers.update(a for a in (await session.execute(select(notice_items.c.account).where(
             notice_items.c.notice_id.in_(notice_ids)))).scalars() if a)
+    # Mail texts show an account in groups of four digits.
+    identifiers.update([format_nrb(a) for a in identifiers if len(a) == 26 and a.isdigit()])
     names -= {erased.placeholder, ""}
     emails -= {email, ""}
     scrub = Scrub.of([(n, erased.placeholder) for n in names] + [(e, email) for e in emails]
