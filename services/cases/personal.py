@@ -39,7 +39,9 @@ async def on_client_erased(ctx: ServiceContext, session: AsyncSession, envelope:
             detail = scrub.text(row.detail or "")
             if detail != (row.detail or ""):
                 await session.execute(update(case_history).where(case_history.c.id == row.id).values(detail=detail))
-        await scrub_outbox(session, outbox, markers=[marker("contract_id", c) for c in ids], scrub=scrub)
+        # Staff digests list cases by name without their contract: found by the name itself.
+        await scrub_outbox(session, outbox, markers=[marker("contract_id", c) for c in ids] + sorted(names),
+                           scrub=scrub)
 
 
 async def export(session: AsyncSession, *, client_id: int, contract_ids: Sequence[int],

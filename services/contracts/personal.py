@@ -162,6 +162,7 @@ async def erase(ctx: ServiceContext, session: AsyncSession, *, client_id: int, t
     for name in PERSONAL_FIELDS:
         if name in data:
             data[name] = erased_value(name, client_id, data[name])
+    data["erased_at"] = now.isoformat()  # shown with the record; contracts of it can no longer change
     await session.execute(update(clients).where(clients.c.id == client_id).values(
         name=erased_name(client_id), nip=erased_nip(client_id), regon=None, data=data, erased_at=now,
         updated_at=now))

@@ -19,6 +19,8 @@ from services.notifier.models import mails, notice_items, notices
 from tests.conftest import wait_for
 from tests.embedded.conftest import Office
 from tests.embedded.test_notices import browser, case_of, link_in, notices_of, publish, run_jobs
+from tests.embedded.web import browser as web_browser
+from tests.embedded.web import log_in
 from tests.notice_samples import case_completed
 from tests.samples import contract, pesel, sole_trader
 
@@ -171,7 +173,13 @@ async def test_a_terminated_clients_data_is_exported_then_erased_after_retention
         shown = (await api.get(f"/api/v1/clients/{client_id}")).json()
         assert shown["name"] == f"Klient {client_id} (dane usunięte)" and shown["pesel"] is None
         assert (await api.get(f"/api/v1/clients/{other_id}")).json()["name"] == "Trwajacy Klient"
+        refused = await api.post("/api/v1/contracts", json=contract(client_id, number="RODO/again"))
+        assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "client_id"
         audit = (await api.get("/api/v1/audit", params={"target": f"client:{client_id}"})).json()["items"]
+    async with web_browser(office) as page:
+        assert (await log_in(page, "maria")).status_code == 303
+        shown_page = await page.get(f"/clients/{client_id}")
+        assert shown_page.status_code == 200 and f"Klient {client_id} (dane usunięte)" in shown_page.text
     assert [(a["action"], a["login"]) for a in audit if a["action"] in ("client.erase", "client.export")] == [
         ("client.erase", "admin"), ("client.export", "maria"), ("client.export", "maria")]
 
