@@ -344,7 +344,7 @@ def clients_erase(
 ) -> None:
     """Erase the personal data of terminated clients past retention (TERMINARZ_RETENTION_YEARS, 5 years after
     the end of the year their last contract ended) in every service; the figures stay. Admin token."""
-    result = call_api("POST", "/clients/erasure", url=url, token=token,
+    result = call_api("POST", "/personal-data/erasure", url=url, token=token,
                       json={"client_id": client, "dry_run": dry_run})
     verb = "would erase" if dry_run else "erased"
     for item in result["items"]:

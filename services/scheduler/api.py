@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from services.common.errors import NotFound, Problem
-from services.common.params import MAX_ID, ClientIdPath
+from services.common.params import MAX_ID, ClientIdPath, ContractIdList
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
 from services.scheduler import personal, rulesets
@@ -41,7 +41,7 @@ async def plan(contract_id: Annotated[int, Query(ge=1, le=MAX_ID)], ctx: Service
 async def client_personal_data(
     client_id: ClientIdPath,
     ctx: ServiceContext = Depends(get_context),
-    contract_id: Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=1000)] = [],  # noqa: B006
+    contract_id: ContractIdList = [],  # noqa: B006 - FastAPI copies the default
     scope: Scope = Depends(request_scope),
 ) -> dict[str, Any]:
     """The scheduler's copy of a client's contracts (`contract_id`, repeated: the gateway names them)."""

@@ -317,8 +317,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/audit"): Route("read_audit", 200, static("/api/v1/audit")),
     ("GET", "/api/v1/clients/{client_id}/personal-data"): Route(
         "export_personal_data", 200, static("/api/v1/clients/{client}/personal-data")),
-    ("POST", "/api/v1/clients/erasure"): Route("erase_personal_data", 200,
-                                               posting("/api/v1/clients/erasure", dry_run=True)),
+    ("POST", "/api/v1/personal-data/erasure"): Route("erase_personal_data", 200,
+                                               posting("/api/v1/personal-data/erasure", dry_run=True)),
     # Web pages
     ("GET", "/"): Route("view", 303, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),

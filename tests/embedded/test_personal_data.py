@@ -77,7 +77,7 @@ async def figures(office: Office, contract_id: int) -> dict[str, Any]:
 
 async def erase(office: Office, login: str = "admin", **body: Any) -> httpx.Response:
     async with office.api(login) as api:
-        return await api.post("/api/v1/clients/erasure", json=body)
+        return await api.post("/api/v1/personal-data/erasure", json=body)
 
 
 async def test_a_terminated_clients_data_is_exported_then_erased_after_retention_keeping_the_figures(

@@ -45,7 +45,7 @@ async def client_personal_data(
     return document
 
 
-@router.post("/clients/erasure",
+@router.post("/personal-data/erasure",
              summary="Erase the personal data of clients past retention (or list them: dry_run)",
              responses={**problems(401, 403, 404, 409, 413, 422, 503), **success(ErasureResult)})
 async def erase_personal_data(
