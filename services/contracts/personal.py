@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Text, and_, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import WARSAW
@@ -169,7 +169,11 @@ async def erase(ctx: ServiceContext, session: AsyncSession, *, client_id: int, t
     contract_ids = [str(i) for i in (await session.execute(
         select(contracts.c.id).where(contracts.c.client_id == client_id).order_by(contracts.c.id))).scalars()]
     # Remembered answers to retried POSTs hold the client as it was (a client, or a contract with its name).
-    for key in (await session.execute(select(idempotency_keys))).all():
+    # (Found by the id in the stored JSON text first, then checked exactly.)
+    text = cast(idempotency_keys.c.response, Text)
+    for key in (await session.execute(select(idempotency_keys).where(or_(
+            text.contains(f'"client_id": {client_id}', autoescape=True),
+            text.contains(f'"id": {client_id}', autoescape=True))))).all():
         response = key.response if isinstance(key.response, dict) else {}
         if (key.endpoint == "clients" and response.get("id") == client_id) or response.get("client_id") == client_id:
             await session.execute(delete(idempotency_keys).where(

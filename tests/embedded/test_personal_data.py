@@ -37,9 +37,11 @@ async def sign(office: Office, name: str, seed: str, *, email: str, street: str,
     body["contact_emails"] = [email]
     body["address"] = {"street": street, "postal_code": "00-850", "city": "Warszawa"}
     async with office.api("maria") as api:
-        client = await api.post("/api/v1/clients", json=body)
+        # With Idempotency-Keys: the answers remembered for a retry hold the client as it was.
+        client = await api.post("/api/v1/clients", json=body, headers={"Idempotency-Key": f"client-{seed}"})
         assert client.status_code == 201, client.text
-        signed = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number=f"RODO/{seed}"))
+        signed = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number=f"RODO/{seed}"),
+                                headers={"Idempotency-Key": f"contract-{seed}"})
         assert signed.status_code == 201, signed.text
     return int(client.json()["id"]), int(signed.json()["id"]), body
 
