@@ -355,6 +355,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/users/{login}/tokens"): Route("manage_users", 201, form("/users/ewa/tokens", token_name="skrypt")),
     ("POST", "/users/{login}/tokens/{token_id}/revoke"): Route("manage_users", 303, _page_revoke_token),
     ("GET", "/audit"): Route("read_audit", 200, static("/audit")),
+    ("GET", "/clients/{client_id}/personal-data.zip"): Route(
+        "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).

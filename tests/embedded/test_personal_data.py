@@ -182,8 +182,16 @@ async def test_a_terminated_clients_data_is_exported_then_erased_after_retention
         assert (await log_in(page, "maria")).status_code == 303
         shown_page = await page.get(f"/clients/{client_id}")
         assert shown_page.status_code == 200 and f"Klient {client_id} (dane usunięte)" in shown_page.text
+        assert "Dane osobowe klienta usunięto" in shown_page.text and "Nowa umowa" not in shown_page.text
+        download = await page.get(f"/clients/{client_id}/personal-data.zip")
+        assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+        export = json.loads(zipfile.ZipFile(io.BytesIO(download.content)).read("export.json"))
+        assert export["services"]["contracts"]["clients"][0]["data"]["pesel"] is None
     assert [(a["action"], a["login"]) for a in audit if a["action"] in ("client.erase", "client.export")] == [
         ("client.erase", "admin"), ("client.export", "maria"), ("client.export", "maria")]
+    async with office.api("maria") as api:
+        audit = (await api.get("/api/v1/audit", params={"target": f"client:{client_id}"})).json()["items"]
+    assert [a["action"] for a in audit][:1] == ["client.export"]  # the download from the page too
 
     # Twice is once: nothing else changes, nothing else is audited.
     settled = await dump(office)
