@@ -344,13 +344,17 @@ def clients_erase(
 ) -> None:
     """Erase the personal data of terminated clients past retention (TERMINARZ_RETENTION_YEARS, 5 years after
     the end of the year their last contract ended) in every service; the figures stay. Admin token."""
-    result = call_api("POST", "/personal-data/erasure", url=url, token=token,
-                      json={"client_id": client, "dry_run": dry_run})
+    chosen: list[dict[str, Any]] = []
+    while True:  # a call erases a batch; `remaining` says whether more are due
+        result = call_api("POST", "/personal-data/erasure", url=url, token=token,
+                          json={"client_id": client, "dry_run": dry_run})
+        for item in result["items"]:
+            status = item["status"] if dry_run or not item.get("erased_now", True) else "erased now"
+            typer.echo(f"client {item['client_id']} ({item['name']}): {status}: {item['reason']}")
+        chosen += [i for i in result["items"] if i["status"] == "erasable" or i.get("erased_now")]
+        if dry_run or not result.get("remaining"):
+            break
     verb = "would erase" if dry_run else "erased"
-    for item in result["items"]:
-        status = item["status"] if dry_run or not item.get("erased_now", True) else "erased now"
-        typer.echo(f"client {item['client_id']} ({item['name']}): {status}: {item['reason']}")
-    chosen = [i for i in result["items"] if i["status"] == "erasable" or i.get("erased_now")]
     kept = result.get("kept") or {}
     typer.echo(f"{verb}: {len(chosen)} client(s); retention {result['retention_years']} years, today "
                f"{result['today']}" + (f"; kept: {kept.get('in_force', 0)} with a contract in force, "

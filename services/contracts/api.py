@@ -49,6 +49,7 @@ class ErasureRequest(BaseModel):
 
     client_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     dry_run: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)  # clients erased by one call; `remaining` says how many more
 
 
 class ImportRequest(BaseModel):
@@ -147,7 +148,7 @@ async def erasure(body: ErasureRequest, ctx: ServiceContext = Depends(get_contex
     """Erase the personal data of clients whose retention has ended (office-wide callers only)."""
     if not scope.unrestricted:
         raise Problem(403, "Forbidden", "only an office-wide caller may erase personal data")
-    return await personal.erase_due(ctx, client_id=body.client_id, dry_run=body.dry_run)
+    return await personal.erase_due(ctx, client_id=body.client_id, dry_run=body.dry_run, limit=body.limit)
 
 
 @router.post("/contracts", status_code=201)

@@ -186,24 +186,25 @@ async def erase(ctx: ServiceContext, session: AsyncSession, *, client_id: int, t
     return {**decision.view(), "name": erased_name(client_id), "status": "erased", "erased_now": True}
 
 
-async def erase_due(ctx: ServiceContext, *, client_id: int | None, dry_run: bool) -> dict[str, Any]:
+async def erase_due(ctx: ServiceContext, *, client_id: int | None, dry_run: bool,
+                    limit: int = 100) -> dict[str, Any]:
     """The retention command: with `client_id`, that client (refused with the reason when it may not be erased);
-    without, every client whose retention has ended, each in its own transaction. A dry run changes nothing and
-    lists who would be erased and why."""
+    without, the first `limit` clients whose retention has ended, each in its own transaction (`remaining` says
+    how many more are due: the caller asks again, so one call stays short). A dry run changes nothing and lists
+    everyone who would be erased, and why."""
     today, years = ctx.clock.today(), ctx.settings.retention_years
     async with ctx.db.reading() as session:
         found = await decisions(session, today=today, years=years, client_id=client_id)
     summary = {"today": today.isoformat(), "retention_years": years, "dry_run": dry_run}
     if dry_run:
         shown = found if client_id is not None else [d for d in found if d.status == "erasable"]
-        return {**summary, "items": [d.view() for d in shown], "kept": _kept(found)}
+        return {**summary, "items": [d.view() for d in shown], "kept": _kept(found), "remaining": 0}
+    due = found if client_id is not None else [d for d in found if d.status == "erasable"]
     items = []
-    for decision in found:
-        if client_id is None and decision.status != "erasable":
-            continue
+    for decision in due[:limit]:
         async with ctx.db.transaction() as session:
             items.append(await erase(ctx, session, client_id=decision.client_id, today=today, years=years))
-    return {**summary, "items": items, "kept": _kept(found)}
+    return {**summary, "items": items, "kept": _kept(found), "remaining": len(due[limit:])}
 
 
 def _kept(found: list[Decision]) -> dict[str, int]:

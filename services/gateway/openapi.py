@@ -275,6 +275,7 @@ class ErasureResult(_Open):
     dry_run: bool
     items: list[ErasureItem]
     kept: dict[str, int]
+    remaining: int
 
 
 class AuditEntry(_Open):

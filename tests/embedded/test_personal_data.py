@@ -159,6 +159,7 @@ async def test_a_terminated_clients_data_is_exported_then_erased_after_retention
     assert done.status_code == 200, done.text
     assert [(i["client_id"], i["status"], i["erased_now"]) for i in done.json()["items"]] == [
         (client_id, "erased", True)]
+    assert done.json()["remaining"] == 0
 
     # No service keeps the client's name, PESEL, NIP, e-mail or street; the figures are as they were.
     needles = [NAME, body["pesel"], body["nip"], EMAIL, STREET]

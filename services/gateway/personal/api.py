@@ -24,6 +24,8 @@ class ErasureRequest(BaseModel):
                                   description="one client (refused with the reason if it may not be erased yet); "
                                   "left out: every client whose retention has ended")
     dry_run: bool = Field(default=False, description="list who would be erased and why; change nothing")
+    limit: int = Field(default=100, ge=1, le=1000, description="erase at most this many clients in this call; "
+                       "`remaining` in the answer says how many more are due (call again)")
 
 
 @router.get("/clients/{client_id}/personal-data",
@@ -57,4 +59,5 @@ async def erase_personal_data(
 ) -> dict[str, Any]:
     """Clients whose last contract ended more than TERMINARZ_RETENTION_YEARS (5) whole years ago: names, PESEL,
     NIP, REGON, address and e-mails erased in every service; counts, amounts, dates and ids kept."""
-    return await personal.erase(ctx=ctx, svc=svc, caller=caller, client_id=body.client_id, dry_run=body.dry_run)
+    return await personal.erase(ctx=ctx, svc=svc, caller=caller, client_id=body.client_id, dry_run=body.dry_run,
+                                limit=body.limit)

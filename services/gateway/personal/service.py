@@ -69,10 +69,10 @@ def as_zip(document: dict[str, Any]) -> bytes:
 
 
 async def erase(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int | None,
-                dry_run: bool) -> dict[str, Any]:
+                dry_run: bool, limit: int = 100) -> dict[str, Any]:
     """The retention command; each client erased now gets its audit row (a dry run and a refusal record nothing)."""
     result: dict[str, Any] = await svc.call("contracts", "POST", "/erasure", scope=caller.scope,
-                                            json={"client_id": client_id, "dry_run": dry_run})
+                                            json={"client_id": client_id, "dry_run": dry_run, "limit": limit})
     for item in result["items"]:
         if item.get("erased_now"):
             await audit.record(ctx, caller.user, action="client.erase", target=f"client:{item['client_id']}",
