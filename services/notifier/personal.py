@@ -133,7 +133,8 @@ async def on_client_erased(ctx: ServiceContext, session: AsyncSession, envelope:
         await session.execute(update(mails).where(mails.c.id == mail.id).values(
             to_address=email if mail.to_address in emails else mail.to_address, to_name=scrub.text(mail.to_name or ""),
             subject=scrub.text(mail.subject), body=scrub.text(mail.body), raw=None,
-            smtp_reply=scrub.optional(mail.smtp_reply), last_error=scrub.optional(mail.last_error),
+            smtp_reply=scrub.optional(mail.smtp_reply),
+            last_error="the client's personal data was erased" if waiting else scrub.optional(mail.last_error),
             # Its MIME text is gone: a mail still waiting is not sent any more.
             status="failed" if waiting else mail.status))
     if emails:
