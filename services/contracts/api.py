@@ -28,7 +28,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import fees, handlers, importing
+from services.contracts import fees, handlers, importing, personal
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -44,6 +44,14 @@ class AnnexCreate(AnnexIn):
     """An annex as the gateway sends it: a changed team comes with the people behind its logins."""
 
     team_members: dict[str, TeamMember | None] = Field(default_factory=dict)
+
+
+class ErasureRequest(BaseModel):
+    """The retention command: one client, or every client whose retention has ended; a dry run changes nothing."""
+
+    client_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    dry_run: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)  # clients erased by one call; `remaining` says how many more
 
 
 class ImportRequest(BaseModel):
@@ -126,6 +134,23 @@ async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_
         client = await handlers.get_client(session=session, client_id=client_id, scope=scope)
         client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id, scope=scope)
         return client
+
+
+@router.get("/clients/{client_id}/personal-data")
+async def client_personal_data(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                               scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Everything held about a client (a data subject's access request); 404 outside the caller's scope."""
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, scope=scope)
+
+
+@router.post("/erasure")
+async def erasure(body: ErasureRequest, ctx: ServiceContext = Depends(get_context),
+                  scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Erase the personal data of clients whose retention has ended (office-wide callers only)."""
+    if not scope.unrestricted:
+        raise Problem(403, "Forbidden", "only an office-wide caller may erase personal data")
+    return await personal.erase_due(ctx, client_id=body.client_id, dry_run=body.dry_run, limit=body.limit)
 
 
 @router.post("/contracts", status_code=201)

@@ -46,6 +46,8 @@ ROLES_WITH = {
     "change_contracts": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
     "read_reports": {"admin", "manager"},
+    "export_personal_data": {"admin", "manager"},
+    "erase_personal_data": {"admin"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
 }
@@ -318,6 +320,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/reports/execution"): Route("read_reports", 200, static("/api/v1/reports/execution")),
     ("GET", "/api/v1/reports/overdue"): Route("read_reports", 200, static("/api/v1/reports/overdue")),
     ("GET", "/api/v1/reports/workload"): Route("read_reports", 200, static("/api/v1/reports/workload")),
+    ("GET", "/api/v1/clients/{client_id}/personal-data"): Route(
+        "export_personal_data", 200, static("/api/v1/clients/{client}/personal-data")),
+    ("POST", "/api/v1/personal-data/erasure"): Route("erase_personal_data", 200,
+                                               posting("/api/v1/personal-data/erasure", dry_run=True)),
     # Web pages
     ("GET", "/"): Route("view", 200, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
@@ -360,6 +366,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/reports/execution"): Route("read_reports", 200, static("/reports/execution")),
     ("GET", "/reports/overdue"): Route("read_reports", 200, static("/reports/overdue")),
     ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
+    ("GET", "/clients/{client_id}/personal-data.zip"): Route(
+        "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).
