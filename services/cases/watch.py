@@ -24,7 +24,7 @@ from email.utils import getaddresses
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -224,8 +224,11 @@ async def escalate(ctx: ServiceContext, today: date) -> int:
     steps = ctx.settings.escalation_steps
     if not steps:
         return 0
-    # Only cases at least the first step's business days past due can have reached a step.
+    # Only cases at least the first step's business days past due can have reached a step (a due date on a
+    # free day counts from the next business day).
     latest_due = CALENDAR.add_business_days(today, -steps[0])
+    while not CALENDAR.is_business_day(latest_due + timedelta(days=1)):
+        latest_due += timedelta(days=1)
     top_taken = exists().where(case_alerts.c.case_id == cases.c.id, case_alerts.c.kind == "escalated",
                                case_alerts.c.step == len(steps), case_alerts.c.due == cases.c.due)
     sent = 0
@@ -359,10 +362,3 @@ async def morning_loop(ctx: ServiceContext) -> None:
 @router.post("/jobs/morning", summary="Run the morning job now: deadline states, escalations, summary, digests")
 async def run_morning_now(ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     return await run_morning(ctx)
-
-
-async def counts_by_state(session: AsyncSession) -> dict[str, int]:
-    """Open cases per deadline state."""
-    rows = await session.execute(select(cases.c.deadline_state, func.count())
-                                 .where(cases.c.status.in_(OPEN_STATUSES)).group_by(cases.c.deadline_state))
-    return {**dict.fromkeys(("on_time", "due_soon", "overdue"), 0), **dict(rows.tuples().all())}
