@@ -84,9 +84,10 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
         due=request.due,
         assignee=assignee,
         commissioner=commissioner,
+        late_on_creation=request.due < ctx.clock.today(),
     )
     await ctx.messaging.emit(session, CASE_CREATED, created.model_dump(mode="json"))
-    await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once, its assignee told
+    await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once (case.created tells the assignee)
     log.info("case.created", case_id=case_id, rule_id=request.rule_id, period=request.period)
 
 

@@ -135,14 +135,16 @@ def _locked(ctx: ServiceContext, query: Any) -> Any:
 
 
 async def on_created(ctx: ServiceContext, session: AsyncSession, case_id: str) -> None:
-    """A case just created (in the creating transaction): one born overdue is overdue at once and its
-    assignee is told now, once; it is not escalated — the ladder counts from today."""
+    """A case just created (in the creating transaction): one born overdue is overdue at once. Its assignee is
+    told by the `case.created` mail (marked `late_on_creation`), so the morning job's overdue mail is claimed as
+    sent — one mail per case, not two; it is not escalated at once: the ladder counts from today."""
     row = (await session.execute(select(cases).where(cases.c.id == case_id))).one()
     today = ctx.clock.today()
     if row.due >= today:
         return
     await session.execute(update(cases).where(cases.c.id == case_id).values(deadline_state="overdue"))
-    await _tell_overdue(ctx, session, row, today)
+    await _claim(session, case_alerts, case_id=row.id, kind="overdue", step=0, due=row.due, day=today,
+                 created_at=ctx.clock.now())
 
 
 async def _tell_overdue(ctx: ServiceContext, session: AsyncSession, row: Any, today: date) -> bool:
