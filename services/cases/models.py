@@ -63,8 +63,12 @@ cases = Table(
     Column("deadline_state", String(10), nullable=False, default="on_time", server_default="on_time"),
     # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
     UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
-    # "My cases": one person's open cases by due date (bench/my_cases.py chose it from the query plans).
+    # "My cases": one person's open cases by due date, as assignee or commissioner (bench/my_cases.py prints the
+    # plans: a BitmapOr of these two partial indexes, then a top-N sort of that person's few hundred open cases).
     Index("ix_cases_assignee_open_due", "assignee_login", "due", "title",
+          postgresql_where=text("status IN ('open', 'in_progress')"),
+          sqlite_where=text("status IN ('open', 'in_progress')")),
+    Index("ix_cases_commissioner_open", "commissioner_login",
           postgresql_where=text("status IN ('open', 'in_progress')"),
           sqlite_where=text("status IN ('open', 'in_progress')")),
     Index("ix_cases_deadline_state", "deadline_state", "due"),

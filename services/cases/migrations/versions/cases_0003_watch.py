@@ -28,6 +28,8 @@ def upgrade() -> None:
                                       server_default='on_time'))
         batch_op.create_index('ix_cases_assignee_open_due', ['assignee_login', 'due', 'title'], unique=False,
                               postgresql_where=OPEN, sqlite_where=OPEN)
+        batch_op.create_index('ix_cases_commissioner_open', ['commissioner_login'], unique=False,
+                              postgresql_where=OPEN, sqlite_where=OPEN)
         batch_op.create_index('ix_cases_deadline_state', ['deadline_state', 'due'], unique=False)
 
     op.create_table('case_alerts',
@@ -61,6 +63,7 @@ def downgrade() -> None:
     op.drop_table('case_alerts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_deadline_state')
+        batch_op.drop_index('ix_cases_commissioner_open')
         batch_op.drop_index('ix_cases_assignee_open_due')
         batch_op.drop_column('deadline_state')
         batch_op.drop_column('commissioner_email')
