@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -140,13 +142,15 @@ async def explain(url: str, args: argparse.Namespace) -> None:
 
 # --- The bare endpoint: the same SQL in one process, no gateway, no auth ---------------------------------
 
-bare_app = FastAPI()
+@asynccontextmanager
+async def _bare_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.engine = create_async_engine(os.environ["BENCH_CASES_DB"], pool_size=5, max_overflow=10)
+    app.state.sessions = async_sessionmaker(app.state.engine, expire_on_commit=False)
+    yield
+    await app.state.engine.dispose()
 
 
-@bare_app.on_event("startup")
-async def _bare_start() -> None:
-    bare_app.state.engine = create_async_engine(os.environ["BENCH_CASES_DB"], pool_size=5, max_overflow=10)
-    bare_app.state.sessions = async_sessionmaker(bare_app.state.engine, expire_on_commit=False)
+bare_app = FastAPI(lifespan=_bare_lifespan)
 
 
 @bare_app.get("/bare")
