@@ -179,8 +179,8 @@ async def list_cases(
         query = query.where(cases.c.contract_id == contract_id)
     if due_before is not None:
         query = query.where(cases.c.due <= due_before)
-    if deadline_state is not None:
-        query = query.where(cases.c.deadline_state == deadline_state)
+    if deadline_state is not None:  # a state of open cases: a finished case keeps its last one, unlisted here
+        query = query.where(cases.c.deadline_state == deadline_state, cases.c.status.in_(OPEN_STATUSES))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await session.execute(query.order_by(cases.c.due, cases.c.title).limit(limit).offset(offset))
     return [dict(row._mapping) for row in rows], int(total)
