@@ -26,9 +26,9 @@ def upgrade() -> None:
                                       server_default=''))
         batch_op.add_column(sa.Column('deadline_state', sa.String(length=10), nullable=False,
                                       server_default='on_time'))
-        batch_op.create_index('ix_cases_assignee_open_due', ['assignee_login', 'due', 'title'], unique=False,
+        batch_op.create_index('ix_cases_assignee_open', ['assignee_login', 'status', 'due'], unique=False,
                               postgresql_where=OPEN, sqlite_where=OPEN)
-        batch_op.create_index('ix_cases_commissioner_open', ['commissioner_login'], unique=False,
+        batch_op.create_index('ix_cases_commissioner_open', ['commissioner_login', 'status'], unique=False,
                               postgresql_where=OPEN, sqlite_where=OPEN)
         batch_op.create_index('ix_cases_deadline_state', ['deadline_state', 'due'], unique=False)
 
@@ -64,6 +64,6 @@ def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_deadline_state')
         batch_op.drop_index('ix_cases_commissioner_open')
-        batch_op.drop_index('ix_cases_assignee_open_due')
+        batch_op.drop_index('ix_cases_assignee_open')
         batch_op.drop_column('deadline_state')
         batch_op.drop_column('commissioner_email')
