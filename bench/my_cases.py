@@ -192,6 +192,21 @@ async def think_time_users(port: int, tokens: dict[str, str], users_n: int, seco
     return durations
 
 
+async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, bare: bool) -> list[float]:
+    """One caller at a time (no concurrency): the floor of a call on this machine now."""
+    durations = []
+    logins = sorted(tokens)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+        for n in range(calls):
+            login = logins[n % len(logins)]
+            headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
+            params = {"login": login} if bare else {"mine": "true", "status": "open"}
+            began = time.perf_counter()
+            (await api.get(path, params=params, headers=headers)).raise_for_status()
+            durations.append(time.perf_counter() - began)
+    return durations
+
+
 async def flat_out(url: str, path: str, tokens: dict[str, str], workers: int, seconds: float,
                    bare: bool) -> tuple[int, float]:
     """`workers` callers with no think time for `seconds`: how many calls answered, and the elapsed time."""
@@ -262,6 +277,8 @@ async def main(args: argparse.Namespace) -> int:
             warm_bare = await flat_out(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 4, 3, bare=True)
             print(f"warm-up: gateway {warm[0]} calls in {warm[1]:.1f} s, bare {warm_bare[0]} in {warm_bare[1]:.1f} s")
 
+            alone = await one_caller(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 30, bare=False)
+            alone_bare = await one_caller(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 30, bare=True)
             durations = await think_time_users(gateway, tokens, args.users, args.seconds)
             p50, p95 = quantile(durations, 0.5) * 1000, quantile(durations, 0.95) * 1000
             calls, elapsed = await flat_out(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, args.workers,
@@ -273,6 +290,8 @@ async def main(args: argparse.Namespace) -> int:
             print(f"(a) {args.users} users, 1 s think time, {args.seconds:.0f} s: {len(durations)} calls, "
                   f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, mean {statistics.mean(durations) * 1000:.1f} ms — "
                   f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'NOT met'}")
+            print(f"one caller alone, 30 calls each: gateway p50 {quantile(alone, 0.5) * 1000:.1f} ms, "
+                  f"bare endpoint p50 {quantile(alone_bare, 0.5) * 1000:.1f} ms")
             ratio = rate / bare_rate
             print(f"(b) {args.workers} callers, no think time: gateway {rate:.0f} calls/s, bare endpoint (same SQL) "
                   f"{bare_rate:.0f} calls/s, ratio {ratio:.2f} — target >= {TARGET_RATIO}: "
