@@ -16,7 +16,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
 )
 
 from services.common.db import UTCDateTime, new_metadata
@@ -63,15 +62,12 @@ cases = Table(
     Column("deadline_state", String(10), nullable=False, default="on_time", server_default="on_time"),
     # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
     UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
-    # "My cases": one person's open cases by due date, as assignee or commissioner (bench/my_cases.py prints the
-    # plans: a BitmapOr of these two partial indexes, status in the condition — without it the planner ANDs in
+    # "My cases": one person's cases in one status by due date, as assignee or commissioner (bench/my_cases.py
+    # prints the plans: a BitmapOr of these two, status in the index condition — without it the planner ANDs in
     # ix_cases_status, 100,000+ open cases at 1M — then a top-N sort of that person's few hundred open cases).
-    Index("ix_cases_assignee_open", "assignee_login", "status", "due",
-          postgresql_where=text("status IN ('open', 'in_progress')"),
-          sqlite_where=text("status IN ('open', 'in_progress')")),
-    Index("ix_cases_commissioner_open", "commissioner_login", "status",
-          postgresql_where=text("status IN ('open', 'in_progress')"),
-          sqlite_where=text("status IN ('open', 'in_progress')")),
+    # Not partial: the status is a bound parameter, which a generic plan cannot match to an index's predicate.
+    Index("ix_cases_assignee_status", "assignee_login", "status", "due"),
+    Index("ix_cases_commissioner_status", "commissioner_login", "status"),
     Index("ix_cases_deadline_state", "deadline_state", "due"),
 )
 

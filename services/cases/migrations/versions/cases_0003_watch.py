@@ -17,19 +17,14 @@ down_revision: str | None = 'cases_0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OPEN = sa.text("status IN ('open', 'in_progress')")
-
-
 def upgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('commissioner_email', sa.String(length=320), nullable=False,
                                       server_default=''))
         batch_op.add_column(sa.Column('deadline_state', sa.String(length=10), nullable=False,
                                       server_default='on_time'))
-        batch_op.create_index('ix_cases_assignee_open', ['assignee_login', 'status', 'due'], unique=False,
-                              postgresql_where=OPEN, sqlite_where=OPEN)
-        batch_op.create_index('ix_cases_commissioner_open', ['commissioner_login', 'status'], unique=False,
-                              postgresql_where=OPEN, sqlite_where=OPEN)
+        batch_op.create_index('ix_cases_assignee_status', ['assignee_login', 'status', 'due'], unique=False)
+        batch_op.create_index('ix_cases_commissioner_status', ['commissioner_login', 'status'], unique=False)
         batch_op.create_index('ix_cases_deadline_state', ['deadline_state', 'due'], unique=False)
 
     op.create_table('case_alerts',
@@ -63,7 +58,7 @@ def downgrade() -> None:
     op.drop_table('case_alerts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_deadline_state')
-        batch_op.drop_index('ix_cases_commissioner_open')
-        batch_op.drop_index('ix_cases_assignee_open')
+        batch_op.drop_index('ix_cases_commissioner_status')
+        batch_op.drop_index('ix_cases_assignee_status')
         batch_op.drop_column('deadline_state')
         batch_op.drop_column('commissioner_email')
