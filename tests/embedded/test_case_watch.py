@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from services.cases.models import cases, outbox
 from services.common.clock import WARSAW, ManualClock
 from services.common.messages import CASE_REQUESTED, CaseRequested, Envelope, TeamMember
 from services.common.settings import Settings
+from services.system import EmbeddedSystem
 from tests.conftest import wait_for
-from tests.embedded.conftest import Office, open_office
+from tests.embedded.conftest import Office, embedded_settings, open_office
 
 ANNA = TeamMember(login="anna", name="Anna Nowak", email="anna@biuro.example")
 OLA = TeamMember(login="ola", name="Ola Wiśniewska", email="ola@biuro.example")
@@ -242,3 +244,44 @@ def test_the_morning_is_reached_at_the_office_hour_in_warsaw() -> None:
     assert not watch.morning_reached(ctx, date(2026, 11, 30))
     ctx.clock.set(warsaw(date(2026, 11, 30), time(7, 0)))
     assert watch.morning_reached(ctx, date(2026, 11, 30))
+
+
+async def test_the_running_service_does_its_morning_by_itself_and_a_restart_repeats_nothing(
+    tmp_path: Path, rules_dir: Path
+) -> None:
+    settings = {"rules_dir": rules_dir, "case_watch_tick_seconds": 0.2}
+    early = ManualClock(warsaw(date(2026, 11, 20), time(6)))  # before the office hour: the loop waits
+    async with open_office(tmp_path, clock=early, **settings) as office:
+        await request_case(office, "due", date(2026, 11, 25))
+        office.clock.set(warsaw(date(2026, 11, 27), time(6, 59)))
+        await request_case(office, "late", date(2026, 11, 20))  # born overdue on Friday
+        assert [k for k, _ in await published(office) if k != "case.digest"] == []
+
+    monday = ManualClock(warsaw(date(2026, 11, 30), time(7, 5)))
+    async with restarted(tmp_path, monday, **settings) as office:
+        async def escalated() -> list[Any]:
+            return [p for k, p in await published(office) if k == "case.escalated"]
+        steps = await wait_for(escalated, what="Monday's escalations by the service's own loop")
+        first = await wait_for(lambda: _digested(office), what="the digest too")
+
+    async with restarted(tmp_path, ManualClock(warsaw(date(2026, 11, 30), time(9))), **settings) as office:
+        await watch.run_morning(office.system.runtimes["cases"].ctx)  # and the loop, on its own, at start
+        assert await published(office) == first
+    # "due" (Wed 25th) is 3 business days overdue: steps 1 and 2; "late" counts from its creation (Fri): step 1.
+    assert sorted(p["step"] for p in steps) == [1, 1, 2]
+
+
+async def _digested(office: Office) -> list[tuple[str, dict[str, Any]]] | None:
+    events = await published(office)
+    return events if any(k == "case.digest" for k, _ in events) else None
+
+
+@asynccontextmanager
+async def restarted(tmp_path: Path, clock: ManualClock, **overrides: object) -> AsyncIterator[Office]:
+    """The embedded system started again on the same data folder (its staff exist already)."""
+    system = EmbeddedSystem(embedded_settings(tmp_path, **overrides), clock=clock)
+    await system.start()
+    try:
+        yield Office(system, clock, {})
+    finally:
+        await system.stop()
