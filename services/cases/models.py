@@ -23,7 +23,9 @@ from services.common.messaging import add_messaging_tables
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 
-# Case status: open → in_progress → done; or withdrawn when the obligation no longer applies.
+# Case status (services/cases/lifecycle.py): open → in_progress → done; or not_applicable (with a reason) from open
+# or in progress; a manager reopens done or not_applicable to in_progress; withdrawn when the obligation no longer
+# applies (readable, never changed again).
 cases = Table(
     "cases",
     metadata,
@@ -55,6 +57,14 @@ cases = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     # Requested after its due date (e.g. a contract entered after a deadline it covers): overdue when created.
     Column("late_on_creation", Boolean, nullable=False, default=False, server_default=false()),
+    # cases_0003_life: the client (its notice), attachment kinds needed before done, why not applicable, the
+    # amounts it was finished with and how many times (the notice's revision), who made a one-off case.
+    Column("client_id", String(36), nullable=True),
+    Column("requires", JSON, nullable=False, default=list, server_default="[]"),
+    Column("status_reason", Text, nullable=True),
+    Column("liabilities", JSON, nullable=True),
+    Column("completions", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_by", String(100), nullable=True),
     # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
     UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
 )
@@ -69,4 +79,32 @@ case_history = Table(
     Column("event", String(50), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_case_history_case", "case_id", "at"),
+)
+
+case_comments = Table(
+    "case_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("author_name", String(200), nullable=False, default=""),
+    Column("text", Text, nullable=False),
+    Index("ix_case_comments_case", "case_id", "at"),
+)
+
+# A file on a case: its bytes live outside the database (services/cases/attachments.py), named by its id.
+case_attachments = Table(
+    "case_attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # upo | statement | other
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Index("ix_case_attachments_case", "case_id", "uploaded_at"),
 )

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     import_max_columns: int = Field(default=100, ge=1)  # columns of its header
     import_max_field_chars: int = Field(default=1_000, ge=1)  # characters of one cell
 
+    # Files on cases (services/cases/attachments.py): where their bytes live (default <data_dir>/attachments;
+    # distributed: a folder every cases process shares) and the largest one accepted.
+    attachments_dir: Path | None = None
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
 
