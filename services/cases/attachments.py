@@ -149,7 +149,7 @@ async def store(ctx: ServiceContext, session: AsyncSession, *, case_id: str, sco
 
 async def list_for(session: AsyncSession, case_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(case_attachments).where(case_attachments.c.case_id == case_id)
-                                 .order_by(case_attachments.c.uploaded_at, case_attachments.c.id))
+                                 .order_by(case_attachments.c.uploaded_at, case_attachments.c.filename))
     return [dict(r._mapping) for r in rows]
 
 

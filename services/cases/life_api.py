@@ -51,7 +51,6 @@ class CommentCommand(Command):
 
 
 class OneOffCommand(Command):
-    contract_id: Annotated[int, Field(ge=1)]
     title: str = Field(min_length=1, max_length=300)
     due: date
     assignee: TeamMember | None = None
