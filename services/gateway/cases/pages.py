@@ -5,6 +5,7 @@ Warsaw time) and the form of a one-off case."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -53,7 +54,14 @@ def local_time_pl(value: Any) -> str:
     return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
 
 
+def pln(value: Any) -> str:
+    """An amount ("1234.50") as Polish money: "1 234,50 zł"."""
+    whole, _, cents = f"{Decimal(str(value)):.2f}".partition(".")
+    return f"{int(whole):,}".replace(",", " ") + f",{cents} zł"
+
+
 templates.env.filters["local_time_pl"] = local_time_pl
+templates.env.filters["pln"] = pln
 templates.env.globals.update(STATUS_PL=STATUS_PL, TAB_PL=TAB_PL, EVENT_PL=EVENT_PL, LIABILITY_PL=LIABILITY_PL,
                              KIND_PL=KIND_PL, SORT_PL=SORT_PL)
 VIEW = allow_page(Permission.view)

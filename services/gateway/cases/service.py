@@ -107,7 +107,7 @@ async def create_one_off(*, ctx: ServiceContext, svc: ServiceClients, caller: Ca
             "client_id": str(contract.get("client_id", "")), "client_name": contract.get("client_name", ""),
             "actor": _actor(caller)}
     case: dict[str, Any] = await svc.call("cases", "POST", f"/contracts/{contract_id}/cases", scope=caller.scope,
-                                          json=body)
+                                          json={k: v for k, v in body.items() if v is not None})
     await audit.record(ctx, caller.user, action="case.create", target=f"case:{case['id']}",
                        detail={"contract_id": contract_id})
     return case
