@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -15,6 +14,7 @@ from services.common.errors import NotFound
 from services.common.params import (
     CaseIdPath,
     CaseStatus,
+    ClientIdFilter,
     ContractIdFilter,
     LoginFilter,
     NameFilter,
@@ -23,6 +23,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
+from services.common.terms import LocalDate
 
 router = APIRouter()
 
@@ -35,13 +36,13 @@ async def list_cases(
     tab: Tab | None = Query(None, description="today, this week (to Sunday), overdue or all open"),
     status: CaseStatus | None = None,
     contract_id: ContractIdFilter = None,
-    client_id: ContractIdFilter = None,
+    client_id: ClientIdFilter = None,
     client: SearchText = None,
     code: NameFilter = None,
     assignee: LoginFilter = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
-    due_before: date | None = None,
+    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
+    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
+    due_before: Annotated[LocalDate | None, Query(description="the same as due_to (kept for older callers)")] = None,
     sort: Sort = "due",
     desc: bool = False,
     limit: int = Query(100, ge=1, le=1000),

@@ -3,8 +3,7 @@ checklist ticks, comments, attachments — and one-off cases of a contract."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -21,6 +20,7 @@ from services.common.params import (
     SearchText,
 )
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import LocalDate
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
@@ -43,8 +43,8 @@ async def list_cases(
     client: SearchText = None,
     code: NameFilter = None,
     assignee: LoginFilter = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
+    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
     sort: Literal["due", "client", "status"] = "due",
     desc: bool = False,
     limit: int = Query(100, ge=1, le=1000),

@@ -4,7 +4,7 @@ Warsaw time) and the form of a one-off case."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from services.common.params import (
     SearchText,
 )
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import LocalDate
 from services.gateway import users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
@@ -78,8 +79,8 @@ async def case_list(
     contract_id: ContractIdFilter = None,
     code: NameFilter = None,
     assignee: LoginFilter = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
+    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
     sort: Literal["due", "client", "status"] = "due",
     offset: Offset = 0,
     limit: int = Query(PAGE_SIZE, ge=1, le=500),
