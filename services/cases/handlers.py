@@ -62,8 +62,11 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             commissioner_login=commissioner.login if commissioner else None,
             commissioner_name=commissioner.name if commissioner else "",
             commissioner_email=commissioner.email if commissioner else "",
-            checklist=[{"item": item, "done": False} for item in request.checklist],
+            checklist=[{**(dict(item) if isinstance(item, dict) else {"item": item}), "done": False}
+                       for item in request.checklist],
             notice=request.notice,
+            requires=request.requires,
+            client_id=request.client_id or None,
             late_on_creation=request.late_on_creation,
             created_at=now,
             updated_at=now,
@@ -199,7 +202,7 @@ async def get_case(*, session: AsyncSession, case_id: str, scope: Scope = SERVIC
     return result
 
 
-CASE_STATUSES = ("open", "in_progress", "done", "withdrawn")
+CASE_STATUSES = ("open", "in_progress", "done", "not_applicable", "withdrawn")
 
 
 async def count_cases(*, session: AsyncSession, today: date) -> tuple[dict[str, int], int]:

@@ -24,7 +24,9 @@ from services.common.messaging import add_messaging_tables
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 
-# Case status: open → in_progress → done; or withdrawn when the obligation no longer applies.
+# Case status (services/cases/lifecycle.py): open → in_progress → done; or not_applicable (with a reason) from open
+# or in progress; a manager reopens done or not_applicable to in_progress; withdrawn when the obligation no longer
+# applies (readable, never changed again).
 cases = Table(
     "cases",
     metadata,
@@ -60,6 +62,14 @@ cases = Table(
     # Where the case stands against its due date, set by the morning job (services/cases/watch.py):
     # on_time, due_soon (N business days or fewer left), overdue. Lists filter on it.
     Column("deadline_state", String(10), nullable=False, default="on_time", server_default="on_time"),
+    # cases_0003_life: the client (its notice), attachment kinds needed before done, why not applicable, the
+    # amounts it was finished with and how many times (the notice's revision), who made a one-off case.
+    Column("client_id", String(36), nullable=True),
+    Column("requires", JSON, nullable=False, default=list, server_default="[]"),
+    Column("status_reason", Text, nullable=True),
+    Column("liabilities", JSON, nullable=True),
+    Column("completions", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_by", String(100), nullable=True),
     # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
     UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
     # "My cases": one person's cases in one status by due date, as assignee or commissioner (bench/my_cases.py
@@ -118,4 +128,32 @@ case_watch_runs = Table(
     Column("day", Date, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("job", "day", name="pk_case_watch_runs"),
+)
+
+case_comments = Table(
+    "case_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("author_name", String(200), nullable=False, default=""),
+    Column("text", Text, nullable=False),
+    Index("ix_case_comments_case", "case_id", "at"),
+)
+
+# A file on a case: its bytes live outside the database (services/cases/attachments.py), named by its id.
+case_attachments = Table(
+    "case_attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # upo | statement | other
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Index("ix_case_attachments_case", "case_id", "uploaded_at"),
 )

@@ -148,3 +148,7 @@ class InputGuard:
             return await receive()  # after the body: the client's disconnect, when it comes
 
         return replayed
+
+# Free text people write on a case (a comment, a reason it does not apply): enough for a paragraph, not a book.
+MAX_COMMENT_CHARS = 4000
+MAX_REASON_CHARS = 1000

@@ -61,6 +61,10 @@ class ContractSnapshot(BaseModel):
     language: str = "pl"
 
 
+# A checklist item as rules give it: its text, or {"item": text, "required": bool}.
+ChecklistItem = str | dict[str, Any]
+
+
 class CaseRequested(BaseModel):
     """Payload of case.requested: the scheduler asks for one generated case (natural key: contract, rule, period)."""
 
@@ -77,17 +81,15 @@ class CaseRequested(BaseModel):
     role: str
     assignee: TeamMember | None
     commissioner: TeamMember | None = None
-    checklist: list[str] = []
+    checklist: list[ChecklistItem] = []
     notice: list[str] = []
+    requires: list[str] = []  # attachment kinds (upo, statement, other) the case needs before it is done
+    client_id: str = ""  # the contract's client ("" from a scheduler older than this field)
     rules_version: str
     contract_version: int
     # Requested after its due date (e.g. a contract entered after a deadline it covers): the case is overdue
     # the moment it is created, and says so.
     late_on_creation: bool = False
-
-
-# A checklist item as rules give it: its text, or (once rules mark items) {"item": text, "required": bool}.
-ChecklistItem = str | dict[str, Any]
 
 
 class CaseReplanned(BaseModel):

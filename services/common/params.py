@@ -52,7 +52,7 @@ SearchText = Annotated[str | None, Query(max_length=MAX_SEARCH), AfterValidator(
 LoginFilter = Annotated[str | None, Query(max_length=64, description="a login"), AfterValidator(plain_or_none)]
 NameFilter = Annotated[str | None, Query(max_length=64), AfterValidator(plain_or_none)]
 ContractStatus = Literal["active", "terminated"]
-CaseStatus = Literal["open", "in_progress", "done", "withdrawn"]
+CaseStatus = Literal["open", "in_progress", "done", "not_applicable", "withdrawn"]
 
 IdempotencyKey = Annotated[
     str | None,

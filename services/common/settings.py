@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Personal data (docs/operations.md): a terminated client's records are kept this many whole years after the
     # end of the year its last contract ended in (tax records: 5), then its personal data may be erased.
     retention_years: int = Field(default=5, ge=0, le=50)
+    # Files on cases (services/cases/attachments.py): where their bytes live (default <data_dir>/attachments;
+    # distributed: a folder every cases process shares) and the largest one accepted.
+    attachments_dir: Path | None = None
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")

@@ -7,6 +7,7 @@ in-process apps (no sockets); distributed, to each service's URL.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -33,7 +34,8 @@ class ServiceClients:
             self._clients[name] = client
 
     async def call(self, service: str, method: str, path: str, *, scope: Scope, json: Any = None,
-                   params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+                   params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                   data: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> Any:
         """Call a service for `scope`; its problem documents come back to our caller as they were (same status,
         fields)."""
         extra = {**(headers or {}), **scope.header()}
@@ -43,7 +45,7 @@ class ServiceClients:
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self._clients[service].request(method, path, json=json, params=clean_params,
-                                                            headers=extra)
+                                                            headers=extra, data=data, files=files)
         except httpx.TransportError as exc:
             raise Problem(503, "Service unavailable", f"the {service} service cannot be reached: {exc}") from exc
         if response.status_code >= 400:
@@ -66,6 +68,39 @@ class ServiceClients:
             if problem.status != 404:
                 raise
             return None
+
+    async def stream(self, service: str, path: str, *, scope: Scope) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+        """GET a file: its headers, and its bytes as they arrive (the response closes when they are read); a
+        problem as `call` raises it."""
+        extra = {**scope.header()}
+        cid = current_correlation_id()
+        if cid:
+            extra[CORRELATION_HEADER] = cid
+        client = self._clients[service]
+        try:
+            response = await client.send(client.build_request("GET", path, headers=extra), stream=True)
+        except httpx.TransportError as exc:
+            raise Problem(503, "Service unavailable", f"the {service} service cannot be reached: {exc}") from exc
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"title": response.text[:200]}
+            raise Problem(response.status_code, body.get("title", "Error"), body.get("detail"),
+                          errors=body.get("errors"))
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() in ("content-type", "content-length", "content-disposition", "x-content-sha256")}
+
+        async def body_of() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return headers, body_of()
 
     async def close(self) -> None:
         for client in self._clients.values():

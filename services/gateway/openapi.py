@@ -43,7 +43,9 @@ WHY = {
     404: "It does not exist, or the caller may not see it",
     409: "It conflicts with what is stored (a NIP, number or login already used, a contract already terminated, "
          "a deactivated user)",
-    413: "The body is larger than TERMINARZ_MAX_BODY_BYTES",
+    410: "It is recorded, but its file is no longer stored",
+    413: "The body is larger than TERMINARZ_MAX_BODY_BYTES (an attachment: TERMINARZ_ATTACHMENT_MAX_BYTES)",
+    415: "The file's content is not of an accepted type",
     422: "Invalid input; `errors` names each field (and, for a CSV file, the row)",
     503: "A service behind the gateway cannot be reached",
 }
@@ -150,17 +152,20 @@ class Case(_Open):
     contract_id: str | None
     title: str
     due: date
-    status: Literal["open", "in_progress", "done", "withdrawn"]
+    status: Literal["open", "in_progress", "done", "not_applicable", "withdrawn"]
     assignee_login: str | None
     commissioner_login: str | None
 
 
 class CaseWithHistory(Case):
     history: list[dict[str, Any]]
+    comments: list[dict[str, Any]] = []
+    attachments: list[dict[str, Any]] = []
 
 
 class CasePage(_Page):
     items: list[Case]
+    counts: dict[str, int] = {}
 
 
 class PlannedObligation(_Open):

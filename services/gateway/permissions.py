@@ -36,8 +36,9 @@ class Permission(StrEnum):
 
     view = "view"  # what the caller's scope holds: cases, clients, contracts, plans, notices, mail; the rules in force
     own_account = "own_account"  # one's own password and API tokens
+    work_cases = "work_cases"  # work the cases one sees: status, checklist, comments, attachments, one-off cases
     change_contracts = "change_contracts"  # clients, contracts, annexes, terminations, CSV imports
-    manage_cases = "manage_cases"  # reassignments and absences
+    manage_cases = "manage_cases"  # reassignments, absences, reopening finished cases
     read_reports = "read_reports"
     read_audit = "read_audit"
     manage_users = "manage_users"  # staff accounts: create, edit, deactivate, reset passwords, tokens
@@ -47,7 +48,7 @@ class Permission(StrEnum):
     erase_personal_data = "erase_personal_data"  # the retention command: erase clients past retention
 
 
-_STAFF = frozenset({Permission.view, Permission.own_account})
+_STAFF = frozenset({Permission.view, Permission.own_account, Permission.work_cases})
 _MANAGER = _STAFF | {Permission.change_contracts, Permission.manage_cases, Permission.read_reports,
                      Permission.read_audit, Permission.export_personal_data}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -64,8 +65,10 @@ SEES_EVERYTHING = frozenset({Role.admin, Role.manager})
 WHAT: dict[Permission, tuple[str, str]] = {
     Permission.view: ("see the office's work", "przeglądać spraw i umów"),
     Permission.own_account: ("change their own account", "zmieniać swojego konta"),
+    Permission.work_cases: ("work cases", "prowadzić spraw"),
     Permission.change_contracts: ("change clients or contracts", "zmieniać klientów ani umów"),
-    Permission.manage_cases: ("reassign cases or record absences", "przekazywać spraw ani rejestrować nieobecności"),
+    Permission.manage_cases: ("reassign or reopen cases or record absences",
+                              "przekazywać ani wznawiać spraw ani rejestrować nieobecności"),
     Permission.read_reports: ("read reports", "przeglądać raportów"),
     Permission.read_audit: ("read the audit log", "przeglądać dziennika zmian"),
     Permission.manage_users: ("manage staff accounts", "zarządzać kontami pracowników"),

@@ -50,6 +50,7 @@ class NavLink:
 # The menu of the layout, in order; an entry shows to those whose role has its permission.
 NAV = (
     NavLink("/", "Pulpit", Permission.view),
+    NavLink("/cases?mine=true&tab=open", "Moje sprawy", Permission.view),
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),

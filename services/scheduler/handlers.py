@@ -30,6 +30,7 @@ from services.common.messages import (
 )
 from services.common.runtime import ServiceContext
 from services.scheduler.domain import Occurrence
+from services.scheduler.domain.rules import checklist_json
 from services.scheduler.models import occurrences, planned_contracts
 from services.scheduler.planner import Detail, Planner, occurrence_changes, occurrence_columns
 
@@ -60,6 +61,7 @@ async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope
         "effective_from": snapshot.effective_from.isoformat(),
         "terms": envelope.payload["terms"],  # its JSON as sent: valid (parsed above) and in the terms.md shape
         "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
+        "client_id": snapshot.client_id,  # carried to the cases (a finished case's notice names the client)
     }
     values: dict[str, Any] = {
         "number": snapshot.number,
@@ -186,8 +188,9 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
             rules_version=planner.version, **occurrence_columns(occ)))
         replans.append((CASE_REPLANNED, CaseReplanned(
             contract_id=row.contract_id, rule_id=occ.rule_id, period=occ.period, due=occ.due,
-            generate_on=occ.generate_on, title_pl=occ.title_pl, title_en=occ.title_en, checklist=list(occ.checklist),
-            role=occ.role, rules_version=planner.version, reason=reason).model_dump(mode="json")))
+            generate_on=occ.generate_on, title_pl=occ.title_pl, title_en=occ.title_en,
+            checklist=checklist_json(occ.checklist), role=occ.role, rules_version=planner.version,
+            reason=reason).model_dump(mode="json")))
     await ctx.messaging.emit_many(session, replans)
     withdrawals: list[tuple[str, dict[str, Any]]] = []
     withdrawn = 0
@@ -320,7 +323,9 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             title_en=detail["title_en"], due=row.due, generate_on=row.generate_on, role=row.role,
             assignee=team.get(row.role) or team.get("accountant"),
             commissioner=team.get("manager"), checklist=detail.get("checklist", []),
-            notice=detail.get("notice", []), rules_version=row.rules_version, contract_version=row.contract_version,
+            notice=detail.get("notice", []), requires=detail.get("requires", []),
+            client_id=_client_of(contract.versions), rules_version=row.rules_version,
+            contract_version=row.contract_version,
             late_on_creation=row.due < today,
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
@@ -329,6 +334,11 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
         status="requested", requested_at=ctx.clock.now()))
     log.info("cases.requested", count=len(rows), contract_id=contract_id)
     return len(rows)
+
+
+def _client_of(versions: Sequence[dict[str, Any]]) -> str:
+    """The client of a contract as its newest stored version names it ("" for versions stored before it was)."""
+    return next((str(v["client_id"]) for v in reversed(versions) if v.get("client_id")), "")
 
 
 def team_for(versions: Sequence[dict[str, Any]], today: date) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from services.common.terms import TermsDocument
 from services.scheduler.domain.conditions import terms_read
 from services.scheduler.domain.facts import build_fact, fact_key, parse_terms
 from services.scheduler.domain.planning import Occurrence, TermsVersion, contract_dates, plan_contract
-from services.scheduler.domain.rules import DUE_ANCHORS, PERIOD_ANCHORS, RuleProblem, RuleSet, RuleSetError
+from services.scheduler.domain.rules import (
+    DUE_ANCHORS,
+    PERIOD_ANCHORS,
+    RuleProblem,
+    RuleSet,
+    RuleSetError,
+    checklist_json,
+)
 from services.scheduler.engine import ObligationMatcher
 from services.scheduler.rulefiles import load_ruleset, read_rule_files
 
@@ -48,8 +55,9 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     return {
         "rule_id": o.rule_id, "period": o.period, "code": o.code, "due": o.due, "generate_on": o.generate_on,
         "role": o.role, "contract_version": o.contract_version,
-        "detail": Detail(title_pl=o.title_pl, title_en=o.title_en, checklist=list(o.checklist),
-                         notice=list(o.notice), nominal_due=o.nominal_due.isoformat(), overridden=o.overridden),
+        "detail": Detail(title_pl=o.title_pl, title_en=o.title_en, checklist=checklist_json(o.checklist),
+                         notice=list(o.notice), nominal_due=o.nominal_due.isoformat(), overridden=o.overridden,
+                         **({"requires": list(o.requires)} if o.requires else {})),
     }
 
 
@@ -64,7 +72,7 @@ def occurrence_changes(stored: Any, occurrence: Occurrence) -> dict[str, dict[st
     old = {"due": stored.due, "generate_on": stored.generate_on, "title_pl": detail.get("title_pl"),
            "title_en": detail.get("title_en"), "checklist": list(detail.get("checklist") or []), "role": stored.role}
     new = {"due": occurrence.due, "generate_on": occurrence.generate_on, "title_pl": occurrence.title_pl,
-           "title_en": occurrence.title_en, "checklist": list(occurrence.checklist), "role": occurrence.role}
+           "title_en": occurrence.title_en, "checklist": checklist_json(occurrence.checklist), "role": occurrence.role}
     return {name: {"from": _json(old[name]), "to": _json(new[name])} for name in CASE_FIELDS
             if old[name] != new[name]}
 

@@ -44,6 +44,8 @@ ROLES_WITH = {
     "view": {"admin", "manager", "accountant", "payroll"},
     "own_account": {"admin", "manager", "accountant", "payroll"},
     "change_contracts": {"admin", "manager"},
+    "work_cases": {"admin", "manager", "accountant", "payroll"},
+    "manage_cases": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
     "read_reports": {"admin", "manager"},
     "export_personal_data": {"admin", "manager"},
@@ -105,6 +107,25 @@ class World:
         assert created.status_code == 201, created.text
         return int(created.json()["id"])
 
+    async def fresh_case(self, *, finished: bool = False) -> str:
+        """A one-off case of the contract (anna's), open with one checklist item, or already done."""
+        async with self.office.api() as api:
+            created = await api.post(f"/api/v1/contracts/{self.contract_id}/cases", json={
+                "title": f"Sprawa {self.next()}", "due": "2026-12-15", "checklist": ["Sprawdź"]})
+            assert created.status_code == 201, created.text
+            case_id = str(created.json()["id"])
+            if finished:
+                done = await api.post(f"/api/v1/cases/{case_id}/finish", json={})
+                assert done.status_code == 200, done.text
+        return case_id
+
+    async def fresh_attachment(self) -> str:
+        async with self.office.api() as api:
+            added = await api.post(f"/api/v1/cases/{self.case_id}/attachments",
+                                   files={"file": ("upo.txt", b"UPO"), "kind": (None, "upo")})
+            assert added.status_code == 201, added.text
+        return str(added.json()["id"])
+
     async def fresh_user(self, *, active: bool = True) -> str:
         login = f"u{self.next()}"
         async with self.office.system.gateway.ctx.db.transaction() as session:
@@ -153,7 +174,7 @@ def form(url: str, **data: str) -> Builder:
 
 def posting(url: str, **body: Any) -> Builder:
     async def build(world: World, allowed: bool) -> Req:
-        return Req(url.format(client=world.client_id, contract=world.contract_id), json=body)
+        return Req(url.format(client=world.client_id, contract=world.contract_id, case=world.case_id), json=body)
 
     return build
 
@@ -214,6 +235,45 @@ async def _new_user(world: World, allowed: bool) -> Req:
 async def _revoke_token(world: World, allowed: bool) -> Req:
     token_id = await world.fresh_token("ewa")
     return Req(f"/api/v1/users/ewa/tokens/{token_id}")
+
+
+def case_action(action: str, *, finished: bool = False, page: bool = False, **body: Any) -> Builder:
+    """A change of a fresh case (each allowed call changes its own); `page`: the web form's route."""
+    async def build(world: World, allowed: bool) -> Req:
+        case_id = await world.fresh_case(finished=finished) if allowed else world.case_id
+        if page:
+            return Req(f"/cases/{case_id}/{action}", data={k: str(v) for k, v in body.items()})
+        return Req(f"/api/v1/cases/{case_id}/{action}", json=body)
+
+    return build
+
+
+_BOUNDARY = "matrixboundary"
+
+
+async def _attach(world: World, allowed: bool) -> Req:
+    body = (f"--{_BOUNDARY}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nupo\r\n"
+            f"--{_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upo.txt\"\r\n"
+            f"Content-Type: text/plain\r\n\r\nUPO\r\n--{_BOUNDARY}--\r\n").encode()
+    return Req(f"/api/v1/cases/{world.case_id}/attachments", content=body,
+               headers={"Content-Type": f"multipart/form-data; boundary={_BOUNDARY}"})
+
+
+async def _download(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/cases/{world.case_id}/attachments/{await world.fresh_attachment()}")
+
+
+async def _page_download(world: World, allowed: bool) -> Req:
+    return Req(f"/cases/{world.case_id}/attachments/{await world.fresh_attachment()}")
+
+
+async def _page_one_off(world: World) -> Req:
+    return Req(f"/contracts/{world.contract_id}/cases/new", data={"title": "Jednorazowa", "due": "2026-12-20"})
+
+
+async def _page_attach(world: World, allowed: bool) -> Req:
+    return Req(f"/cases/{world.case_id}/attachments", files={"file": ("upo.txt", b"UPO", "text/plain"),
+                                                             "kind": (None, "upo")})
 
 
 # --- Pages ---------------------------------------------------------------------------------------------
@@ -300,6 +360,20 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            on_team=True),
     ("GET", "/api/v1/cases"): Route("view", 200, static("/api/v1/cases")),
     ("GET", "/api/v1/cases/{case_id}"): Route("view", 200, static("/api/v1/cases/{case}"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/start"): Route("work_cases", 200, case_action("start"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/finish"): Route("work_cases", 200, case_action("finish"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/not-applicable"): Route(
+        "work_cases", 200, case_action("not-applicable", reason="nie dotyczy"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/reopen"): Route("manage_cases", 200, case_action("reopen", finished=True)),
+    ("PUT", "/api/v1/cases/{case_id}/checklist/{index}"): Route(
+        "work_cases", 200, posting("/api/v1/cases/{case}/checklist/0", done=True), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/comments"): Route(
+        "work_cases", 201, posting("/api/v1/cases/{case}/comments", text="Uwaga"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/attachments"): Route("work_cases", 201, _attach, on_team=True),
+    ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}"): Route("view", 200, _download, on_team=True),
+    ("POST", "/api/v1/contracts/{contract_id}/cases"): Route(
+        "work_cases", 201, posting("/api/v1/contracts/{contract}/cases", title="Jednorazowa", due="2026-12-20"),
+        on_team=True),
     ("GET", "/api/v1/rules"): Route("view", 200, static("/api/v1/rules")),
     ("POST", "/api/v1/rules/preview"): Route("manage_rules", 200, posting("/api/v1/rules/preview")),
     ("POST", "/api/v1/rules/apply"): Route("manage_rules", 200, posting("/api/v1/rules/apply")),
@@ -328,6 +402,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/"): Route("view", 200, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
+    ("POST", "/cases/{case_id}/start"): Route("work_cases", 303, case_action("start", page=True), on_team=True),
+    ("POST", "/cases/{case_id}/finish"): Route("work_cases", 303, case_action("finish", page=True), on_team=True),
+    ("POST", "/cases/{case_id}/not-applicable"): Route(
+        "work_cases", 303, case_action("not-applicable", page=True, reason="nie dotyczy"), on_team=True),
+    ("POST", "/cases/{case_id}/reopen"): Route("manage_cases", 303, case_action("reopen", finished=True, page=True)),
+    ("POST", "/cases/{case_id}/checklist/{index}"): Route(
+        "work_cases", 303, case_action("checklist/0", page=True, done="true"), on_team=True),
+    ("POST", "/cases/{case_id}/comments"): Route(
+        "work_cases", 303, case_action("comments", page=True, text="Uwaga"), on_team=True),
+    ("POST", "/cases/{case_id}/attachments"): Route("work_cases", 303, _page_attach, on_team=True),
+    ("GET", "/cases/{case_id}/attachments/{attachment_id}"): Route("view", 200, _page_download, on_team=True),
+    ("GET", "/contracts/{contract_id}/cases/new"): Route(
+        "work_cases", 200, static("/contracts/{contract}/cases/new"), on_team=True),
+    ("POST", "/contracts/{contract_id}/cases/new"): Route(
+        "work_cases", 303, lambda world, allowed: _page_one_off(world), on_team=True),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
     ("GET", "/clients/new"): Route("change_contracts", 200, static("/clients/new")),
     ("POST", "/clients/new"): Route("change_contracts", 303, _page_new_client),

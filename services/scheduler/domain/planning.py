@@ -14,7 +14,15 @@ from dateutil.rrule import rrulestr
 from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
 from services.scheduler.domain.facts import parse_terms
-from services.scheduler.domain.rules import END_ANCHORS, Due, DueAnchor, PeriodKind, Rule, RuleSet
+from services.scheduler.domain.rules import (
+    END_ANCHORS,
+    ChecklistEntry,
+    Due,
+    DueAnchor,
+    PeriodKind,
+    Rule,
+    RuleSet,
+)
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
 # periods ending earlier than this before the horizon cannot be due inside it.
@@ -66,10 +74,11 @@ class Occurrence:
     role: str
     title_pl: str
     title_en: str
-    checklist: tuple[str, ...]
+    checklist: tuple[ChecklistEntry, ...]
     notice: tuple[str, ...]
     contract_version: int
     overridden: bool = False
+    requires: tuple[str, ...] = ()
 
 
 MatchedRules = Mapping[int, Collection[str]] | Callable[[TermsDocument], Collection[str]]
@@ -270,7 +279,7 @@ def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: Contra
         rule_id=rule.id, code=rule.code, period=period.label, period_start=period.start, period_end=period.end,
         due=due, nominal_due=override.due if override else nominal, generate_on=_generate_on(rule, due, calendar),
         role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=rule.checklist,
-        notice=rule.notice, contract_version=version.version, overridden=override is not None,
+        notice=rule.notice, requires=rule.requires, contract_version=version.version, overridden=override is not None,
     )
 
 

@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 from services.common.calendar import Shift
 from services.scheduler.domain.conditions import COMPARISONS, parse_condition
 from services.scheduler.domain.rules import (
+    ATTACHMENT_KINDS,
     CATEGORIES,
     DUE_ANCHORS,
     END_ANCHORS,
@@ -32,11 +33,13 @@ from services.scheduler.domain.rules import (
     PERIOD_LABEL_PATTERNS,
     RECURRENCE_PERIOD,
     ROLES,
+    ChecklistEntry,
     Due,
     DueOverride,
     Lead,
     PeriodKind,
     Recurrence,
+    RequiredItem,
     Rule,
     RuleProblem,
     RuleSet,
@@ -121,7 +124,12 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "role": {"enum": list(ROLES)},
-                "checklist": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "checklist": {"type": "array", "items": {"oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "object", "required": ["item"], "additionalProperties": False, "properties": {
+                        "item": {"type": "string", "minLength": 1}, "required": {"type": "boolean"}}},
+                ]}},
+                "requires": {"type": "array", "items": {"enum": list(ATTACHMENT_KINDS)}, "uniqueItems": True},
                 "notice": {"type": "array", "items": {"enum": list(NOTICE_KINDS)}, "uniqueItems": True},
                 "valid_from": _DATE,
                 "valid_to": _DATE,
@@ -354,9 +362,17 @@ def _build_rule(name: str, raw: Mapping[str, Any], problems: list[RuleProblem]) 
         id=rule_id, code=raw["code"], title_pl=raw["title"]["pl"], title_en=raw["title"]["en"],
         category=raw["category"], legal_basis=raw["legal_basis"], when=condition, recurrence=recurrence,
         due=due, shift=Shift(raw.get("shift", Shift.NEXT_BUSINESS_DAY.value)), lead=lead, role=raw["role"],
-        checklist=tuple(raw.get("checklist", ())), notice=tuple(raw.get("notice", ())),
+        checklist=tuple(_checklist_entry(item) for item in raw.get("checklist", ())),
+        notice=tuple(raw.get("notice", ())), requires=tuple(raw.get("requires", ())),
         valid_from=valid_from, valid_to=valid_to, source=name,
     )
+
+
+def _checklist_entry(raw: Any) -> ChecklistEntry:
+    """A validated checklist item: `{item, required: true}` is a required one; `{item}` is its plain text."""
+    if isinstance(raw, dict):
+        return RequiredItem(raw["item"]) if raw.get("required") else str(raw["item"])
+    return str(raw)
 
 
 def read_file(name: str, document: Any, problems: list[RuleProblem]) -> FileContent:

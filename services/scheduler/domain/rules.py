@@ -27,6 +27,8 @@ ROLES = tuple(role.value for role in TeamRole)
 CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "offboarding",
               "other")
 NOTICE_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
+# What a rule may require attached to its case before the case is done (`requires: [upo]`).
+ATTACHMENT_KINDS = ("upo", "statement", "other")
 PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once")
 RECURRENCE_PERIOD: dict[str, PeriodKind] = {
@@ -98,6 +100,22 @@ class Lead:
 
 
 @dataclass(frozen=True)
+class RequiredItem:
+    """A checklist item that must be ticked before its case may be done (`{item: ..., required: true}`)."""
+
+    item: str
+
+
+# A checklist item: its text, or a required one.
+ChecklistEntry = str | RequiredItem
+
+
+def checklist_json(items: Sequence[ChecklistEntry]) -> list[str | dict[str, Any]]:
+    """Checklist items as messages and stored plans carry them: plain texts, required ones as {item, required}."""
+    return [{"item": i.item, "required": True} if isinstance(i, RequiredItem) else i for i in items]
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     code: str
@@ -111,8 +129,9 @@ class Rule:
     shift: Shift
     lead: Lead
     role: str
-    checklist: tuple[str, ...] = ()
+    checklist: tuple[ChecklistEntry, ...] = ()
     notice: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # attachment kinds the case needs before it is done
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = ""

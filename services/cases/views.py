@@ -1,0 +1,120 @@
+"""Lists of cases as people work them: "my cases" with its tabs, filters, sorting, paging and counts per status.
+
+One query shape for the API and the page; the caller's scope (`handlers.visible`) applies to the list, its total
+and its counts alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.lifecycle import OPEN_STATUSES, STATUSES
+from services.cases.models import cases
+from services.common.scope import Scope
+
+Tab = Literal["today", "week", "overdue", "open"]
+Sort = Literal["due", "client", "status"]
+TABS: tuple[Tab, ...] = ("today", "week", "overdue", "open")
+
+
+def mine(login: str) -> ColumnElement[bool]:
+    """The cases that are a person's own work: those assigned to them. (The one place to widen it, e.g. to the
+    cases they cover as a substitute.)"""
+    return cases.c.assignee_login == login
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    mine_of: str | None = None  # a login: only that person's own cases (`mine`)
+    visible_to: str | None = None  # a login: the cases they do or commissioned (the older filter)
+    tab: Tab | None = None
+    status: str | None = None
+    contract_id: str | None = None
+    client_id: str | None = None
+    client: str | None = None  # part of the client's name
+    code: str | None = None
+    assignee: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    deadline_state: str | None = None  # on_time | due_soon | overdue, of open cases (watch.py)
+    sort: Sort = "due"
+    descending: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+def week_end(today: date) -> date:
+    """The Sunday of `today`'s week: "this week" runs from today to it."""
+    return today + timedelta(days=6 - today.weekday())
+
+
+def _conditions(scope: Scope, f: CaseFilter, today: date) -> list[ColumnElement[bool]]:
+    from services.cases.handlers import visible
+
+    where: list[ColumnElement[bool]] = [visible(scope)]
+    if f.mine_of is not None:
+        where.append(mine(f.mine_of))
+    if f.visible_to is not None:
+        where.append(or_(cases.c.assignee_login == f.visible_to, cases.c.commissioner_login == f.visible_to))
+    if f.tab is not None:
+        where.append(cases.c.status.in_(OPEN_STATUSES))
+        if f.tab == "today":
+            where.append(cases.c.due == today)
+        elif f.tab == "week":
+            where.append(cases.c.due.between(today, week_end(today)))
+        elif f.tab == "overdue":
+            where.append(cases.c.due < today)
+    if f.contract_id is not None:
+        where.append(cases.c.contract_id == f.contract_id)
+    if f.client_id is not None:
+        where.append(cases.c.client_id == f.client_id)
+    if f.client:
+        escaped = f.client.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(func.lower(cases.c.client_name).like(f"%{escaped.lower()}%", escape="\\"))
+    if f.code is not None:
+        where.append(cases.c.code == f.code)
+    if f.assignee is not None:
+        where.append(cases.c.assignee_login == f.assignee)
+    if f.due_from is not None:
+        where.append(cases.c.due >= f.due_from)
+    if f.due_to is not None:
+        where.append(cases.c.due <= f.due_to)
+    if f.deadline_state is not None:  # a finished case keeps its last state, unlisted here
+        where.extend((cases.c.deadline_state == f.deadline_state, cases.c.status.in_(OPEN_STATUSES)))
+    return where
+
+
+_STATUS_ORDER = case({s: i for i, s in enumerate(STATUSES)}, value=cases.c.status, else_=len(STATUSES))
+
+
+def _ordered(query: Select[Any], f: CaseFilter) -> Select[Any]:
+    by: dict[str, list[Any]] = {
+        "due": [cases.c.due],
+        "client": [cases.c.client_name, cases.c.due],
+        "status": [_STATUS_ORDER, cases.c.due],
+    }
+    keys = by[f.sort]
+    keys = [k.desc() for k in keys] if f.descending else keys
+    return query.order_by(*keys, cases.c.title, cases.c.id)
+
+
+async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: date) -> dict[str, Any]:
+    """A page of cases, their total, and the count per status of the same filters without the status one."""
+    where = _conditions(scope, f, today)
+    by_status = {status: 0 for status in STATUSES}
+    for status, n in await session.execute(select(cases.c.status, func.count()).where(*where)
+                                           .group_by(cases.c.status)):
+        by_status[status] = int(n)
+    if f.status is not None:
+        where.append(cases.c.status == f.status)
+        total = by_status.get(f.status, 0)
+    else:
+        total = sum(by_status.values())
+    rows = await session.execute(_ordered(select(cases).where(*where), f).limit(f.limit).offset(f.offset))
+    return {"items": [dict(row._mapping) for row in rows], "total": total, "counts": by_status,
+            "limit": f.limit, "offset": f.offset}
