@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from services.cases import handlers
+from services.cases import assignment_api, handlers
 from services.common.errors import NotFound
 from services.common.params import CaseIdPath, CaseStatus, ContractIdFilter, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
 
 router = APIRouter()
+router.include_router(assignment_api.router)  # reassignments and absences
 
 
 @router.get("/cases")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from services.cases import handlers
+from services.cases import assignment, handlers
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
-from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN
+from services.common.messages import (
+    CASE_REPLANNED,
+    CASE_REQUESTED,
+    CASE_WITHDRAWN,
+    CONTRACT_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_TERMINATED,
+)
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec
 
@@ -31,6 +38,11 @@ spec = ServiceSpec(
         CASE_REQUESTED: handlers.on_case_requested,
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
+        # Team changes by annex (assignment.py).
+        CONTRACT_CREATED: assignment.on_contract_version,
+        CONTRACT_CHANGED: assignment.on_contract_version,
+        CONTRACT_TERMINATED: assignment.on_contract_version,
     },
+    loops=[assignment.team_change_loop],
     probes=[case_metrics],
 )

@@ -49,6 +49,7 @@ NAV = (
     NavLink("/contracts", "Umowy", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
+    NavLink("/absences", "Nieobecności", Permission.manage_cases),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
 )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from services.common.params import CaseIdPath
+from services.common.runtime import ServiceContext, get_context
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.contracts.service import staff
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import not_found, render, templates
 
@@ -31,8 +33,11 @@ async def case_list(request: Request, status: Literal["", "open", "in_progress",
 
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, case_id: CaseIdPath, caller: Caller = Depends(VIEW),
+                    ctx: ServiceContext = Depends(get_context),
                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     case = await cases.find_case(svc=svc, caller=caller, case_id=str(case_id))
     if case is None:
         return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
-    return render(request, "cases/case.html", caller.user, case=case)
+    # Managers get the form handing the case to someone else (assignment/pages.py).
+    extra: dict[str, Any] = {"staff": await staff(ctx)} if caller.may(Permission.manage_cases) else {}
+    return render(request, "cases/case.html", caller.user, case=case, **extra)
