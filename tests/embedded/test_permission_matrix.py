@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ ROLES_WITH = {
     "view": {"admin", "manager", "accountant", "payroll"},
     "own_account": {"admin", "manager", "accountant", "payroll"},
     "change_contracts": {"admin", "manager"},
+    "manage_cases": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
@@ -213,6 +214,72 @@ async def _revoke_token(world: World, allowed: bool) -> Req:
     return Req(f"/api/v1/users/ewa/tokens/{token_id}")
 
 
+_REASSIGNS = itertools.count()
+NO_ABSENCE = "00000000-0000-4000-8000-000000000000"  # refused before it is looked up
+
+
+def _reassign_one(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        # Each allowed call hands the case on: to ola, back to anna, …
+        to = ("ola" if next(_REASSIGNS) % 2 == 0 else "anna") if allowed else "ola"
+        body = {"to": to, "reason": "macierz"}
+        url = f"{'' if page else '/api/v1'}/cases/{world.case_id}/reassign"
+        return Req(url, data=body) if page else Req(url, json=body)
+
+    return build
+
+
+def _reassign_all(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        body = {"contract_id": world.contract_id, "from_login": "ewa", "to": "ola", "reason": "macierz"}
+        if page:
+            return Req("/cases/reassign", data={k: str(v) for k, v in body.items()})
+        return Req("/api/v1/cases/reassign", json=body)
+
+    return build
+
+
+def _absence_dates(world: World) -> dict[str, str]:
+    first = date(2027, 1, 1) + timedelta(days=10 * world.next())
+    return {"starts_on": first.isoformat(), "ends_on": (first + timedelta(days=2)).isoformat()}
+
+
+async def _fresh_absence(world: World) -> str:
+    async with world.office.api() as api:
+        created = await api.post("/api/v1/absences", json={"login": "ewa", "substitute": "ola",
+                                                           **_absence_dates(world)})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _new_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        body = {"login": "ewa", "substitute": "ola", **_absence_dates(world)}
+        return Req("/absences", data=body) if page else Req("/api/v1/absences", json=body)
+
+    return build
+
+
+def _end_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        absence = await _fresh_absence(world) if allowed else NO_ABSENCE
+        async with world.office.api() as api:
+            starts_on = (await api.get("/api/v1/absences", params={"login": "ewa"})).json()["items"][0]["starts_on"]
+        if page:
+            return Req(f"/absences/{absence}/end", data={"ends_on": starts_on})
+        return Req(f"/api/v1/absences/{absence}/end", json={"ends_on": starts_on})
+
+    return build
+
+
+def _cancel_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        absence = await _fresh_absence(world) if allowed else NO_ABSENCE
+        return Req(f"/absences/{absence}/cancel", data={}) if page else Req(f"/api/v1/absences/{absence}/cancel")
+
+    return build
+
+
 # --- Pages ---------------------------------------------------------------------------------------------
 
 
@@ -297,6 +364,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            on_team=True),
     ("GET", "/api/v1/cases"): Route("view", 200, static("/api/v1/cases")),
     ("GET", "/api/v1/cases/{case_id}"): Route("view", 200, static("/api/v1/cases/{case}"), on_team=True),
+    ("POST", "/api/v1/cases/reassign"): Route("manage_cases", 200, _reassign_all(page=False)),
+    ("POST", "/api/v1/cases/{case_id}/reassign"): Route("manage_cases", 200, _reassign_one(page=False)),
+    ("GET", "/api/v1/absences"): Route("manage_cases", 200, static("/api/v1/absences")),
+    ("POST", "/api/v1/absences"): Route("manage_cases", 201, _new_absence(page=False)),
+    ("POST", "/api/v1/absences/{absence_id}/end"): Route("manage_cases", 200, _end_absence(page=False)),
+    ("POST", "/api/v1/absences/{absence_id}/cancel"): Route("manage_cases", 200, _cancel_absence(page=False)),
     ("GET", "/api/v1/rules"): Route("view", 200, static("/api/v1/rules")),
     ("POST", "/api/v1/rules/preview"): Route("manage_rules", 200, posting("/api/v1/rules/preview")),
     ("POST", "/api/v1/rules/apply"): Route("manage_rules", 200, posting("/api/v1/rules/apply")),
@@ -317,6 +390,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/"): Route("view", 303, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
+    ("POST", "/cases/reassign"): Route("manage_cases", 200, _reassign_all(page=True)),
+    ("POST", "/cases/{case_id}/reassign"): Route("manage_cases", 303, _reassign_one(page=True)),
+    ("GET", "/absences"): Route("manage_cases", 200, static("/absences")),
+    ("POST", "/absences"): Route("manage_cases", 303, _new_absence(page=True)),
+    ("POST", "/absences/{absence_id}/end"): Route("manage_cases", 303, _end_absence(page=True)),
+    ("POST", "/absences/{absence_id}/cancel"): Route("manage_cases", 303, _cancel_absence(page=True)),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
     ("GET", "/clients/new"): Route("change_contracts", 200, static("/clients/new")),
     ("POST", "/clients/new"): Route("change_contracts", 303, _page_new_client),
