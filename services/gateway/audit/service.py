@@ -39,6 +39,11 @@ ACTIONS_PL: dict[str, str] = {
     "user.password_change": "zmiana własnego hasła",
     "token.create": "nowy token API",
     "token.revoke": "unieważniony token API",
+    "case.reassign": "przekazanie sprawy",
+    "case.reassign_all": "przekazanie spraw umowy",
+    "absence.create": "nowa nieobecność",
+    "absence.end": "wcześniejszy koniec nieobecności",
+    "absence.cancel": "odwołana nieobecność",
 }
 
 
