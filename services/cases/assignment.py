@@ -156,8 +156,9 @@ async def _clear_substitute(ctx: ServiceContext, session: AsyncSession, case: An
 
 
 async def cover(ctx: ServiceContext, session: AsyncSession, case_id: str, *, actor: str) -> None:
-    """Set (or clear) a case's substitute by its assignee's absences: call after a case is created or its assignee
-    changes. An open case of an absent assignee, due or created in the absence, goes to their substitute."""
+    """Set (or clear) a case's substitute by its assignee's absences: call after a case is created, or its assignee
+    or due date changes. An open case of an absent assignee, due or created in the absence, goes to their
+    substitute; one no absence covers any more goes back, unless the substitute has started it."""
     case = (await session.execute(select(cases).where(cases.c.id == case_id))).first()
     if case is None or case.status not in OPEN_STATUSES:
         return
@@ -165,7 +166,10 @@ async def cover(ctx: ServiceContext, session: AsyncSession, case_id: str, *, act
     if absence is not None and absence.id != case.absence_id:
         await _set_substitute(ctx, session, case, absence, actor)
     elif absence is None and case.substitute_login is not None:
-        await _clear_substitute(ctx, session, case, actor, f"{case.assignee_login} is not absent for this case")
+        # Started work stays with the substitute of the assignee's own (ended) absence; anything else goes back.
+        owner = (await session.execute(select(absences.c.login).where(absences.c.id == case.absence_id))).scalar()
+        if case.status == "open" or owner != case.assignee_login:
+            await _clear_substitute(ctx, session, case, actor, f"{case.assignee_login} is not absent for this case")
 
 
 def _absence_dict(row: Any) -> dict[str, Any]:

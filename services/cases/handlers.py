@@ -128,6 +128,8 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
              if name in ("due", "generate_on", "role")]
     moves += [f"{name.replace('_', ' ')} changed" for name in changed if name in ("title", "title_en", "checklist")]
     await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
+    if "due" in changed:
+        await cover(ctx, session, row.id, actor="absence")  # the new due date may fall in or out of an absence
     log.info("case.replanned", case_id=row.id, rule_id=replanned.rule_id, period=replanned.period,
              changed=sorted(changed))
 

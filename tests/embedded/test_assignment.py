@@ -371,3 +371,24 @@ async def test_an_annex_through_the_api_reaches_the_cases_on_its_day(office: Off
 async def _period(cases_of: Any, period: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = (await cases_of()).get(period)
     return found
+
+
+async def test_a_replanned_due_date_moves_a_case_into_or_out_of_an_absence(office: Office) -> None:
+    from services.common.messages import CASE_REPLANNED, CaseReplanned
+
+    assert (await _absence(office, starts_on="2026-12-07", ends_on="2026-12-11")).status_code == 201
+    case_id = await _request(office, "p-1", date(2026, 12, 14))
+    ctx = office.system.runtimes["cases"].ctx
+
+    async def replan(due: date) -> dict[str, Any]:
+        message = CaseReplanned(contract_id="c-1", rule_id="vat.jpk_v7m", period="p-1", due=due, generate_on=due,
+                                title_pl="JPK_V7M p-1", title_en="JPK_V7M p-1", role="accountant",
+                                rules_version="v2", reason="rules v2")
+        async with ctx.db.transaction() as session:
+            await handlers.on_case_replanned(ctx, session, _envelope(CASE_REPLANNED, message.model_dump(mode="json")))
+        return await _case(office, case_id)
+
+    assert (await _case(office, case_id))["substitute_login"] is None
+    assert (await replan(date(2026, 12, 10)))["substitute_login"] == "ola"
+    back = await replan(date(2026, 12, 15))
+    assert back["substitute_login"] is None and _events(back, "handed_back")

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 async def list_cases(
     status: CaseStatus | None = None,
     contract_id: ContractIdFilter = None,
-    mine: bool = Query(False, description="only the cases the caller does or commissioned"),
+    mine: bool = Query(False, description="only the cases the caller does (as assignee or substitute) or commissioned"),
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
     caller: Caller = Depends(allow(Permission.view)),

@@ -11,7 +11,7 @@ from services.gateway.permissions import Caller
 
 async def list_cases(*, svc: ServiceClients, caller: Caller, mine: bool = False, status: str | None = None,
                      contract_id: int | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """Cases by due date; `mine`: only those the caller does or commissioned."""
+    """Cases by due date; `mine`: only those the caller does (as assignee or substitute) or commissioned."""
     page: dict[str, Any] = await svc.call("cases", "GET", "/cases", scope=caller.scope, params={
         "visible_to": caller.login if mine else None, "status": status, "contract_id": contract_id,
         "limit": limit, "offset": offset})
