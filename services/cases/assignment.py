@@ -31,6 +31,7 @@ from services.common.messages import (
 from services.common.params import plain_or_none
 from services.common.runtime import ServiceContext
 from services.common.scope import Scope
+from services.common.terms import LocalDate
 
 log = get_logger(__name__)
 
@@ -61,8 +62,8 @@ class Person(BaseModel):
 class AbsenceIn(BaseModel):
     login: str = Field(min_length=1, max_length=100)
     name: str = Field("", max_length=200)
-    starts_on: date
-    ends_on: date
+    starts_on: LocalDate
+    ends_on: LocalDate
     substitute: Person | None = None
     note: str = Field("", max_length=1000)
 
@@ -79,7 +80,7 @@ class AbsenceIn(BaseModel):
 
 
 class AbsenceEnd(BaseModel):
-    ends_on: date  # the last day of the absence (before the day it was to end)
+    ends_on: LocalDate  # the last day of the absence (before the day it was to end)
 
 
 class Reassignment(BaseModel):

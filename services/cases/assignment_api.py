@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from services.cases.assignment import AbsenceEnd, AbsenceIn, ReassignAll, Reassi
 from services.common.params import CaseIdPath, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
+from services.common.terms import LocalDate
 
 router = APIRouter()
 AbsenceIdPath = Path(description="the absence's id (a UUID)")
@@ -36,7 +36,7 @@ async def reassign_case(case_id: CaseIdPath, body: Reassignment, ctx: ServiceCon
 
 @router.get("/absences")
 async def list_absences(ctx: ServiceContext = Depends(get_context), login: LoginFilter = None,
-                        current_on: date | None = None, limit: int = Query(100, ge=1, le=1000),
+                        current_on: LocalDate | None = None, limit: int = Query(100, ge=1, le=1000),
                         offset: Offset = 0) -> dict[str, Any]:
     """Absences, newest first; `login`: of or covered by that person; `current_on`: not over on that day."""
     async with ctx.db.reading() as session:

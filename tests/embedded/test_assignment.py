@@ -239,8 +239,8 @@ async def test_all_open_cases_of_a_person_on_a_contract_go_to_another(office: Of
     other_contract = await _request(office, "p-x", date(2026, 12, 6), contract_id="2")
     other_person = await _request(office, "p-y", date(2026, 12, 7), contract_id="1", assignee="piotr")
     async with office.api("maria") as maria:
-        response = await maria.post("/api/v1/cases/reassign", json={
-            "contract_id": 1, "from_login": "anna", "to": "ola", "reason": "zmiana opiekuna"})
+        response = await maria.post("/api/v1/contracts/1/reassign", json={
+            "from_login": "anna", "to": "ola", "reason": "zmiana opiekuna"})
     assert response.status_code == 200, response.text
     assert response.json()["moved"] == 3 and sorted(response.json()["case_ids"]) == sorted(moving)
     for case_id in moving:

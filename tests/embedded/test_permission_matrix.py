@@ -231,10 +231,10 @@ def _reassign_one(page: bool) -> Builder:
 
 def _reassign_all(page: bool) -> Builder:
     async def build(world: World, allowed: bool) -> Req:
-        body = {"contract_id": world.contract_id, "from_login": "ewa", "to": "ola", "reason": "macierz"}
+        body = {"from_login": "ewa", "to": "ola", "reason": "macierz"}
         if page:
-            return Req("/cases/reassign", data={k: str(v) for k, v in body.items()})
-        return Req("/api/v1/cases/reassign", json=body)
+            return Req("/cases/reassign", data={**body, "contract_id": str(world.contract_id)})
+        return Req(f"/api/v1/contracts/{world.contract_id}/reassign", json=body)
 
     return build
 
@@ -364,7 +364,7 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            on_team=True),
     ("GET", "/api/v1/cases"): Route("view", 200, static("/api/v1/cases")),
     ("GET", "/api/v1/cases/{case_id}"): Route("view", 200, static("/api/v1/cases/{case}"), on_team=True),
-    ("POST", "/api/v1/cases/reassign"): Route("manage_cases", 200, _reassign_all(page=False)),
+    ("POST", "/api/v1/contracts/{contract_id}/reassign"): Route("manage_cases", 200, _reassign_all(page=False)),
     ("POST", "/api/v1/cases/{case_id}/reassign"): Route("manage_cases", 200, _reassign_one(page=False)),
     ("GET", "/api/v1/absences"): Route("manage_cases", 200, static("/api/v1/absences")),
     ("POST", "/api/v1/absences"): Route("manage_cases", 201, _new_absence(page=False)),

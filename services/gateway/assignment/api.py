@@ -10,17 +10,19 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.common.params import MAX_ID, CaseIdPath, LoginFilter, Offset
+from services.common.params import CaseIdPath, ContractIdPath, LoginFilter, Offset
 from services.common.runtime import ServiceContext, get_context
+from services.common.terms import LocalDate
 from services.gateway.assignment import service as assignment
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
-from services.gateway.openapi import CHANGE, CREATE, READ, Case, _Open, _Page, success
+from services.gateway.openapi import CHANGE, CREATE, Case, _Open, _Page, problems, success
 from services.gateway.permissions import Caller, Permission, allow
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 MANAGE = allow(Permission.manage_cases)
 AbsenceIdPath = Path(description="the absence's id (a UUID)")
+MANAGER_READ = problems(401, 403, 422, 503)
 
 
 class ReassignBody(BaseModel):
@@ -29,20 +31,19 @@ class ReassignBody(BaseModel):
 
 
 class ReassignAllBody(ReassignBody):
-    contract_id: int = Field(ge=1, le=MAX_ID)
     from_login: str = Field(min_length=1, max_length=100, description="whose open cases of the contract move")
 
 
 class AbsenceBody(BaseModel):
     login: str = Field(min_length=1, max_length=100, description="who is absent")
-    starts_on: date = Field(description="the first day of the absence (Warsaw date)")
-    ends_on: date = Field(description="the last day of the absence, included")
+    starts_on: LocalDate = Field(description="the first day of the absence (Warsaw date)")
+    ends_on: LocalDate = Field(description="the last day of the absence, included")
     substitute: str | None = Field(None, max_length=100, description="the login of who stands in")
     note: str = Field("", max_length=1000)
 
 
 class AbsenceEndBody(BaseModel):
-    ends_on: date = Field(description="the new last day, before the planned one")
+    ends_on: LocalDate = Field(description="the new last day, before the planned one")
 
 
 class Absence(_Open):
@@ -64,12 +65,12 @@ class Reassigned(_Open):
     case_ids: list[str]
 
 
-@router.post("/cases/reassign", summary="Hand every open case of a person on one contract to another",
+@router.post("/contracts/{contract_id}/reassign", summary="Hand every open case of a person on one contract to another",
              responses={**CHANGE, **success(Reassigned)})
-async def reassign_all(body: ReassignAllBody, caller: Caller = Depends(MANAGE),
+async def reassign_all(contract_id: ContractIdPath, body: ReassignAllBody, caller: Caller = Depends(MANAGE),
                        ctx: ServiceContext = Depends(get_context),
                        svc: ServiceClients = Depends(service_clients)) -> Any:
-    return await assignment.reassign_all(ctx=ctx, svc=svc, caller=caller, contract_id=body.contract_id,
+    return await assignment.reassign_all(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
                                          from_login=body.from_login, to=body.to, reason=body.reason)
 
 
@@ -82,8 +83,8 @@ async def reassign_case(case_id: CaseIdPath, body: ReassignBody, caller: Caller 
                                           reason=body.reason)
 
 
-@router.get("/absences", summary="Absences, newest first", responses={**READ, **success(AbsencePage)})
-async def list_absences(login: LoginFilter = None, current_on: date | None = Query(
+@router.get("/absences", summary="Absences, newest first", responses={**MANAGER_READ, **success(AbsencePage)})
+async def list_absences(login: LoginFilter = None, current_on: LocalDate | None = Query(
                             None, description="only those not cancelled and not over on that day"),
                         limit: int = Query(100, ge=1, le=1000), offset: Offset = 0,
                         caller: Caller = Depends(MANAGE), svc: ServiceClients = Depends(service_clients)) -> Any:
