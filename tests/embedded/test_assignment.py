@@ -392,3 +392,47 @@ async def test_a_replanned_due_date_moves_a_case_into_or_out_of_an_absence(offic
     assert (await replan(date(2026, 12, 10)))["substitute_login"] == "ola"
     back = await replan(date(2026, 12, 15))
     assert back["substitute_login"] is None and _events(back, "handed_back")
+
+
+async def test_the_substitute_sees_the_absent_persons_contract_while_it_lasts_and_started_cases_after(
+    office: Office
+) -> None:
+    """End to end: the gateway's rule (contracts of the absent person, from absence.changed) and the cases
+    service's (cases the substitute holds) agree, in the list, the count and one case."""
+    async with office.api("maria") as maria:
+        client = (await maria.post("/api/v1/clients", json=sole_trader())).json()
+        signed = (await maria.post("/api/v1/contracts", json=contract(client["id"]))).json()
+
+        async def contract_cases() -> list[dict[str, Any]]:
+            page = (await maria.get("/api/v1/cases", params={"contract_id": signed["id"]})).json()["items"]
+            return list(page)
+
+        [case] = await wait_for(contract_cases, what="the contract's case")
+        absence = (await maria.post("/api/v1/absences", json={
+            "login": "anna", "substitute": "ola", "starts_on": "2026-11-20", "ends_on": "2026-12-05"})).json()
+        assert absence["moved"] == 1
+
+    async def ola_sees_contract() -> bool:
+        async with office.api("ola") as ola:
+            return (await ola.get(f"/api/v1/contracts/{signed['id']}")).status_code == 200
+
+    await wait_for(ola_sees_contract, what="ola sees anna's contract while standing in")
+    async with office.api("ola") as ola:
+        listed = (await ola.get("/api/v1/cases", params={"contract_id": signed["id"]})).json()
+        assert listed["total"] == 1 and listed["items"][0]["substitute_login"] == "ola"
+    ctx = office.system.runtimes["cases"].ctx
+    async with ctx.db.transaction() as session:  # ola starts on it
+        await session.execute(update(cases).where(cases.c.id == case["id"]).values(status="in_progress"))
+    async with office.api("maria") as maria:
+        await maria.post(f"/api/v1/absences/{absence['id']}/cancel")
+
+    async def ola_no_longer_sees_contract() -> bool:
+        async with office.api("ola") as ola:
+            return (await ola.get(f"/api/v1/contracts/{signed['id']}")).status_code == 404
+
+    await wait_for(ola_no_longer_sees_contract, what="the contract hidden from ola again")
+    async with office.api("ola") as ola:
+        assert (await ola.get(f"/api/v1/cases/{case['id']}")).status_code == 200  # the started case stays hers
+        listed = (await ola.get("/api/v1/cases", params={"contract_id": signed["id"]})).json()
+        assert [c["id"] for c in listed["items"]] == [case["id"]] and listed["total"] == 1
+    assert case["id"] in await _mine(office, "ola")
