@@ -38,6 +38,8 @@ log = get_logger(__name__)
 OPEN_STATUSES = ("open", "in_progress")
 # The team role whose holder commissions every case of the contract (the scheduler's `commissioner`).
 COMMISSIONER_ROLE = "manager"
+# The role whose holder gets the cases of a role nobody holds (the scheduler's fallback).
+FALLBACK_ROLE = "accountant"
 BATCH = 200
 
 
@@ -403,8 +405,15 @@ async def _apply(ctx: ServiceContext, session: AsyncSession, change: Any) -> Non
     # The old holder's cases (a case a manager gave to someone else stays there); unknown holder: any other.
     holder = (cases.c.assignee_login == change.old_login if change.old_login is not None
               else or_(cases.c.assignee_login.is_(None), cases.c.assignee_login != change.new_login))
+    role = cases.c.role == change.role
+    if change.role == FALLBACK_ROLE:
+        # The scheduler gives a role nobody holds to the accountant: those cases follow the accountant too.
+        team = (await session.execute(select(contract_teams.c.team).where(
+            contract_teams.c.contract_id == change.contract_id, contract_teams.c.version == change.version))).scalar()
+        held = sorted(r for r, member in (team or {}).items() if member)
+        role = or_(role, cases.c.role.is_(None), cases.c.role.not_in(held))
     moved = 0
-    for case in (await session.execute(select(cases).where(base, cases.c.role == change.role, holder))).all():
+    for case in (await session.execute(select(cases).where(base, role, holder))).all():
         await _reassign(ctx, session, case, new, actor="annex", event="team_changed", detail=detail)
         moved += 1
     if change.role == COMMISSIONER_ROLE:

@@ -291,6 +291,8 @@ async def test_a_future_dated_annex_hands_the_open_cases_over_on_its_day(office:
     done = await _request(office, "p-done", date(2026, 12, 20), contract_id="c-9", status="done")
     payroll = await _request(office, "p-pay", date(2026, 12, 10), contract_id="c-9", role="payroll",
                              assignee="piotr")
+    # No one holds the ZUS role on this contract: its case went to the accountant, and follows the accountant.
+    unheld = await _request(office, "p-zus", date(2026, 12, 10), contract_id="c-9", role="zus")
     manual = await _request(office, "p-man", date(2026, 12, 15), contract_id="c-9")
     ctx = office.system.runtimes["cases"].ctx
     async with ctx.db.transaction() as session:  # a manager gave this one to piotr: it stays his
@@ -304,7 +306,7 @@ async def test_a_future_dated_annex_hands_the_open_cases_over_on_its_day(office:
     assert await assignment.apply_due_team_changes(ctx) == 1
     assert await assignment.apply_due_team_changes(ctx) == 0  # the step again changes nothing
 
-    for case_id in (on_date, later):
+    for case_id in (on_date, later, unheld):
         case = await _case(office, case_id)
         assert (case["assignee_login"], case["assignee_email"]) == ("ola", "ola@b.example")
         [(_, actor, detail)] = _events(case, "team_changed")
