@@ -438,3 +438,39 @@ async def test_the_substitute_sees_the_absent_persons_contract_while_it_lasts_an
         listed = (await ola.get("/api/v1/cases", params={"contract_id": signed["id"]})).json()
         assert [c["id"] for c in listed["items"]] == [case["id"]] and listed["total"] == 1
     assert case["id"] in await _mine(office, "ola")
+
+
+# --- The manager's pages ------------------------------------------------------------------------------------
+
+
+async def test_the_pages_say_what_is_wrong_in_polish_and_change_nothing(office: Office) -> None:
+    from tests.embedded.web import browser, log_in, post_form
+
+    case_id = await _request(office, "p-1", date(2026, 12, 10))
+    async with browser(office) as maria:
+        assert (await log_in(maria, "maria")).status_code == 303
+        page = await maria.get(f"/cases/{case_id}")
+        assert 'id="reassign"' in page.text  # the manager gets the form
+        refused = await post_form(maria, f"/cases/{case_id}", f"/cases/{case_id}/reassign",
+                                  {"to": "", "reason": "urlop"})
+        assert refused.status_code == 422 and 'data-field="to"' in refused.text
+        moved = await post_form(maria, f"/cases/{case_id}", f"/cases/{case_id}/reassign",
+                                {"to": "ola", "reason": "urlop"})
+        assert moved.status_code == 303
+        assert 'id="assignee">Ola Wiśniewska' in (await maria.get(f"/cases/{case_id}")).text
+
+        wrong = await post_form(maria, "/absences", "/absences", {
+            "login": "ola", "starts_on": "2026-12-10", "ends_on": "2026-12-01", "substitute": "ola", "note": ""})
+        assert wrong.status_code == 422
+        assert 'data-field="ends_on"' in wrong.text and 'data-field="substitute"' in wrong.text
+        no_contract = await post_form(maria, "/absences", "/cases/reassign", {
+            "contract_id": "", "from_login": "anna", "to": "ola", "reason": "r"})
+        assert no_contract.status_code == 422 and "Wybierz umowę." in no_contract.text
+    async with office.api("maria") as api:
+        assert (await api.get("/api/v1/absences")).json()["total"] == 0
+    own = await _request(office, "p-2", date(2026, 12, 11))
+    async with browser(office) as anna:
+        await log_in(anna, "anna")
+        her_case = await anna.get(f"/cases/{own}")
+        assert her_case.status_code == 200 and 'id="reassign"' not in her_case.text
+        assert (await anna.get("/absences")).status_code == 403
