@@ -194,7 +194,8 @@ async def _absence(session: AsyncSession, absence_id: str) -> Any:
 
 async def create_absence(*, ctx: ServiceContext, session: AsyncSession, body: AbsenceIn, actor: str) -> dict[str, Any]:
     """Register an absence; the absent person's open cases due or created in it go to the substitute at once.
-    An absence overlapping another of the same person is refused (422 naming the dates)."""
+    An absence overlapping another of the same person, or a substitute absent in that time, is refused (422
+    naming the dates)."""
     if problems := body.problems():
         raise Problem(422, "Invalid absence", errors=problems)
     overlapping = (await session.execute(select(absences).where(
@@ -205,9 +206,16 @@ async def create_absence(*, ctx: ServiceContext, session: AsyncSession, body: Ab
                       errors=[{"field": "starts_on", "message": (
                           f"overlaps the absence {overlapping.starts_on.isoformat()} – "
                           f"{overlapping.ends_on.isoformat()}")}])
+    substitute = body.substitute
+    if substitute is not None:
+        away = (await session.execute(select(absences).where(
+            absences.c.login == substitute.login, absences.c.cancelled.is_(False),
+            absences.c.starts_on <= body.ends_on, absences.c.ends_on >= body.starts_on))).first()
+        if away is not None:  # a substitute who is away covers nothing: choose another
+            raise Problem(422, "Substitute absent", errors=[{"field": "substitute.login", "message": (
+                f"{substitute.login} is absent {away.starts_on.isoformat()} – {away.ends_on.isoformat()}")}])
     now = ctx.clock.now()
     absence_id = str(uuid.uuid4())
-    substitute = body.substitute
     await session.execute(absences.insert().values(
         id=absence_id, login=body.login, name=body.name, starts_on=body.starts_on, ends_on=body.ends_on,
         substitute_login=substitute.login if substitute else None,

@@ -194,6 +194,8 @@ async def test_absences_that_cannot_be_are_refused_naming_the_field(office: Offi
         ({"starts_on": "2026-12-20", "ends_on": "2026-12-21", "substitute": "nobody"}, "substitute"),
         ({"starts_on": "2026-12-20", "ends_on": "2026-12-21", "login": "nobody"}, "login"),
         ({"starts_on": "20.12.2026", "ends_on": "2026-12-21"}, "starts_on"),
+        ({"login": "ola", "substitute": "anna", "starts_on": "2026-12-09", "ends_on": "2026-12-21"},
+         "substitute.login"),  # anna is away herself until 10.12
     ]
     for body, field in checks:
         response = await _absence(office, **body)
