@@ -163,7 +163,8 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
 
     login = {"admin": "admin", "manager": "maria", "accountant": "anna", "payroll": "piotr"}[role]
     anna_s, _, _ = await _two_contracts(office)
-    menus = {"admin": ["Dziennik zmian", "Użytkownicy"], "manager": ["Dziennik zmian"], "accountant": [],
+    menus = {"admin": ["Nieobecności", "Dziennik zmian", "Użytkownicy"], "manager": ["Nieobecności", "Dziennik zmian"],
+             "accountant": [],
              "payroll": []}
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
@@ -176,7 +177,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                                             *menus[role]])
             for name, path in (("cases", "/cases?status="), ("contracts", "/contracts"), ("account", "/account"),
                                ("contract", f"/contracts/{anna_s['id']}"), ("audit", "/audit"),
-                               ("users", "/users")):
+                               ("users", "/users"), ("absences", "/absences")):
                 answer = await page.goto(f"{base_url}{path}")
                 assert answer is not None
                 assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 251)"
@@ -187,5 +188,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                     assert answer.status == (200 if role in ("admin", "manager") else 403)
                 if name == "users":
                     assert answer.status == (200 if role == "admin" else 403)
+                if name == "absences":
+                    assert answer.status == (200 if role in ("admin", "manager") else 403)
         finally:
             await browser.close()
