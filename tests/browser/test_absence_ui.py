@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_accessibility import WCAG_A_AA
 from tests.browser.test_roles_ui import _log_in
 from tests.conftest import wait_for
 from tests.embedded.conftest import Office
@@ -30,6 +31,7 @@ async def _annas_cases(office: Office) -> list[dict[str, Any]]:
 
 
 async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: str, office: Office) -> None:
+    from axe_playwright_python.async_playwright import Axe
     from playwright.async_api import async_playwright, expect
 
     cases = await _annas_cases(office)
@@ -58,6 +60,9 @@ async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: 
             await expect(row).to_contain_text("Ola Wiśniewska")
             await expect(row).to_contain_text("trwa")
             await page.screenshot(path=str(SHOTS / "absence_registered.png"), full_page=True)
+            # The page with an absence listed (its end and cancel forms) is accessible too.
+            violations = (await Axe().run(page, options=WCAG_A_AA)).response["violations"]
+            assert violations == [], violations
 
             await page.click("header nav >> text=Sprawy")
             substituted = page.locator("#cases tbody tr", has_text="zastępuje: Ola Wiśniewska")
