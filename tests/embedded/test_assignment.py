@@ -456,6 +456,7 @@ async def test_the_pages_say_what_is_wrong_in_polish_and_change_nothing(office: 
         refused = await post_form(maria, f"/cases/{case_id}", f"/cases/{case_id}/reassign",
                                   {"to": "", "reason": "urlop"})
         assert refused.status_code == 422 and 'data-field="to"' in refused.text
+        assert "Wybierz osobę." in refused.text
         moved = await post_form(maria, f"/cases/{case_id}", f"/cases/{case_id}/reassign",
                                 {"to": "ola", "reason": "urlop"})
         assert moved.status_code == 303
@@ -465,6 +466,8 @@ async def test_the_pages_say_what_is_wrong_in_polish_and_change_nothing(office: 
             "login": "ola", "starts_on": "2026-12-10", "ends_on": "2026-12-01", "substitute": "ola", "note": ""})
         assert wrong.status_code == 422
         assert 'data-field="ends_on"' in wrong.text and 'data-field="substitute"' in wrong.text
+        assert "Nieobecność nie może skończyć się przed swoim początkiem." in wrong.text
+        assert "Nikt nie zastępuje sam siebie" in wrong.text
         no_contract = await post_form(maria, "/absences", "/cases/reassign", {
             "contract_id": "", "from_login": "anna", "to": "ola", "reason": "r"})
         assert no_contract.status_code == 422 and "Wybierz umowę." in no_contract.text
