@@ -471,6 +471,10 @@ async def test_the_pages_say_what_is_wrong_in_polish_and_change_nothing(office: 
         no_contract = await post_form(maria, "/absences", "/cases/reassign", {
             "contract_id": "", "from_login": "anna", "to": "ola", "reason": "r"})
         assert no_contract.status_code == 422 and "Wybierz umowę." in no_contract.text
+        handed = await post_form(maria, "/absences", "/cases/reassign", {
+            "contract_id": "1", "from_login": "ola", "to": "piotr", "reason": "r"})
+        assert handed.status_code == 303 and handed.headers["location"] == "/absences?reassigned=0"
+        assert "Przekazano otwartych spraw: 0." in (await maria.get(handed.headers["location"])).text
     async with office.api("maria") as api:
         assert (await api.get("/api/v1/absences")).json()["total"] == 0
     own = await _request(office, "p-2", date(2026, 12, 11))

@@ -390,7 +390,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/"): Route("view", 303, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
-    ("POST", "/cases/reassign"): Route("manage_cases", 200, _reassign_all(page=True)),
+    ("POST", "/cases/reassign"): Route("manage_cases", 303, _reassign_all(page=True)),
     ("POST", "/cases/{case_id}/reassign"): Route("manage_cases", 303, _reassign_one(page=True)),
     ("GET", "/absences"): Route("manage_cases", 200, static("/absences")),
     ("POST", "/absences"): Route("manage_cases", 303, _new_absence(page=True)),

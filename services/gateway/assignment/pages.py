@@ -41,7 +41,8 @@ async def _absences_page(request: Request, caller: Caller, ctx: ServiceContext, 
 
 @router.get("/absences")
 async def absences_page(request: Request, all: bool = False, moved: int | None = None,
-                        handed_back: int | None = None, caller: Caller = Depends(MANAGE),
+                        handed_back: int | None = None, reassigned: int | None = None,
+                        caller: Caller = Depends(MANAGE),
                         ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     notice = ""
@@ -49,6 +50,8 @@ async def absences_page(request: Request, all: bool = False, moved: int | None =
         notice = f"Nieobecność zapisana. Spraw przekazanych zastępcy: {moved}."
     elif handed_back is not None:
         notice = f"Zapisano. Spraw zwróconych osobie nieobecnej: {handed_back}."
+    elif reassigned is not None:
+        notice = f"Przekazano otwartych spraw: {reassigned}."
     return await _absences_page(request, caller, ctx, svc, notice=notice, show_all=all)
 
 
@@ -122,8 +125,7 @@ async def reassign_all(request: Request, caller: Caller = Depends(MANAGE),
             raise
         return await _absences_page(request, caller, ctx, svc, values=dict(form), status_code=422,
                                     errors={f"bulk_{k}": v for k, v in form_errors(problem).items()})
-    return await _absences_page(request, caller, ctx, svc,
-                                notice=f"Przekazano otwartych spraw: {result['moved']}.")
+    return RedirectResponse(f"/absences?reassigned={result['moved']}", status_code=303)
 
 
 @router.post("/cases/{case_id}/reassign", dependencies=[Depends(check_csrf)])
