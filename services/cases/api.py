@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from services.cases import assignment_api, handlers, lifecycle, personal, reports
 from services.cases import attachments as files
-from services.cases import handlers, lifecycle, personal, reports
 from services.cases.life_api import router as life_router
 from services.cases.views import CaseFilter, Sort, Tab, find_cases
 from services.common.errors import NotFound
@@ -28,6 +28,7 @@ from services.common.scope import Scope, request_scope
 from services.common.terms import LocalDate
 
 router = APIRouter()
+router.include_router(assignment_api.router)  # reassignments and absences
 
 
 @router.get("/cases")

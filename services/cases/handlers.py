@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases import watch
+from services.cases.assignment import cover, mine_condition
 from services.cases.models import case_history, cases
 from services.common.log import get_logger
 from services.common.messages import (
@@ -75,6 +76,7 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
     await _record(session, ctx, case_id, "scheduler", "created",
                   f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}"
                   + (f"; requested after its due date {request.due.isoformat()}" if request.late_on_creation else ""))
+    await cover(ctx, session, case_id, actor="absence")  # an absent assignee's substitute takes it too
     created = CaseCreated(
         case_id=case_id,
         contract_id=request.contract_id,
@@ -133,6 +135,8 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
              if name in ("due", "generate_on", "role")]
     moves += [f"{name.replace('_', ' ')} changed" for name in changed if name in ("title", "title_en", "checklist")]
     await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
+    if "due" in changed:
+        await cover(ctx, session, row.id, actor="absence")  # the new due date may fall in or out of an absence
     log.info("case.replanned", case_id=row.id, rule_id=replanned.rule_id, period=replanned.period,
              changed=sorted(changed))
 
@@ -152,10 +156,11 @@ async def _record(session: AsyncSession, ctx: ServiceContext, case_id: str, acto
 
 
 def visible(scope: Scope) -> ColumnElement[bool]:
-    """The cases a caller's scope sees: those of its contracts, and those the caller does or commissioned."""
+    """The cases a caller's scope sees: those of its contracts, and those the caller does (as assignee or
+    substitute) or commissioned."""
     if scope.contracts is None:
         return true()
-    return or_(cases.c.contract_id.in_(scope.contracts), cases.c.assignee_login == scope.login,
+    return or_(cases.c.contract_id.in_(scope.contracts), mine_condition(scope.login),
                cases.c.commissioner_login == scope.login)
 
 
@@ -171,11 +176,11 @@ async def list_cases(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Cases ordered by due date, within `scope`; `visible_to` limits them to a person's own (assignee or
-    commissioner)."""
+    """Cases ordered by due date, within `scope`; `visible_to` limits them to a person's own (assignee, substitute
+    or commissioner)."""
     query = select(cases).where(visible(scope))
     if visible_to is not None:
-        query = query.where(or_(cases.c.assignee_login == visible_to, cases.c.commissioner_login == visible_to))
+        query = query.where(or_(mine_condition(visible_to), cases.c.commissioner_login == visible_to))
     if status is not None:
         query = query.where(cases.c.status == status)
     if contract_id is not None:

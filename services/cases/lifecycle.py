@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases import watch
+from services.cases.assignment import cover
 from services.cases.models import case_attachments, case_comments, case_history, cases
 from services.common.errors import NotFound, Problem
 from services.common.limits import MAX_COMMENT_CHARS, MAX_REASON_CHARS
@@ -308,13 +310,18 @@ async def create_one_off(ctx: ServiceContext, session: AsyncSession, *, scope: S
         assignee_email=case.assignee.email if case.assignee else "",
         commissioner_login=case.commissioner.login if case.commissioner else None,
         commissioner_name=case.commissioner.name if case.commissioner else "",
+        commissioner_email=case.commissioner.email if case.commissioner else "",
         checklist=checklist, notice=[], requires=[], created_by=who.login,
         late_on_creation=case.due < ctx.clock.today(), created_at=now, updated_at=now,
     ))
     await record(session, ctx, case_id, who.login, "created", f"one-off case, due {case.due.isoformat()}")
+    await cover(ctx, session, case_id, actor="absence")  # an absent assignee's substitute takes it too
+    late = case.due < ctx.clock.today()
+    await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once, its ladder counts from today
     created = CaseCreated(case_id=case_id, contract_id=case.contract_id, contract_number=case.contract_number,
                           client_name=case.client_name, rule_id=None, code=None, period=None, title=case.title,
-                          due=case.due, assignee=case.assignee, commissioner=case.commissioner)
+                          due=case.due, assignee=case.assignee, commissioner=case.commissioner,
+                          late_on_creation=late)
     await ctx.messaging.emit(session, CASE_CREATED, created.model_dump(mode="json"))
     return case_id
 

@@ -52,6 +52,10 @@ cases = Table(
     Column("commissioner_login", String(100), nullable=True, index=True),
     Column("commissioner_name", String(200), nullable=False, default=""),
     Column("commissioner_email", String(320), nullable=False, default="", server_default=""),
+    # While the assignee is absent: who stands in (the case is theirs too), and by which absence.
+    Column("substitute_login", String(100), nullable=True, index=True),
+    Column("substitute_name", String(200), nullable=False, default="", server_default=""),
+    Column("absence_id", String(36), nullable=True),
     Column("checklist", JSON, nullable=False, default=list),
     Column("notice", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False),
@@ -156,4 +160,53 @@ case_attachments = Table(
     Column("uploaded_by", String(100), nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=False),
     Index("ix_case_attachments_case", "case_id", "uploaded_at"),
+)
+
+# --- Who works a case: absences, substitutes, team changes (assignment.py) -----------------------------
+
+# An employee's absence: from, to (local dates, both included) and who stands in. Ended early: `ends_on` moved
+# back; cancelled: as if never registered (kept for the record).
+absences = Table(
+    "absences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("login", String(100), nullable=False, index=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("substitute_login", String(100), nullable=True, index=True),
+    Column("substitute_name", String(200), nullable=False, default=""),
+    Column("substitute_email", String(320), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("cancelled", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_by", String(100), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Contract teams by version (from contract.*), to tell which role an annex changed.
+contract_teams = Table(
+    "contract_teams",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("team", JSON, nullable=False, default=dict),
+)
+
+# A role handed to another person by an annex: applied at once when its date has come, else by the daily step.
+team_changes = Table(
+    "team_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contract_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", Date, nullable=False, index=True),
+    Column("role", String(30), nullable=False),
+    Column("old_login", String(100), nullable=True),
+    Column("new_login", String(100), nullable=True),
+    Column("new_name", String(200), nullable=False, default=""),
+    Column("new_email", String(320), nullable=False, default=""),
+    Column("applied_at", UTCDateTime, nullable=True),
+    UniqueConstraint("contract_id", "version", "role", name="uq_team_changes_version_role"),
 )

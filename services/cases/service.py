@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from services.cases import handlers, personal, watch
+from services.cases import assignment, handlers, personal, watch
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
-from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN, CLIENT_ERASED
+from services.common.messages import (
+    CASE_REPLANNED,
+    CASE_REQUESTED,
+    CASE_WITHDRAWN,
+    CLIENT_ERASED,
+    CONTRACT_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_TERMINATED,
+)
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec
 
@@ -34,7 +42,11 @@ spec = ServiceSpec(
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
         CLIENT_ERASED: personal.on_client_erased,
+        # Team changes by annex (assignment.py).
+        CONTRACT_CREATED: assignment.on_contract_version,
+        CONTRACT_CHANGED: assignment.on_contract_version,
+        CONTRACT_TERMINATED: assignment.on_contract_version,
     },
-    loops=[watch.morning_loop],
+    loops=[watch.morning_loop, assignment.team_change_loop],
     probes=[case_metrics],
 )

@@ -23,9 +23,10 @@ TABS: tuple[Tab, ...] = ("today", "week", "overdue", "open")
 
 
 def mine(login: str) -> ColumnElement[bool]:
-    """The cases that are a person's own work: those assigned to them. (The one place to widen it, e.g. to the
-    cases they cover as a substitute.)"""
-    return cases.c.assignee_login == login
+    """The cases that are a person's own work: assigned to them, or covered while the assignee is absent."""
+    from services.cases.assignment import mine_condition
+
+    return mine_condition(login)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # Pins the clock (ISO datetime, UTC if no offset); for demos, tests and simulations.
     frozen_time: datetime | None = None
     scheduler_tick_seconds: float = 30.0
+    # How often the cases service applies the team changes (annexes) whose date has come.
+    assignment_tick_seconds: float = 60.0
     outbox_poll_seconds: float = 2.0
 
     smtp_host: str | None = None

@@ -51,7 +51,8 @@ async def on_absence_changed(ctx: ServiceContext, session: AsyncSession, envelop
     absence = AbsenceChanged.model_validate(envelope.payload)
     applied = (await session.execute(select(absences.c.changed_at)
                                      .where(absences.c.absence_id == absence.absence_id))).scalar()
-    if applied is not None and applied >= envelope.occurred_at:
+    # Equal times are two changes in one instant (an absence ended as soon as registered): the later one applies.
+    if applied is not None and applied > envelope.occurred_at:
         return
     await session.execute(delete(absences).where(absences.c.absence_id == absence.absence_id))
     await session.execute(absences.insert().values(

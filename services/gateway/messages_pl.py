@@ -81,6 +81,21 @@ _CATALOG: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), 
     # Personal data
     (r"the client's personal data was erased", "Dane osobowe klienta usunięto po okresie przechowywania: jego umów "
                                                "nie można już zmieniać ani zawierać nowych."),
+    # Absences and reassignments (the cases service)
+    (r"the absence cannot end before it starts", "Nieobecność nie może skończyć się przed swoim początkiem."),
+    (r"a person cannot stand in for themselves", "Nikt nie zastępuje sam siebie: wybierz inną osobę."),
+    (r"overlaps the absence (?P<start>\d{4}-\d\d-\d\d) – (?P<end>\d{4}-\d\d-\d\d)",
+     "Ta osoba ma już nieobecność {start} – {end}."),
+    (r"\S+ is absent (?P<start>\d{4}-\d\d-\d\d) – (?P<end>\d{4}-\d\d-\d\d)",
+     "Zastępca jest nieobecny {start} – {end}: wybierz inną osobę."),
+    (r"must be from (?P<start>\d{4}-\d\d-\d\d) and before (?P<end>\d{4}-\d\d-\d\d)",
+     "Ostatni dzień musi przypadać od {start} i przed {end}; aby wycofać całą nieobecność, odwołaj ją."),
+    (r"absence \S+ was cancelled", "Ta nieobecność została odwołana."),
+    (r"^choose a staff member", "Wybierz osobę."),
+    (r"no active user with login '(?P<login>[^']*)'", "Nie ma aktywnego użytkownika „{login}”."),
+    (r"the case is already assigned to ", "Sprawa jest już przypisana tej osobie."),
+    (r"choose someone other than from_login", "Wybierz inną osobę niż ta, od której przekazujesz sprawy."),
+    (r"only open cases are reassigned", "Sprawa jest zakończona: przekazuje się tylko otwarte sprawy."),
 ))
 
 

@@ -16,6 +16,8 @@ from services.common.runtime import ServiceContext, ServiceSpec
 from services.gateway import access, feed, openapi, web
 from services.gateway.accounts import api as accounts_api
 from services.gateway.accounts import pages as accounts_pages
+from services.gateway.assignment import api as assignment_api
+from services.gateway.assignment import pages as assignment_pages
 from services.gateway.audit import api as audit_api
 from services.gateway.audit import pages as audit_pages
 from services.gateway.cases import api as cases_api
@@ -38,7 +40,8 @@ for domain_router in (
     personal_api.router, cases_api.router, contracts_api.router, rules_api.router, accounts_api.router,
     audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router, cases_pages.router,
     contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router, reports_pages.router,
-    personal_pages.router, feed.router,
+    personal_pages.router, feed.router, assignment_api.router,
+    assignment_pages.router,
 ):
     router.include_router(domain_router)
 

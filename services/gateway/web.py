@@ -57,6 +57,7 @@ NAV = (
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
     NavLink("/reports", "Raporty", Permission.read_reports),
+    NavLink("/absences", "Nieobecności", Permission.manage_cases),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
 )

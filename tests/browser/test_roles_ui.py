@@ -163,8 +163,8 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
 
     login = {"admin": "admin", "manager": "maria", "accountant": "anna", "payroll": "piotr"}[role]
     anna_s, _, _ = await _two_contracts(office)
-    menus = {"admin": ["Raporty", "Dziennik zmian", "Użytkownicy"], "manager": ["Raporty", "Dziennik zmian"],
-             "accountant": [], "payroll": []}
+    menus = {"admin": ["Raporty", "Nieobecności", "Dziennik zmian", "Użytkownicy"],
+             "manager": ["Raporty", "Nieobecności", "Dziennik zmian"], "accountant": [], "payroll": []}
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -177,7 +177,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                                             *menus[role]])
             for name, path in (("cases", "/cases?status="), ("contracts", "/contracts"), ("account", "/account"),
                                ("contract", f"/contracts/{anna_s['id']}"), ("audit", "/audit"),
-                               ("users", "/users"), ("reports", "/reports/financial")):
+                               ("users", "/users"), ("reports", "/reports/financial"), ("absences", "/absences")):
                 answer = await page.goto(f"{base_url}{path}")
                 assert answer is not None
                 assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 251)"
@@ -188,7 +188,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                     assert answer.status == (200 if role in ("admin", "manager") else 403)
                 if name == "users":
                     assert answer.status == (200 if role == "admin" else 403)
-                if name == "reports":
+                if name in ("reports", "absences"):
                     assert answer.status == (200 if role in ("admin", "manager") else 403)
         finally:
             await browser.close()

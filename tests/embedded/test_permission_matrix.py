@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +244,17 @@ def case_action(action: str, *, finished: bool = False, page: bool = False, **bo
         if page:
             return Req(f"/cases/{case_id}/{action}", data={k: str(v) for k, v in body.items()})
         return Req(f"/api/v1/cases/{case_id}/{action}", json=body)
+_REASSIGNS = itertools.count()
+NO_ABSENCE = "00000000-0000-4000-8000-000000000000"  # refused before it is looked up
+
+
+def _reassign_one(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        # Each allowed call hands the case on: to ola, back to anna, …
+        to = ("ola" if next(_REASSIGNS) % 2 == 0 else "anna") if allowed else "ola"
+        body = {"to": to, "reason": "macierz"}
+        url = f"{'' if page else '/api/v1'}/cases/{world.case_id}/reassign"
+        return Req(url, data=body) if page else Req(url, json=body)
 
     return build
 
@@ -274,6 +285,55 @@ async def _page_one_off(world: World) -> Req:
 async def _page_attach(world: World, allowed: bool) -> Req:
     return Req(f"/cases/{world.case_id}/attachments", files={"file": ("upo.txt", b"UPO", "text/plain"),
                                                              "kind": (None, "upo")})
+def _reassign_all(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        body = {"from_login": "ewa", "to": "ola", "reason": "macierz"}
+        if page:
+            return Req("/cases/reassign", data={**body, "contract_id": str(world.contract_id)})
+        return Req(f"/api/v1/contracts/{world.contract_id}/reassign", json=body)
+
+    return build
+
+
+def _absence_dates(world: World) -> dict[str, str]:
+    first = date(2027, 1, 1) + timedelta(days=10 * world.next())
+    return {"starts_on": first.isoformat(), "ends_on": (first + timedelta(days=2)).isoformat()}
+
+
+async def _fresh_absence(world: World) -> str:
+    async with world.office.api() as api:
+        created = await api.post("/api/v1/absences", json={"login": "ewa", "substitute": "ola",
+                                                           **_absence_dates(world)})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _new_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        body = {"login": "ewa", "substitute": "ola", **_absence_dates(world)}
+        return Req("/absences", data=body) if page else Req("/api/v1/absences", json=body)
+
+    return build
+
+
+def _end_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        absence = await _fresh_absence(world) if allowed else NO_ABSENCE
+        async with world.office.api() as api:
+            starts_on = (await api.get("/api/v1/absences", params={"login": "ewa"})).json()["items"][0]["starts_on"]
+        if page:
+            return Req(f"/absences/{absence}/end", data={"ends_on": starts_on})
+        return Req(f"/api/v1/absences/{absence}/end", json={"ends_on": starts_on})
+
+    return build
+
+
+def _cancel_absence(page: bool) -> Builder:
+    async def build(world: World, allowed: bool) -> Req:
+        absence = await _fresh_absence(world) if allowed else NO_ABSENCE
+        return Req(f"/absences/{absence}/cancel", data={}) if page else Req(f"/api/v1/absences/{absence}/cancel")
+
+    return build
 
 
 # --- Pages ---------------------------------------------------------------------------------------------
@@ -374,6 +434,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/contracts/{contract_id}/cases"): Route(
         "work_cases", 201, posting("/api/v1/contracts/{contract}/cases", title="Jednorazowa", due="2026-12-20"),
         on_team=True),
+    ("POST", "/api/v1/contracts/{contract_id}/reassign"): Route("manage_cases", 200, _reassign_all(page=False)),
+    ("POST", "/api/v1/cases/{case_id}/reassign"): Route("manage_cases", 200, _reassign_one(page=False)),
+    ("GET", "/api/v1/absences"): Route("manage_cases", 200, static("/api/v1/absences")),
+    ("POST", "/api/v1/absences"): Route("manage_cases", 201, _new_absence(page=False)),
+    ("POST", "/api/v1/absences/{absence_id}/end"): Route("manage_cases", 200, _end_absence(page=False)),
+    ("POST", "/api/v1/absences/{absence_id}/cancel"): Route("manage_cases", 200, _cancel_absence(page=False)),
     ("GET", "/api/v1/rules"): Route("view", 200, static("/api/v1/rules")),
     ("POST", "/api/v1/rules/preview"): Route("manage_rules", 200, posting("/api/v1/rules/preview")),
     ("POST", "/api/v1/rules/apply"): Route("manage_rules", 200, posting("/api/v1/rules/apply")),
@@ -417,6 +483,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         "work_cases", 200, static("/contracts/{contract}/cases/new"), on_team=True),
     ("POST", "/contracts/{contract_id}/cases/new"): Route(
         "work_cases", 303, lambda world, allowed: _page_one_off(world), on_team=True),
+    ("POST", "/cases/reassign"): Route("manage_cases", 303, _reassign_all(page=True)),
+    ("POST", "/cases/{case_id}/reassign"): Route("manage_cases", 303, _reassign_one(page=True)),
+    ("GET", "/absences"): Route("manage_cases", 200, static("/absences")),
+    ("POST", "/absences"): Route("manage_cases", 303, _new_absence(page=True)),
+    ("POST", "/absences/{absence_id}/end"): Route("manage_cases", 303, _end_absence(page=True)),
+    ("POST", "/absences/{absence_id}/cancel"): Route("manage_cases", 303, _cancel_absence(page=True)),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
     ("GET", "/clients/new"): Route("change_contracts", 200, static("/clients/new")),
     ("POST", "/clients/new"): Route("change_contracts", 303, _page_new_client),

@@ -48,6 +48,11 @@ ACTIONS_PL: dict[str, str] = {
     "token.create": "nowy token API",
     "token.revoke": "unieważniony token API",
     "report.export": "pobranie raportu",
+    "case.reassign": "przekazanie sprawy",
+    "case.reassign_all": "przekazanie spraw umowy",
+    "absence.create": "nowa nieobecność",
+    "absence.end": "wcześniejszy koniec nieobecności",
+    "absence.cancel": "odwołana nieobecność",
 }
 
 

@@ -36,7 +36,7 @@ WORK = allow(Permission.work_cases)
 async def list_cases(
     status: CaseStatus | None = None,
     contract_id: ContractIdFilter = None,
-    mine: bool = Query(False, description="only the caller's own cases (assigned to them)"),
+    mine: bool = Query(False, description="only the caller's own cases (as assignee or substitute)"),
     tab: Literal["today", "week", "overdue", "open"] | None = Query(
         None, description="open cases due today, this week (to Sunday), overdue, or all open"),
     client_id: ClientIdFilter = None,

@@ -29,6 +29,7 @@ from services.gateway import users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.contracts.service import staff
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
 
@@ -112,12 +113,15 @@ async def _case_page(request: Request, caller: Caller, svc: ServiceClients, case
     case = await cases.find_case(svc=svc, caller=caller, case_id=case_id)
     if case is None:
         return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
+    # Managers get the form handing the case to someone else (assignment/pages.py).
+    extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
-                  errors=errors or {}, values=values or {}, status_code=status_code)
+                  errors=errors or {}, values=values or {}, status_code=status_code, **extra)
 
 
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, case_id: CaseIdPath, caller: Caller = Depends(VIEW),
+                    ctx: ServiceContext = Depends(get_context),
                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     return await _case_page(request, caller, svc, str(case_id))
 

@@ -1,0 +1,1 @@
+"""Who works a case: reassignments and absences (the cases service owns them)."""
