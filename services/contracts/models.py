@@ -22,6 +22,9 @@ clients = Table(
     Column("data", JSON, nullable=False),  # the validated ClientIn, as JSON
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When client.changed last went out for this client; NULL: never (recorded before contracts_0002_clients),
+    # announced once at start.
+    Column("announced_at", UTCDateTime, nullable=True),
 )
 
 # status: active | terminated. The terms live in contract_versions; `version` is the newest one.

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     view = "view"  # what the caller's scope holds: cases, clients, contracts, plans, notices, mail; the rules in force
     own_account = "own_account"  # one's own password and API tokens
     change_contracts = "change_contracts"  # clients, contracts, annexes, terminations, CSV imports
+    send_notices = "send_notices"  # write a notice by hand to clients the caller sees
+    manage_notices = "manage_notices"  # withdraw a notice; export the proof of notices (CSV)
     manage_cases = "manage_cases"  # reassignments and absences
     read_reports = "read_reports"
     read_audit = "read_audit"
@@ -45,9 +47,9 @@ class Permission(StrEnum):
     manage_settings = "manage_settings"
 
 
-_STAFF = frozenset({Permission.view, Permission.own_account})
+_STAFF = frozenset({Permission.view, Permission.own_account, Permission.send_notices})
 _MANAGER = _STAFF | {Permission.change_contracts, Permission.manage_cases, Permission.read_reports,
-                     Permission.read_audit}
+                     Permission.read_audit, Permission.manage_notices}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: _MANAGER | {Permission.manage_users, Permission.manage_rules, Permission.manage_settings},
     Role.manager: _MANAGER,
@@ -62,6 +64,9 @@ WHAT: dict[Permission, tuple[str, str]] = {
     Permission.view: ("see the office's work", "przeglądać spraw i umów"),
     Permission.own_account: ("change their own account", "zmieniać swojego konta"),
     Permission.change_contracts: ("change clients or contracts", "zmieniać klientów ani umów"),
+    Permission.send_notices: ("send notices to clients", "wysyłać powiadomień do klientów"),
+    Permission.manage_notices: ("withdraw notices or export their proof", "wycofywać powiadomień ani eksportować "
+                                "potwierdzeń"),
     Permission.manage_cases: ("reassign cases or record absences", "przekazywać spraw ani rejestrować nieobecności"),
     Permission.read_reports: ("read reports", "przeglądać raportów"),
     Permission.read_audit: ("read the audit log", "przeglądać dziennika zmian"),

@@ -24,13 +24,15 @@ from services.gateway.clients import ServiceClients
 from services.gateway.contracts import api as contracts_api
 from services.gateway.contracts import pages as contracts_pages
 from services.gateway.models import inbox, metadata, outbox
+from services.gateway.notices import api as notices_api
 from services.gateway.notices import pages as notices_pages
 from services.gateway.rules import api as rules_api
 from services.gateway.rules import pages as rules_pages
 
 router = APIRouter()
 for domain_router in (
-    cases_api.router, contracts_api.router, rules_api.router, accounts_api.router, audit_api.router,
+    cases_api.router, contracts_api.router, notices_api.router, rules_api.router, accounts_api.router,
+    audit_api.router,
     accounts_pages.router, cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router,
     audit_pages.router,
 ):

@@ -11,6 +11,7 @@ from services.common.params import CaseIdPath
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import not_found, render, templates
 
@@ -35,4 +36,5 @@ async def case_page(request: Request, case_id: CaseIdPath, caller: Caller = Depe
     case = await cases.find_case(svc=svc, caller=caller, case_id=str(case_id))
     if case is None:
         return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
-    return render(request, "cases/case.html", caller.user, case=case)
+    return render(request, "cases/case.html", caller.user, case=case,
+                  case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=str(case_id)))
