@@ -139,6 +139,8 @@ async def update_client(ctx: ServiceContext, session: AsyncSession, *, client_id
     problems += [{"field": key, "message": "is not a field of a client: " + ", ".join(CLIENT_FIELDS)}
                  for key in changes if key not in CLIENT_FIELDS and key != "tax_profile"]
     merged = {**row.data, **{k: v for k, v in changes.items() if k in CLIENT_FIELDS}}
+    if isinstance(changes.get("accounts"), dict):  # an account left out stays; null clears one
+        merged["accounts"] = {**(row.data.get("accounts") or {}), **changes["accounts"]}
     client: ClientIn | None = None
     try:
         client = ClientIn.model_validate(merged)

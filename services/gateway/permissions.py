@@ -64,8 +64,8 @@ WHAT: dict[Permission, tuple[str, str]] = {
     Permission.view: ("see the office's work", "przeglądać spraw i umów"),
     Permission.own_account: ("change their own account", "zmieniać swojego konta"),
     Permission.change_contracts: ("change clients or contracts", "zmieniać klientów ani umów"),
-    Permission.send_notices: ("send notices to clients", "wysyłać powiadomień do klientów"),
-    Permission.manage_notices: ("withdraw notices or export their proof", "wycofywać powiadomień ani eksportować "
+    Permission.send_notices: ("send notices to clients", "wysyłać zawiadomień do klientów"),
+    Permission.manage_notices: ("withdraw notices or export their proof", "wycofywać zawiadomień ani eksportować "
                                 "potwierdzeń"),
     Permission.manage_cases: ("reassign cases or record absences", "przekazywać spraw ani rejestrować nieobecności"),
     Permission.read_reports: ("read reports", "przeglądać raportów"),

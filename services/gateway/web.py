@@ -47,7 +47,7 @@ NAV = (
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),
-    NavLink("/notices", "Powiadomienia", Permission.view),
+    NavLink("/notices", "Zawiadomienia", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),

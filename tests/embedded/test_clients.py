@@ -135,8 +135,11 @@ async def test_a_manager_edits_contacts_and_accounts_and_the_next_notice_uses_th
         assert edited.json()["address"]["postal_code"] == "00-950" and edited.json()["accounts"]["mikrorachunek"] == own
         again = await api.patch(f"/api/v1/clients/{client['id']}", json=changes)
         assert again.json()["changed"] == []  # the same values again: no change, no audit row
-    assert [a for a in await audit_actions(office) if a[0] == "client.update"] == [
-        ("client.update", f"client:{client['id']}", {"changed": ["accounts", "address", "name", "recipients"]})]
+        cleared = (await api.patch(f"/api/v1/clients/{client['id']}", json={"accounts": {"pfron": None}})).json()
+        assert cleared["changed"] == ["accounts"]  # one account cleared, the others left as they were
+        assert cleared["accounts"] == {"mikrorachunek": own, "nrs": NRS, "ppk": None, "pfron": None}
+    assert [a[2] for a in await audit_actions(office) if a[0] == "client.update"] == [
+        {"changed": ["accounts"]}, {"changed": ["accounts", "address", "name", "recipients"]}]  # newest first
 
     await wait_for(lambda: _equals(notifier_recipients(office, client["id"]),
                                    ["jan@kowalski.example", "biuro@kowalski.example"]),

@@ -182,12 +182,18 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
+    recipients: dict[str, Any] | None
+    client_notices: dict[str, Any] | None
     try:
-        recipients: dict[str, Any] | None = await notices.recipients(svc=svc, caller=caller, client_id=client_id)
-        client_notices: dict[str, Any] | None = await notices.list_notices(svc=svc, caller=caller,
-                                                                           client_id=client_id, limit=20)
-    except Problem:  # the notifier not answering (or not knowing the client yet) leaves the rest of the page
-        recipients = client_notices = None
+        recipients = await notices.recipients(svc=svc, caller=caller, client_id=client_id)
+    except Problem as problem:
+        # 404: the notifier knows no contract of the client yet — the record's recipients, delivery not known.
+        recipients = {"items": [{**r, "status": ""} for r in notices.recorded_recipients(client)]} \
+            if problem.status == 404 else None
+    try:
+        client_notices = await notices.list_notices(svc=svc, caller=caller, client_id=client_id, limit=20)
+    except Problem:  # the notifier not answering leaves the rest of the page
+        client_notices = None
     return render(request, "contracts/client.html", caller.user, client=client, recipients=recipients,
                   client_notices=client_notices, accounts=notices.accounts_view(client))
 

@@ -15,7 +15,7 @@ from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
 from services.gateway.notices import service as notices
-from services.gateway.openapi import CHANGE, CREATE, READ, READ_ONE
+from services.gateway.openapi import CHANGE, CREATE, READ, READ_ONE, problems
 from services.gateway.permissions import Caller, Permission, allow
 
 router = APIRouter(prefix="/api/v1", tags=["notices"])
@@ -28,6 +28,10 @@ PeriodFilter = Annotated[str | None, Query(max_length=10, pattern=r"^[0-9]{4}(-[
 MANUAL_EXAMPLE = {"client_ids": ["1"], "subject": "Zmiana terminu płatności", "text": "Szanowni Państwo, …",
                   "liabilities": [{"kind": "vat", "amount": "1200.00", "due": "2026-12-28", "period": "2026-11"}],
                   "send_on": None, "requires_confirmation": True}
+
+
+RESTRICTED_READ = problems(401, 403, 422, 503)  # a read some roles may not make
+CSV = {200: {"description": "the proof, one row per event", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 def _text(value: UUID | int | None) -> str | None:
@@ -54,7 +58,7 @@ async def list_notices(
 
 @router.get("/notices/proof.csv", summary="The proof of the notices as CSV: each send with the SMTP reply, each "
                                           "opening and the confirmation (time, address, browser)",
-            response_class=Response, responses={**READ})
+            response_class=Response, responses={**RESTRICTED_READ, **CSV})
 async def proof_csv(
     client_id: ClientIdFilter = None,
     case_id: CaseIdFilter = None,
@@ -109,7 +113,7 @@ async def client_recipients(client_id: ClientIdPath, caller: Caller = Depends(al
 
 
 @router.get("/notice-templates", summary="The notifier's templates, built-in or the admin's",
-            responses={**READ})
+            responses={**RESTRICTED_READ})
 async def list_templates(caller: Caller = Depends(allow(Permission.manage_settings)),
                          svc: ServiceClients = Depends(service_clients)) -> Any:
     return await notices.templates(svc=svc, caller=caller)

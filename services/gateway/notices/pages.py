@@ -70,7 +70,7 @@ def proof_event_pl(event: str) -> str:
     if event in PROOF_EVENT_PL:
         return PROOF_EVENT_PL[event]
     kind, _, outcome = event.rpartition("_")
-    what = {"notice": "powiadomienie", "reminder": "przypomnienie", "correction": "korekta"}.get(kind, kind)
+    what = {"notice": "zawiadomienie", "reminder": "przypomnienie", "correction": "korekta"}.get(kind, kind)
     how = {"sent": "wysłane", "kept": "w skrzynce lokalnej", "refused": "odrzucone", "queued": "w kolejce"}
     return f"{what}: {how.get(outcome, outcome)}" if kind else event
 
@@ -204,7 +204,7 @@ async def _notice_page(request: Request, caller: Caller, svc: ServiceClients, no
                        status_code: int = 200, errors: dict[str, list[str]] | None = None) -> HTMLResponse:
     notice = await notices.find_notice(svc=svc, caller=caller, notice_id=str(notice_id))
     if notice is None:
-        return not_found(request, caller.user, "Nie ma takiego powiadomienia lub nie masz do niego dostępu.")
+        return not_found(request, caller.user, "Nie ma takiego zawiadomienia lub nie masz do niego dostępu.")
     return render(request, "notices/notice.html", caller.user, notice=notice, errors=errors or {},
                   status_code=status_code)
 

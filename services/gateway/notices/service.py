@@ -103,6 +103,12 @@ async def links(*, svc: ServiceClients, caller: Caller) -> dict[str, Any]:
     return result
 
 
+def recorded_recipients(client: dict[str, Any]) -> list[dict[str, Any]]:
+    """Who the client record says receives notices: its recipients, or else its contact e-mails."""
+    return list(client.get("recipients") or []) or [
+        {"email": e, "name": "", "language": client.get("language", "pl")} for e in client.get("contact_emails", [])]
+
+
 def accounts_view(client: dict[str, Any]) -> list[dict[str, Any]]:
     """A client's accounts for a page: each kind, its number, and whether the mikrorachunek is computed."""
     accounts = client.get("accounts") or {}
