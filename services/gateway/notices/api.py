@@ -31,7 +31,8 @@ MANUAL_EXAMPLE = {"client_ids": ["1"], "subject": "Zmiana terminu płatności", 
 
 
 RESTRICTED_READ = problems(401, 403, 422, 503)  # a read some roles may not make
-CSV = {200: {"description": "the proof, one row per event", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+CSV: dict[int | str, dict[str, Any]] = {200: {"description": "the proof, one row per event",
+                                               "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 def _text(value: UUID | int | None) -> str | None:
