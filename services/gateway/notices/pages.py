@@ -4,6 +4,7 @@ the proof as CSV), the notifier's templates with a preview, and the outgoing mai
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -33,7 +34,14 @@ def warsaw_pl(value: Any) -> str:
     return instant.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
 
 
+def money_pl(value: Any) -> str:
+    """An amount as Polish text: "1234.5" → "1 234,50 zł" (a no-break space between thousands)."""
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    return f"{amount:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0zł"
+
+
 templates.env.filters["warsaw_pl"] = warsaw_pl
+templates.env.filters["money_pl"] = money_pl
 PROOF_EVENT_PL = {"opened": "otwarcie linku", "confirmed": "potwierdzenie", "withdrawn": "wycofanie",
                   "superseded": "zastąpione korektą", "escalated": "zgłoszone księgowej",
                   "expired": "koniec przypomnień", "recipient_added": "dodany odbiorca",
