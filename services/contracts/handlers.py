@@ -74,10 +74,11 @@ async def create_client(ctx: ServiceContext, session: AsyncSession, client: Clie
             data=data,
             created_at=now,
             updated_at=now,
+            announced_at=now,
         )
     )
     client_id = inserted_id(result)
-    await _announce(ctx, session, client_id=client_id, client=client, updated_at=now)
+    await _announce(ctx, session, client_id=client_id, client=client, updated_at=now, mark=False)
     return {"id": client_id, **data}
 
 
@@ -98,11 +99,13 @@ def client_changed(client_id: int, client: ClientIn, updated_at: datetime) -> Cl
 
 
 async def _announce(ctx: ServiceContext, session: AsyncSession, *, client_id: int, client: ClientIn,
-                    updated_at: datetime) -> None:
-    """client.changed in the caller's transaction (outbox), and the client marked as known to the notifier."""
+                    updated_at: datetime, mark: bool = True) -> None:
+    """client.changed in the caller's transaction (outbox), and the client marked as known to the notifier
+    (`mark=False`: the caller's insert or update sets `announced_at` itself)."""
     await ctx.messaging.emit(session, CLIENT_CHANGED,
                              client_changed(client_id, client, updated_at).model_dump(mode="json"))
-    await session.execute(update(clients).where(clients.c.id == client_id).values(announced_at=updated_at))
+    if mark:
+        await session.execute(update(clients).where(clients.c.id == client_id).values(announced_at=updated_at))
 
 
 async def announce_clients(ctx: ServiceContext) -> int:
@@ -158,8 +161,9 @@ async def update_client(ctx: ServiceContext, session: AsyncSession, *, client_id
     if changed:
         now = ctx.clock.now()
         await session.execute(update(clients).where(clients.c.id == client_id).values(
-            name=client.name, nip=client.nip, regon=client.regon, krs=client.krs, data=data, updated_at=now))
-        await _announce(ctx, session, client_id=client_id, client=client, updated_at=now)
+            name=client.name, nip=client.nip, regon=client.regon, krs=client.krs, data=data, updated_at=now,
+            announced_at=now))
+        await _announce(ctx, session, client_id=client_id, client=client, updated_at=now, mark=False)
     return {"id": client_id, **data, "changed": changed}
 
 
