@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from services.common.accounts import check_digits, mikrorachunek
+from services.common.accounts import check_digits, format_nrb, mikrorachunek
 from services.common.messages import CASE_COMPLETED
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.contracts.handlers import announce_clients
@@ -243,7 +243,7 @@ async def test_the_edit_page_shows_every_problem_next_to_its_field(office: Offic
     saved = await page.post(f"/clients/{client['id']}/edit", data=data)
     assert saved.status_code == 303 and saved.headers["location"] == f"/clients/{client['id']}"
     shown_page = (await page.get(f"/clients/{client['id']}")).text
-    assert "Jan &lt;jan@kowalski.example&gt;" in shown_page and NRS in shown_page
+    assert "Jan &lt;jan@kowalski.example&gt;" in shown_page and format_nrb(NRS) in shown_page
     assert "(wyliczony z NIP/PESEL)" in shown_page  # no mikrorachunek recorded: the NIP's is shown
     accountant = browser(office)
     assert (await log_in(accountant, "anna")).status_code == 303

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from services.common.accounts import format_nrb
 from services.common.clock import WARSAW
 from services.common.errors import Problem
 from services.common.params import MAX_ID, Offset
@@ -42,6 +43,7 @@ def money_pl(value: Any) -> str:
 
 templates.env.filters["warsaw_pl"] = warsaw_pl
 templates.env.filters["money_pl"] = money_pl
+templates.env.filters["nrb"] = lambda value: format_nrb(value) if value else ""
 PROOF_EVENT_PL = {"opened": "otwarcie linku", "confirmed": "potwierdzenie", "withdrawn": "wycofanie",
                   "superseded": "zastąpione korektą", "escalated": "zgłoszone księgowej",
                   "expired": "koniec przypomnień", "recipient_added": "dodany odbiorca",
@@ -78,7 +80,8 @@ def proof_event_pl(event: str) -> str:
     if event in PROOF_EVENT_PL:
         return PROOF_EVENT_PL[event]
     kind, _, outcome = event.rpartition("_")
-    what = {"notice": "zawiadomienie", "reminder": "przypomnienie", "correction": "korekta"}.get(kind, kind)
+    what = {"notice": "zawiadomienie", "manual": "zawiadomienie", "reminder": "przypomnienie",
+            "correction": "korekta"}.get(kind, kind)
     how = {"sent": "wysłane", "kept": "w skrzynce lokalnej", "refused": "odrzucone", "queued": "w kolejce"}
     return f"{what}: {how.get(outcome, outcome)}" if kind else event
 
