@@ -14,7 +14,7 @@ import typer
 import uvicorn
 
 from services.common.keys import SECRETS_FILE, require_secrets
-from services.common.log import configure_logging, get_logger
+from services.common.log import CONSOLE_OFF, bound, configure_logging, get_logger
 from services.common.migrate import upgrade
 from services.common.settings import SERVICES, Settings, get_settings
 
@@ -56,6 +56,14 @@ def _settings() -> Settings:
     return settings
 
 
+def _require_rules_folder(settings: Settings) -> None:
+    """The scheduler reads its rules at start: a missing folder is said in one line, not a traceback."""
+    if not settings.rules_dir.is_dir():
+        raise typer.BadParameter(
+            f"the rules folder {settings.rules_dir.resolve()} does not exist: run from the Terminarz folder "
+            "(where rules/ is) or set TERMINARZ_RULES_DIR", param_hint="TERMINARZ_RULES_DIR")
+
+
 async def _serve_until_signal(server: uvicorn.Server, start: Callable[[], Awaitable[Any]],
                               stop: Callable[[], Awaitable[Any]]) -> None:
     """Serve until SIGTERM or Ctrl+C, then stop the services in order (consumers, relays, bus, databases).
@@ -83,11 +91,16 @@ def run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web UI and the API.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load demo staff, clients and contracts on first run.")] = True,
+    quiet: Annotated[bool, typer.Option(help="Print only warnings and errors after the start banner.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Print every log line of every service (as `serve` does).")] = False,
 ) -> None:
     """Run all five services in one process (embedded mode): migrate, load demo data, serve."""
     settings = _settings()
+    if not verbose and not settings.json_logs:
+        configure_logging(json=False, level=settings.log_level, console="quiet" if quiet else "brief")
     if settings.mode != "embedded":
         raise typer.BadParameter("`run` is the embedded mode; use `terminarz serve SERVICE` for distributed")
+    _require_rules_folder(settings)
     if "TERMINARZ_PUBLIC_URL" not in os.environ:  # links in e-mails point where this server listens
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     from services.demo import load_demo
@@ -106,7 +119,8 @@ def run(
                 empty = not await users.list_users(session=session)
             logins: list[tuple[str, str]] = []
             if demo and empty:
-                logins = await load_demo(system, system.clock)
+                with bound(**CONSOLE_OFF):
+                    logins = await load_demo(system, system.clock)
             secrets_file = settings.data_dir.resolve() / SECRETS_FILE
             where = f"data in {settings.data_dir.resolve()}" + (
                 f", secrets in {secrets_file}" if secrets_file.exists() else "")
@@ -131,6 +145,8 @@ def serve(
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     require_secrets(settings)
+    if service == "scheduler":
+        _require_rules_folder(settings)
     from services.system import standalone
 
     async def main() -> None:

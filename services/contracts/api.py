@@ -26,7 +26,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import handlers
+from services.contracts import handlers, importing
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -223,6 +223,12 @@ async def terminate(
             ctx, session, contract_id=contract_id, end=body.end, reason=body.reason, notice_on=body.notice_on
         ),
     )
+
+
+@router.get("/imports/columns")
+async def import_columns() -> dict[str, Any]:
+    """The CSV import's columns (required or not, meaning in English and Polish) and an example file."""
+    return importing.column_guide()
 
 
 @router.post("/imports/dry-run")

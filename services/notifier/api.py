@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common.errors import NotFound, Problem
 from services.common.messages import Liability, TeamMember
@@ -45,16 +45,20 @@ async def list_mails(
     ctx: ServiceContext = Depends(get_context),
     to: Annotated[str | None, Query(max_length=254), AfterValidator(plain_or_none)] = None,
     limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = select(mails.c.id, mails.c.kind, mails.c.related_id, mails.c.notice_id, mails.c.to_address,
                    mails.c.to_name, mails.c.subject, mails.c.body, mails.c.status, mails.c.attempts,
                    mails.c.last_error, mails.c.smtp_reply, mails.c.message_id, mails.c.created_at,
-                   mails.c.sent_at).order_by(mails.c.created_at.desc()).limit(limit)
+                   mails.c.sent_at).order_by(mails.c.created_at.desc(), mails.c.id.desc()).limit(limit).offset(offset)
+    count = select(func.count()).select_from(mails)
     if to:
         query = query.where(mails.c.to_address == to)
+        count = count.where(mails.c.to_address == to)
     async with ctx.db.reading() as session:
         items = [dict(r._mapping) for r in await session.execute(query)]
-    return {"items": items}
+        total = (await session.execute(count)).scalar_one()
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 # --- Notices -------------------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ async def test_the_edit_page_shows_every_problem_next_to_its_field(office: Offic
     assert refused.status_code == 422
     shown = dict(re.findall(r'data-field="([a-z_0-9]+)">([^<]+)<', refused.text))
     assert set(shown) == {"recipient_email_1", "nrs", "regon"}
-    assert shown["nrs"] == "account number must have 26 digits (NRB), got 6"
+    assert shown["nrs"] == "Numer rachunku ma 26 cyfr (NRB), a podano 6."  # said in Polish on the form
     data.update(recipient_email_1="jan@kowalski.example", recipient_name_1="Jan", nrs=NRS, regon=client["regon"])
     saved = await page.post(f"/clients/{client['id']}/edit", data=data)
     assert saved.status_code == 303 and saved.headers["location"] == f"/clients/{client['id']}"

@@ -388,6 +388,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/contracts/{contract_id}/annex"): Route("change_contracts", 303, _page_annex),
     ("POST", "/contracts/{contract_id}/termination"): Route("change_contracts", 303, _page_termination),
     ("GET", "/imports"): Route("change_contracts", 200, static("/imports")),
+    ("GET", "/imports/template.csv"): Route("change_contracts", 200, static("/imports/template.csv")),
     ("POST", "/imports/dry-run"): Route("change_contracts", 200, _page_dry_run),
     ("POST", "/imports/apply"): Route("change_contracts", 200, _page_apply),
     ("GET", "/mail"): Route("view", 200, static("/mail")),

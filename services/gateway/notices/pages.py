@@ -3,8 +3,6 @@ the proof as CSV), the notifier's templates with a preview, and the outgoing mai
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -13,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from services.common.accounts import format_nrb
-from services.common.clock import WARSAW
 from services.common.errors import Problem
+from services.common.money import form_amount
 from services.common.params import MAX_ID, Offset
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.clients import ServiceClients
@@ -27,22 +25,6 @@ from services.gateway.web import check_csrf, form_errors, not_found, render, tem
 router = APIRouter(include_in_schema=False)
 
 
-def warsaw_pl(value: Any) -> str:
-    """A UTC timestamp (ISO) as the office's clock shows it: "28.11.2026 15:00"; empty for none."""
-    if not value:
-        return ""
-    instant = datetime.fromisoformat(str(value))
-    return instant.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
-
-
-def money_pl(value: Any) -> str:
-    """An amount as Polish text: "1234.5" → "1 234,50 zł" (a no-break space between thousands)."""
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    return f"{amount:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0zł"
-
-
-templates.env.filters["warsaw_pl"] = warsaw_pl
-templates.env.filters["money_pl"] = money_pl
 templates.env.filters["nrb"] = lambda value: format_nrb(value) if value else ""
 PROOF_EVENT_PL = {"opened": "otwarcie linku", "confirmed": "potwierdzenie", "withdrawn": "wycofanie",
                   "superseded": "zastąpione korektą", "escalated": "zgłoszone księgowej",
@@ -89,10 +71,15 @@ def proof_event_pl(event: str) -> str:
 templates.env.filters["proof_event_pl"] = proof_event_pl
 
 
+MAIL_PAGE = 20
+
+
 @router.get("/mail")
-async def mail_outbox(request: Request, caller: Caller = Depends(VIEW),
+async def mail_outbox(request: Request, offset: Offset = 0, caller: Caller = Depends(VIEW),
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
-    return render(request, "notices/mail.html", caller.user, mails=await notices.list_mails(svc=svc, caller=caller))
+    page = await notices.list_mails(svc=svc, caller=caller, limit=MAIL_PAGE, offset=offset)
+    return render(request, "notices/mail.html", caller.user, mails=page["items"], total=page["total"],
+                  offset=offset, page=MAIL_PAGE)
 
 
 @router.get("/notices")
@@ -143,7 +130,7 @@ def manual_body(form: FormData) -> dict[str, Any]:
         "liabilities": [],
     }
     if text_of(form, "amount"):
-        body["liabilities"] = [{"kind": text_of(form, "kind") or "vat", "amount": text_of(form, "amount"),
+        body["liabilities"] = [{"kind": text_of(form, "kind") or "vat", "amount": form_amount(text_of(form, "amount")),
                                 "due": text_of(form, "due"), "period": text_of(form, "period")}]
     return body
 
