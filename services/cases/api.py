@@ -7,9 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from services.cases import handlers
+from services.cases import handlers, personal, reports
 from services.common.errors import NotFound
-from services.common.params import CaseIdPath, CaseStatus, ContractIdFilter, LoginFilter, Offset
+from services.common.params import (
+    CaseIdPath,
+    CaseStatus,
+    ClientIdPath,
+    ContractIdFilter,
+    ContractIdList,
+    LoginFilter,
+    Offset,
+)
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
 
@@ -37,6 +45,18 @@ async def list_cases(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+@router.get("/clients/{client_id}/personal-data")
+async def client_personal_data(
+    client_id: ClientIdPath,
+    ctx: ServiceContext = Depends(get_context),
+    contract_id: ContractIdList = [],  # noqa: B006 - FastAPI copies the default
+    scope: Scope = Depends(request_scope),
+) -> dict[str, Any]:
+    """The cases of a client's contracts (`contract_id`, repeated: the gateway names them) within the scope."""
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, contract_ids=contract_id, scope=scope)
+
+
 @router.get("/cases/{case_id}")
 async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_context),
                    scope: Scope = Depends(request_scope)) -> dict[str, Any]:
@@ -45,3 +65,6 @@ async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_contex
     if case is None:
         raise NotFound("case", case_id)
     return case
+
+
+router.include_router(reports.router)  # /reports/…: the report aggregates (services/cases/reports.py)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.cases import handlers
+from services.cases import handlers, personal
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
-from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN
+from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN, CLIENT_ERASED
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec
 
@@ -31,6 +31,7 @@ spec = ServiceSpec(
         CASE_REQUESTED: handlers.on_case_requested,
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
+        CLIENT_ERASED: personal.on_client_erased,
     },
     probes=[case_metrics],
 )

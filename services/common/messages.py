@@ -201,6 +201,18 @@ class ClientChanged(BaseModel):
     updated_at: datetime
 
 
+class ClientErased(BaseModel):
+    """Payload of client.erased (contracts service): the client's retention ended and the contracts service erased
+    its personal data. Every service that holds some erases it in its own transaction, found by the client's id
+    or its contracts' ids, and keeps the figures (counts, amounts, dates, ids); handling it twice changes nothing.
+    `placeholder` stands for the client's name from then on."""
+
+    client_id: str
+    contract_ids: list[str] = []
+    placeholder: str
+    erased_at: datetime
+
+
 # --- Cases: finished with liabilities, reopened; the staff mails the cases service decides -----------
 
 LiabilityKind = Literal["vat", "pit", "cit", "zus", "ppk", "pfron"]
@@ -379,6 +391,7 @@ CASE_ESCALATED = "case.escalated"
 CASE_DIGEST = "case.digest"
 CASE_OVERDUE_SUMMARY = "case.overdue_summary"
 CLIENT_CHANGED = "client.changed"
+CLIENT_ERASED = "client.erased"
 NOTICE_SENT = "notice.sent"
 NOTICE_CONFIRMED = "notice.confirmed"
 NOTICE_FAILED = "notice.failed"

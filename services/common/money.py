@@ -16,15 +16,18 @@ _PLAIN = re.compile(r"^-?\d+([.,]\d{1,2})?$")
 _CURRENCY = re.compile(r"\s*(zł|zl|PLN)\.?\s*$|^\s*PLN\s*", re.IGNORECASE)
 
 
-def format_amount(amount: Decimal | str | int, lang: str = "pl") -> str:
-    """1234.5 → `1 234,50` (Polish: non-breaking thousands, comma) or `1,234.50` (English), no currency."""
-    text = f"{Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+def format_amount(amount: Decimal | str | int, lang: str = "pl", *, cents: bool = True) -> str:
+    """1234.5 → `1 234,50` (Polish: non-breaking thousands, comma) or `1,234.50` (English), no currency;
+    `cents=False` rounds to whole złoty (a chart's scale)."""
+    places = 2 if cents else 0
+    text = f"{Decimal(str(amount)).quantize(CENT if cents else Decimal(1), rounding=ROUND_HALF_UP):,.{places}f}"
     return text if lang == "en" else text.replace(",", NBSP).replace(".", ",")
 
 
-def format_pln(amount: Decimal | str | int, lang: str = "pl") -> str:
+def format_pln(amount: Decimal | str | int, lang: str = "pl", *, cents: bool = True) -> str:
     """1234.5 → `1 234,50 zł` (Polish) or `PLN 1,234.50` (English)."""
-    return f"PLN{NBSP}{format_amount(amount, lang)}" if lang == "en" else f"{format_amount(amount, lang)}{NBSP}zł"
+    text = format_amount(amount, lang, cents=cents)
+    return f"PLN{NBSP}{text}" if lang == "en" else f"{text}{NBSP}zł"
 
 
 def parse_amount(text: str) -> Decimal | None:

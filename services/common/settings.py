@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     import_max_columns: int = Field(default=100, ge=1)  # columns of its header
     import_max_field_chars: int = Field(default=1_000, ge=1)  # characters of one cell
 
+    # Personal data (docs/operations.md): a terminated client's records are kept this many whole years after the
+    # end of the year its last contract ended in (tax records: 5), then its personal data may be erased.
+    retention_years: int = Field(default=5, ge=0, le=50)
+
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
 

@@ -25,6 +25,8 @@ clients = Table(
     # When client.changed last went out for this client; NULL: never (recorded before contracts_0002_clients),
     # announced once at start.
     Column("announced_at", UTCDateTime, nullable=True),
+    # Set once the client's personal data was erased after retention (personal.py); the record stays, anonymised.
+    Column("erased_at", UTCDateTime, nullable=True),
 )
 
 # status: active | terminated. The terms live in contract_versions; `version` is the newest one.

@@ -92,6 +92,9 @@ _CATALOG: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), 
     (r"notice given on (?P<on>\d{4}-\d\d-\d\d), after the end (?P<end>\d{4}-\d\d-\d\d)",
      "Wypowiedzenie z {on} jest po końcu umowy ({end})."),
     (r"is set by recording a termination", "Koniec umowy ustala się, rejestrując jej rozwiązanie."),
+    # Personal data
+    (r"the client's personal data was erased", "Dane osobowe klienta usunięto po okresie przechowywania: jego umów "
+                                               "nie można już zmieniać ani zawierać nowych."),
 ))
 
 

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from services.common.errors import NotFound, Problem
 from services.common.messages import Liability, TeamMember
-from services.common.params import ClientIdFilter, ContractIdFilter, Offset, plain_or_none
+from services.common.params import ClientIdFilter, ClientIdPath, ContractIdFilter, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.notifier import jobs, notices, previews, queries
+from services.notifier import jobs, notices, personal, previews, queries, reports
 from services.notifier.models import addresses, mails
 from services.notifier.rendering import template_problem
 
@@ -199,6 +199,13 @@ async def recipients(ctx: ServiceContext = Depends(get_context), scope: Scope = 
         for r in view.recipients]}
 
 
+@router.get("/clients/{client_id}/personal-data", summary="Everything held about one client (access request)")
+async def client_personal_data(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                               scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, scope=scope)
+
+
 # --- Templates, links, jobs ----------------------------------------------------------------------------------
 
 
@@ -249,3 +256,6 @@ async def run_job(name: JobName, ctx: ServiceContext = Depends(get_context)) -> 
     if name == "all":
         return await jobs.tick(ctx)
     return {name: await runners[name](ctx)}
+
+
+router.include_router(reports.router)  # /reports/…: the report aggregates (services/notifier/reports.py)

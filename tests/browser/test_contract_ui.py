@@ -63,8 +63,8 @@ async def test_manager_enters_a_client_and_a_contract_and_sees_its_obligations(b
 
             await page.click("text=Nowa umowa")
             await page.fill("input[name=number]", "BR/2026/7")
-            await page.fill("input[name=signed_on]", "2026-09-20")
-            await page.fill("input[name=start]", "2026-10-01")
+            await page.fill("input[name=signed_on]", "20.09.2026")  # typed the Polish way
+            await page.fill("input[name=start]", "1.10.2026")
             await page.check("input[name=services][value=vat]")
             await page.check("input[name=services][value=payroll]")
             await page.fill("input[name=headcount_limit]", "5")
@@ -74,6 +74,7 @@ async def test_manager_enters_a_client_and_a_contract_and_sees_its_obligations(b
             await page.click("button:has-text('Zapisz umowę')")
             await expect(page.locator("h1")).to_contain_text("Umowa BR/2026/7")
             await expect(page.locator("dd", has_text="netto miesięcznie")).to_contain_text("1\u00a0200,00\u00a0zł")
+            await expect(page.locator("main")).to_contain_text("01.10.2026")  # the start as typed, DD.MM.YYYY
 
             obligations = page.locator("#obligations")
 

@@ -48,6 +48,9 @@ ROLES_WITH = {
     "manage_notices": {"admin", "manager"},
     "manage_settings": {"admin"},
     "read_audit": {"admin", "manager"},
+    "read_reports": {"admin", "manager"},
+    "export_personal_data": {"admin", "manager"},
+    "erase_personal_data": {"admin"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
 }
@@ -371,8 +374,16 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                     posting("/api/v1/users/ewa/tokens", name="integracja")),
     ("DELETE", "/api/v1/users/{login}/tokens/{token_id}"): Route("manage_users", 204, _revoke_token),
     ("GET", "/api/v1/audit"): Route("read_audit", 200, static("/api/v1/audit")),
+    ("GET", "/api/v1/reports/financial"): Route("read_reports", 200, static("/api/v1/reports/financial")),
+    ("GET", "/api/v1/reports/execution"): Route("read_reports", 200, static("/api/v1/reports/execution")),
+    ("GET", "/api/v1/reports/overdue"): Route("read_reports", 200, static("/api/v1/reports/overdue")),
+    ("GET", "/api/v1/reports/workload"): Route("read_reports", 200, static("/api/v1/reports/workload")),
+    ("GET", "/api/v1/clients/{client_id}/personal-data"): Route(
+        "export_personal_data", 200, static("/api/v1/clients/{client}/personal-data")),
+    ("POST", "/api/v1/personal-data/erasure"): Route("erase_personal_data", 200,
+                                               posting("/api/v1/personal-data/erasure", dry_run=True)),
     # Web pages
-    ("GET", "/"): Route("view", 303, static("/")),
+    ("GET", "/"): Route("view", 200, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
@@ -417,6 +428,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/users/{login}/tokens"): Route("manage_users", 201, form("/users/ewa/tokens", token_name="skrypt")),
     ("POST", "/users/{login}/tokens/{token_id}/revoke"): Route("manage_users", 303, _page_revoke_token),
     ("GET", "/audit"): Route("read_audit", 200, static("/audit")),
+    ("GET", "/reports"): Route("read_reports", 200, static("/reports")),
+    ("GET", "/reports/financial"): Route("read_reports", 200, static("/reports/financial")),
+    ("GET", "/reports/execution"): Route("read_reports", 200, static("/reports/execution")),
+    ("GET", "/reports/overdue"): Route("read_reports", 200, static("/reports/overdue")),
+    ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
+    ("GET", "/clients/{client_id}/personal-data.zip"): Route(
+        "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).

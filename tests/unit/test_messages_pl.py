@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts.domain import ClientIn, ContractIn
-from services.gateway.web import message_pl
+from services.gateway.web import dates_pl, form_date, message_pl
 from tests.samples import contract, sole_trader
 
 
@@ -75,3 +75,11 @@ def test_a_checksum_message_says_which_digit_in_polish() -> None:
     assert message_pl("a legal person (llc) pays CIT, not pit_flat") == (
         "Osoba prawna (spółka z o.o.) płaci CIT, nie: PIT liniowy.")
     assert message_pl("REGON must have 9 or 14 digits, got 8 (got '12345678')") == "REGON ma 9 lub 14 cyfr, a podano 8."
+
+
+def test_dates_are_typed_and_shown_the_polish_way_and_iso_still_works() -> None:
+    assert form_date("29.11.2026") == form_date("29-11-2026") == form_date("2026-11-29") == "2026-11-29"
+    assert form_date("1.2.2027") == "2027-02-01"
+    assert form_date("31.02.2026") == "31.02.2026"  # no such day: the API says so next to the field
+    assert dates_pl({"start": "2026-10-01", "end": "31.13.2026"}, ["start", "end"]) == {
+        "start": "01.10.2026", "end": "31.13.2026"}

@@ -69,7 +69,7 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     if web is not None:  # whoever was logged in on this browser before is logged out
         async with ctx.db.transaction() as session:
             await sessions.end(session=session, session_row_id=web.id)
-    response = RedirectResponse("/cases", status_code=303)
+    response = RedirectResponse("/", status_code=303)
     set_cookie(response, ctx.settings, SESSION_COOKIE, result.session_id,
                max_age=int(session_policy.lifetime.total_seconds()))
     clear_cookie(response, ctx.settings, LOGIN_CSRF_COOKIE)
@@ -89,11 +89,6 @@ async def logout(request: Request, ctx: ServiceContext = Depends(get_context)) -
     response = RedirectResponse("/login", status_code=303)
     clear_cookie(response, ctx.settings, SESSION_COOKIE)
     return response
-
-
-@router.get("/")
-async def home(caller: Caller = Depends(allow_page(Permission.view))) -> Response:
-    return RedirectResponse("/cases", status_code=303)
 
 
 # --- One's own account -----------------------------------------------------------------------------

@@ -36,7 +36,17 @@ from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, number, record_id, render, templates, text_of
+from services.gateway.web import (
+    check_csrf,
+    form_date,
+    form_errors,
+    not_found,
+    number,
+    record_id,
+    render,
+    templates,
+    text_of,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -117,9 +127,9 @@ def contract_body(form: FormData) -> dict[str, Any]:
     return {
         "client_id": number(text_of(form, "client_id")),
         "number": text_of(form, "number"),
-        "signed_on": text_of(form, "signed_on"),
-        "start": text_of(form, "start"),
-        "end": text_of(form, "end") or None,
+        "signed_on": form_date(text_of(form, "signed_on")),
+        "start": form_date(text_of(form, "start")),
+        "end": form_date(text_of(form, "end")) or None,
         "notice_period_months": number(text_of(form, "notice_period_months")),
         "services": _services(form),
         "fee": fee,
@@ -129,7 +139,7 @@ def contract_body(form: FormData) -> dict[str, Any]:
 
 def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     """Only the terms the form changes: an annex says what is different from the version in force."""
-    body: dict[str, Any] = {"effective_from": text_of(form, "effective_from")}
+    body: dict[str, Any] = {"effective_from": form_date(text_of(form, "effective_from"))}
     services = _services(form)
     if _scope(services) != _scope(current["services"]):
         body["services"] = services
@@ -142,7 +152,7 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     if text_of(form, "vat"):
         body["tax_profile"] = {"vat": text_of(form, "vat")}
     if text_of(form, "end"):
-        body["end"] = text_of(form, "end")
+        body["end"] = form_date(text_of(form, "end"))
     return body
 
 
@@ -403,7 +413,7 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
                                ctx: ServiceContext = Depends(get_context),
                                svc: ServiceClients = Depends(service_clients)) -> Response:
     form = await request.form()
-    body = {"end": text_of(form, "end"), "reason": text_of(form, "reason")}
+    body = {"end": form_date(text_of(form, "end")), "reason": text_of(form, "reason")}
     try:
         await contracts.terminate(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body)
     except Problem as problem:

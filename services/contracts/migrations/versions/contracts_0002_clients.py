@@ -1,7 +1,7 @@
 """clients: contacts and accounts (in the client's document), announced_at for the one-time client.changed
 
 Revision ID: contracts_0002_clients
-Revises: contracts_0001
+Revises: contracts_0002_gdpr
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import services.common.db
 
 revision: str = 'contracts_0002_clients'
-down_revision: str | None = 'contracts_0001'
+down_revision: str | None = 'contracts_0002_gdpr'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
