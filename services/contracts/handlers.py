@@ -116,7 +116,8 @@ async def announce_clients(ctx: ServiceContext) -> int:
     while True:
         async with ctx.db.transaction() as session:
             rows = (await session.execute(
-                select(clients.c.id, clients.c.data, clients.c.updated_at).where(clients.c.announced_at.is_(None))
+                select(clients.c.id, clients.c.data, clients.c.updated_at)
+                .where(clients.c.announced_at.is_(None), clients.c.erased_at.is_(None))  # erased: nothing to tell
                 .order_by(clients.c.id).limit(ANNOUNCE_BATCH))).all()
             for row in rows:
                 await _announce(ctx, session, client_id=row.id, client=ClientIn.model_validate(row.data),
@@ -135,6 +136,9 @@ async def update_client(ctx: ServiceContext, session: AsyncSession, *, client_id
                                  .with_for_update())).first()
     if row is None:
         raise NotFound("client", client_id)
+    if row.erased_at is not None:
+        raise Problem(409, "Client erased", f"client {client_id}'s personal data was erased; it cannot change",
+                      errors=[{"field": "", "message": "the client's personal data was erased after retention"}])
     problems: list[dict[str, Any]] = []
     if "tax_profile" in changes:
         problems.append({"field": "tax_profile", "message": (
