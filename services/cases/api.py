@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -31,6 +31,7 @@ async def list_cases(
     status: CaseStatus | None = None,
     contract_id: ContractIdFilter = None,
     due_before: date | None = None,
+    deadline_state: Literal["on_time", "due_soon", "overdue"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
     scope: Scope = Depends(request_scope),
@@ -40,7 +41,7 @@ async def list_cases(
         items, total = await handlers.list_cases(
             session=session, scope=scope, visible_to=visible_to, status=status,
             contract_id=None if contract_id is None else str(contract_id),
-            due_before=due_before, limit=limit, offset=offset,
+            due_before=due_before, deadline_state=deadline_state, limit=limit, offset=offset,
         )
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.cases import handlers, personal
+from services.cases import handlers, personal, watch
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
 from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN, CLIENT_ERASED
@@ -21,6 +21,8 @@ async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
                   ["service"]).labels(ctx.name).set(overdue)
 
 
+router.include_router(watch.router)  # POST /jobs/morning (internal token, like every route here)
+
 spec = ServiceSpec(
     name="cases",
     metadata=metadata,
@@ -33,5 +35,6 @@ spec = ServiceSpec(
         CASE_REPLANNED: handlers.on_case_replanned,
         CLIENT_ERASED: personal.on_client_erased,
     },
+    loops=[watch.morning_loop],
     probes=[case_metrics],
 )

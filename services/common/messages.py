@@ -127,6 +127,8 @@ class CaseCreated(BaseModel):
     due: date
     assignee: TeamMember | None
     commissioner: TeamMember | None = None
+    # Born overdue (requested after its due date): this mail is how its assignee is told at once.
+    late_on_creation: bool = False
 
 
 # --- Clients: who the office tells, and where a client pays ------------------------------------------

@@ -92,6 +92,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "the API's OpenAPI document",
     ("HEAD", "/openapi.json"): "the same",
     ("GET", "/static"): "the stylesheet",
+    ("GET", "/calendar/{token}.ics"): "a person's calendar feed for calendar programs: answers only a valid secret "
+                                      "token (its hash stored, revocable on the account page), 404 otherwise",
 }
 
 

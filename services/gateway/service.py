@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.messages import ABSENCE_CHANGED, CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.gateway import access, openapi, web
+from services.gateway import access, feed, openapi, web
 from services.gateway.accounts import api as accounts_api
 from services.gateway.accounts import pages as accounts_pages
 from services.gateway.audit import api as audit_api
@@ -39,7 +39,7 @@ for domain_router in (
     personal_api.router, cases_api.router, contracts_api.router, notices_api.router, rules_api.router,
     accounts_api.router, audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router,
     cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router,
-    reports_pages.router, personal_pages.router,
+    reports_pages.router, personal_pages.router, feed.router,
 ):
     router.include_router(domain_router)
 

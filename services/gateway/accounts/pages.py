@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.errors import Problem
 from services.common.log import current_correlation_id
 from services.common.runtime import ServiceContext, get_context
-from services.gateway import logins, sessions
+from services.gateway import feed, logins, sessions
 from services.gateway.accounts import service as accounts
 from services.gateway.accounts.api import LoginPath, TokenIdPath
 from services.gateway.audit import service as audit
@@ -95,9 +95,17 @@ async def logout(request: Request, ctx: ServiceContext = Depends(get_context)) -
 
 
 async def _account_page(request: Request, caller: Caller, ctx: ServiceContext, *, errors: dict[str, list[str]],
-                        status_code: int = 200) -> HTMLResponse:
+                        status_code: int = 200, feed_url: str | None = None) -> HTMLResponse:
+    async with ctx.db.reading() as session:
+        calendar = await feed.feed_of(session=session, user_id=caller.user.id)
     return render(request, "accounts/account.html", caller.user, errors=errors, status_code=status_code,
-                  tokens=await accounts.list_tokens(ctx=ctx, login=caller.login), min_password=accounts.MIN_PASSWORD)
+                  tokens=await accounts.list_tokens(ctx=ctx, login=caller.login), min_password=accounts.MIN_PASSWORD,
+                  calendar=calendar, feed_url=feed_url)
+
+
+async def account_page_with(request: Request, caller: Caller, ctx: ServiceContext, *, feed_url: str) -> HTMLResponse:
+    """The account page showing a calendar address just made (the only time it can be shown)."""
+    return await _account_page(request, caller, ctx, errors={}, feed_url=feed_url)
 
 
 @router.get("/account")
