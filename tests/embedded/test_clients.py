@@ -273,6 +273,7 @@ async def test_the_case_page_says_when_the_client_confirmed(office: Office) -> N
     assert (await log_in(page, "anna")).status_code == 303
     before = (await page.get(f"/cases/{case['id']}")).text
     assert "czeka na potwierdzenie" in before and "potwierdzone" not in before
+    assert before.count("Zawiadomienia klienta") == 1  # once, in the page (not in its title)
     listing = (await page.get("/notices")).text
     assert 'id="links-warning"' in listing  # the links point to 127.0.0.1: clients could not open them
     office.clock.set(datetime(2026, 11, 28, 16, 30, tzinfo=UTC))
