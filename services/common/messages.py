@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from services.common.accounts import AccountError, normalize_mikrorachunek, normalize_nrb
 from services.common.terms import TermsDocument
@@ -174,7 +175,7 @@ class ClientAccounts(BaseModel):
         try:
             return normalize_nrb(value)
         except AccountError as exc:
-            raise ValueError(str(exc)) from None
+            raise PydanticCustomError("invalid_account", "{reason}", {"reason": str(exc)}) from None
 
     @field_validator("mikrorachunek")
     @classmethod
@@ -184,7 +185,7 @@ class ClientAccounts(BaseModel):
         try:
             return normalize_mikrorachunek(value)
         except AccountError as exc:
-            raise ValueError(str(exc)) from None
+            raise PydanticCustomError("invalid_account", "{reason}", {"reason": str(exc)}) from None
 
 
 class ClientChanged(BaseModel):

@@ -136,6 +136,14 @@ async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_
         return client
 
 
+@router.patch("/clients/{client_id}")
+async def update_client(client_id: ClientIdPath, changes: dict[str, Any], ctx: ServiceContext = Depends(get_context),
+                        scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Change what `changes` names of a client (404 outside the caller's scope); never its tax profile."""
+    async with ctx.db.transaction() as session:
+        return await handlers.update_client(ctx, session, client_id=client_id, changes=changes, scope=scope)
+
+
 @router.get("/clients/{client_id}/personal-data")
 async def client_personal_data(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
                                scope: Scope = Depends(request_scope)) -> dict[str, Any]:

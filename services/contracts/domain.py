@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from services.common.accounts import mikrorachunek_owner
+from services.common.messages import ClientAccounts
 from services.common.params import MAX_ID
 from services.common.terms import (
     CIT,
@@ -330,6 +332,23 @@ class Address(_Model):
         return self
 
 
+MAX_RECIPIENTS = 20  # people at one client who receive notices; more is a mailing list, not a client record
+
+
+class Recipient(_Model):
+    """One person at the client who receives notices and confirms them, in their language."""
+
+    email: Email
+    name: PlainText = Field("", max_length=200)
+    language: Literal["pl", "en"] = "pl"
+
+
+class PaymentAccounts(ClientAccounts):
+    """Where the client pays (the checks are services.common.messages.ClientAccounts'); a misspelt key is refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
 class ClientIn(_Model):
     """A client as the office records it.
 
@@ -347,6 +366,11 @@ class ClientIn(_Model):
     address: Address
     contact_emails: list[Email] = Field(min_length=1)  # notices go to every address listed
     language: Literal["pl", "en"] = "pl"
+    # Who receives notices; none recorded: the contact e-mails, in the client's language (see recipients_or_contacts).
+    recipients: list[Recipient] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+    accounts: PaymentAccounts = Field(default_factory=PaymentAccounts)
+    ppk_institution: PlainText = Field("", max_length=200)  # the PPK institution's name: the payee of PPK transfers
+    notices: bool = True  # False: the office tells this client nothing by e-mail
 
     @property
     def legal_form(self) -> LegalForm:
@@ -377,8 +401,28 @@ class ClientIn(_Model):
             problems.append((("krs",), "the client is registered in KRS (in_krs), so give its KRS number", None))
         if form in NOT_IN_KRS and self.krs is not None:
             problems.append((("krs",), f"a {form} has no KRS number", self.krs))
+        seen: dict[str, int] = {}
+        for i, recipient in enumerate(self.recipients):
+            first = seen.setdefault(recipient.email.lower(), i)
+            if first != i:
+                problems.append((("recipients", i, "email"), f"already listed as recipient {first + 1}",
+                                 recipient.email))
+        mikro = self.accounts.mikrorachunek
+        if mikro is not None:
+            owner = mikrorachunek_owner(mikro)
+            own = {("NIP", self.nip)} | ({("PESEL", self.pesel)} if self.pesel else set())
+            if owner is not None and owner not in own:
+                mine = f"NIP {self.nip}" + (f" or PESEL {self.pesel}" if self.pesel else "")
+                problems.append((("accounts", "mikrorachunek"),
+                                 f"this mikrorachunek belongs to {owner[0]} {owner[1]}, not to the client's {mine}",
+                                 mikro))
         _raise_problems("ClientIn", problems)
         return self
+
+    def recipients_or_contacts(self) -> list[Recipient]:
+        """Who receives notices: the recorded recipients, or else every contact e-mail in the client's language."""
+        return list(self.recipients) or [Recipient(email=e, name="", language=self.language)
+                                       for e in self.contact_emails]
 
 
 # --------------------------------------------------------------------------------------------------

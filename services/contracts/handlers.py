@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,9 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import inserted_id
 from services.common.errors import NotFound, Problem, validation_errors
 from services.common.messages import (
+    CLIENT_CHANGED,
     CONTRACT_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_TERMINATED,
+    ClientAccounts,
+    ClientChanged,
+    ClientRecipient,
     ContractSnapshot,
     TeamMember,
 )
@@ -70,9 +74,101 @@ async def create_client(ctx: ServiceContext, session: AsyncSession, client: Clie
             data=data,
             created_at=now,
             updated_at=now,
+            announced_at=now,
         )
     )
-    return {"id": inserted_id(result), **data}
+    client_id = inserted_id(result)
+    await _announce(ctx, session, client_id=client_id, client=client, updated_at=now, mark=False)
+    return {"id": client_id, **data}
+
+
+# What a client edit may change; the tax profile changes by an annex of a contract (it is versioned there).
+CLIENT_FIELDS = ("name", "nip", "regon", "pesel", "krs", "address", "contact_emails", "language", "recipients",
+                 "accounts", "ppk_institution", "notices")
+ANNOUNCE_BATCH = 500
+
+
+def client_changed(client_id: int, client: ClientIn, updated_at: datetime) -> ClientChanged:
+    """The client as the notifier needs it (client.changed): recipients (or the contact e-mails), accounts."""
+    return ClientChanged(
+        client_id=str(client_id), name=client.name, nip=client.nip, pesel=client.pesel, language=client.language,
+        recipients=[ClientRecipient.model_validate(r.model_dump()) for r in client.recipients_or_contacts()],
+        accounts=ClientAccounts.model_validate(client.accounts.model_dump()),
+        ppk_institution=client.ppk_institution, notices=client.notices, updated_at=updated_at,
+    )
+
+
+async def _announce(ctx: ServiceContext, session: AsyncSession, *, client_id: int, client: ClientIn,
+                    updated_at: datetime, mark: bool = True) -> None:
+    """client.changed in the caller's transaction (outbox), and the client marked as known to the notifier
+    (`mark=False`: the caller's insert or update sets `announced_at` itself)."""
+    await ctx.messaging.emit(session, CLIENT_CHANGED,
+                             client_changed(client_id, client, updated_at).model_dump(mode="json"))
+    if mark:
+        await session.execute(update(clients).where(clients.c.id == client_id).values(announced_at=updated_at))
+
+
+async def announce_clients(ctx: ServiceContext) -> int:
+    """At start: client.changed once for every client never announced (those recorded before the contacts and
+    accounts existed), a batch a transaction. Idempotent: an announced client is marked; a second process doing
+    the same at once only repeats an identical event, which the notifier applies once more harmlessly."""
+    announced = 0
+    while True:
+        async with ctx.db.transaction() as session:
+            rows = (await session.execute(
+                select(clients.c.id, clients.c.data, clients.c.updated_at)
+                .where(clients.c.announced_at.is_(None), clients.c.erased_at.is_(None))  # erased: nothing to tell
+                .order_by(clients.c.id).limit(ANNOUNCE_BATCH))).all()
+            for row in rows:
+                await _announce(ctx, session, client_id=row.id, client=ClientIn.model_validate(row.data),
+                                updated_at=row.updated_at)
+        announced += len(rows)
+        if len(rows) < ANNOUNCE_BATCH:
+            return announced
+
+
+async def update_client(ctx: ServiceContext, session: AsyncSession, *, client_id: int, changes: dict[str, Any],
+                        scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    """Change a client's name, address, identifiers, contacts or accounts (what `changes` names, the rest stays);
+    every problem of the edit at once, nothing stored unless all is valid; client.changed in the same transaction.
+    Answers the client and `changed`, the fields whose value changed."""
+    row = (await session.execute(select(clients).where(clients.c.id == client_id, visible_clients(scope))
+                                 .with_for_update())).first()
+    if row is None:
+        raise NotFound("client", client_id)
+    if row.erased_at is not None:
+        raise Problem(409, "Client erased", f"client {client_id}'s personal data was erased; it cannot change",
+                      errors=[{"field": "", "message": "the client's personal data was erased after retention"}])
+    problems: list[dict[str, Any]] = []
+    if "tax_profile" in changes:
+        problems.append({"field": "tax_profile", "message": (
+            "a client's tax profile changes by an annex of its contract (from a date), not by editing the client")})
+    problems += [{"field": key, "message": "is not a field of a client: " + ", ".join(CLIENT_FIELDS)}
+                 for key in changes if key not in CLIENT_FIELDS and key != "tax_profile"]
+    merged = {**row.data, **{k: v for k, v in changes.items() if k in CLIENT_FIELDS}}
+    if isinstance(changes.get("accounts"), dict):  # an account left out stays; null clears one
+        merged["accounts"] = {**(row.data.get("accounts") or {}), **changes["accounts"]}
+    client: ClientIn | None = None
+    try:
+        client = ClientIn.model_validate(merged)
+    except ValidationError as error:
+        problems += validation_errors(error.errors())
+    _refuse(problems)
+    assert client is not None
+    if client.nip != row.nip:
+        taken = (await session.execute(select(clients.c.id).where(clients.c.nip == client.nip))).first()
+        if taken is not None:
+            raise Problem(409, "Client exists", f"client {taken.id} already has NIP {client.nip}",
+                          errors=[{"field": "nip", "message": f"already used by client {taken.id}"}])
+    data = client.model_dump(mode="json")
+    changed = sorted(k for k in CLIENT_FIELDS if data.get(k) != row.data.get(k))
+    if changed:
+        now = ctx.clock.now()
+        await session.execute(update(clients).where(clients.c.id == client_id).values(
+            name=client.name, nip=client.nip, regon=client.regon, krs=client.krs, data=data, updated_at=now,
+            announced_at=now))
+        await _announce(ctx, session, client_id=client_id, client=client, updated_at=now, mark=False)
+    return {"id": client_id, **data, "changed": changed}
 
 
 def visible_contracts(scope: Scope) -> ColumnElement[bool]:

@@ -22,6 +22,9 @@ clients = Table(
     Column("data", JSON, nullable=False),  # the validated ClientIn, as JSON
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When client.changed last went out for this client; NULL: never (recorded before contracts_0002_clients),
+    # announced once at start.
+    Column("announced_at", UTCDateTime, nullable=True),
     # Set once the client's personal data was erased after retention (personal.py); the record stays, anonymised.
     Column("erased_at", UTCDateTime, nullable=True),
 )

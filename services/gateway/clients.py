@@ -38,6 +38,18 @@ class ServiceClients:
                    data: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> Any:
         """Call a service for `scope`; its problem documents come back to our caller as they were (same status,
         fields)."""
+        response = await self._request(service, method, path, scope=scope, json=json, params=params,
+                                        headers=headers, data=data, files=files)
+        return response.json() if response.content else None
+
+    async def raw(self, service: str, method: str, path: str, *, scope: Scope,
+                  params: dict[str, Any] | None = None) -> str:
+        """The same, for an answer that is not JSON (a CSV file): its text."""
+        return (await self._request(service, method, path, scope=scope, params=params)).text
+
+    async def _request(self, service: str, method: str, path: str, *, scope: Scope, json: Any = None,
+                       params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                       data: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> httpx.Response:
         extra = {**(headers or {}), **scope.header()}
         cid = current_correlation_id()
         if cid:
@@ -58,7 +70,7 @@ class ServiceClients:
         if not 200 <= response.status_code < 300:
             # A redirect or an informational answer means the path reached no route as meant: never a success.
             raise Problem(502, "Bad gateway", f"the {service} service answered {response.status_code} to {method}")
-        return response.json() if response.content else None
+        return response
 
     async def find(self, service: str, path: str, *, scope: Scope) -> Any | None:
         """GET one thing; None when the service answers 404 (it does not exist, or `scope` may not see it)."""

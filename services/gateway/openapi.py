@@ -98,6 +98,13 @@ class Client(_Open):
     contact_emails: list[str]
     language: Literal["pl", "en"]
     tax_profile: dict[str, Any]
+    recipients: list[dict[str, Any]] = []
+    accounts: dict[str, Any] = {}
+    notices: bool = True
+
+
+class ChangedClient(Client):
+    changed: list[str]
 
 
 class ContractVersion(_Open):

@@ -38,6 +38,8 @@ class Permission(StrEnum):
     own_account = "own_account"  # one's own password and API tokens
     work_cases = "work_cases"  # work the cases one sees: status, checklist, comments, attachments, one-off cases
     change_contracts = "change_contracts"  # clients, contracts, annexes, terminations, CSV imports
+    send_notices = "send_notices"  # write a notice by hand to clients the caller sees
+    manage_notices = "manage_notices"  # withdraw a notice; export the proof of notices (CSV)
     manage_cases = "manage_cases"  # reassignments, absences, reopening finished cases
     read_reports = "read_reports"
     read_audit = "read_audit"
@@ -48,9 +50,9 @@ class Permission(StrEnum):
     erase_personal_data = "erase_personal_data"  # the retention command: erase clients past retention
 
 
-_STAFF = frozenset({Permission.view, Permission.own_account, Permission.work_cases})
+_STAFF = frozenset({Permission.view, Permission.own_account, Permission.work_cases, Permission.send_notices})
 _MANAGER = _STAFF | {Permission.change_contracts, Permission.manage_cases, Permission.read_reports,
-                     Permission.read_audit, Permission.export_personal_data}
+                     Permission.read_audit, Permission.manage_notices, Permission.export_personal_data}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: _MANAGER | {Permission.manage_users, Permission.manage_rules, Permission.manage_settings,
                             Permission.erase_personal_data},
@@ -67,6 +69,9 @@ WHAT: dict[Permission, tuple[str, str]] = {
     Permission.own_account: ("change their own account", "zmieniać swojego konta"),
     Permission.work_cases: ("work cases", "prowadzić spraw"),
     Permission.change_contracts: ("change clients or contracts", "zmieniać klientów ani umów"),
+    Permission.send_notices: ("send notices to clients", "wysyłać zawiadomień do klientów"),
+    Permission.manage_notices: ("withdraw notices or export their proof", "wycofywać zawiadomień ani eksportować "
+                                "potwierdzeń"),
     Permission.manage_cases: ("reassign or reopen cases or record absences",
                               "przekazywać ani wznawiać spraw ani rejestrować nieobecności"),
     Permission.read_reports: ("read reports", "przeglądać raportów"),

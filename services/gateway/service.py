@@ -27,6 +27,7 @@ from services.gateway.contracts import api as contracts_api
 from services.gateway.contracts import pages as contracts_pages
 from services.gateway.dashboard import pages as dashboard_pages
 from services.gateway.models import inbox, metadata, outbox
+from services.gateway.notices import api as notices_api
 from services.gateway.notices import pages as notices_pages
 from services.gateway.personal import api as personal_api
 from services.gateway.personal import pages as personal_pages
@@ -37,10 +38,10 @@ from services.gateway.rules import pages as rules_pages
 
 router = APIRouter()
 for domain_router in (
-    personal_api.router, cases_api.router, contracts_api.router, rules_api.router, accounts_api.router,
-    audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router, cases_pages.router,
-    contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router, reports_pages.router,
-    personal_pages.router, feed.router, assignment_api.router,
+    personal_api.router, cases_api.router, contracts_api.router, notices_api.router, rules_api.router,
+    accounts_api.router, audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router,
+    cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router,
+    reports_pages.router, personal_pages.router, feed.router, assignment_api.router,
     assignment_pages.router,
 ):
     router.include_router(domain_router)

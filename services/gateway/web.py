@@ -54,6 +54,7 @@ NAV = (
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),
+    NavLink("/notices", "Zawiadomienia", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
     NavLink("/reports", "Raporty", Permission.read_reports),

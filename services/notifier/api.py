@@ -30,6 +30,9 @@ NoticeIdPath = Annotated[UUID, Path(description="the notice's id (a UUID)")]
 CaseIdFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="only this case's")]
 NoticeStatus = Literal["draft", "scheduled", "issued", "confirmed", "withdrawn", "superseded", "expired"]
 JobName = Literal["release", "reminders", "escalations", "all"]
+NoticeState = Literal["sent", "waiting", "confirmed", "failed"]
+PeriodFilter = Annotated[str | None, Query(max_length=10, pattern=r"^[0-9]{4}(-[0-9A-Z]{1,3})?$",
+                                           description="a period or its start: 2026, 2026-10, 2026-Q3")]
 
 
 def _text(value: int | UUID | str | None) -> str | None:
@@ -69,13 +72,15 @@ async def list_notices(
     case_id: CaseIdFilter = None,
     contract_id: ContractIdFilter = None,
     status: NoticeStatus | None = None,
+    state: NoticeState | None = None,
+    period: PeriodFilter = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> dict[str, Any]:
     async with ctx.db.reading() as session:
         items, total = await queries.list_notices(
             session, scope, client_id=_text(client_id), case_id=_text(case_id), contract_id=_text(contract_id),
-            status=status, limit=limit, offset=offset)
+            status=status, state=state, period=period, limit=limit, offset=offset)
     return {"items": items, "total": total, "links": links_status(ctx)}
 
 

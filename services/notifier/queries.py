@@ -63,10 +63,30 @@ def _delivery(recipients: list[dict[str, Any]], status: str) -> str:
     return "local" if all(r["status"] == "kept" for r in live) else "delivered"
 
 
+def in_state(state: str) -> Any:
+    """The staff's words for where a notice stands: `sent` (went out: issued or confirmed), `waiting` (out, and its
+    confirmation still awaited), `confirmed`, `failed` (a recipient's server refused it, or it had no recipient)."""
+    if state == "sent":
+        return notices.c.status.in_(("issued", "confirmed"))
+    if state == "waiting":
+        return and_(notices.c.status == "issued", notices.c.requires_confirmation.is_(True))
+    if state == "confirmed":
+        return notices.c.status == "confirmed"
+    live = select(notice_recipients.c.notice_id).where(notice_recipients.c.status != "removed")
+    failing = select(notice_recipients.c.notice_id).where(notice_recipients.c.status == "failing")
+    return and_(notices.c.status.in_(("issued", "confirmed", "expired")),
+                or_(notices.c.id.in_(failing), notices.c.id.not_in(live)))
+
+
 async def list_notices(session: AsyncSession, scope: Scope, *, client_id: str | None = None,
                        case_id: str | None = None, contract_id: str | None = None, status: str | None = None,
+                       state: str | None = None, period: str | None = None,
                        limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     conditions = []
+    if state:
+        conditions.append(in_state(state))
+    if period:
+        conditions.append(notices.c.period.startswith(period, autoescape=True))
     if (scope_filter := visible(scope)) is not None:
         conditions.append(scope_filter)
     if client_id:

@@ -1,6 +1,6 @@
 """A client opens the link from the notice mail in Chromium on a phone-sized screen, sees the amounts and
-confirms; the notice then shows as confirmed, with the time, through the notifier's API (the case page shows it
-from there)."""
+confirms; the notice then shows as confirmed, with the time, through the notifier's API, and the accountant sees
+"potwierdzone" with the time on the case's page."""
 
 from __future__ import annotations
 
@@ -94,6 +94,16 @@ async def test_a_client_confirms_from_the_mail_on_a_phone(
             await button.click()
             await expect(page.locator("#state")).to_contain_text("Potwierdzone 28.11.2026, 15:00")
             await page.screenshot(path=str(ARTIFACTS / "notice_link_confirmed.png"), full_page=True)
+
+            staff = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
+            await staff.goto(f"{base}/login")
+            await staff.fill("input[name=login]", "anna")
+            await staff.fill("input[name=password]", "secret-anna")
+            async with staff.expect_navigation():
+                await staff.click("button:has-text('Zaloguj')")
+            await staff.goto(f"{base}/cases/{case['id']}")
+            await expect(staff.locator("#case-notices")).to_contain_text("potwierdzone 28.11.2026 15:00")
+            await staff.screenshot(path=str(ARTIFACTS / "notice_confirmed_on_case.png"), full_page=True)
         finally:
             await browser.close()
 

@@ -28,7 +28,8 @@ async def test_every_page_renders_styled_with_nothing_blocked_by_the_policy(base
         case = (await wait_for(a_case, what="a case from the contract"))[0]
     pages = ["/cases", f"/cases/{case['id']}", "/clients", "/clients/new", f"/clients/{client['id']}",
              "/contracts", f"/contracts/new?client_id={client['id']}", f"/contracts/{signed['id']}", "/imports",
-             "/mail", "/rules", "/cases/no-such-case", "/account", "/users", "/users/new", "/users/anna",
+             "/mail", "/notices", "/notices/new", f"/clients/{client['id']}/edit", "/notice-templates?name=notice",
+             "/rules", "/cases/no-such-case", "/account", "/users", "/users/new", "/users/anna",
              "/audit?action=contract.&since=2026-11-01&until=", "/", "/reports", "/reports/financial",
              "/reports/execution", "/reports/overdue", "/reports/workload"]
 

@@ -172,9 +172,8 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
             page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
             await _log_in(page, base_url, login)
             nav = page.locator("header nav a")
-            await expect(nav).to_have_text(["Pulpit", "Moje sprawy", "Sprawy", "Klienci", "Umowy", "Poczta wychodząca",
-                                            "Reguły",
-                                            *menus[role]])
+            await expect(nav).to_have_text(["Pulpit", "Moje sprawy", "Sprawy", "Klienci", "Umowy", "Zawiadomienia",
+                                            "Poczta wychodząca", "Reguły", *menus[role]])
             for name, path in (("cases", "/cases?status="), ("contracts", "/contracts"), ("account", "/account"),
                                ("contract", f"/contracts/{anna_s['id']}"), ("audit", "/audit"),
                                ("users", "/users"), ("reports", "/reports/financial"), ("absences", "/absences")):

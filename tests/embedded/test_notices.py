@@ -372,7 +372,8 @@ async def test_client_changed_gives_recipients_language_and_accounts(
     nrs = "12600000020260001234563218"
     nrs = f"{98 - int(nrs[2:] + '252100') % 97:02d}" + nrs[2:]
     await publish(office, CLIENT_CHANGED, client_changed(client_id, name="Zeta sp. z o.o.", nip=client_nip, recipients=[
-        {"email": "owner@zeta.example", "name": "John Smith", "language": "en"}], accounts={"nrs": nrs}))
+        {"email": "owner@zeta.example", "name": "John Smith", "language": "en"}], accounts={"nrs": nrs},
+        at=office.clock.now() + timedelta(minutes=1)))  # newer than the client.changed of the client's creation
 
     async def switched() -> bool:
         async with notifier(office) as api:

@@ -46,6 +46,9 @@ ROLES_WITH = {
     "change_contracts": {"admin", "manager"},
     "work_cases": {"admin", "manager", "accountant", "payroll"},
     "manage_cases": {"admin", "manager"},
+    "send_notices": {"admin", "manager", "accountant", "payroll"},
+    "manage_notices": {"admin", "manager"},
+    "manage_settings": {"admin"},
     "read_audit": {"admin", "manager"},
     "read_reports": {"admin", "manager"},
     "export_personal_data": {"admin", "manager"},
@@ -76,6 +79,7 @@ class Route:
     ok: int
     build: Builder
     on_team: bool = False
+    outside: int = 404  # what an `on_team` route answers one who is not on the team (a form naming it: 422)
     ends_sessions: bool = False  # a password change: the caller's web sessions end
 
 
@@ -87,6 +91,7 @@ class World:
     client_id: int = 0
     contract_id: int = 0
     case_id: str = ""
+    notice_id: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
     pages: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -125,6 +130,13 @@ class World:
                                    files={"file": ("upo.txt", b"UPO"), "kind": (None, "upo")})
             assert added.status_code == 201, added.text
         return str(added.json()["id"])
+    async def fresh_notice(self) -> str:
+        async with self.office.api() as api:
+            sent = await api.post("/api/v1/notices", json={"client_ids": [str(self.client_id)], "subject": "S",
+                                                           "text": f"Powiadomienie {self.next()}"})
+        assert sent.status_code == 201, sent.text
+        notice_id: str = sent.json()["ids"][0]
+        return notice_id
 
     async def fresh_user(self, *, active: bool = True) -> str:
         login = f"u{self.next()}"
@@ -160,7 +172,8 @@ class World:
 
 def static(url: str) -> Builder:
     async def build(world: World, allowed: bool) -> Req:
-        return Req(url.format(client=world.client_id, contract=world.contract_id, case=world.case_id))
+        return Req(url.format(client=world.client_id, contract=world.contract_id, case=world.case_id,
+                              notice=world.notice_id))
 
     return build
 
@@ -220,6 +233,20 @@ async def _dry_run(world: World, allowed: bool) -> Req:
 
 async def _apply(world: World, allowed: bool) -> Req:
     return Req("/api/v1/imports/apply", content=_unique_import(), headers={"Content-Type": "text/csv"})
+
+
+async def _manual_notice(world: World, allowed: bool) -> Req:
+    return Req("/api/v1/notices", json={"client_ids": [str(world.client_id)], "subject": "Dokumenty",
+                                        "text": f"Prosimy o dokumenty {world.next()}"})
+
+
+async def _withdraw(world: World, allowed: bool) -> Req:
+    notice = await world.fresh_notice() if allowed else world.notice_id
+    return Req(f"/api/v1/notices/{notice}/withdraw", json={"reason": "pomyłka"})
+
+
+async def _client_edit(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/clients/{world.client_id}", json={"ppk_institution": f"TFI {world.next()}"})
 
 
 async def _own_password(world: World, allowed: bool) -> Req:
@@ -377,6 +404,25 @@ async def _page_apply(world: World, allowed: bool) -> Req:
     return Req("/imports/apply", data={"csv": _unique_import().decode()})
 
 
+async def _page_manual_notice(world: World, allowed: bool) -> Req:
+    return Req("/notices/new", data={"client_ids": str(world.client_id), "subject": "Dokumenty",
+                                     "text": f"Prosimy o dokumenty {world.next()}", "requires_confirmation": "on"})
+
+
+async def _page_withdraw(world: World, allowed: bool) -> Req:
+    notice = await world.fresh_notice() if allowed else world.notice_id
+    return Req(f"/notices/{notice}/withdraw", data={"reason": "pomyłka"})
+
+
+async def _page_client_edit(world: World, allowed: bool) -> Req:
+    client = sole_trader()
+    return Req(f"/clients/{world.client_id}/edit", data={
+        "name": client["name"], "nip": client["nip"], "regon": client["regon"], "pesel": client["pesel"],
+        "street": "ul. Prosta 20", "postal_code": "00-850", "city": "Warszawa", "emails": "klient@example.com",
+        "language": "pl", "recipient_rows": "1", "recipient_email_0": f"r{world.next()}@example.com",
+        "notices": "on"})
+
+
 async def _page_own_password(world: World, allowed: bool) -> Req:
     return Req("/account/password", data={"current": "{current}", "new": "{new}", "repeat": "{new}"})
 
@@ -408,6 +454,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/clients"): Route("change_contracts", 201, _new_client),
     ("GET", "/api/v1/clients"): Route("view", 200, static("/api/v1/clients")),
     ("GET", "/api/v1/clients/{client_id}"): Route("view", 200, static("/api/v1/clients/{client}"), on_team=True),
+    ("PATCH", "/api/v1/clients/{client_id}"): Route("change_contracts", 200, _client_edit),
+    ("GET", "/api/v1/clients/{client_id}/recipients"): Route("view", 200, static("/api/v1/clients/{client}/recipients"),
+                                                             on_team=True),
     ("POST", "/api/v1/contracts"): Route("change_contracts", 201, _new_contract),
     ("GET", "/api/v1/contracts"): Route("view", 200, static("/api/v1/contracts")),
     ("GET", "/api/v1/contracts/{contract_id}"): Route("view", 200, static("/api/v1/contracts/{contract}"),
@@ -440,6 +489,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/absences"): Route("manage_cases", 201, _new_absence(page=False)),
     ("POST", "/api/v1/absences/{absence_id}/end"): Route("manage_cases", 200, _end_absence(page=False)),
     ("POST", "/api/v1/absences/{absence_id}/cancel"): Route("manage_cases", 200, _cancel_absence(page=False)),
+    ("GET", "/api/v1/notices"): Route("view", 200, static("/api/v1/notices")),
+    ("GET", "/api/v1/notices/proof.csv"): Route("manage_notices", 200, static("/api/v1/notices/proof.csv")),
+    ("GET", "/api/v1/notices/{notice_id}"): Route("view", 200, static("/api/v1/notices/{notice}"), on_team=True),
+    ("POST", "/api/v1/notices"): Route("send_notices", 201, _manual_notice, on_team=True, outside=422),
+    ("POST", "/api/v1/notices/{notice_id}/withdraw"): Route("manage_notices", 200, _withdraw),
+    ("GET", "/api/v1/notice-templates"): Route("manage_settings", 200, static("/api/v1/notice-templates")),
+    ("POST", "/api/v1/notice-templates/preview"): Route("manage_settings", 200,
+                                                        posting("/api/v1/notice-templates/preview", name="notice")),
     ("GET", "/api/v1/rules"): Route("view", 200, static("/api/v1/rules")),
     ("POST", "/api/v1/rules/preview"): Route("manage_rules", 200, posting("/api/v1/rules/preview")),
     ("POST", "/api/v1/rules/apply"): Route("manage_rules", 200, posting("/api/v1/rules/apply")),
@@ -493,6 +550,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/clients/new"): Route("change_contracts", 200, static("/clients/new")),
     ("POST", "/clients/new"): Route("change_contracts", 303, _page_new_client),
     ("GET", "/clients/{client_id}"): Route("view", 200, static("/clients/{client}"), on_team=True),
+    ("GET", "/clients/{client_id}/edit"): Route("change_contracts", 200, static("/clients/{client}/edit")),
+    ("POST", "/clients/{client_id}/edit"): Route("change_contracts", 303, _page_client_edit),
     ("GET", "/contracts"): Route("view", 200, static("/contracts")),
     ("GET", "/contracts/new"): Route("change_contracts", 200, static("/contracts/new?client_id={client}")),
     ("POST", "/contracts/new"): Route("change_contracts", 303, _page_new_contract),
@@ -504,6 +563,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/imports/dry-run"): Route("change_contracts", 200, _page_dry_run),
     ("POST", "/imports/apply"): Route("change_contracts", 200, _page_apply),
     ("GET", "/mail"): Route("view", 200, static("/mail")),
+    ("GET", "/notices"): Route("view", 200, static("/notices")),
+    ("GET", "/notices/proof.csv"): Route("manage_notices", 200, static("/notices/proof.csv")),
+    ("GET", "/notices/new"): Route("send_notices", 200, static("/notices/new")),
+    ("POST", "/notices/new"): Route("send_notices", 303, _page_manual_notice, on_team=True, outside=422),
+    ("GET", "/notice-templates"): Route("manage_settings", 200, static("/notice-templates?name=notice")),
+    ("GET", "/notices/{notice_id}"): Route("view", 200, static("/notices/{notice}"), on_team=True),
+    ("POST", "/notices/{notice_id}/withdraw"): Route("manage_notices", 303, _page_withdraw),
     ("GET", "/rules"): Route("view", 200, static("/rules")),
     ("POST", "/rules/preview"): Route("manage_rules", 200, form("/rules/preview")),
     ("POST", "/rules/apply"): Route("manage_rules", 200, form("/rules/apply")),
@@ -543,7 +609,7 @@ def expected(route: Route, role: str) -> int:
     if role not in ROLES_WITH[route.permission]:
         return 403
     if route.on_team and role == "payroll":  # piotr is not on the contract's team
-        return 404
+        return route.outside
     return route.ok
 
 
@@ -600,6 +666,13 @@ async def _world(office: Office) -> World:
             return items[0]["id"] if items else None
 
         world.case_id = await wait_for(a_case, what="a case of the contract")
+
+        async def notifier_knows() -> bool:
+            found = await api.get(f"/api/v1/clients/{world.client_id}/recipients")
+            return found.status_code == 200 and bool(found.json()["items"])
+
+        await wait_for(notifier_knows, what="the notifier to know the client")
+    world.notice_id = await world.fresh_notice()
     async with office.system.gateway.ctx.db.transaction() as session:
         await users.create_user(session=session, login="ewa", name="Ewa Nowak", email="ewa@biuro.example",
                                 role="accountant", password=None, now=office.clock.now())

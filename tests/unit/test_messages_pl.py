@@ -43,6 +43,11 @@ BAD_CLIENTS = [
     _client(tax_profile__books="revenue_records"),
     _client(krs="0000000000", tax_profile__legal_form="llc"),
     _client(contact_emails=["not-an-address"]),
+    _client(accounts={"mikrorachunek": "12 3456", "nrs": "PL61 1090 1014 0000 0712 1981 2875", "ppk": "x1"}),
+    _client(accounts={"mikrorachunek": "61109010140000071219812874"}),
+    _client(accounts={"mikrorachunek": "18101000712223526104057300"}),
+    _client(accounts={"mikrorachunek": "49101000712222526025027400"},
+            recipients=[{"email": "a@firma.pl"}, {"email": "A@firma.pl"}]),
 ]
 
 

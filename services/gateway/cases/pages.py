@@ -30,6 +30,7 @@ from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts.service import staff
+from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
 
@@ -116,7 +117,8 @@ async def _case_page(request: Request, caller: Caller, svc: ServiceClients, case
     # Managers get the form handing the case to someone else (assignment/pages.py).
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
-                  errors=errors or {}, values=values or {}, status_code=status_code, **extra)
+                  errors=errors or {}, values=values or {}, status_code=status_code,
+                  case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=case_id), **extra)
 
 
 @router.get("/cases/{case_id}")

@@ -29,6 +29,7 @@ from services.gateway.openapi import (
     READ,
     READ_ONE,
     UPLOAD,
+    ChangedClient,
     Client,
     ClientPage,
     ClientWithContracts,
@@ -110,6 +111,28 @@ async def list_clients(
 async def get_client(client_id: ClientIdPath, caller: Caller = Depends(allow(Permission.view)),
                      svc: ServiceClients = Depends(service_clients)) -> Any:
     return await contracts.get_client(svc=svc, caller=caller, client_id=client_id)
+
+
+@router.patch("/clients/{client_id}", summary="Change a client: name, address, identifiers, recipients, accounts",
+              responses={**CHANGE, **success(ChangedClient)})
+async def update_client(
+    client_id: ClientIdPath,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "recipients and accounts": {"value": {
+            "recipients": [{"name": "Jan Kowalski", "email": "jan@kowalski.example", "language": "pl"}],
+            "accounts": {"mikrorachunek": None, "nrs": "83 1010 1023 0000 2613 9520 0000"},
+            "notices": True}},
+        "new address": {"value": {"address": {"street": "ul. Nowa 1", "postal_code": "00-001",
+                                              "city": "Warszawa"}}},
+    }, description="Any of name, nip, regon, pesel, krs, address, contact_emails, language, recipients, accounts "
+       "(mikrorachunek — null: computed from the NIP/PESEL —, nrs, ppk, pfron), ppk_institution, notices; what is "
+       "left out stays. The tax profile changes by an annex (a 422 naming `tax_profile`). Every problem of the "
+       "request comes at once; `changed` lists the fields whose value changed."),
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    return await contracts.update_client(ctx=ctx, svc=svc, caller=caller, client_id=client_id, changes=body)
 
 
 @router.post("/contracts", status_code=201, summary="Sign a contract with a client",

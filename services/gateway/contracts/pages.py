@@ -34,6 +34,7 @@ from services.common.terms import (
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import (
     check_csrf,
@@ -194,7 +195,113 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
-    return render(request, "contracts/client.html", caller.user, client=client)
+    recipients: dict[str, Any] | None
+    client_notices: dict[str, Any] | None
+    try:
+        recipients = await notices.recipients(svc=svc, caller=caller, client_id=client_id)
+    except Problem as problem:
+        # 404: the notifier knows no contract of the client yet — the record's recipients, delivery not known.
+        recipients = {"items": [{**r, "status": ""} for r in notices.recorded_recipients(client)]} \
+            if problem.status == 404 else None
+    try:
+        client_notices = await notices.list_notices(svc=svc, caller=caller, client_id=client_id, limit=20)
+    except Problem:  # the notifier not answering leaves the rest of the page
+        client_notices = None
+    return render(request, "contracts/client.html", caller.user, client=client, recipients=recipients,
+                  client_notices=client_notices, accounts=notices.accounts_view(client))
+
+
+# --- Editing a client ------------------------------------------------------------------------------
+
+RECIPIENT_ROWS_FREE = 2  # empty rows the edit form offers for new recipients
+ACCOUNT_KINDS = ("mikrorachunek", "nrs", "ppk", "pfron")
+
+
+def client_edit_values(client: dict[str, Any]) -> dict[str, Any]:
+    """A stored client as the edit form's inputs."""
+    values: dict[str, Any] = {k: client.get(k) or "" for k in ("name", "nip", "regon", "pesel", "krs",
+                                                                "ppk_institution", "language")}
+    values.update({k: client["address"].get(k, "") for k in ("street", "postal_code", "city")})
+    values["emails"] = "; ".join(client.get("contact_emails") or [])
+    values.update({k: (client.get("accounts") or {}).get(k) or "" for k in ACCOUNT_KINDS})
+    values["notices"] = "on" if client.get("notices", True) else ""
+    for i, r in enumerate(client.get("recipients") or []):
+        values.update({f"recipient_email_{i}": r["email"], f"recipient_name_{i}": r.get("name", ""),
+                       f"recipient_language_{i}": r.get("language", "pl")})
+    values["recipient_rows"] = len(client.get("recipients") or []) + RECIPIENT_ROWS_FREE
+    return values
+
+
+def client_changes(form: FormData) -> tuple[dict[str, Any], list[int]]:
+    """The edit form as the API's changes, and for each recipient sent the form row it came from (empty rows are
+    left out, so the API's `recipients[1]` may be the form's row 2)."""
+    rows: list[int] = []
+    recipients: list[dict[str, Any]] = []
+    count = min(record_id(text_of(form, "recipient_rows")) or 0, 100)
+    for i in range(count):
+        email, name = text_of(form, f"recipient_email_{i}"), text_of(form, f"recipient_name_{i}")
+        if email or name:
+            rows.append(i)
+            recipients.append({"email": email, "name": name,
+                               "language": text_of(form, f"recipient_language_{i}") or "pl"})
+    changes: dict[str, Any] = {
+        "name": text_of(form, "name"), "nip": text_of(form, "nip"), "regon": text_of(form, "regon"),
+        "pesel": text_of(form, "pesel") or None, "krs": text_of(form, "krs") or None,
+        "address": {"street": text_of(form, "street"), "postal_code": text_of(form, "postal_code"),
+                    "city": text_of(form, "city")},
+        "contact_emails": [e for e in re.split(r"[;,\s]+", text_of(form, "emails")) if e],
+        "language": text_of(form, "language") or "pl",
+        "recipients": recipients,
+        "accounts": {k: text_of(form, k) or None for k in ACCOUNT_KINDS},
+        "ppk_institution": text_of(form, "ppk_institution"),
+        "notices": form.get("notices") == "on",
+    }
+    return changes, rows
+
+
+def client_edit_field(rows: list[int]) -> Any:
+    """A problem's field → the edit form's input: 'recipients[1].email' → 'recipient_email_<row>',
+    'accounts.nrs' → 'nrs', 'address.city' → 'city', 'contact_emails[0]' → 'emails'."""
+    def field_of(path: str) -> str:
+        match = re.match(r"^recipients\[(\d+)\](?:\.(\w+))?", path)
+        if match:
+            index = int(match[1])
+            return f"recipient_{match[2] or 'email'}_{rows[index] if index < len(rows) else index}"
+        if path.startswith("recipients"):
+            return "recipients"
+        return form_field(path)
+    return field_of
+
+
+@router.get("/clients/{client_id}/edit")
+async def client_edit_form(request: Request, client_id: ClientIdPath, caller: Caller = Depends(CHANGE),
+                           svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
+    if client is None:
+        return not_found(request, caller.user, "Nie ma takiego klienta.")
+    return render(request, "contracts/client_edit.html", caller.user, client=client,
+                  values=client_edit_values(client), errors={})
+
+
+@router.post("/clients/{client_id}/edit", dependencies=[Depends(check_csrf)])
+async def client_edit(request: Request, client_id: ClientIdPath, caller: Caller = Depends(CHANGE),
+                      ctx: ServiceContext = Depends(get_context),
+                      svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await request.form()
+    changes, rows = client_changes(form)
+    try:
+        await contracts.update_client(ctx=ctx, svc=svc, caller=caller, client_id=client_id, changes=changes)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
+        if client is None:
+            return not_found(request, caller.user, "Nie ma takiego klienta.")
+        values: dict[str, Any] = dict(form)
+        values["recipient_rows"] = min(record_id(text_of(form, "recipient_rows")) or 0, 100)
+        return render(request, "contracts/client_edit.html", caller.user, client=client, values=values,
+                      errors=form_errors(problem, client_edit_field(rows)), status_code=422)
+    return RedirectResponse(f"/clients/{client_id}", status_code=303)
 
 
 # --- Contracts -------------------------------------------------------------------------------------

@@ -72,6 +72,18 @@ async def create_client(*, ctx: ServiceContext, svc: ServiceClients, caller: Cal
     return client
 
 
+async def update_client(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int,
+                        changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a client's name, address, identifiers, recipients or accounts; audited when something changed
+    (the changed fields, never their values: accounts and PESELs stay out of the log)."""
+    client: dict[str, Any] = await svc.call("contracts", "PATCH", f"/clients/{client_id}", json=changes,
+                                            scope=caller.scope)
+    if client["changed"]:
+        await audit.record(ctx, caller.user, action="client.update", target=f"client:{client_id}",
+                           detail={"changed": client["changed"]})
+    return client
+
+
 async def resolve_team(ctx: ServiceContext, team: Any) -> dict[str, dict[str, str] | None]:
     """Team logins → the people (name, e-mail) the other services need; an unknown login names its field."""
     if not isinstance(team, dict):
