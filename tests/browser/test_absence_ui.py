@@ -64,7 +64,7 @@ async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: 
             violations = (await Axe().run(page, options=WCAG_A_AA)).response["violations"]
             assert violations == [], violations
 
-            await page.click("header nav >> text=Sprawy")
+            await page.click("header nav a[href='/cases']")
             substituted = page.locator("#cases tbody tr", has_text="zastępuje: Ola Wiśniewska")
             await expect(substituted).to_have_count(len(moving))
             for case in moving:
@@ -87,7 +87,7 @@ async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: 
             await row.locator("input[name=ends_on]").fill("2026-11-28")
             await row.locator("button:has-text('Zakończ wcześniej')").click()
             await expect(page.locator("#notice")).to_contain_text(f"zwróconych osobie nieobecnej: {len(moving)}")
-            await page.click("header nav >> text=Sprawy")
+            await page.click("header nav a[href='/cases']")
             await expect(page.locator("#cases")).not_to_contain_text("zastępuje")
         finally:
             await browser.close()

@@ -271,6 +271,10 @@ def case_action(action: str, *, finished: bool = False, page: bool = False, **bo
         if page:
             return Req(f"/cases/{case_id}/{action}", data={k: str(v) for k, v in body.items()})
         return Req(f"/api/v1/cases/{case_id}/{action}", json=body)
+
+    return build
+
+
 _REASSIGNS = itertools.count()
 NO_ABSENCE = "00000000-0000-4000-8000-000000000000"  # refused before it is looked up
 

@@ -12,6 +12,7 @@ from services.common.errors import Problem
 from services.common.params import CaseIdPath
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.assignment import service as assignment
+from services.gateway.cases import pages as case_pages
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
@@ -141,9 +142,6 @@ async def reassign_case(request: Request, case_id: CaseIdPath, caller: Caller = 
             return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
         if problem.status >= 500:
             raise
-        case = await svc.find("cases", f"/cases/{case_id}", scope=caller.scope)
-        if case is None:
-            return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
-        return render(request, "cases/case.html", caller.user, case=case, staff=await contracts.staff(ctx),
-                      reassign_errors=form_errors(problem), values=dict(form), status_code=422)
+        return await case_pages.case_page_response(request, caller, svc, str(case_id), status_code=422,
+                                                   values=dict(form), reassign_errors=form_errors(problem))
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

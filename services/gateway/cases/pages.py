@@ -109,8 +109,10 @@ async def _names(request: Request) -> dict[str, str]:
         return {u.login: u.name for u in await users.list_users(session=session)}
 
 
-async def _case_page(request: Request, caller: Caller, svc: ServiceClients, case_id: str, *, status_code: int = 200,
-                     errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None) -> HTMLResponse:
+async def case_page_response(request: Request, caller: Caller, svc: ServiceClients, case_id: str, *,
+                             status_code: int = 200, errors: dict[str, list[str]] | None = None,
+                             values: dict[str, Any] | None = None, **context: Any) -> HTMLResponse:
+    """The case page (also after a refused form of another domain's, e.g. a reassignment: its `context`)."""
     case = await cases.find_case(svc=svc, caller=caller, case_id=case_id)
     if case is None:
         return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
@@ -118,22 +120,22 @@ async def _case_page(request: Request, caller: Caller, svc: ServiceClients, case
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
                   errors=errors or {}, values=values or {}, status_code=status_code,
-                  case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=case_id), **extra)
+                  case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=case_id), **extra, **context)
 
 
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, case_id: CaseIdPath, caller: Caller = Depends(VIEW),
                     ctx: ServiceContext = Depends(get_context),
                     svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
-    return await _case_page(request, caller, svc, str(case_id))
+    return await case_page_response(request, caller, svc, str(case_id))
 
 
 async def _refused(request: Request, caller: Caller, svc: ServiceClients, case_id: str, problem: Problem,
                    values: dict[str, Any] | None = None) -> Response:
     if problem.status >= 500 or problem.status == 404:
         raise problem
-    return await _case_page(request, caller, svc, case_id, status_code=problem.status, errors=form_errors(problem),
-                            values=values)
+    return await case_page_response(request, caller, svc, case_id, status_code=problem.status,
+                                    errors=form_errors(problem), values=values)
 
 
 async def _change(request: Request, caller: Caller, ctx: ServiceContext, svc: ServiceClients, case_id: str,
