@@ -25,7 +25,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from services.common.bus import Batching
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import ManualClock
 from services.common.log import configure_logging, new_correlation_id
@@ -209,18 +208,15 @@ def _plain(url: str) -> str:
 
 async def plan(settings: Settings, envelopes: list[Envelope], figures: Figures, *, relay: bool, batch: int,
                profile: cProfile.Profile | None) -> None:
-    """Feed every contract.created through the scheduler's consumer. Batched: publish them all to the bus and
-    wait until the consumer has handled every one (batches of `batch`, one transaction each). `batch` 1: call
-    the consumer once per message, one at a time, as before issue 8."""
+    """Feed every contract.created through the scheduler's consumer. Batched: publish them all to the bus the
+    scheduler consumes and wait until every one is handled (batches of `batch`, one transaction each). `batch`
+    1: call the consumer once per message, one at a time, as before issue 8."""
     bus = InMemoryBus()
-    runtime = ServiceRuntime(spec, settings=settings, bus=bus, clock=ManualClock(NOW))
-    assert spec.setup is not None and spec.teardown is not None
-    if relay:
-        await runtime.start()  # also the outbox relay (publishing to nobody) and the tick loop, as in production
-    else:
-        await spec.setup(runtime.ctx)  # what start() does first: load the rules
+    runtime = ServiceRuntime(spec, settings=settings.model_copy(update={"bus_batch": batch}), bus=bus,
+                             clock=ManualClock(NOW))
     all_handled = asyncio.Event()
     handled = 0
+    one, many = runtime.on_message, runtime.on_batch
 
     def count(n: int) -> None:
         nonlocal handled
@@ -228,17 +224,21 @@ async def plan(settings: Settings, envelopes: list[Envelope], figures: Figures, 
         if handled >= len(envelopes):
             all_handled.set()
 
-    async def one(envelope: Envelope) -> None:  # a failed batch's messages come one by one
-        await runtime.on_message(envelope)
+    async def counted_one(envelope: Envelope) -> None:  # a lone delivery, or a failed batch's, one by one
+        await one(envelope)
         count(1)
 
-    async def many(batch: Sequence[Envelope]) -> None:
-        await runtime.on_batch(batch)
+    async def counted_many(batch: Sequence[Envelope]) -> None:
+        await many(batch)
         count(len(batch))
 
-    if batch > 1:
-        # What start_consuming subscribes, without running the set-up again.
-        await bus.subscribe(spec.name, sorted(spec.handlers), one, Batching(many, size=batch))
+    # Subscribed with these when the runtime starts consuming.
+    runtime.on_message = counted_one  # type: ignore[method-assign]
+    runtime.on_batch = counted_many  # type: ignore[method-assign]
+    if relay:
+        await runtime.start()  # also the outbox relay (publishing to nobody) and the tick loop, as in production
+    else:
+        await runtime.start_consuming()  # load the rules, subscribe
     try:
         planner = planner_of(runtime.ctx)
         figures.rules = f"{planner.version} ({planner.rule_count} rules)"
@@ -256,15 +256,12 @@ async def plan(settings: Settings, envelopes: list[Envelope], figures: Figures, 
         if profile is not None:
             profile.disable()
         figures.contracts = len(envelopes)
+        if await bus.dead_letter_count() != {spec.name: 0}:
+            raise SystemExit(f"dead letters: {await bus.dead_letters()}")
     finally:
+        await runtime.stop_work()
         await bus.close()
-        if relay:
-            await runtime.stop()
-        else:
-            await spec.teardown(runtime.ctx)
-            await runtime.ctx.db.dispose()
-    if await bus.dead_letter_count() != {spec.name: 0}:
-        raise SystemExit(f"dead letters: {await bus.dead_letters()}")
+        await runtime.close()
 
 
 async def replan_all(settings: Settings, dsn: str, figures: Figures) -> None:

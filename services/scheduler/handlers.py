@@ -182,10 +182,12 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     revived: list[tuple[int, Occurrence]] = []
     moved: list[tuple[int, Occurrence]] = []
     replanned: list[tuple[Any, Occurrence]] = []
+    # A batch of a hundred contract events is written in four COPYs, each stored while the next is planned.
+    chunk = max(_CHUNK // 4, min(_CHUNK, len(ids) // 4))
     try:
-        for chunk_start in range(0, len(ids), _CHUNK):
+        for chunk_start in range(0, len(ids), chunk):
             rows: list[dict[str, Any]] = []
-            for contract_id in ids[chunk_start:chunk_start + _CHUNK]:
+            for contract_id in ids[chunk_start:chunk_start + chunk]:
                 for occ in await planner.occurrences(contract_id, contracts[contract_id], window_start, window_end):
                     key = (contract_id, occ.rule_id, occ.period)
                     wanted.add(key)
