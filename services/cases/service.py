@@ -7,7 +7,7 @@ from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
 from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN
 from services.common.metrics import Metrics
-from services.common.runtime import ServiceContext, ServiceSpec
+from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
 
 
 async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
@@ -32,5 +32,7 @@ spec = ServiceSpec(
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
     },
+    # A plan of many contracts requests thousands of cases at once: many per transaction (one commit each batch).
+    batch_handlers={CASE_REQUESTED: each_in_the_batch(handlers.on_case_requested)},
     probes=[case_metrics],
 )

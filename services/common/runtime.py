@@ -61,6 +61,21 @@ class ServiceContext:
 EventHandler = Callable[[ServiceContext, AsyncSession, Envelope], Awaitable[None]]
 # Several messages of the types it is registered for, in their order, inside the batch's one transaction.
 BatchEventHandler = Callable[[ServiceContext, AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+def each_in_the_batch(handler: EventHandler) -> BatchEventHandler:
+    """A batch handler that runs a one-message handler for each message in the batch's one transaction (its
+    correlation id bound): one commit and one inbox statement for the batch. Only for a handler that writes
+    with plain statements and reads what it wrote before (nothing kept in the session between messages)."""
+
+    async def each(ctx: ServiceContext, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            with bound(correlation_id=envelope.correlation_id, message_id=str(envelope.id)):
+                await handler(ctx, session, envelope)
+
+    return each
+
+
 Loop = Callable[[ServiceContext], Awaitable[None]]
 Hook = Callable[[ServiceContext], Awaitable[None]]
 # Reads a service's own figures (e.g. cases by status) into its gauges when /metrics is scraped.
