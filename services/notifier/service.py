@@ -70,8 +70,10 @@ spec = ServiceSpec(
         CASE_DIGEST: handlers.on_case_digest,
         CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
     },
-    # Thousands of cases created at once (a large import planned): their mails many per transaction.
-    batch_handlers={CASE_CREATED: each_in_the_batch(handlers.on_case_created)},
+    # A large import: thousands of contracts, then of cases created at once, many per transaction.
+    batch_handlers={CASE_CREATED: each_in_the_batch(handlers.on_case_created),
+                    **dict.fromkeys((CONTRACT_CREATED, CONTRACT_CHANGED, CONTRACT_TERMINATED),
+                                    each_in_the_batch(handlers.on_contract))},
     setup=setup,
     teardown=close_bookkeeping,
     loops=[mail_dispatcher, jobs.jobs_loop],
