@@ -212,7 +212,15 @@ async def test_dead_letters_are_still_listed_after_a_restart(folder: Folder) -> 
         failures.append(str(envelope.id))
         raise RuntimeError("template case_created.txt missing")
 
+    handle_batch = system.runtimes["notifier"].on_batch
+
+    async def broken_batch(envelopes: Sequence[Envelope]) -> None:
+        if any(e.type == "case.created" for e in envelopes):
+            raise RuntimeError("template case_created.txt missing")  # then one by one, each failing above
+        await handle_batch(envelopes)
+
     system.runtimes["notifier"].on_message = broken_templates  # type: ignore[method-assign]
+    system.runtimes["notifier"].on_batch = broken_batch  # type: ignore[method-assign]
     await system.start()
     await folder.import_contracts(2)
     requested = select(func.count()).select_from(occurrences).where(occurrences.c.status == "requested")
