@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from services.common.apiclient import TOKEN_HELP, URL_HELP, call_api, request_api
 from services.common.keys import SECRETS_FILE, require_secrets
-from services.common.log import configure_logging, get_logger
+from services.common.log import CONSOLE_OFF, bound, configure_logging, get_logger
 from services.common.migrate import upgrade
 from services.common.settings import SERVICES, Settings, get_settings
 
@@ -23,9 +24,11 @@ app = typer.Typer(help="Terminarz: an accounting office's contracts, obligations
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts and API tokens.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The events each service stored for publishing.", no_args_is_help=True)
+clients_app = typer.Typer(help="Clients' personal data: erase after retention, export (GDPR).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(clients_app, name="clients")
 
 try:  # the scheduler's commands: `rules check`, `plan`
     from services.scheduler.cli import plan_command, rules_app
@@ -56,6 +59,14 @@ def _settings() -> Settings:
     return settings
 
 
+def _require_rules_folder(settings: Settings) -> None:
+    """The scheduler reads its rules at start: a missing folder is said in one line, not a traceback."""
+    if not settings.rules_dir.is_dir():
+        raise typer.BadParameter(
+            f"the rules folder {settings.rules_dir.resolve()} does not exist: run from the Terminarz folder "
+            "(where rules/ is) or set TERMINARZ_RULES_DIR", param_hint="TERMINARZ_RULES_DIR")
+
+
 async def _serve_until_signal(server: uvicorn.Server, start: Callable[[], Awaitable[Any]],
                               stop: Callable[[], Awaitable[Any]]) -> None:
     """Serve until SIGTERM or Ctrl+C, then stop the services in order (consumers, relays, bus, databases).
@@ -83,11 +94,16 @@ def run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web UI and the API.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load demo staff, clients and contracts on first run.")] = True,
+    quiet: Annotated[bool, typer.Option(help="Print only warnings and errors after the start banner.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Print every log line of every service (as `serve` does).")] = False,
 ) -> None:
     """Run all five services in one process (embedded mode): migrate, load demo data, serve."""
     settings = _settings()
+    if not verbose and not settings.json_logs:
+        configure_logging(json=False, level=settings.log_level, console="quiet" if quiet else "brief")
     if settings.mode != "embedded":
         raise typer.BadParameter("`run` is the embedded mode; use `terminarz serve SERVICE` for distributed")
+    _require_rules_folder(settings)
     if "TERMINARZ_PUBLIC_URL" not in os.environ:  # links in e-mails point where this server listens
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     from services.demo import load_demo
@@ -106,7 +122,8 @@ def run(
                 empty = not await users.list_users(session=session)
             logins: list[tuple[str, str]] = []
             if demo and empty:
-                logins = await load_demo(system, system.clock)
+                with bound(**CONSOLE_OFF):
+                    logins = await load_demo(system, system.clock)
             secrets_file = settings.data_dir.resolve() / SECRETS_FILE
             where = f"data in {settings.data_dir.resolve()}" + (
                 f", secrets in {secrets_file}" if secrets_file.exists() else "")
@@ -131,6 +148,8 @@ def serve(
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     require_secrets(settings)
+    if service == "scheduler":
+        _require_rules_folder(settings)
     from services.system import standalone
 
     async def main() -> None:
@@ -328,6 +347,55 @@ def users_token(login: str, name: Annotated[str, typer.Option(help="What the tok
             await db.dispose()
 
     typer.echo(asyncio.run(main()))
+
+
+@clients_app.command("erase")
+def clients_erase(
+    client: Annotated[int | None, typer.Option("--client", help="Only this client (refused, with the reason, "
+                                               "while a contract is in force or retention lasts).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List who would be erased and why; change nothing.")]
+    = False,
+    url: Annotated[str | None, typer.Option("--url", help=URL_HELP)] = None,
+    token: Annotated[str | None, typer.Option("--token", help=TOKEN_HELP)] = None,
+) -> None:
+    """Erase the personal data of terminated clients past retention (TERMINARZ_RETENTION_YEARS, 5 years after
+    the end of the year their last contract ended) in every service; the figures stay. Admin token."""
+    chosen: list[dict[str, Any]] = []
+    while True:  # a call erases a batch; `remaining` says whether more are due
+        result = call_api("POST", "/personal-data/erasure", url=url, token=token,
+                          json={"client_id": client, "dry_run": dry_run})
+        for item in result["items"]:
+            status = item["status"] if dry_run or not item.get("erased_now", True) else "erased now"
+            typer.echo(f"client {item['client_id']} ({item['name']}): {status}: {item['reason']}")
+        chosen += [i for i in result["items"] if i["status"] == "erasable" or i.get("erased_now")]
+        if dry_run or not result.get("remaining"):
+            break
+    verb = "would erase" if dry_run else "erased"
+    kept = result.get("kept") or {}
+    typer.echo(f"{verb}: {len(chosen)} client(s); retention {result['retention_years']} years, today "
+               f"{result['today']}" + (f"; kept: {kept.get('in_force', 0)} with a contract in force, "
+                                       f"{kept.get('retained', 0)} inside retention" if client is None else ""))
+
+
+@clients_app.command("export")
+def clients_export(
+    client_id: Annotated[int, typer.Argument(help="The client's id.")],
+    file: Annotated[Path | None, typer.Argument(help="Where to write it: *.zip for a ZIP of CSV files and the "
+                                                "JSON, anything else JSON (default: print the JSON).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help=URL_HELP)] = None,
+    token: Annotated[str | None, typer.Option("--token", help=TOKEN_HELP)] = None,
+) -> None:
+    """Everything Terminarz holds about one client (a data subject's access request), from every service.
+    Manager or admin token; the export is audited."""
+    as_zip = file is not None and file.suffix.lower() == ".zip"
+    response = request_api("GET", f"/clients/{client_id}/personal-data", url=url, token=token,
+                           format="zip" if as_zip else "json")
+    if file is None:
+        typer.echo(response.text)
+        return
+    file.write_bytes(response.content)
+    os.chmod(file, 0o600)  # personal data: readable by its owner only
+    typer.echo(f"written: {file}")
 
 
 def main() -> None:

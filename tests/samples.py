@@ -30,7 +30,7 @@ def sole_trader(name: str = "Jan Kowalski Usługi", *, seed: str = "526104057", 
                    "income_tax_advances": "monthly", "vat": "monthly", "employees": 0}
     tax_profile.update(profile)
     return {"name": name, "nip": nip(seed), "regon": regon(seed[:8]), "pesel": pesel("8001011234"),
-            "address": ADDRESS, "contact_emails": ["klient@example.com"], "tax_profile": tax_profile}
+            "address": dict(ADDRESS), "contact_emails": ["klient@example.com"], "tax_profile": tax_profile}
 
 
 def contract(client_id: int, *, number: str = "BR/2026/100", start: str = "2026-10-01",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases import watch
 from services.cases.models import case_history, cases
 from services.common.log import get_logger
 from services.common.messages import (
@@ -60,6 +61,7 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             assignee_email=assignee.email if assignee else "",
             commissioner_login=commissioner.login if commissioner else None,
             commissioner_name=commissioner.name if commissioner else "",
+            commissioner_email=commissioner.email if commissioner else "",
             checklist=[{"item": item, "done": False} for item in request.checklist],
             notice=request.notice,
             late_on_creation=request.late_on_creation,
@@ -82,8 +84,10 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
         due=request.due,
         assignee=assignee,
         commissioner=commissioner,
+        late_on_creation=request.due < ctx.clock.today(),
     )
     await ctx.messaging.emit(session, CASE_CREATED, created.model_dump(mode="json"))
+    await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once (case.created tells the assignee)
     log.info("case.created", case_id=case_id, rule_id=request.rule_id, period=request.period)
 
 
@@ -160,6 +164,7 @@ async def list_cases(
     status: str | None = None,
     contract_id: str | None = None,
     due_before: date | None = None,
+    deadline_state: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -174,6 +179,8 @@ async def list_cases(
         query = query.where(cases.c.contract_id == contract_id)
     if due_before is not None:
         query = query.where(cases.c.due <= due_before)
+    if deadline_state is not None:  # a state of open cases: a finished case keeps its last one, unlisted here
+        query = query.where(cases.c.deadline_state == deadline_state, cases.c.status.in_(OPEN_STATUSES))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await session.execute(query.order_by(cases.c.due, cases.c.title).limit(limit).offset(offset))
     return [dict(row._mapping) for row in rows], int(total)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.cases import handlers
+from services.cases import handlers, personal, watch
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
-from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN
+from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CASE_WITHDRAWN, CLIENT_ERASED
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
 
@@ -21,6 +21,8 @@ async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
                   ["service"]).labels(ctx.name).set(overdue)
 
 
+router.include_router(watch.router)  # POST /jobs/morning (internal token, like every route here)
+
 spec = ServiceSpec(
     name="cases",
     metadata=metadata,
@@ -31,8 +33,10 @@ spec = ServiceSpec(
         CASE_REQUESTED: handlers.on_case_requested,
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
+        CLIENT_ERASED: personal.on_client_erased,
     },
     # A plan of many contracts requests thousands of cases at once: many per transaction (one commit each batch).
     batch_handlers={CASE_REQUESTED: each_in_the_batch(handlers.on_case_requested)},
+    loops=[watch.morning_loop],
     probes=[case_metrics],
 )

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from services.common.months import sqlite_warsaw_date
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -115,3 +117,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # Reports group timestamps by Warsaw date (services/common/months.py); PostgreSQL has AT TIME ZONE.
+    dbapi_connection.create_function("warsaw_date", 1, sqlite_warsaw_date, deterministic=True)

@@ -15,7 +15,33 @@ import structlog
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def configure_logging(*, json: bool, level: str = "INFO") -> None:
+# What the embedded console shows at INFO besides warnings and errors: the gateway's requests (one short line
+# each) and the few events a person at the console acts on. `terminarz run --verbose` shows every line.
+CONSOLE_EVENTS = frozenset({"rules.loaded", "rules.rejected", "secrets.created", "stopping", "backup.written"})
+# Bound around work the console need not narrate line by line (e.g. loading the demo): `with bound(**CONSOLE_OFF)`.
+CONSOLE_OFF = {"console": "off"}
+
+
+def _console_filter(quiet: bool) -> Any:
+    def keep(_logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if method in ("warning", "error", "critical", "exception"):
+            return event
+        if quiet or event.get("console") == "off":
+            raise structlog.DropEvent
+        name = event.get("event")
+        if name == "http.request" and event.get("service") == "gateway":
+            # One line per request the person (or their browser) made: "GET /cases 200 12.3 ms".
+            return {"event": f"{event.get('method')} {event.get('path')} {event.get('status')} {event.get('ms')} ms",
+                    "timestamp": event.get("timestamp"), "level": event.get("level")}
+        if name in CONSOLE_EVENTS:
+            return event
+        raise structlog.DropEvent
+    return keep
+
+
+def configure_logging(*, json: bool, level: str = "INFO", console: str | None = None) -> None:
+    """`console`: None logs every event at `level`; "brief" (the embedded `run`) keeps warnings, errors, one line
+    per gateway request and `CONSOLE_EVENTS`; "quiet" keeps warnings and errors only."""
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -23,6 +49,8 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]
+    if console is not None:
+        processors.append(_console_filter(console == "quiet"))
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[*processors, renderer],

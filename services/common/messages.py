@@ -126,6 +126,8 @@ class CaseCreated(BaseModel):
     due: date
     assignee: TeamMember | None
     commissioner: TeamMember | None = None
+    # Born overdue (requested after its due date): this mail is how its assignee is told at once.
+    late_on_creation: bool = False
 
 
 # --- Clients: who the office tells, and where a client pays ------------------------------------------
@@ -198,6 +200,18 @@ class ClientChanged(BaseModel):
     ppk_institution: str = ""  # the PPK institution's name (the payee on the transfer)
     notices: bool = True  # False: the office tells this client nothing by e-mail (notices stay visible to staff)
     updated_at: datetime
+
+
+class ClientErased(BaseModel):
+    """Payload of client.erased (contracts service): the client's retention ended and the contracts service erased
+    its personal data. Every service that holds some erases it in its own transaction, found by the client's id
+    or its contracts' ids, and keeps the figures (counts, amounts, dates, ids); handling it twice changes nothing.
+    `placeholder` stands for the client's name from then on."""
+
+    client_id: str
+    contract_ids: list[str] = []
+    placeholder: str
+    erased_at: datetime
 
 
 # --- Cases: finished with liabilities, reopened; the staff mails the cases service decides -----------
@@ -378,6 +392,7 @@ CASE_ESCALATED = "case.escalated"
 CASE_DIGEST = "case.digest"
 CASE_OVERDUE_SUMMARY = "case.overdue_summary"
 CLIENT_CHANGED = "client.changed"
+CLIENT_ERASED = "client.erased"
 NOTICE_SENT = "notice.sent"
 NOTICE_CONFIRMED = "notice.confirmed"
 NOTICE_FAILED = "notice.failed"

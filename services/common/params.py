@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Header, Path, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from services.common.text import unsafe_character
@@ -43,6 +43,9 @@ ContractIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="the contract'
 CaseIdPath = Annotated[UUID, Path(description="the case's id (a UUID)")]
 ClientIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this client's")]
 ContractIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this contract's")]
+# Several contracts, the parameter repeated (`?contract_id=1&contract_id=2`), e.g. a client's, named by the gateway.
+ContractIdList = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+                           Query(max_length=1000, description="these contracts' (repeated)")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many to skip (paging)")]
 # Free text to search by, a login or a service name to filter by: bounded, one line of plain text.
 SearchText = Annotated[str | None, Query(max_length=MAX_SEARCH), AfterValidator(plain_or_none)]

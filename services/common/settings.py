@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     notice_escalate_days_before_due: Annotated[int, Field(ge=0)] | None = 2  # None: never tell the accountant early
     notifier_tick_seconds: float = 30.0
 
+    # Deadlines watched by the cases service (services/cases/README.md): the morning job's hour (Warsaw, business
+    # days), "due soon" N business days before the due date, the escalation ladder as business days overdue per
+    # step (1st: the assignee, 2nd: the commissioner, 3rd and later: the office managers), and the managers'
+    # addresses ("Maria Kierownik <maria@biuro.pl>, jan@biuro.pl") for the ladder's top and born-overdue summaries.
+    case_watch_time: time = time(7, 0)
+    case_due_soon_days: Annotated[int, Field(ge=0, le=30)] = 3
+    case_escalation_steps: str = "1,3,5"
+    case_managers: str = ""
+    case_watch_tick_seconds: float = 60.0
+
     # Embedded: `terminarz backup` writes here; with backup_keep > 0 the running system also makes a backup a
     # day and keeps the newest backup_keep of them. Keep it outside data_dir (a backup never includes it).
     backup_dir: Path = Path("backups")
@@ -94,8 +104,28 @@ class Settings(BaseSettings):
     import_max_columns: int = Field(default=100, ge=1)  # columns of its header
     import_max_field_chars: int = Field(default=1_000, ge=1)  # characters of one cell
 
+    # Personal data (docs/operations.md): a terminated client's records are kept this many whole years after the
+    # end of the year its last contract ended in (tax records: 5), then its personal data may be erased.
+    retention_years: int = Field(default=5, ge=0, le=50)
+
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
+
+    @field_validator("case_escalation_steps")
+    @classmethod
+    def _steps_increase(cls, value: str) -> str:
+        """Business days overdue per step: positive whole numbers, each larger than the one before."""
+        try:
+            steps = [int(part) for part in value.replace(" ", "").split(",") if part]
+        except ValueError:
+            raise ValueError(f"case_escalation_steps: whole numbers joined by commas, not {value!r}") from None
+        if any(step < 1 for step in steps) or steps != sorted(set(steps)):
+            raise ValueError(f"case_escalation_steps must be positive and increasing (e.g. 1,3,5), got {value!r}")
+        return ",".join(map(str, steps))
+
+    @property
+    def escalation_steps(self) -> list[int]:
+        return [int(part) for part in self.case_escalation_steps.split(",") if part]
 
     @field_validator("reminder_stop_days_after_due", "notice_escalate_days_before_due", mode="before")
     @classmethod

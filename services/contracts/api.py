@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import NotFound
+from services.common.errors import NotFound, Problem
 from services.common.messages import TeamMember
+from services.common.months import RequiredMonth, month_range, parse_month
 from services.common.params import (
     MAX_ID,
     ClientIdFilter,
@@ -26,7 +28,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import handlers
+from services.contracts import fees, handlers, importing, personal
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -42,6 +44,14 @@ class AnnexCreate(AnnexIn):
     """An annex as the gateway sends it: a changed team comes with the people behind its logins."""
 
     team_members: dict[str, TeamMember | None] = Field(default_factory=dict)
+
+
+class ErasureRequest(BaseModel):
+    """The retention command: one client, or every client whose retention has ended; a dry run changes nothing."""
+
+    client_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    dry_run: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)  # clients erased by one call; `remaining` says how many more
 
 
 class ImportRequest(BaseModel):
@@ -124,6 +134,23 @@ async def get_client(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_
         client = await handlers.get_client(session=session, client_id=client_id, scope=scope)
         client["contracts"] = await handlers.client_contracts(session=session, client_id=client_id, scope=scope)
         return client
+
+
+@router.get("/clients/{client_id}/personal-data")
+async def client_personal_data(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                               scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Everything held about a client (a data subject's access request); 404 outside the caller's scope."""
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, scope=scope)
+
+
+@router.post("/erasure")
+async def erasure(body: ErasureRequest, ctx: ServiceContext = Depends(get_context),
+                  scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Erase the personal data of clients whose retention has ended (office-wide callers only)."""
+    if not scope.unrestricted:
+        raise Problem(403, "Forbidden", "only an office-wide caller may erase personal data")
+    return await personal.erase_due(ctx, client_id=body.client_id, dry_run=body.dry_run, limit=body.limit)
 
 
 @router.post("/contracts", status_code=201)
@@ -217,6 +244,12 @@ async def terminate(
     )
 
 
+@router.get("/imports/columns")
+async def import_columns() -> dict[str, Any]:
+    """The CSV import's columns (required or not, meaning in English and Polish) and an example file."""
+    return importing.column_guide()
+
+
 @router.post("/imports/dry-run")
 async def import_dry_run(body: ImportRequest, ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
     """Check a CSV file against the book; stores nothing."""
@@ -240,3 +273,28 @@ async def import_apply(
         {"csv": body.csv},  # the same file is the same request, even if a user was added meanwhile
         lambda session: handlers.apply_import(ctx, session, text=body.csv, users=body.users),
     )
+
+
+@router.get("/fees")
+async def month_fees(month: RequiredMonth, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Each contract within the caller's scope that covers `month` (YYYY-MM, required) with that month's fee from
+    the version of the terms in force (services/contracts/fees.py), `provisional` where counts are not yet known."""
+    async with ctx.db.reading() as session:
+        return await fees.fees(session=session, month=parse_month(month), scope=scope)
+
+
+@router.get("/fees/months")
+async def fees_of_months(from_: Annotated[RequiredMonth, Query(alias="from")], to: RequiredMonth,
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> JSONResponse:
+    """`GET /fees` for every month from `from` to `to` (YYYY-MM, both included, at most 36) in one answer:
+    `{"months": [{"month", "items"}, …]}`."""
+    try:
+        covered = month_range(from_, to, today=ctx.clock.today())
+    except ValueError as error:
+        raise Problem(422, "Invalid input", errors=[{"field": "from", "message": str(error).removeprefix(
+            "from: ")}]) from None
+    async with ctx.db.reading() as session:
+        pages = await fees.fees_by_month(session=session, months=[parse_month(m) for m in covered], scope=scope)
+    return JSONResponse({"months": pages})  # JSON-ready already: no encoder pass over every fee

@@ -134,6 +134,9 @@ async def _insert_contract(
         except NotFound:
             raise Problem(422, "Invalid contract", "the contract names a client that does not exist", errors=[
                 {"field": "client_id", "message": f"no client with id {contract.client_id}"}]) from None
+    if client.get("erased_at"):
+        raise Problem(409, "Client erased", f"client {client['id']}'s personal data was erased after retention",
+                      errors=[{"field": "client_id", "message": "the client's personal data was erased"}])
     if (await session.execute(select(contracts.c.id).where(contracts.c.number == contract.number))).first():
         raise Problem(
             409,
@@ -254,6 +257,10 @@ async def _for_change(session: AsyncSession, *, contract_id: int) -> tuple[Any, 
             f"contract {row.number} is terminated; its terms can no longer change",
             errors=[{"field": "status", "message": "the contract is already terminated"}],
         )
+    erased = (await session.execute(select(clients.c.erased_at).where(clients.c.id == row.client_id))).scalar()
+    if erased is not None:
+        raise Problem(409, "Client erased", f"the personal data of contract {row.number}'s client was erased",
+                      errors=[{"field": "client_id", "message": "the client's personal data was erased"}])
     latest = (
         await session.execute(
             select(contract_versions)

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,7 @@ class Column:
     name: str
     required: bool
     meaning: str
+    meaning_pl: str = ""  # for the import page's column guide
 
 
 # The tax profile's columns are its terms (services/common/terms.py), one column each, named as the term.
@@ -29,6 +31,10 @@ _PROFILE_TERMS = {info.field: info for info in client_terms() if info.field in T
 
 
 def _term_column(info: TermInfo) -> Column:
+    values_pl = "; ".join(f"{v.value} = {v.label.pl}" for v in info.values)
+    meaning_pl = info.term.pl + (f": {values_pl}" if values_pl else (
+        " (tak/nie)" if info.kind == "bool" else "")) + (
+        "" if info.default in (None, "") or info.kind == "bool" else f"; domyślnie {info.default}")
     if info.kind == "enum":
         meaning = ", ".join(v.value for v in info.values)
     elif info.kind == "bool":
@@ -38,39 +44,49 @@ def _term_column(info: TermInfo) -> Column:
         meaning = f"whole number, default {info.default}"
     else:
         meaning = f"{info.term.meaning}; default {info.default}"
-    return Column(info.field, info.required, meaning)
+    return Column(info.field, info.required, meaning, meaning_pl)
 
 
 # One row is one client with one contract. The order is the order of the sample file and the README.
 COLUMNS: tuple[Column, ...] = (
-    Column("client_name", True, "client's name as on its registration"),
+    Column("client_name", True, "client's name as on its registration", "nazwa klienta jak w rejestrze"),
     _term_column(_PROFILE_TERMS["legal_form"]),
-    Column("nip", True, "NIP; PL prefix, spaces and dashes allowed"),
-    Column("regon", True, "REGON, 9 or 14 digits"),
-    Column("pesel", False, "PESEL: required for sole_trader, must be empty otherwise"),
-    Column("krs", False, "KRS number; required when in_krs is true"),
-    Column("street", True, "street, building and unit"),
-    Column("postal_code", True, "NN-NNN for Polish addresses"),
-    Column("city", True, "city"),
-    Column("country", False, "ISO country code, default PL"),
-    Column("emails", True, "contact e-mails separated by ; (notices go to all)"),
-    Column("language", False, "pl or en, default pl"),
+    Column("nip", True, "NIP; PL prefix, spaces and dashes allowed", "NIP; prefiks PL, spacje i myślniki dozwolone"),
+    Column("regon", True, "REGON, 9 or 14 digits", "REGON, 9 lub 14 cyfr"),
+    Column("pesel", False, "PESEL: required for sole_trader, must be empty otherwise",
+           "PESEL: wymagany dla jednoosobowej działalności, pusty dla innych"),
+    Column("krs", False, "KRS number; required when in_krs is true", "numer KRS; wymagany, gdy in_krs = yes"),
+    Column("street", True, "street, building and unit", "ulica, numer budynku i lokalu"),
+    Column("postal_code", True, "NN-NNN for Polish addresses", "kod pocztowy NN-NNN"),
+    Column("city", True, "city", "miejscowość"),
+    Column("country", False, "ISO country code, default PL", "kod kraju ISO, domyślnie PL"),
+    Column("emails", True, "contact e-mails separated by ; (notices go to all)",
+           "adresy e-mail oddzielone średnikiem (zawiadomienia idą na wszystkie)"),
+    Column("language", False, "pl or en, default pl", "pl lub en, domyślnie pl"),
     *(_term_column(info) for name, info in _PROFILE_TERMS.items() if name != "legal_form"),
-    Column("contract_number", True, "contract number, unique in the file and the book"),
-    Column("signed_on", True, "date signed"),
-    Column("start", True, "first day the contract covers"),
-    Column("end", False, "last day, empty for an open-ended contract"),
-    Column("notice_period_months", True, "whole months"),
-    Column("services", True, "services separated by ; e.g. bookkeeping;vat;zus"),
-    Column("payroll_headcount_limit", False, "payroll parameter headcount_limit"),
-    Column("fee_monthly_net", True, "monthly fee, net PLN"),
-    Column("vat_rate", False, "VAT rate in percent: 23, 8, 5 or 0; default 23"),
-    Column("fee_per_employee", False, "PLN net per employee per month"),
-    Column("fee_per_document", False, "PLN net per document above document_threshold"),
-    Column("document_threshold", False, "documents a month covered by the fee"),
-    Column("accountant", True, "login of the responsible accountant"),
-    Column("payroll", False, "login of the payroll specialist; required with the payroll service"),
-    Column("manager", False, "login of the supervising manager"),
+    Column("contract_number", True, "contract number, unique in the file and the book",
+           "numer umowy, niepowtarzalny w pliku i w biurze"),
+    Column("signed_on", True, "date signed", "data podpisania (RRRR-MM-DD lub DD.MM.RRRR)"),
+    Column("start", True, "first day the contract covers", "pierwszy dzień objęty umową"),
+    Column("end", False, "last day, empty for an open-ended contract",
+           "ostatni dzień; puste dla umowy na czas nieokreślony"),
+    Column("notice_period_months", True, "whole months", "okres wypowiedzenia w pełnych miesiącach"),
+    Column("services", True, "services separated by ; e.g. bookkeeping;vat;zus",
+           "usługi oddzielone średnikiem, np. bookkeeping;vat;zus"),
+    Column("payroll_headcount_limit", False, "payroll parameter headcount_limit",
+           "limit osób na liście płac (usługa payroll)"),
+    Column("fee_monthly_net", True, "monthly fee, net PLN", "opłata miesięczna netto w zł"),
+    Column("vat_rate", False, "VAT rate in percent: 23, 8, 5 or 0; default 23",
+           "stawka VAT w %: 23, 8, 5 lub 0; domyślnie 23"),
+    Column("fee_per_employee", False, "PLN net per employee per month", "zł netto za pracownika miesięcznie"),
+    Column("fee_per_document", False, "PLN net per document above document_threshold",
+           "zł netto za dokument ponad limit"),
+    Column("document_threshold", False, "documents a month covered by the fee",
+           "liczba dokumentów w miesiącu objęta opłatą"),
+    Column("accountant", True, "login of the responsible accountant", "login księgowej/księgowego prowadzącej/go"),
+    Column("payroll", False, "login of the payroll specialist; required with the payroll service",
+           "login specjalisty ds. płac; wymagany przy usłudze payroll"),
+    Column("manager", False, "login of the supervising manager", "login nadzorującego kierownika"),
 )
 _KNOWN = {c.name: c for c in COLUMNS}
 _BOOL_COLUMNS = tuple(name for name, info in _PROFILE_TERMS.items() if info.kind == "bool")
@@ -460,3 +476,12 @@ def parse_import(
     elif data_rows == 0 and not errors:
         errors.append(RowError(2, "", "the file has a header but no data rows"))
     return ImportReport(rows=tuple(rows), errors=tuple(errors), delimiter=delimiter, data_rows=data_rows)
+
+
+def column_guide() -> dict[str, Any]:
+    """The import page's guide: every column (name, required, meaning in en/pl) and a file to start from — the
+    header and the first row of `samples/import.csv`."""
+    sample = (Path(__file__).parent / "samples" / "import.csv").read_text(encoding="utf-8").splitlines()
+    return {"columns": [{"name": c.name, "required": c.required, "meaning": c.meaning, "meaning_pl": c.meaning_pl}
+                        for c in COLUMNS],
+            "example": "\r\n".join(sample[:2]) + "\r\n"}

@@ -22,6 +22,8 @@ clients = Table(
     Column("data", JSON, nullable=False),  # the validated ClientIn, as JSON
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Set once the client's personal data was erased after retention (personal.py); the record stays, anonymised.
+    Column("erased_at", UTCDateTime, nullable=True),
 )
 
 # status: active | terminated. The terms live in contract_versions; `version` is the newest one.

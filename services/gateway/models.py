@@ -126,3 +126,14 @@ one_time_steps = Table(
     Column("name", String(100), primary_key=True),
     Column("done_at", UTCDateTime, nullable=False),
 )
+
+# A person's private calendar feed (services/gateway/feed.py): one per user; only the token's hash is kept, so the
+# address is shown once, when it is made; making a new one or revoking it makes the old address answer 404.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+)

@@ -253,6 +253,31 @@ class NewPassword(_Open):
     password: str
 
 
+class PersonalData(_Open):
+    client_id: int
+    exported_at: datetime
+    exported_by: str
+    services: dict[str, dict[str, list[dict[str, Any]]]]
+
+
+class ErasureItem(_Open):
+    client_id: int
+    name: str
+    status: Literal["erasable", "in_force", "retained", "erased"]
+    reason: str
+    last_end: date | None
+    erasable_from: date | None
+
+
+class ErasureResult(_Open):
+    today: date
+    retention_years: int
+    dry_run: bool
+    items: list[ErasureItem]
+    kept: dict[str, int]
+    remaining: int
+
+
 class AuditEntry(_Open):
     id: int
     at: datetime

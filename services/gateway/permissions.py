@@ -43,13 +43,16 @@ class Permission(StrEnum):
     manage_users = "manage_users"  # staff accounts: create, edit, deactivate, reset passwords, tokens
     manage_rules = "manage_rules"  # preview and apply the rules folder
     manage_settings = "manage_settings"
+    export_personal_data = "export_personal_data"  # everything held about one client (an access request)
+    erase_personal_data = "erase_personal_data"  # the retention command: erase clients past retention
 
 
 _STAFF = frozenset({Permission.view, Permission.own_account})
 _MANAGER = _STAFF | {Permission.change_contracts, Permission.manage_cases, Permission.read_reports,
-                     Permission.read_audit}
+                     Permission.read_audit, Permission.export_personal_data}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.admin: _MANAGER | {Permission.manage_users, Permission.manage_rules, Permission.manage_settings},
+    Role.admin: _MANAGER | {Permission.manage_users, Permission.manage_rules, Permission.manage_settings,
+                            Permission.erase_personal_data},
     Role.manager: _MANAGER,
     Role.accountant: _STAFF,
     Role.payroll: _STAFF,
@@ -68,6 +71,8 @@ WHAT: dict[Permission, tuple[str, str]] = {
     Permission.manage_users: ("manage staff accounts", "zarządzać kontami pracowników"),
     Permission.manage_rules: ("change the rules", "zmieniać reguł"),
     Permission.manage_settings: ("change settings", "zmieniać ustawień"),
+    Permission.export_personal_data: ("export a client's personal data", "eksportować danych osobowych klienta"),
+    Permission.erase_personal_data: ("erase clients' personal data", "usuwać danych osobowych klientów"),
 }
 
 # Routes anyone may call, each with its reason; every other route declares a permission.
@@ -82,6 +87,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "the API's OpenAPI document",
     ("HEAD", "/openapi.json"): "the same",
     ("GET", "/static"): "the stylesheet",
+    ("GET", "/calendar/{token}.ics"): "a person's calendar feed for calendar programs: answers only a valid secret "
+                                      "token (its hash stored, revocable on the account page), 404 otherwise",
 }
 
 

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.messages import ABSENCE_CHANGED, CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
 from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
-from services.gateway import access, openapi, web
+from services.gateway import access, feed, openapi, web
 from services.gateway.accounts import api as accounts_api
 from services.gateway.accounts import pages as accounts_pages
 from services.gateway.audit import api as audit_api
@@ -23,16 +23,22 @@ from services.gateway.cases import pages as cases_pages
 from services.gateway.clients import ServiceClients
 from services.gateway.contracts import api as contracts_api
 from services.gateway.contracts import pages as contracts_pages
+from services.gateway.dashboard import pages as dashboard_pages
 from services.gateway.models import inbox, metadata, outbox
 from services.gateway.notices import pages as notices_pages
+from services.gateway.personal import api as personal_api
+from services.gateway.personal import pages as personal_pages
+from services.gateway.reports import api as reports_api
+from services.gateway.reports import pages as reports_pages
 from services.gateway.rules import api as rules_api
 from services.gateway.rules import pages as rules_pages
 
 router = APIRouter()
 for domain_router in (
-    cases_api.router, contracts_api.router, rules_api.router, accounts_api.router, audit_api.router,
-    accounts_pages.router, cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router,
-    audit_pages.router,
+    personal_api.router, cases_api.router, contracts_api.router, rules_api.router, accounts_api.router,
+    audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router, cases_pages.router,
+    contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router, reports_pages.router,
+    personal_pages.router, feed.router,
 ):
     router.include_router(domain_router)
 

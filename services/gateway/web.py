@@ -8,9 +8,10 @@ domain that adds a menu entry adds it to `NAV` with the permission that shows it
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,11 +22,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from services.common.clock import WARSAW
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
+from services.common.money import format_amount
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
+from services.gateway.format import money_pl, percent_pl
+from services.gateway.messages_pl import translated
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
 from services.gateway.users import User
@@ -44,11 +49,13 @@ class NavLink:
 
 # The menu of the layout, in order; an entry shows to those whose role has its permission.
 NAV = (
+    NavLink("/", "Pulpit", Permission.view),
     NavLink("/cases", "Sprawy", Permission.view),
     NavLink("/clients", "Klienci", Permission.view),
     NavLink("/contracts", "Umowy", Permission.view),
     NavLink("/mail", "Poczta wychodząca", Permission.view),
     NavLink("/rules", "Reguły", Permission.view),
+    NavLink("/reports", "Raporty", Permission.read_reports),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
 )
@@ -61,15 +68,48 @@ def date_pl(value: Any) -> str:
 
 
 def timestamp_pl(value: Any) -> str:
-    """An ISO timestamp (UTC) as "dd.mm.rrrr hh:mm"; empty for none."""
+    """A timestamp (UTC, ISO text or datetime) as the office's local time "dd.mm.rrrr hh:mm"; empty for none."""
     if not value:
         return ""
-    text = str(value)
-    return f"{date_pl(text[:10])} {text[11:16]}".strip()
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+
+
+def dates_pl(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """A form's values with the named ISO dates shown as DD.MM.YYYY (what the user typed stays as typed)."""
+    shown = dict(values)
+    for name in names:
+        value = shown.get(name)
+        if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+            shown[name] = date_pl(value)
+    return shown
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PL_DAY = re.compile(r"(\d{1,2})[.\-/ ](\d{1,2})[.\-/ ](\d{4})")
+
+
+def form_date(text: str) -> str:
+    """A date field as typed — "29.11.2026", "29-11-2026", "2026-11-29" — in ISO for the API; anything else as
+    typed (the API names what is wrong, shown in Polish next to the field)."""
+    found = _PL_DAY.fullmatch(text.strip())
+    if found:
+        day, month, year = (int(found.group(i)) for i in (1, 2, 3))
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            return text
+    return text.strip()
 
 
 templates.env.filters["date_pl"] = date_pl
+templates.env.filters["dates_pl"] = dates_pl
 templates.env.filters["timestamp_pl"] = timestamp_pl
+templates.env.filters["money_pl"] = money_pl
+templates.env.filters["amount_pl"] = format_amount
+templates.env.filters["percent_pl"] = percent_pl
 templates.env.globals.update(ROLE_PL=ROLE_PL)
 
 
@@ -105,6 +145,7 @@ def render(request: Request, template: str, user: User | None, *, status_code: i
     ctx: ServiceContext = request.app.state.ctx
     if "staff" in context:
         context["staff_options"] = {u.login: f"{u.name} ({u.login})" for u in context["staff"]}
+        context["staff_names"] = {u.login: u.name for u in context["staff"]}
 
     def may(permission: str) -> bool:
         return user is not None and role_may(user.role, Permission(permission))
@@ -130,19 +171,22 @@ def not_found(request: Request, user: User | None, what: str, *, status_code: in
 # --- Forms ------------------------------------------------------------------------------------------
 
 
-# The API's generic messages, said in Polish on the forms; specific ones (checksums, rules) stay as they are.
+# The API's generic messages, said in Polish on the forms; the domain's own ones are in messages_pl.py.
 _MESSAGES_PL = (
     ("String should have at least 1 character", "To pole jest wymagane."),
     ("Field required", "To pole jest wymagane."),
     ("List should have at least 1 item", "Podaj co najmniej jedną wartość."),
     ("Input should be a valid integer", "Podaj liczbę całkowitą."),
-    ("Input should be a valid decimal", "Podaj kwotę, np. 800.00."),
-    ("a date is written YYYY-MM-DD, got ", "Podaj datę (RRRR-MM-DD)."),
+    ("Input should be a valid decimal", "Podaj kwotę, np. 1 200,00."),
+    ("a date is written YYYY-MM-DD, got ", "Podaj datę jako DD.MM.RRRR, np. 29.11.2026."),
     ("Input should be ", "Wybierz wartość z listy."),
 )
 
 
 def message_pl(message: str) -> str:
+    known = translated(message)
+    if known is not None:
+        return known
     for prefix, polish in _MESSAGES_PL:
         if message.startswith(prefix) and (prefix != _MESSAGES_PL[5][0] or message == prefix):
             return polish

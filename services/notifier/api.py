@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common.errors import NotFound, Problem
 from services.common.messages import Liability, TeamMember
-from services.common.params import ClientIdFilter, ContractIdFilter, Offset, plain_or_none
+from services.common.params import ClientIdFilter, ClientIdPath, ContractIdFilter, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.notifier import jobs, notices, previews, queries
+from services.notifier import jobs, notices, personal, previews, queries, reports
 from services.notifier.models import addresses, mails
 from services.notifier.rendering import template_problem
 
@@ -42,16 +42,20 @@ async def list_mails(
     ctx: ServiceContext = Depends(get_context),
     to: Annotated[str | None, Query(max_length=254), AfterValidator(plain_or_none)] = None,
     limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = select(mails.c.id, mails.c.kind, mails.c.related_id, mails.c.notice_id, mails.c.to_address,
                    mails.c.to_name, mails.c.subject, mails.c.body, mails.c.status, mails.c.attempts,
                    mails.c.last_error, mails.c.smtp_reply, mails.c.message_id, mails.c.created_at,
-                   mails.c.sent_at).order_by(mails.c.created_at.desc()).limit(limit)
+                   mails.c.sent_at).order_by(mails.c.created_at.desc(), mails.c.id.desc()).limit(limit).offset(offset)
+    count = select(func.count()).select_from(mails)
     if to:
         query = query.where(mails.c.to_address == to)
+        count = count.where(mails.c.to_address == to)
     async with ctx.db.reading() as session:
         items = [dict(r._mapping) for r in await session.execute(query)]
-    return {"items": items}
+        total = (await session.execute(count)).scalar_one()
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 # --- Notices -------------------------------------------------------------------------------------------
@@ -190,6 +194,13 @@ async def recipients(ctx: ServiceContext = Depends(get_context), scope: Scope = 
         for r in view.recipients]}
 
 
+@router.get("/clients/{client_id}/personal-data", summary="Everything held about one client (access request)")
+async def client_personal_data(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                               scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, scope=scope)
+
+
 # --- Templates, links, jobs ----------------------------------------------------------------------------------
 
 
@@ -240,3 +251,6 @@ async def run_job(name: JobName, ctx: ServiceContext = Depends(get_context)) -> 
     if name == "all":
         return await jobs.tick(ctx)
     return {name: await runners[name](ctx)}
+
+
+router.include_router(reports.router)  # /reports/…: the report aggregates (services/notifier/reports.py)

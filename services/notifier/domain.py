@@ -18,6 +18,7 @@ from typing import Any, Literal
 import holidays
 
 from services.common.accounts import AccountError, mikrorachunek, mikrorachunek_owner
+from services.common.money import format_pln
 
 Lang = Literal["pl", "en"]
 NBSP = "\u00a0"
@@ -55,13 +56,7 @@ QR_AMOUNT_MAX = Decimal("9999.99")  # six digits of grosze
 # --- Formatting -------------------------------------------------------------------------------------
 
 
-def money(amount: Decimal, lang: str = "pl") -> str:
-    """1234.5 → `1 234,50 zł` (Polish: non-breaking thousands, comma) or `PLN 1,234.50`."""
-    value = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = f"{value:,.2f}"
-    if lang == "en":
-        return f"PLN{NBSP}{text}"
-    return text.replace(",", NBSP).replace(".", ",") + f"{NBSP}zł"
+money = format_pln  # 1234.5 → `1 234,50 zł` or `PLN 1,234.50`
 
 
 def day(value: date | None, lang: str = "pl") -> str:

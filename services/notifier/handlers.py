@@ -146,7 +146,8 @@ async def on_case_created(ctx: ServiceContext, session: AsyncSession, envelope: 
     ref = CaseRef(case_id=case.case_id, title=case.title, client_name=case.client_name,
                   contract_number=case.contract_number, period=case.period, due=case.due)
     await staff_mail(ctx, session, kind="case_created", key=case.case_id, to=case.assignee,
-                     template="case_created", context=case_context(ctx, ref), related_id=case.case_id)
+                     template="case_created", context={**case_context(ctx, ref), "late": case.late_on_creation},
+                     related_id=case.case_id)
 
 
 async def on_case_due_soon(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:

@@ -15,13 +15,14 @@ from services.common.messages import (
     CASE_OVERDUE_SUMMARY,
     CASE_REOPENED,
     CLIENT_CHANGED,
+    CLIENT_ERASED,
     CONTRACT_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_TERMINATED,
 )
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
-from services.notifier import api, handlers, jobs, public
+from services.notifier import api, handlers, jobs, personal, public
 from services.notifier.delivery import close_bookkeeping, mail_dispatcher
 from services.notifier.models import inbox, mails, metadata, notices, outbox
 
@@ -61,6 +62,7 @@ spec = ServiceSpec(
         CONTRACT_CHANGED: handlers.on_contract,
         CONTRACT_TERMINATED: handlers.on_contract,
         CLIENT_CHANGED: handlers.on_client_changed,
+        CLIENT_ERASED: personal.on_client_erased,
         CASE_CREATED: handlers.on_case_created,
         CASE_COMPLETED: handlers.on_case_completed,
         CASE_REOPENED: handlers.on_case_reopened,

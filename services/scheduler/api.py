@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from services.common.errors import NotFound, Problem
-from services.common.params import MAX_ID
+from services.common.params import MAX_ID, ClientIdPath, ContractIdList
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.scheduler import rulesets
+from services.scheduler import personal, rulesets
 from services.scheduler.models import occurrences, rule_sets
 from services.scheduler.planner import Planner, RuleSetError, problem_dict
 
@@ -35,6 +35,18 @@ async def plan(contract_id: Annotated[int, Query(ge=1, le=MAX_ID)], ctx: Service
          "role": r.role, "status": r.status, "title_pl": r.detail.get("title_pl"), "title_en": r.detail.get("title_en"),
          "rules_version": r.rules_version, "contract_version": r.contract_version}
         for r in rows]}
+
+
+@router.get("/clients/{client_id}/personal-data")
+async def client_personal_data(
+    client_id: ClientIdPath,
+    ctx: ServiceContext = Depends(get_context),
+    contract_id: ContractIdList = [],  # noqa: B006 - FastAPI copies the default
+    scope: Scope = Depends(request_scope),
+) -> dict[str, Any]:
+    """The scheduler's copy of a client's contracts (`contract_id`, repeated: the gateway names them)."""
+    async with ctx.db.reading() as session:
+        return await personal.export(session, client_id=client_id, contract_ids=contract_id, scope=scope)
 
 
 @router.get("/rules")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.common.log import get_logger
-from services.common.messages import CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
+from services.common.messages import CLIENT_ERASED, CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
 from services.common.runtime import ServiceContext, ServiceSpec
-from services.scheduler import handlers, rulesets
+from services.scheduler import handlers, personal, rulesets
 from services.scheduler.api import router
 from services.scheduler.models import inbox, metadata, outbox
 
@@ -42,6 +42,7 @@ spec = ServiceSpec(
         CONTRACT_CREATED: handlers.on_contract_event,
         CONTRACT_CHANGED: handlers.on_contract_event,
         CONTRACT_TERMINATED: handlers.on_contract_event,
+        CLIENT_ERASED: personal.on_client_erased,
     },
     # Many contract events per transaction (bus batches); a failed batch comes again one message at a time.
     batch_handlers={

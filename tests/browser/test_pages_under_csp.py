@@ -29,7 +29,8 @@ async def test_every_page_renders_styled_with_nothing_blocked_by_the_policy(base
     pages = ["/cases", f"/cases/{case['id']}", "/clients", "/clients/new", f"/clients/{client['id']}",
              "/contracts", f"/contracts/new?client_id={client['id']}", f"/contracts/{signed['id']}", "/imports",
              "/mail", "/rules", "/cases/no-such-case", "/account", "/users", "/users/new", "/users/anna",
-             "/audit?action=contract.&since=2026-11-01&until="]
+             "/audit?action=contract.&since=2026-11-01&until=", "/", "/reports", "/reports/financial",
+             "/reports/execution", "/reports/overdue", "/reports/workload"]
 
     ARTIFACTS.mkdir(exist_ok=True)
     blocked: list[str] = []
@@ -45,7 +46,8 @@ async def test_every_page_renders_styled_with_nothing_blocked_by_the_policy(base
             await page.fill("input[name=login]", "admin")
             await page.fill("input[name=password]", "secret-admin")
             await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base_url}/cases")
+            await page.wait_for_url(f"{base_url}/")  # the dashboard
+            await page.goto(f"{base_url}/cases")
             await page.screenshot(path=str(ARTIFACTS / "cases.png"), full_page=True)
             for path in pages:
                 await page.goto(f"{base_url}{path}")

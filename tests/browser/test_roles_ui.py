@@ -163,8 +163,8 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
 
     login = {"admin": "admin", "manager": "maria", "accountant": "anna", "payroll": "piotr"}[role]
     anna_s, _, _ = await _two_contracts(office)
-    menus = {"admin": ["Dziennik zmian", "Użytkownicy"], "manager": ["Dziennik zmian"], "accountant": [],
-             "payroll": []}
+    menus = {"admin": ["Raporty", "Dziennik zmian", "Użytkownicy"], "manager": ["Raporty", "Dziennik zmian"],
+             "accountant": [], "payroll": []}
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -172,11 +172,11 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
             page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
             await _log_in(page, base_url, login)
             nav = page.locator("header nav a")
-            await expect(nav).to_have_text(["Sprawy", "Klienci", "Umowy", "Poczta wychodząca", "Reguły",
+            await expect(nav).to_have_text(["Pulpit", "Sprawy", "Klienci", "Umowy", "Poczta wychodząca", "Reguły",
                                             *menus[role]])
             for name, path in (("cases", "/cases?status="), ("contracts", "/contracts"), ("account", "/account"),
                                ("contract", f"/contracts/{anna_s['id']}"), ("audit", "/audit"),
-                               ("users", "/users")):
+                               ("users", "/users"), ("reports", "/reports/financial")):
                 answer = await page.goto(f"{base_url}{path}")
                 assert answer is not None
                 assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 251)"
@@ -187,5 +187,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                     assert answer.status == (200 if role in ("admin", "manager") else 403)
                 if name == "users":
                     assert answer.status == (200 if role == "admin" else 403)
+                if name == "reports":
+                    assert answer.status == (200 if role in ("admin", "manager") else 403)
         finally:
             await browser.close()

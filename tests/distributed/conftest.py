@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,37 @@ async def cluster(pg_database: str, amqp_url: str, smtp_server: tuple[str, int, 
         await cluster.delete_broker_objects()
 
 
+
+
+# --- The fault matrix's table (tests/distributed/test_fault_matrix.py), shown in CI logs without -s -------------
+
+@dataclass
+class FaultRow:
+    scenario: str
+    expected: int = 0  # cases the signed contracts must get
+    created: int = 0  # distinct cases found (by contract, rule, period)
+    duplicates: int = 0  # cases found more than once
+    mails: int = 0  # cases whose mail the SMTP server received
+    mail_copies: int = 0  # mails the server received again (same Message-ID)
+    dead_letters: int = 0
+    passed: bool = False
+    note: str = ""  # e.g. how long the broker or the database was away
+
+
+FAULT_MATRIX = pytest.StashKey[list[FaultRow]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    rows = config.stash.get(FAULT_MATRIX, [])
+    if not rows:
+        return
+    terminalreporter.section("fault matrix")
+    header = ("scenario", "expected", "created", "duplicates", "mails", "mail copies", "dead letters", "result",
+              "note")
+    table = [header] + [(r.scenario, str(r.expected), str(r.created), str(r.duplicates), str(r.mails),
+                         str(r.mail_copies), str(r.dead_letters), "ok" if r.passed else "FAILED", r.note)
+                        for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        terminalreporter.write_line("  ".join(cell.ljust(w) if i in (0, len(line) - 1) else cell.rjust(w)
+                                              for i, (cell, w) in enumerate(zip(line, widths, strict=True))).rstrip())

@@ -47,7 +47,7 @@ async def test_five_wrong_passwords_lock_the_login_for_a_while_and_everything_is
     assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
     assert "Zbyt wiele nieudanych prób logowania" in locked.text and "15 min" in locked.text
     assert others.status_code == 303
-    assert later.status_code == 303 and later.headers["location"] == "/cases"
+    assert later.status_code == 303 and later.headers["location"] == "/"
     trail = await _audit(office, "anna")
     assert [action for action, _ in trail] == ["login.failed"] * 6 + ["login"]
     assert [detail["reason"] for _, detail in trail[:6]] == ["password"] * 5 + ["throttled"]

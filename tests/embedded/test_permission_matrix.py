@@ -45,6 +45,9 @@ ROLES_WITH = {
     "own_account": {"admin", "manager", "accountant", "payroll"},
     "change_contracts": {"admin", "manager"},
     "read_audit": {"admin", "manager"},
+    "read_reports": {"admin", "manager"},
+    "export_personal_data": {"admin", "manager"},
+    "erase_personal_data": {"admin"},
     "manage_users": {"admin"},
     "manage_rules": {"admin"},
 }
@@ -313,8 +316,16 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                     posting("/api/v1/users/ewa/tokens", name="integracja")),
     ("DELETE", "/api/v1/users/{login}/tokens/{token_id}"): Route("manage_users", 204, _revoke_token),
     ("GET", "/api/v1/audit"): Route("read_audit", 200, static("/api/v1/audit")),
+    ("GET", "/api/v1/reports/financial"): Route("read_reports", 200, static("/api/v1/reports/financial")),
+    ("GET", "/api/v1/reports/execution"): Route("read_reports", 200, static("/api/v1/reports/execution")),
+    ("GET", "/api/v1/reports/overdue"): Route("read_reports", 200, static("/api/v1/reports/overdue")),
+    ("GET", "/api/v1/reports/workload"): Route("read_reports", 200, static("/api/v1/reports/workload")),
+    ("GET", "/api/v1/clients/{client_id}/personal-data"): Route(
+        "export_personal_data", 200, static("/api/v1/clients/{client}/personal-data")),
+    ("POST", "/api/v1/personal-data/erasure"): Route("erase_personal_data", 200,
+                                               posting("/api/v1/personal-data/erasure", dry_run=True)),
     # Web pages
-    ("GET", "/"): Route("view", 303, static("/")),
+    ("GET", "/"): Route("view", 200, static("/")),
     ("GET", "/cases"): Route("view", 200, static("/cases")),
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
     ("GET", "/clients"): Route("view", 200, static("/clients")),
@@ -328,6 +339,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/contracts/{contract_id}/annex"): Route("change_contracts", 303, _page_annex),
     ("POST", "/contracts/{contract_id}/termination"): Route("change_contracts", 303, _page_termination),
     ("GET", "/imports"): Route("change_contracts", 200, static("/imports")),
+    ("GET", "/imports/template.csv"): Route("change_contracts", 200, static("/imports/template.csv")),
     ("POST", "/imports/dry-run"): Route("change_contracts", 200, _page_dry_run),
     ("POST", "/imports/apply"): Route("change_contracts", 200, _page_apply),
     ("GET", "/mail"): Route("view", 200, static("/mail")),
@@ -337,6 +349,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/account"): Route("own_account", 200, static("/account")),
     ("POST", "/account/password"): Route("own_account", 303, _page_own_password, ends_sessions=True),
     ("POST", "/account/tokens/{token_id}/revoke"): Route("own_account", 303, _page_revoke_own),
+    ("POST", "/account/calendar"): Route("own_account", 200, form("/account/calendar")),
+    ("POST", "/account/calendar/revoke"): Route("own_account", 303, form("/account/calendar/revoke")),
     ("GET", "/users"): Route("manage_users", 200, static("/users")),
     ("GET", "/users/new"): Route("manage_users", 200, static("/users/new")),
     ("POST", "/users/new"): Route("manage_users", 201, _page_new_user),
@@ -349,12 +363,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/users/{login}/tokens"): Route("manage_users", 201, form("/users/ewa/tokens", token_name="skrypt")),
     ("POST", "/users/{login}/tokens/{token_id}/revoke"): Route("manage_users", 303, _page_revoke_token),
     ("GET", "/audit"): Route("read_audit", 200, static("/audit")),
+    ("GET", "/reports"): Route("read_reports", 200, static("/reports")),
+    ("GET", "/reports/financial"): Route("read_reports", 200, static("/reports/financial")),
+    ("GET", "/reports/execution"): Route("read_reports", 200, static("/reports/execution")),
+    ("GET", "/reports/overdue"): Route("read_reports", 200, static("/reports/overdue")),
+    ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
+    ("GET", "/clients/{client_id}/personal-data.zip"): Route(
+        "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/healthz"), ("GET", "/readyz"),
           ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
-          ("GET", "/static")}
+          ("GET", "/static"), ("GET", "/calendar/{token}.ics")}
 
 
 def expected(route: Route, role: str) -> int:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.errors import Problem
 from services.common.log import current_correlation_id
 from services.common.runtime import ServiceContext, get_context
-from services.gateway import logins, sessions
+from services.gateway import feed, logins, sessions
 from services.gateway.accounts import service as accounts
 from services.gateway.accounts.api import LoginPath, TokenIdPath
 from services.gateway.audit import service as audit
@@ -69,7 +69,7 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     if web is not None:  # whoever was logged in on this browser before is logged out
         async with ctx.db.transaction() as session:
             await sessions.end(session=session, session_row_id=web.id)
-    response = RedirectResponse("/cases", status_code=303)
+    response = RedirectResponse("/", status_code=303)
     set_cookie(response, ctx.settings, SESSION_COOKIE, result.session_id,
                max_age=int(session_policy.lifetime.total_seconds()))
     clear_cookie(response, ctx.settings, LOGIN_CSRF_COOKIE)
@@ -91,18 +91,21 @@ async def logout(request: Request, ctx: ServiceContext = Depends(get_context)) -
     return response
 
 
-@router.get("/")
-async def home(caller: Caller = Depends(allow_page(Permission.view))) -> Response:
-    return RedirectResponse("/cases", status_code=303)
-
-
 # --- One's own account -----------------------------------------------------------------------------
 
 
 async def _account_page(request: Request, caller: Caller, ctx: ServiceContext, *, errors: dict[str, list[str]],
-                        status_code: int = 200) -> HTMLResponse:
+                        status_code: int = 200, feed_url: str | None = None) -> HTMLResponse:
+    async with ctx.db.reading() as session:
+        calendar = await feed.feed_of(session=session, user_id=caller.user.id)
     return render(request, "accounts/account.html", caller.user, errors=errors, status_code=status_code,
-                  tokens=await accounts.list_tokens(ctx=ctx, login=caller.login), min_password=accounts.MIN_PASSWORD)
+                  tokens=await accounts.list_tokens(ctx=ctx, login=caller.login), min_password=accounts.MIN_PASSWORD,
+                  calendar=calendar, feed_url=feed_url)
+
+
+async def account_page_with(request: Request, caller: Caller, ctx: ServiceContext, *, feed_url: str) -> HTMLResponse:
+    """The account page showing a calendar address just made (the only time it can be shown)."""
+    return await _account_page(request, caller, ctx, errors={}, feed_url=feed_url)
 
 
 @router.get("/account")

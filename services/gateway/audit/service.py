@@ -29,6 +29,8 @@ ACTIONS_PL: dict[str, str] = {
     "contract.annex": "aneks",
     "contract.terminate": "rozwiązanie umowy",
     "import.apply": "import z CSV",
+    "client.export": "eksport danych osobowych klienta",
+    "client.erase": "usunięcie danych osobowych klienta",
     "rules.apply": "reguły wprowadzone",
     "rules.rejected": "reguły odrzucone",
     "user.create": "nowy użytkownik",
@@ -39,6 +41,7 @@ ACTIONS_PL: dict[str, str] = {
     "user.password_change": "zmiana własnego hasła",
     "token.create": "nowy token API",
     "token.revoke": "unieważniony token API",
+    "report.export": "pobranie raportu",
 }
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
+from services.common.money import form_amount, parse_amount
 from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
@@ -34,7 +35,17 @@ from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, number, record_id, render, templates, text_of
+from services.gateway.web import (
+    check_csrf,
+    form_date,
+    form_errors,
+    not_found,
+    number,
+    record_id,
+    render,
+    templates,
+    text_of,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,15 +119,16 @@ def _team(form: FormData) -> dict[str, str | None]:
 
 
 def contract_body(form: FormData) -> dict[str, Any]:
-    fee: dict[str, Any] = {"monthly_net": text_of(form, "monthly_net"), "vat_rate": text_of(form, "vat_rate") or "23"}
+    fee: dict[str, Any] = {"monthly_net": form_amount(text_of(form, "monthly_net")),
+                           "vat_rate": text_of(form, "vat_rate") or "23"}
     if text_of(form, "per_employee"):
-        fee["per_employee"] = text_of(form, "per_employee")
+        fee["per_employee"] = form_amount(text_of(form, "per_employee"))
     return {
         "client_id": number(text_of(form, "client_id")),
         "number": text_of(form, "number"),
-        "signed_on": text_of(form, "signed_on"),
-        "start": text_of(form, "start"),
-        "end": text_of(form, "end") or None,
+        "signed_on": form_date(text_of(form, "signed_on")),
+        "start": form_date(text_of(form, "start")),
+        "end": form_date(text_of(form, "end")) or None,
         "notice_period_months": number(text_of(form, "notice_period_months")),
         "services": _services(form),
         "fee": fee,
@@ -126,19 +138,20 @@ def contract_body(form: FormData) -> dict[str, Any]:
 
 def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     """Only the terms the form changes: an annex says what is different from the version in force."""
-    body: dict[str, Any] = {"effective_from": text_of(form, "effective_from")}
+    body: dict[str, Any] = {"effective_from": form_date(text_of(form, "effective_from"))}
     services = _services(form)
     if _scope(services) != _scope(current["services"]):
         body["services"] = services
-    if text_of(form, "monthly_net") and text_of(form, "monthly_net") != current["fee"]["monthly_net"]:
-        body["fee"] = {**current["fee"], "monthly_net": text_of(form, "monthly_net")}
+    monthly_net = form_amount(text_of(form, "monthly_net"))
+    if monthly_net and parse_amount(monthly_net) != parse_amount(str(current["fee"]["monthly_net"])):
+        body["fee"] = {**current["fee"], "monthly_net": monthly_net}
     team = _team(form)
     if team != {role: current["team"].get(role) for role in TEAM_PL}:
         body["team"] = team
     if text_of(form, "vat"):
         body["tax_profile"] = {"vat": text_of(form, "vat")}
     if text_of(form, "end"):
-        body["end"] = text_of(form, "end")
+        body["end"] = form_date(text_of(form, "end"))
     return body
 
 
@@ -200,9 +213,14 @@ async def contract_list(request: Request, employee: str = "", service: str = "",
 
 
 @router.get("/contracts/new")
-async def contract_form(request: Request, client_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+async def contract_form(request: Request, client_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                        q: Annotated[str, Query(max_length=MAX_SEARCH)] = "",
                         caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    if client_id is None:  # a contract is signed with a client: choose one first (or register a new one)
+        found = await contracts.list_clients(svc=svc, caller=caller, q=q.strip() or None, limit=PAGE, offset=0)
+        return render(request, "contracts/choose_client.html", caller.user, clients=found["items"],
+                      total=found["total"], q=q)
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, "Nie ma takiego klienta.")
@@ -288,7 +306,7 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
                                ctx: ServiceContext = Depends(get_context),
                                svc: ServiceClients = Depends(service_clients)) -> Response:
     form = await request.form()
-    body = {"end": text_of(form, "end"), "reason": text_of(form, "reason")}
+    body = {"end": form_date(text_of(form, "end")), "reason": text_of(form, "reason")}
     try:
         await contracts.terminate(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body)
     except Problem as problem:
@@ -306,8 +324,18 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
 
 
 @router.get("/imports")
-async def import_form(request: Request, caller: Caller = Depends(CHANGE)) -> HTMLResponse:
-    return render(request, "contracts/import.html", caller.user, report=None, csv_text="", result=None, error=None)
+async def import_form(request: Request, caller: Caller = Depends(CHANGE),
+                      svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    return render(request, "contracts/import.html", caller.user, report=None, csv_text="", result=None, error=None,
+                  guide=await contracts.import_columns(svc=svc, caller=caller))
+
+
+@router.get("/imports/template.csv")
+async def import_template(caller: Caller = Depends(CHANGE), svc: ServiceClients = Depends(service_clients)) -> Response:
+    """A file to start from: the header and one example row, with a BOM so Excel reads it as UTF-8."""
+    guide = await contracts.import_columns(svc=svc, caller=caller)
+    return Response("\ufeff" + guide["example"], media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="terminarz-import-wzor.csv"'})
 
 
 @router.post("/imports/dry-run", dependencies=[Depends(check_csrf)])

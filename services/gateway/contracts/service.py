@@ -136,6 +136,12 @@ async def terminate(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller,
     return contract
 
 
+async def import_columns(*, svc: ServiceClients, caller: Caller) -> dict[str, Any]:
+    """The import's column guide and example file (the contracts service owns the format)."""
+    guide: dict[str, Any] = await svc.call("contracts", "GET", "/imports/columns", scope=caller.scope)
+    return guide
+
+
 async def import_dry_run(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, text: str) -> dict[str, Any]:
     """Check a CSV file against the book; stores nothing."""
     report: dict[str, Any] = await svc.call("contracts", "POST", "/imports/dry-run", scope=caller.scope,

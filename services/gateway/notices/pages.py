@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from services.common.params import Offset
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.notices import service as notices
@@ -17,7 +18,12 @@ templates.env.globals.update(
                     "failed": "błąd"})
 
 
+MAIL_PAGE = 20
+
+
 @router.get("/mail")
-async def mail_outbox(request: Request, caller: Caller = Depends(allow_page(Permission.view)),
+async def mail_outbox(request: Request, offset: Offset = 0, caller: Caller = Depends(allow_page(Permission.view)),
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
-    return render(request, "notices/mail.html", caller.user, mails=await notices.list_mails(svc=svc, caller=caller))
+    page = await notices.list_mails(svc=svc, caller=caller, limit=MAIL_PAGE, offset=offset)
+    return render(request, "notices/mail.html", caller.user, mails=page["items"], total=page["total"],
+                  offset=offset, page=MAIL_PAGE)

@@ -1,0 +1,334 @@
+""""My cases" in the distributed mode: `GET /api/v1/cases?mine=true&status=open` through the gateway (a bearer
+token per user, the gateway's visibility rule, the cases service's query) over 1,000,000 cases in PostgreSQL.
+
+    .venv/bin/python -m bench.my_cases [--cases 1000000] [--staff 200] [--contracts 10000]
+
+(a) 50 users, each calling it once a second (closed loop, 1 s think time): p50/p95 of the call; target p95 < 50 ms.
+(b) No think time: calls per second through the gateway beside a bare endpoint (one process, no auth, no second
+    hop) running the same SQL — the cases service's own `handlers.list_cases` with the same scope — in the same
+    run; target ratio >= 0.5.
+The cases are written straight into the cases database with one INSERT … SELECT FROM generate_series (not through
+events); the gateway's users, tokens and contract teams straight into its database. The query plans (EXPLAIN
+ANALYZE of the page and of its count) are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from services.cases import handlers
+from services.cases.models import cases
+from services.common.scope import Scope
+from tests.conftest import free_port
+from tests.distributed.cluster import TERMINARZ, Cluster
+
+DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+FROZEN_TIME = "2026-11-28T09:00:00+00:00"  # a Saturday: the morning job has nothing to do during the run
+PAGE = 100  # the API's default page
+TARGET_P95_MS = 50.0
+TARGET_RATIO = 0.5
+
+
+def staff_login(n: int) -> str:
+    return f"staff{n:03d}"
+
+
+def contracts_of(login: str, staff: int, contracts: int) -> list[str]:
+    """Contract k (1-based) has staff((k - 1) % staff) on its team."""
+    n = int(login.removeprefix("staff"))
+    return [str(k) for k in range(n + 1, contracts + 1, staff)]
+
+
+def load_sql(count: int, staff: int, contracts: int) -> str:
+    """Cases over ~600 days of due dates (June 2025 to January 2027), 100 per contract; those due before
+    November 2026 done, the rest open (every fifth in progress); every 20th commissioned by a colleague."""
+    per_contract = max(1, count // contracts)
+    step = max(1, 600 // per_contract)
+    return f"""
+    INSERT INTO cases (id, contract_id, contract_number, client_name, rule_id, code, period, rules_version,
+        contract_version, title, title_en, due, generate_on, status, role, assignee_login, assignee_name,
+        assignee_email, commissioner_login, commissioner_name, commissioner_email, checklist, notice, created_at,
+        updated_at, completed_at, late_on_creation, deadline_state)
+    SELECT md5(i::text)::uuid::text, (i % {contracts} + 1)::text, (i % {contracts} + 1) || '/2025',
+        'Klient ' || (i % {contracts} + 1), 'r' || (i / {contracts}), 'VAT', 'p' || (i / {contracts}), 'bench', 1,
+        'Sprawa ' || i, 'Case ' || i, d.due, d.due - 10,
+        CASE WHEN d.due < date '2026-11-01' THEN 'done' WHEN i % 5 = 0 THEN 'in_progress' ELSE 'open' END,
+        'accountant', 'staff' || lpad(((i % {contracts}) % {staff})::text, 3, '0'), 'Pracownik', 'p@biuro.example',
+        CASE WHEN i % 20 = 0 THEN 'staff' || lpad((((i % {contracts}) + 1) % {staff})::text, 3, '0') END,
+        '', '', '[]'::json, '[]'::json, d.due - 20, d.due - 20,
+        CASE WHEN d.due < date '2026-11-01' THEN d.due::timestamptz END, false,
+        CASE WHEN d.due < date '2026-11-28' AND d.due >= date '2026-11-01' THEN 'overdue' ELSE 'on_time' END
+    FROM generate_series(0, {count - 1}) AS i,
+         LATERAL (SELECT date '2025-06-02' + ((i / {contracts}) * {step} + (i % 7)) AS due) AS d
+    """
+
+
+async def load(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
+    """Cases into the cases database, users with tokens and contract teams into the gateway's; the tokens."""
+    base = cluster.env["TERMINARZ_DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+    began = time.perf_counter()
+    conn = await asyncpg.connect(base + "_cases")
+    try:
+        await conn.execute("SET synchronous_commit = off")
+        await conn.execute(load_sql(args.cases, args.staff, args.contracts))
+        await conn.execute("ANALYZE cases")
+        n = await conn.fetchval("SELECT count(*) FROM cases")
+        open_n = await conn.fetchval("SELECT count(*) FROM cases WHERE status IN ('open', 'in_progress')")
+    finally:
+        await conn.close()
+    print(f"loaded {n:,} cases ({open_n:,} open or in progress) in {time.perf_counter() - began:.1f} s")
+
+    from services.gateway import users
+    from services.gateway.models import contract_access
+
+    engine = create_async_engine(cluster.env["TERMINARZ_DATABASE_URL"] + "_gateway")
+    tokens: dict[str, str] = {}
+    now = datetime.now(UTC)
+    async with async_sessionmaker(engine)() as session, session.begin():
+        for n in range(args.staff):
+            login = staff_login(n)
+            await users.create_user(session=session, login=login, name=f"Pracownik {n}",
+                                    email=f"{login}@biuro.example", role="accountant", password=None, now=now)
+            tokens[login] = await users.issue_token(session=session, login=login, name="bench", now=now)
+        await session.execute(contract_access.insert(), [
+            {"contract_id": k, "client_id": k, "version": 1, "effective_from": date(2025, 1, 1), "role": "accountant",
+             "login": staff_login((k - 1) % args.staff)} for k in range(1, args.contracts + 1)])
+    await engine.dispose()
+    return tokens
+
+
+def the_query(login: str, scope: Scope) -> tuple[Any, Any]:
+    """The page and count `handlers.list_cases` runs for `mine=true&status=open` (same conditions, same order)."""
+    query = select(cases).where(handlers.visible(scope)).where(
+        or_(cases.c.assignee_login == login, cases.c.commissioner_login == login), cases.c.status == "open")
+    return (query.order_by(cases.c.due, cases.c.title).limit(PAGE).offset(0),
+            select(func.count()).select_from(query.subquery()))
+
+
+async def explain(url: str, args: argparse.Namespace) -> None:
+    login = staff_login(7)
+    scope = Scope(login=login, role="accountant", contracts=contracts_of(login, args.staff, args.contracts))
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        for name, query in zip(("page", "count"), the_query(login, scope), strict=True):
+            sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = (await conn.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql))).scalars().all()
+            print(f"\n--- EXPLAIN ANALYZE, {name} of {login}'s open cases ({len(scope.contracts or [])} contracts "
+                  f"in scope)\n" + "\n".join(plan))
+    await engine.dispose()
+
+
+# --- The bare endpoint: the same SQL in one process, no gateway, no auth ---------------------------------
+
+@asynccontextmanager
+async def _bare_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.engine = create_async_engine(os.environ["BENCH_CASES_DB"], pool_size=5, max_overflow=10)
+    app.state.sessions = async_sessionmaker(app.state.engine, expire_on_commit=False)
+    yield
+    await app.state.engine.dispose()
+
+
+bare_app = FastAPI(lifespan=_bare_lifespan)
+
+
+@bare_app.get("/bare")
+async def bare(login: str) -> dict[str, Any]:
+    staff, contracts = int(os.environ["BENCH_STAFF"]), int(os.environ["BENCH_CONTRACTS"])
+    scope = Scope(login=login, role="accountant", contracts=contracts_of(login, staff, contracts))
+    async with bare_app.state.sessions() as session:
+        items, total = await handlers.list_cases(session=session, scope=scope, visible_to=login, status="open",
+                                                 limit=PAGE, offset=0)
+    return {"items": items, "total": total}
+
+
+# --- Load ------------------------------------------------------------------------------------------------
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+async def think_time_users(port: int, tokens: dict[str, str], users_n: int, seconds: float) -> list[float]:
+    """`users_n` users, each: call, wait 1 s, call again (closed loop) for `seconds`; the call durations."""
+    durations: list[float] = []
+    logins = sorted(tokens)[:users_n]
+    deadline = time.perf_counter() + seconds
+
+    async def user(login: str) -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers={"Authorization": f"Bearer {tokens[login]}"}) as api:
+            await asyncio.sleep(hash(login) % 1000 / 1000)  # spread the first calls over a second
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                response = await api.get("/api/v1/cases", params={"mine": "true", "status": "open"})
+                durations.append(time.perf_counter() - began)
+                response.raise_for_status()
+                await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(user(login) for login in logins))
+    return durations
+
+
+async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, bare: bool) -> list[float]:
+    """One caller at a time (no concurrency): the floor of a call on this machine now."""
+    durations = []
+    logins = sorted(tokens)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+        for n in range(calls):
+            login = logins[n % len(logins)]
+            headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
+            params = {"login": login} if bare else {"mine": "true", "status": "open"}
+            began = time.perf_counter()
+            (await api.get(path, params=params, headers=headers)).raise_for_status()
+            durations.append(time.perf_counter() - began)
+    return durations
+
+
+async def flat_out(url: str, path: str, tokens: dict[str, str], workers: int, seconds: float,
+                   bare: bool) -> tuple[int, float]:
+    """`workers` callers with no think time for `seconds`: how many calls answered, and the elapsed time."""
+    done = 0
+    errors: list[str] = []
+    logins = sorted(tokens)
+    deadline = time.perf_counter() + seconds
+    began = time.perf_counter()
+
+    async def worker(index: int) -> None:
+        nonlocal done
+        login = logins[index % len(logins)]
+        headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
+        params = {"login": login} if bare else {"mine": "true", "status": "open"}
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as api:
+            while time.perf_counter() < deadline:
+                response = await api.get(path, params=params)
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code} {response.text[:300]}")
+                    continue
+                done += 1
+
+    await asyncio.gather(*(worker(i) for i in range(workers)))
+    if errors:
+        print(f"{path}: {len(errors)} calls failed, the first: {errors[0]}")
+    return done, time.perf_counter() - began
+
+
+def start_bare(cluster: Cluster, cases_url: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [TERMINARZ[0], "-m", "uvicorn", "bench.my_cases:bare_app", "--port", str(port), "--log-level", "warning"],
+        env={**cluster.env, "BENCH_CASES_DB": cases_url, "BENCH_STAFF": str(args.staff),
+             "BENCH_CONTRACTS": str(args.contracts)}, start_new_session=True)
+
+
+async def main(args: argparse.Namespace) -> int:
+    prefix = f"terminarz_bench_{uuid.uuid4().hex[:8]}"
+    base = args.database_url.rsplit("/", 1)[0]
+    with tempfile.TemporaryDirectory() as logs:
+        cluster = Cluster(database_url=f"{base}/{prefix}", amqp_url=args.amqp_url, smtp=("127.0.0.1", free_port()),
+                          frozen_time=FROZEN_TIME, log_dir=Path(logs))
+        cluster.env["TERMINARZ_LOG_LEVEL"] = "WARNING"
+        bare_process = None
+        try:
+            cluster.cli("db", "upgrade")
+            tokens = await load(cluster, args)
+            for name in ("contracts", "cases", "gateway"):
+                cluster.start(name)
+            for name in ("contracts", "cases", "gateway"):
+                await cluster.wait_ready(name)
+            cases_url = cluster.env["TERMINARZ_DATABASE_URL"] + "_cases"
+            await explain(cases_url, args)
+
+            bare_port = free_port()
+            bare_process = start_bare(cluster, cases_url, bare_port, args)
+            async with httpx.AsyncClient(timeout=2) as probe:
+                for _ in range(200):
+                    try:
+                        if (await probe.get(f"http://127.0.0.1:{bare_port}/bare", params={"login": "staff001"})) \
+                                .status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+            gateway = cluster.ports["gateway"]
+            # Warm both paths (connection pools, the planner's statistics, the page cache).
+            warm = await flat_out(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 4, 3, bare=False)
+            warm_bare = await flat_out(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 4, 3, bare=True)
+            print(f"warm-up: gateway {warm[0]} calls in {warm[1]:.1f} s, bare {warm_bare[0]} in {warm_bare[1]:.1f} s")
+
+            alone = await one_caller(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 30, bare=False)
+            alone_bare = await one_caller(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 30, bare=True)
+            durations = await think_time_users(gateway, tokens, args.users, args.seconds)
+            p50, p95 = quantile(durations, 0.5) * 1000, quantile(durations, 0.95) * 1000
+            calls, elapsed = await flat_out(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, args.workers,
+                                            args.seconds / 2, bare=False)
+            bare_calls, bare_elapsed = await flat_out(f"http://127.0.0.1:{bare_port}", "/bare", tokens,
+                                                      args.workers, args.seconds / 2, bare=True)
+            rate, bare_rate = calls / elapsed, bare_calls / bare_elapsed
+            print(f"\n{args.cases:,} cases, {args.staff} staff, {args.contracts:,} contracts; page of {PAGE}")
+            print(f"(a) {args.users} users, 1 s think time, {args.seconds:.0f} s: {len(durations)} calls, "
+                  f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, mean {statistics.mean(durations) * 1000:.1f} ms — "
+                  f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'NOT met'}")
+            print(f"one caller alone, 30 calls each: gateway p50 {quantile(alone, 0.5) * 1000:.1f} ms, "
+                  f"bare endpoint p50 {quantile(alone_bare, 0.5) * 1000:.1f} ms")
+            ratio = rate / bare_rate
+            print(f"(b) {args.workers} callers, no think time: gateway {rate:.0f} calls/s, bare endpoint (same SQL) "
+                  f"{bare_rate:.0f} calls/s, ratio {ratio:.2f} — target >= {TARGET_RATIO}: "
+                  f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+        except BaseException:
+            print(cluster.logs(), file=sys.stderr)
+            raise
+        finally:
+            if bare_process is not None:
+                bare_process.terminate()
+                bare_process.wait(timeout=10)
+            cluster.stop_all()
+            await cluster.delete_broker_objects()
+            if not args.keep:
+                admin = await asyncpg.connect(base.replace("postgresql+asyncpg", "postgresql") + "/postgres")
+                try:
+                    for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
+                                                 f"{prefix}%"):
+                        await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+                finally:
+                    await admin.close()
+    return 0
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--staff", type=int, default=200)
+    parser.add_argument("--contracts", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=50, help="users in (a), each once a second")
+    parser.add_argument("--workers", type=int, default=16, help="callers with no think time in (b)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of (a); (b) runs half of it per side")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--amqp-url", default=DEFAULT_AMQP)
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse())))

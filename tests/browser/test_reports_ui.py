@@ -1,0 +1,97 @@
+"""Reports in a real browser: a manager lands on the dashboard, opens the financial summary, sees its charts and
+downloads the XLSX; every role's dashboard. Screenshots go to test-artifacts/reports/."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.embedded.conftest import Office
+from tests.embedded.test_reports import _office_data, rules_dir  # noqa: F401  (the fixture: no generated cases)
+
+pytestmark = pytest.mark.browser
+SHOTS = ARTIFACTS / "reports"
+
+
+async def _log_in(page: Any, base_url: str, login: str) -> None:
+    await page.goto(f"{base_url}/login")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", f"secret-{login}")
+    await page.click("button:has-text('Zaloguj')")
+    await page.wait_for_url(f"{base_url}/")
+
+
+async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: str, office: Office) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await _office_data(office)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    blocked: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="pl-PL",
+                                                accept_downloads=True)
+            page = await context.new_page()
+            page.on("console", lambda message: blocked.append(message.text)
+                    if "Content Security Policy" in message.text else None)
+            await _log_in(page, base_url, "maria")
+            await expect(page.locator("#office-overdue .n")).to_have_text("3")
+            await page.click("header nav >> text=Raporty")
+            await page.click("text=Podsumowanie finansowe miesiąca")
+            await page.fill("input[name=month]", "2026-11")
+            await page.click("button:has-text('Pokaż')")
+            await expect(page.locator("#office-gross")).to_have_text("2 644,50 zł")
+            await expect(page.locator("#office-share")).to_have_text("60,0 %")
+            bars = page.locator("#chart-fees svg rect.bar")
+            assert await bars.count() == 11  # K/1 from January, K/2 from October; no fee in December 2025
+            box = await page.locator("#chart-fees svg").bounding_box()
+            assert box is not None and box["height"] > 100  # drawn, not collapsed
+            assert await page.locator("#chart-liabilities svg rect.kind-zus").count() == 1
+            await page.screenshot(path=str(SHOTS / "financial_summary.png"), full_page=True)
+            async with page.expect_download() as download_info:
+                await page.click("#download-xlsx")
+            download = await download_info.value
+            assert download.suggested_filename == "podsumowanie-finansowe-2026-11.xlsx"
+            saved = SHOTS / download.suggested_filename
+            await download.save_as(str(saved))
+            for name in ("execution", "overdue", "workload"):
+                await page.goto(f"{base_url}/reports/{name}")
+                await expect(page.locator("h1")).to_be_visible()
+                await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            await expect(page.locator("#workload td.absent")).to_contain_text("zastępuje: ola")
+        finally:
+            await browser.close()
+    sheet = load_workbook(saved)["Umowy 2026-11"]
+    nets = {row[1]: Decimal(str(row[3])) for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert nets == {"K/1": Decimal("1350.00"), "K/2": Decimal("800.00")}
+    assert blocked == []
+
+
+async def test_each_roles_dashboard(base_url: str, office: Office) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await _office_data(office)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expected_overdue = {"admin": 0, "maria": 0, "anna": 2, "piotr": 0}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for login, overdue in expected_overdue.items():
+                page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
+                await _log_in(page, base_url, login)
+                await expect(page.locator("#my-overdue .n")).to_have_text(str(overdue))
+                office_tile = page.locator("#office-overdue")
+                if login in ("admin", "maria"):
+                    await expect(office_tile).to_be_visible()
+                else:
+                    await expect(office_tile).to_have_count(0)
+                    await expect(page.locator("header nav")).not_to_contain_text("Raporty")
+                await page.screenshot(path=str(SHOTS / f"dashboard_{login}.png"), full_page=True)
+                await page.close()
+        finally:
+            await browser.close()
