@@ -15,7 +15,7 @@ from services.common.messages import (
     CONTRACT_TERMINATED,
 )
 from services.common.metrics import Metrics
-from services.common.runtime import ServiceContext, ServiceSpec
+from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
 
 
 async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
@@ -47,6 +47,8 @@ spec = ServiceSpec(
         CONTRACT_CHANGED: assignment.on_contract_version,
         CONTRACT_TERMINATED: assignment.on_contract_version,
     },
+    # A plan of many contracts requests thousands of cases at once: many per transaction (one commit each batch).
+    batch_handlers={CASE_REQUESTED: each_in_the_batch(handlers.on_case_requested)},
     loops=[watch.morning_loop, assignment.team_change_loop],
     probes=[case_metrics],
 )

@@ -83,17 +83,25 @@ class Messaging:
             after_commit(session, signal.set)
         return envelope
 
-    async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> list[Envelope]:
-        """`emit` for several events at once, in their order, with one statement (they are published in order)."""
+    async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]], *,
+                        correlation_ids: Sequence[str | None] | None = None) -> list[Envelope]:
+        """`emit` for several events at once, in their order, with one statement (they are published in order).
+
+        `correlation_ids`: one per event (a batch handler's events each carry their own message's id); else, or
+        where one is None, the current one."""
+        current = current_correlation_id() or new_correlation_id()
+        ids = correlation_ids if correlation_ids is not None else [None] * len(events)
+        if len(ids) != len(events):
+            raise ValueError(f"{len(ids)} correlation ids for {len(events)} events")
         envelopes = [
             Envelope(
                 type=type_,
                 producer=self.producer,
-                correlation_id=current_correlation_id() or new_correlation_id(),
+                correlation_id=cid or current,
                 occurred_at=self.clock.now(),
                 payload=payload,
             )
-            for type_, payload in events
+            for (type_, payload), cid in zip(events, ids, strict=True)
         ]
         if not envelopes:
             return []
@@ -117,6 +125,25 @@ class Messaging:
         insert_: Any = postgresql.insert(self.inbox) if dialect == "postgresql" else sqlite.insert(self.inbox)
         result = await session.execute(insert_.values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def claim_many(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """`claim` for a batch in one statement: the messages not processed before, in their order, each once
+        (a message twice in the batch counts the first time)."""
+        unique: dict[str, Envelope] = {}
+        for envelope in envelopes:
+            unique.setdefault(str(envelope.id), envelope)
+        if not unique:
+            return []
+        dialect = session.get_bind().dialect.name
+        now = self.clock.now()
+        insert_: Any = postgresql.insert(self.inbox) if dialect == "postgresql" else sqlite.insert(self.inbox)
+        rows = [{"message_id": id_, "type": e.type, "processed_at": now} for id_, e in unique.items()]
+        claimed = set((await session.execute(
+            insert_.values(rows).on_conflict_do_nothing().returning(self.inbox.c.message_id))).scalars())
+        for id_, envelope in unique.items():
+            if id_ not in claimed:
+                log.info("message.duplicate", message_id=id_, type=envelope.type)
+        return [e for id_, e in unique.items() if id_ in claimed]
 
 
 EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]

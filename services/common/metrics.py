@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.db import Database
 from services.common.errors import PROBLEM_JSON, Problem
 from services.common.log import get_logger
+from services.common.messages import Envelope
 from services.common.messaging import Messaging
 
 log = get_logger(__name__)
@@ -126,6 +127,18 @@ class Metrics:
             return
         self.messages_handled.labels(service, type_).inc()
         self.handler_seconds.labels(service, type_).observe(time.perf_counter() - started)
+
+    def handled_batch(self, service: str, envelopes: Sequence[Envelope], fresh: Sequence[Envelope],
+                      seconds_each: float) -> None:
+        """Count a committed batch: its fresh messages handled (each taking its share of the time), the rest
+        duplicates."""
+        new = {id(e) for e in fresh}
+        for envelope in envelopes:
+            if id(envelope) in new:
+                self.messages_handled.labels(service, envelope.type).inc()
+                self.handler_seconds.labels(service, envelope.type).observe(seconds_each)
+            else:
+                self.messages_duplicate.labels(service, envelope.type).inc()
 
     async def render(self) -> bytes:
         """The exposition text, after reading the figures kept in databases and buses."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.common.messages import ABSENCE_CHANGED, CONTRACT_CHANGED, CONTRACT_CREATED, CONTRACT_TERMINATED
-from services.common.runtime import ServiceContext, ServiceSpec
+from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
 from services.gateway import access, feed, openapi, web
 from services.gateway.accounts import api as accounts_api
 from services.gateway.accounts import pages as accounts_pages
@@ -77,6 +77,9 @@ spec = ServiceSpec(
         CONTRACT_TERMINATED: access.on_contract_version,
         ABSENCE_CHANGED: access.on_absence_changed,
     },
+    # A large import's contract events, many per transaction.
+    batch_handlers=dict.fromkeys((CONTRACT_CREATED, CONTRACT_CHANGED, CONTRACT_TERMINATED),
+                                 each_in_the_batch(access.on_contract_version)),
     setup=setup,
     teardown=teardown,
     loops=[access.fill_contract_access],

@@ -21,7 +21,7 @@ from services.common.messages import (
     CONTRACT_TERMINATED,
 )
 from services.common.metrics import Metrics
-from services.common.runtime import ServiceContext, ServiceSpec
+from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
 from services.notifier import api, handlers, jobs, personal, public
 from services.notifier.delivery import close_bookkeeping, mail_dispatcher
 from services.notifier.models import inbox, mails, metadata, notices, outbox
@@ -72,6 +72,10 @@ spec = ServiceSpec(
         CASE_DIGEST: handlers.on_case_digest,
         CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
     },
+    # A large import: thousands of contracts, then of cases created at once, many per transaction.
+    batch_handlers={CASE_CREATED: each_in_the_batch(handlers.on_case_created),
+                    **dict.fromkeys((CONTRACT_CREATED, CONTRACT_CHANGED, CONTRACT_TERMINATED),
+                                    each_in_the_batch(handlers.on_contract))},
     setup=setup,
     teardown=close_bookkeeping,
     loops=[mail_dispatcher, jobs.jobs_loop],

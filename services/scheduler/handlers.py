@@ -51,54 +51,89 @@ def planner_of(ctx: ServiceContext) -> Planner:
 
 async def on_contract_event(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     """contract.created / changed / terminated: store the version, replan, request what is due."""
-    snapshot = ContractSnapshot.model_validate(envelope.payload)
+    await on_contract_events(ctx, session, [envelope])
+
+
+async def on_contract_events(ctx: ServiceContext, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Contract events in one transaction (a batch from the bus): for each, store the version; then replan all
+    their contracts together (one read of what is stored, the new occurrences in bulk) and request what is due
+    with one outbox write. A contract named twice in the batch is handled in order: its later events in a
+    next round, which sees the first."""
     await _lock_planner(session)
-    row = (
-        await session.execute(select(planned_contracts).where(planned_contracts.c.contract_id == snapshot.contract_id))
-    ).first()
-    version = {
-        "version": snapshot.version,
-        "effective_from": snapshot.effective_from.isoformat(),
-        "terms": envelope.payload["terms"],  # its JSON as sent: valid (parsed above) and in the terms.md shape
-        "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
-        "client_id": snapshot.client_id,  # carried to the cases (a finished case's notice names the client)
-    }
-    values: dict[str, Any] = {
-        "number": snapshot.number,
-        "client_name": snapshot.client_name,
-        "terminated": envelope.type == CONTRACT_TERMINATED,
-        "updated_at": ctx.clock.now(),
-    }
-    if row is None:
-        # Marked planned now: the replan below is in this same transaction.
-        versions = [version]
-        await session.execute(
-            planned_contracts.insert().values(contract_id=snapshot.contract_id, version=snapshot.version,
-                                              versions=versions, planned_on=ctx.clock.today(),
-                                              planned_rules_version=planner_of(ctx).version, **values)
-        )
-    else:
-        versions = [v for v in row.versions if v["version"] != snapshot.version] + [version]
-        versions.sort(key=lambda v: (v["effective_from"], v["version"]))
-        if snapshot.version < row.version:
-            # An older version arriving late (redelivery, reordering) joins the history; the newer one
-            # still decides the contract's name, number and whether it is terminated.
-            log.info("contract.older_version_merged", contract_id=snapshot.contract_id, version=snapshot.version)
-            values = {"updated_at": values["updated_at"]}
+    pending = [(envelope, ContractSnapshot.model_validate(envelope.payload)) for envelope in envelopes]
+    while pending:
+        round_: list[tuple[Envelope, ContractSnapshot]] = []
+        later: list[tuple[Envelope, ContractSnapshot]] = []
+        named: set[str] = set()
+        for item in pending:
+            contract_id = item[1].contract_id
+            (later if contract_id in named else round_).append(item)
+            named.add(contract_id)
+        await _plan_contracts(ctx, session, round_)
+        pending = later
+
+
+async def _plan_contracts(ctx: ServiceContext, session: AsyncSession,
+                          items: Sequence[tuple[Envelope, ContractSnapshot]]) -> None:
+    """Store each event's version of its contract (each contract once here), replan them, request what is due."""
+    ids = [snapshot.contract_id for _, snapshot in items]
+    stored = {r.contract_id: r for r in await session.execute(
+        select(planned_contracts).where(planned_contracts.c.contract_id.in_(ids)))}
+    planner = planner_of(ctx)
+    inserts: list[dict[str, Any]] = []
+    # Replanned together per reason (the event type), new contracts apart: they have no occurrences yet.
+    to_plan: dict[tuple[str, bool], dict[str, list[dict[str, Any]]]] = {}
+    known: dict[str, _Contract] = {}
+    correlations: dict[str, str] = {}
+    for envelope, snapshot in items:
+        row = stored.get(snapshot.contract_id)
+        correlations[snapshot.contract_id] = envelope.correlation_id
+        version = {
+            "version": snapshot.version,
+            "effective_from": snapshot.effective_from.isoformat(),
+            "terms": envelope.payload["terms"],  # its JSON as sent: valid (parsed above) and in the terms.md shape
+            "team": {k: (v.model_dump() if v else None) for k, v in snapshot.team.items()},
+            "client_id": snapshot.client_id,  # carried to the cases (a finished case's notice names the client)
+        }
+        values: dict[str, Any] = {
+            "number": snapshot.number,
+            "client_name": snapshot.client_name,
+            "terminated": envelope.type == CONTRACT_TERMINATED,
+            "updated_at": ctx.clock.now(),
+        }
+        if row is None:
+            # Marked planned now: the replan below is in this same transaction.
+            versions = [version]
+            inserts.append({"contract_id": snapshot.contract_id, "version": snapshot.version, "versions": versions,
+                            "planned_on": ctx.clock.today(), "planned_rules_version": planner.version, **values})
         else:
-            values["version"] = snapshot.version
-        await session.execute(
-            update(planned_contracts)
-            .where(planned_contracts.c.contract_id == snapshot.contract_id)
-            .values(versions=versions, **values)
-        )
-    # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet. The new
-    # version is planned with its terms as validated above, not read back from their JSON.
-    planned = [{**v, "terms": snapshot.terms} if v is version else v for v in versions]
-    await _replan(ctx, session, {snapshot.contract_id: planned}, reason=envelope.type, new=row is None)
-    newest = row is None or snapshot.version >= row.version
-    await request_due(ctx, session, contract_id=snapshot.contract_id, known={
-        snapshot.contract_id: _Contract(snapshot.number, snapshot.client_name, versions)} if newest else None)
+            versions = [v for v in row.versions if v["version"] != snapshot.version] + [version]
+            versions.sort(key=lambda v: (v["effective_from"], v["version"]))
+            if snapshot.version < row.version:
+                # An older version arriving late (redelivery, reordering) joins the history; the newer one
+                # still decides the contract's name, number and whether it is terminated.
+                log.info("contract.older_version_merged", contract_id=snapshot.contract_id,
+                         version=snapshot.version)
+                values = {"updated_at": values["updated_at"]}
+            else:
+                values["version"] = snapshot.version
+            await session.execute(
+                update(planned_contracts)
+                .where(planned_contracts.c.contract_id == snapshot.contract_id)
+                .values(versions=versions, **values)
+            )
+        # Only a replan stores occurrences and it needs the contract's row: a new contract has none yet. The new
+        # version is planned with its terms as validated above, not read back from their JSON.
+        planned = [{**v, "terms": snapshot.terms} if v is version else v for v in versions]
+        to_plan.setdefault((envelope.type, row is None), {})[snapshot.contract_id] = planned
+        if row is None or snapshot.version >= row.version:
+            known[snapshot.contract_id] = _Contract(snapshot.number, snapshot.client_name, versions)
+    if inserts:
+        await session.execute(planned_contracts.insert(), inserts)
+    for (reason, new), contracts in to_plan.items():
+        await _replan(ctx, session, contracts, reason=reason, new=new, correlations=correlations)
+    await request_due(ctx, session, contract_ids=ids, known=known, correlations=correlations,
+                      limit=max(500, 50 * len(ids)))
 
 
 class _Contract(NamedTuple):
@@ -121,13 +156,15 @@ def plan_window(today: date) -> tuple[date, date]:
 
 
 async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping[str, list[dict[str, Any]]], *,
-                  reason: str, new: bool = False) -> dict[str, int]:
+                  reason: str, new: bool = False, correlations: Mapping[str, str] | None = None) -> dict[str, int]:
     """Make each contract's stored plan equal the desired one over the plan window: add what is new, withdraw
     what is no longer owed, move what is planned, and tell the cases service (case.replanned) what changed for an
     occurrence whose case exists; nothing is requested twice. A few statements in all (one read of what is
     stored, bulk writes of what is new), however many contracts.
 
-    `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet."""
+    `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet.
+    `correlations`: the correlation id of each contract's event, carried by the events emitted for it."""
+    correlation_of = (correlations or {}).get
     planner = planner_of(ctx)
     today = ctx.clock.today()
     window_start, window_end = plan_window(today)
@@ -147,10 +184,12 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     revived: list[tuple[int, Occurrence]] = []
     moved: list[tuple[int, Occurrence]] = []
     replanned: list[tuple[Any, Occurrence]] = []
+    # A batch of a hundred contract events is written in four COPYs, each stored while the next is planned.
+    chunk = max(_CHUNK // 4, min(_CHUNK, len(ids) // 4))
     try:
-        for chunk_start in range(0, len(ids), _CHUNK):
+        for chunk_start in range(0, len(ids), chunk):
             rows: list[dict[str, Any]] = []
-            for contract_id in ids[chunk_start:chunk_start + _CHUNK]:
+            for contract_id in ids[chunk_start:chunk_start + chunk]:
                 for occ in await planner.occurrences(contract_id, contracts[contract_id], window_start, window_end):
                     key = (contract_id, occ.rule_id, occ.period)
                     wanted.add(key)
@@ -189,9 +228,10 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
         replans.append((CASE_REPLANNED, CaseReplanned(
             contract_id=row.contract_id, rule_id=occ.rule_id, period=occ.period, due=occ.due,
             generate_on=occ.generate_on, title_pl=occ.title_pl, title_en=occ.title_en,
-            checklist=checklist_json(occ.checklist), role=occ.role, rules_version=planner.version,
-            reason=reason).model_dump(mode="json")))
-    await ctx.messaging.emit_many(session, replans)
+            checklist=checklist_json(occ.checklist),
+            role=occ.role, rules_version=planner.version, reason=reason).model_dump(mode="json")))
+    await ctx.messaging.emit_many(session, replans, correlation_ids=[correlation_of(p["contract_id"])
+                                                                     for _, p in replans])
     withdrawals: list[tuple[str, dict[str, Any]]] = []
     withdrawn = 0
     for key, row in current.items():
@@ -205,7 +245,8 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
                                        reason=reason)
             withdrawals.append((CASE_WITHDRAWN, withdrawal.model_dump(mode="json")))
         withdrawn += 1
-    await ctx.messaging.emit_many(session, withdrawals)
+    await ctx.messaging.emit_many(session, withdrawals, correlation_ids=[correlation_of(p["contract_id"])
+                                                                         for _, p in withdrawals])
     if not new:
         await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id.in_(ids))
                               .values(planned_on=today, planned_rules_version=planner.version))
@@ -283,11 +324,13 @@ def _detail_json(detail: dict[str, Any]) -> str:
     return detail.json if isinstance(detail, Detail) else json.dumps(detail)
 
 
-async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id: str | None = None,
-                      limit: int = 500, known: Mapping[str, _Contract] | None = None) -> int:
-    """Emit case.requested for every planned occurrence whose generate-on date has come.
+async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_ids: Sequence[str] | None = None,
+                      limit: int = 500, known: Mapping[str, _Contract] | None = None,
+                      correlations: Mapping[str, str] | None = None) -> int:
+    """Emit case.requested for every planned occurrence (of these contracts) whose generate-on date has come.
 
-    `known`: contracts the caller has just written, not read again."""
+    `known`: contracts the caller has just written, not read again. `correlations`: the correlation id of each
+    contract's event (a batch), carried by its case.requested."""
     today = ctx.clock.today()
     query = (
         select(occurrences)
@@ -295,8 +338,8 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
         .order_by(occurrences.c.generate_on, occurrences.c.id)
         .limit(limit)
     )
-    if contract_id is not None:
-        query = query.where(occurrences.c.contract_id == contract_id)
+    if contract_ids is not None:
+        query = query.where(occurrences.c.contract_id.in_(list(contract_ids)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = (await session.execute(query)).all()
@@ -329,10 +372,14 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             late_on_creation=row.due < today,
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
-    await ctx.messaging.emit_many(session, requests)
+    correlation_of = (correlations or {}).get
+    await ctx.messaging.emit_many(session, requests, correlation_ids=[correlation_of(row.contract_id)
+                                                                      for row in rows])
     await session.execute(update(occurrences).where(occurrences.c.id.in_([row.id for row in rows])).values(
         status="requested", requested_at=ctx.clock.now()))
-    log.info("cases.requested", count=len(rows), contract_id=contract_id)
+    log.info("cases.requested", count=len(rows),
+             contract_id=contract_ids[0] if contract_ids is not None and len(contract_ids) == 1 else None,
+             contracts=len({row.contract_id for row in rows}))
     return len(rows)
 
 

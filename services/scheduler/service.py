@@ -44,6 +44,12 @@ spec = ServiceSpec(
         CONTRACT_TERMINATED: handlers.on_contract_event,
         CLIENT_ERASED: personal.on_client_erased,
     },
+    # Many contract events per transaction (bus batches); a failed batch comes again one message at a time.
+    batch_handlers={
+        CONTRACT_CREATED: handlers.on_contract_events,
+        CONTRACT_CHANGED: handlers.on_contract_events,
+        CONTRACT_TERMINATED: handlers.on_contract_events,
+    },
     setup=setup,
     teardown=teardown,
     loops=[handlers.tick_loop],

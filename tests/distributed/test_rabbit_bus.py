@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aio_pika
@@ -14,6 +14,7 @@ import pytest
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
+from services.common.bus import Batching
 from services.common.bus.rabbit import RabbitBus
 from services.common.log import current_correlation_id
 from services.common.messages import Envelope
@@ -40,9 +41,10 @@ class Broker:
         self.buses.append(bus)
         return bus
 
-    async def subscribe(self, bus: RabbitBus, queue: str, keys: list[str], handler: Any) -> None:
+    async def subscribe(self, bus: RabbitBus, queue: str, keys: list[str], handler: Any,
+                        batching: Batching | None = None) -> None:
         self.queues.add(queue)
-        await bus.subscribe(queue, keys, handler)
+        await bus.subscribe(queue, keys, handler, batching)
 
     async def count(self, queue: str) -> int:
         """Messages ready in a queue (declared passively, so a typo fails instead of creating one)."""
@@ -272,3 +274,62 @@ async def test_closing_a_consumer_mid_message_hands_the_message_to_another(broke
     await broker.subscribe(successor, "slow", ["case.created"], handled)
     await wait_for(lambda: handled.received, timeout=10, what="redelivery to the successor")
     assert handled.received == [sent]
+
+
+class Batches:
+    """A batch handler that holds its first batch until told, so that what is published meanwhile waits."""
+
+    def __init__(self, poison: str = "") -> None:
+        self.batches: list[list[int]] = []
+        self.singles: list[int] = []
+        self.release = asyncio.Event()
+        self.poison = poison
+
+    async def batch(self, messages: Sequence[Envelope]) -> None:
+        await self.release.wait()
+        if any(m.payload.get("n") == self.poison for m in messages):
+            raise ValueError("a poison message in the batch")
+        self.batches.append([int(m.payload["n"]) for m in messages])
+
+    async def single(self, message: Envelope) -> None:
+        if message.payload.get("n") == self.poison:
+            raise ValueError("poison")
+        self.singles.append(int(message.payload["n"]))
+
+    def handled(self) -> list[int]:
+        """Every message handled, in a batch or alone (a lone delivery, a failed batch's messages, a retry)."""
+        return sorted([n for b in self.batches for n in b] + self.singles)
+
+
+async def test_a_batch_consumer_takes_what_is_waiting_and_acks_all_of_it(broker: Broker) -> None:
+    bus = await broker.bus()
+    seen = Batches()
+    await broker.subscribe(bus, "batched", ["case.requested"], seen.single, Batching(seen.batch, size=10))
+    await bus.publish_many([envelope("case.requested", n=n) for n in range(25)])
+    seen.release.set()
+    await wait_for(lambda: len(seen.handled()) == 25, timeout=10, what="all 25 handled")
+    await bus.close()  # anything not acked would now be back in the queue
+    assert seen.handled() == list(range(25))  # each once
+    assert max(map(len, seen.batches)) == 10  # what waited came in batches, none past the size
+    assert await broker.count(f"{broker.prefix}.batched") == 0
+
+
+async def test_a_poison_message_in_a_batch_is_dead_lettered_alone_and_the_others_land_once(broker: Broker) -> None:
+    bus = await broker.bus(max_attempts=2, retry_delay_ms=50)
+    seen = Batches(poison="3")
+    await broker.subscribe(bus, "batched", ["case.requested"], seen.single, Batching(seen.batch, size=50))
+    sent = [envelope("case.requested", n=str(n)) for n in range(6)]
+    await bus.publish_many(sent)
+    seen.release.set()
+
+    async def dead() -> bool:
+        return await bus.dead_letter_count() == {"batched": 1}
+
+    await wait_for(dead, timeout=10, what="the poison message dead-lettered")
+    await wait_for(lambda: len(seen.handled()) == 5, timeout=10, what="the good ones handled")
+    await bus.close()
+    assert seen.handled() == [0, 1, 2, 4, 5]  # each once, the poison message never
+    dead_queue = await broker.channel.declare_queue(f"{broker.prefix}.batched.dead", passive=True)
+    message = await dead_queue.get(no_ack=True, fail=False)
+    assert message is not None and message.message_id == str(sent[3].id)
+    assert await broker.count(f"{broker.prefix}.batched") == 0

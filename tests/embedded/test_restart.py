@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,20 +88,31 @@ async def folder(tmp_path: Path) -> AsyncIterator[Folder]:
 
 
 def hold_after(runtime: ServiceRuntime, handled: int) -> asyncio.Event:
-    """The runtime's consumer handles `handled` messages, then hangs on the next until the system stops."""
+    """The runtime's consumer handles `handled` messages, then hangs on the next until the system stops. A batch
+    that reaches past them: its first messages are handled (committed), then it hangs, acknowledged never."""
     held = asyncio.Event()
-    original = runtime.on_message
+    original, original_batch = runtime.on_message, runtime.on_batch
     done = 0
 
     async def gated(envelope: Envelope) -> None:
+        await gated_batch([envelope])
+
+    async def gated_batch(envelopes: Sequence[Envelope]) -> None:
         nonlocal done
-        if done >= handled:
+        room = handled - done
+        if room > 0:
+            done += min(room, len(envelopes))
+            if len(envelopes) == 1:
+                await original(envelopes[0])
+            else:
+                await original_batch(envelopes[:room])
+        if len(envelopes) > room:
             held.set()
             await asyncio.Event().wait()
-        done += 1
-        await original(envelope)
 
-    runtime.on_message = gated  # type: ignore[method-assign]  # subscribed with it when the runtime starts
+    # Subscribed with them when the runtime starts.
+    runtime.on_message = gated  # type: ignore[method-assign]
+    runtime.on_batch = gated_batch  # type: ignore[method-assign]
     return held
 
 
@@ -201,7 +212,15 @@ async def test_dead_letters_are_still_listed_after_a_restart(folder: Folder) -> 
         failures.append(str(envelope.id))
         raise RuntimeError("template case_created.txt missing")
 
+    handle_batch = system.runtimes["notifier"].on_batch
+
+    async def broken_batch(envelopes: Sequence[Envelope]) -> None:
+        if any(e.type == "case.created" for e in envelopes):
+            raise RuntimeError("template case_created.txt missing")  # then one by one, each failing above
+        await handle_batch(envelopes)
+
     system.runtimes["notifier"].on_message = broken_templates  # type: ignore[method-assign]
+    system.runtimes["notifier"].on_batch = broken_batch  # type: ignore[method-assign]
     await system.start()
     await folder.import_contracts(2)
     requested = select(func.count()).select_from(occurrences).where(occurrences.c.status == "requested")

@@ -6,18 +6,40 @@ compete for its messages; a handler that raises gets the message again after a d
 number of attempts, then it is dead-lettered and kept. A queue keeps its messages while its consumer is
 stopped or killed, and across a restart of the broker (the embedded bus: of the process). Delivery is at
 least once; handlers make effects exactly once through the inbox.
+
+Batches: a subscriber may also give a `Batching` (a batch handler, a size, a linger). The bus then hands it up
+to `size` deliveries at once — whatever is waiting, or arrives within `linger` seconds of the first — and
+acknowledges all of them only once the batch handler returned (its one transaction committed). If the batch
+handler raises, the same deliveries go one by one through the one-message handler, with its retries and dead
+letters: a poison message ends in the dead letters alone and the others land. A redelivered message (a retry,
+attempt > 1) is always handled alone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 from services.common.messages import Envelope
 
 Handler = Callable[[Envelope], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How a queue's consumer takes several deliveries at once (see the module docstring)."""
+
+    handler: BatchHandler
+    size: int = 100  # deliveries per batch at most
+    linger: float = 0.02  # seconds to wait for more after the first, when fewer than `size` are waiting
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.linger < 0:
+            raise ValueError(f"Batching needs size >= 1 and linger >= 0, not {self.size} and {self.linger}")
 
 
 class Bus(Protocol):
@@ -30,8 +52,10 @@ class Bus(Protocol):
     async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
         """Publish several, in their order; returns once the broker has confirmed every one."""
 
-    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
-        """Declare the service's queue bound to the routing keys and start consuming with the handler."""
+    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler,
+                        batching: Batching | None = None) -> None:
+        """Declare the service's queue bound to the routing keys and start consuming with the handler (and, with
+        `batching`, in batches, the handler taking a batch's messages one by one if its batch failed)."""
 
     async def ping(self) -> None:
         """Raise if the broker is not reachable (readiness)."""

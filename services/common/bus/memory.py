@@ -23,6 +23,11 @@ Throughput: one writer task commits whatever has accumulated in one transaction 
 relays' publishes (each relay waits for its batch's commit), and the acks, retries and dead letters, which
 nobody waits for. An ack lost in a crash only means one more delivery, which the inbox absorbs.
 
+Batches (`subscribe(..., batching=Batching(...))`): the queue's task takes what is waiting in its queue, up to
+`size` (waiting up to `linger` for more), hands the batch to the batch handler and acknowledges every message
+once it returned; if it raised, the messages go one by one through the one-message handler (retries, dead
+letters). A retry (attempt > 1) is always handled alone.
+
 Without a `path` the messages live in memory only and are lost when the process ends: for tests and tools
 that run one service (benchmarks); the embedded system always gives the file.
 """
@@ -39,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from services.common.bus import Handler, topic_matches
+from services.common.bus import Batching, Handler, topic_matches
 from services.common.log import bound, get_logger
 from services.common.messages import Envelope
 
@@ -284,6 +289,7 @@ class _MemoryJournal:
 class _Queue:
     name: str
     handler: Handler
+    batching: Batching | None = None
     items: asyncio.Queue[_Delivery] = field(default_factory=asyncio.Queue)
     unfinished: int = 0  # waiting in `items`, being handled, or waiting for a retry
     busy: bool = False
@@ -355,13 +361,15 @@ class InMemoryBus:
         finally:
             self._publishing -= 1
 
-    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
-        """Bind the queue to the keys (stored) and consume it: first what is stored, in order, then new messages."""
+    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler,
+                        batching: Batching | None = None) -> None:
+        """Bind the queue to the keys (stored) and consume it: first what is stored, in order, then new messages
+        (in batches, with `batching`)."""
         await self._started()
         if queue in self._queues:
             raise ValueError(f"queue {queue!r} already has a consumer in this process")
         await self.bind(queue, keys)
-        q = _Queue(name=queue, handler=handler)
+        q = _Queue(name=queue, handler=handler, batching=batching)
         self._queues[queue] = q
         stored = await self._call(self._journal.backlog, queue)
         seen = {d.id for d in stored}
@@ -500,12 +508,65 @@ class InMemoryBus:
     async def _consume(self, q: _Queue) -> None:
         while not self._closing:
             delivery = await q.items.get()
+            taken = [delivery]
+            if q.batching is not None and delivery.attempt == 1:
+                await self._take_more(q, q.batching, taken)
             q.busy = True
             try:
-                await self._deliver(q, delivery)
+                if len(taken) == 1:
+                    await self._deliver(q, delivery)
+                else:
+                    # A retry is handled alone: it already failed once, maybe in a batch.
+                    await self._deliver_batch(q, [d for d in taken if d.attempt == 1])
+                    for retry in (d for d in taken if d.attempt > 1):
+                        await self._deliver(q, retry)
             finally:
                 q.busy = False
-                q.unfinished -= 1
+                q.unfinished -= len(taken)
+
+    async def _take_more(self, q: _Queue, batching: Batching, taken: list[_Delivery]) -> None:
+        """Add what is waiting in the queue to `taken`, up to the batch size, waiting up to the linger for more."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + batching.linger
+        while len(taken) < batching.size:
+            try:
+                taken.append(q.items.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                taken.append(await asyncio.wait_for(q.items.get(), remaining))
+            except TimeoutError:
+                return
+
+    async def _deliver_batch(self, q: _Queue, deliveries: list[_Delivery]) -> None:
+        """The batch handler for all of them, then every one acknowledged; if it raised, one by one."""
+        assert q.batching is not None
+        envelopes: list[Envelope] = []
+        good: list[_Delivery] = []
+        for delivery in deliveries:
+            try:
+                envelopes.append(Envelope.from_bytes(delivery.body))
+                good.append(delivery)
+            except ValueError as exc:  # not an envelope: it would fail every time
+                self._dead(delivery, "", "", exc)
+        if not good:
+            return
+        with bound(queue=q.name, batch=len(good)):
+            try:
+                await q.batching.handler(envelopes)
+            except asyncio.CancelledError:
+                raise  # closing: none of them acknowledged, all delivered again on the next start
+            except Exception as exc:
+                log.warning("bus.batch_failed", messages=len(good), error=repr(exc), exc_info=True)
+                for delivery in good:
+                    await self._deliver(q, delivery)
+                return
+        self._writes.acked.extend(d.id for d in good)
+        self._wake.set()
 
     async def _deliver(self, q: _Queue, delivery: _Delivery) -> None:
         try:

@@ -15,7 +15,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from services.common.bus import Handler
+from services.common.bus import Batching, Handler
 from services.common.log import bound, get_logger
 from services.common.messages import Envelope
 
@@ -35,6 +35,10 @@ class RabbitBus:
     - E.dlx (direct, durable) -> P.Q.dead (quorum, routing key P.Q): where a message ends after
       max_attempts, and where the broker sends a message P.Q returned more than max_attempts times
       (x-delivery-limit: a message that kills its consumer, or one we could not reroute).
+
+    With `batching`, the consumer callback only queues the delivery; one task per subscription takes what is
+    queued (prefetch at least twice the batch size, so the next batch arrives while one is handled), runs the
+    batch handler, then acks each message. A batch that fails goes one by one through `_deliver`.
     """
 
     def __init__(self, url: str, *, exchange: str = "terminarz.events", queue_prefix: str = "terminarz",
@@ -52,6 +56,7 @@ class RabbitBus:
         self._dlx: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._batchers: list[asyncio.Task[None]] = []  # one per subscription with batching
         self._queues: list[str] = []  # the consumer queues subscribed through this bus, as named to `subscribe`
 
     async def start(self) -> None:
@@ -80,12 +85,14 @@ class RabbitBus:
             with bound(correlation_id=envelope.correlation_id):
                 await self.publish(envelope)
 
-    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler) -> None:
+    async def subscribe(self, queue: str, keys: Sequence[str], handler: Handler,
+                        batching: Batching | None = None) -> None:
         if self._connection is None:
             raise RuntimeError("RabbitBus.subscribe called before start()")
         name = f"{self.queue_prefix}.{queue}"
         channel = await self._connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=self.prefetch)
+        prefetch = self.prefetch if batching is None else max(self.prefetch, 2 * batching.size)
+        await channel.set_qos(prefetch_count=prefetch)
         dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
         await dead.bind(self.dlx_name, routing_key=name)
         main = await channel.declare_queue(name, durable=True, arguments={
@@ -116,13 +123,82 @@ class RabbitBus:
                 if task is not None:
                     self._in_flight.discard(task)
 
-        tag = await main.consume(on_message, no_ack=False)
+        if batching is not None:
+            waiting: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+            async def queue_message(message: AbstractIncomingMessage) -> None:
+                waiting.put_nowait(message)  # not acked: the batch task acks it after its batch committed
+
+            self._batchers.append(asyncio.create_task(self._batches(name, waiting, handler, batching),
+                                                      name=f"bus-batches-{name}"))
+            tag = await main.consume(queue_message, no_ack=False)
+        else:
+            tag = await main.consume(on_message, no_ack=False)
         self._consumers.append((channel, main, tag))
         self._queues.append(queue)
 
+    async def _batches(self, name: str, waiting: asyncio.Queue[AbstractIncomingMessage], handler: Handler,
+                       batching: Batching) -> None:
+        """Take batches from what the broker delivered, one batch at a time."""
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await waiting.get()
+            taken = [first]
+            if _attempt(first) == 1:
+                await asyncio.sleep(0)  # let frames already received be dispatched
+                deadline = loop.time() + batching.linger
+                while len(taken) < batching.size:
+                    if not waiting.empty():
+                        taken.append(waiting.get_nowait())
+                        continue
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        taken.append(await asyncio.wait_for(waiting.get(), remaining))
+                    except TimeoutError:
+                        break
+            try:
+                if len(taken) == 1:
+                    await self._deliver(name, first, handler)
+                else:
+                    # A retry is handled alone: it already failed once, maybe in a batch.
+                    await self._deliver_batch(name, [m for m in taken if _attempt(m) == 1], handler, batching)
+                    for retry in (m for m in taken if _attempt(m) > 1):
+                        await self._deliver(name, retry, handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # acking or rerouting failed (connection lost): the broker redelivers them
+                log.exception("bus.batch_delivery_failed", queue=name, messages=len(taken))
+
+    async def _deliver_batch(self, name: str, messages: list[AbstractIncomingMessage], handler: Handler,
+                             batching: Batching) -> None:
+        envelopes: list[Envelope] = []
+        good: list[AbstractIncomingMessage] = []
+        for message in messages:
+            try:
+                envelopes.append(Envelope.from_bytes(message.body))
+                good.append(message)
+            except ValueError as exc:  # not an envelope: no retries
+                await self._reroute(message, self._dead_letters(), name, 1, exc, dead=True)
+        if not good:
+            return
+        with bound(queue=name, batch=len(good)):
+            try:
+                await batching.handler(envelopes)
+            except asyncio.CancelledError:
+                raise  # closing: no ack, the broker gives the messages to another consumer
+            except Exception as exc:
+                log.warning("bus.batch_failed", messages=len(good), error=repr(exc), exc_info=True)
+                for message in good:
+                    await self._deliver(name, message, handler)
+                return
+            # Only now, as for one message: a consumer that dies before this gets the whole batch redelivered.
+            for message in good:
+                await message.ack()
+
     async def _deliver(self, name: str, message: AbstractIncomingMessage, handler: Handler) -> None:
-        raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 1)
-        attempt = raw_attempt if isinstance(raw_attempt, int) else 1
+        attempt = _attempt(message)
         with bound(queue=name, message_id=message.message_id, attempt=attempt):
             try:
                 envelope = Envelope.from_bytes(message.body)
@@ -220,9 +296,10 @@ class RabbitBus:
             except Exception:  # a broken connection must not keep the service from shutting down
                 log.warning("bus.cancel_failed", queue=queue.name, exc_info=True)
         # Unfinished handlers never ack; closing their channel hands the messages back to the queue.
-        for task in list(self._in_flight):
+        for task in [*self._in_flight, *self._batchers]:
             task.cancel()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await asyncio.gather(*self._in_flight, *self._batchers, return_exceptions=True)
+        self._batchers.clear()
         for channel, _, _ in self._consumers:
             if not channel.is_closed:
                 await channel.close()
@@ -231,3 +308,8 @@ class RabbitBus:
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = self._exchange = self._dlx = None
+
+
+def _attempt(message: AbstractIncomingMessage) -> int:
+    raw = (message.headers or {}).get(ATTEMPT_HEADER, 1)
+    return raw if isinstance(raw, int) else 1
