@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -77,6 +77,28 @@ def each_in_the_batch(handler: EventHandler) -> BatchEventHandler:
 
 
 Loop = Callable[[ServiceContext], Awaitable[None]]
+T = TypeVar("T")
+
+
+async def through_database_outages(work: Callable[[], Awaitable[T]], reachable: Callable[[], Awaitable[bool]], *,
+                                   longest_wait: float = 5.0) -> T:
+    """Run `work` (a message's handling); when it fails while the service's database cannot be reached, the
+    message is not at fault: wait until the database answers again (backing off to `longest_wait` seconds) and
+    run it again. So a database restart or a network cut of any length uses up none of the message's attempts
+    and dead-letters nothing; the message stays unacknowledged meanwhile (a stop cancels the wait and the bus
+    delivers it again later). A failure while the database answers is the message's own and is raised."""
+    delay = 0.2
+    while True:
+        try:
+            return await work()
+        except Exception:
+            if await reachable():
+                raise
+            log.warning("database.unreachable", waiting="the message is handled again once it answers")
+            while not await reachable():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, longest_wait)
+            log.info("database.reachable_again")
 Hook = Callable[[ServiceContext], Awaitable[None]]
 # Reads a service's own figures (e.g. cases by status) into its gauges when /metrics is scraped.
 Probe = Callable[[ServiceContext, Metrics], Awaitable[None]]
@@ -230,13 +252,21 @@ class ServiceRuntime:
             bound(service=self.spec.name, correlation_id=envelope.correlation_id, message_id=str(envelope.id)),
             self.metrics.handling(self.spec.name, envelope.type) as handling,
         ):
-            processed = await consume_once(
-                self.ctx.db, self.ctx.messaging, envelope,
-                lambda session, env: handler(self.ctx, session, env),
+            processed = await through_database_outages(
+                lambda: consume_once(self.ctx.db, self.ctx.messaging, envelope,
+                                     lambda session, env: handler(self.ctx, session, env)),
+                self._database_reachable,
             )
             handling.duplicate = not processed
             if processed:
                 log.info("message.handled", type=envelope.type)
+
+    async def _database_reachable(self) -> bool:
+        try:
+            await asyncio.wait_for(self.ctx.db.ping(), timeout=5)
+        except Exception:
+            return False
+        return True
 
     async def on_batch(self, envelopes: Sequence[Envelope]) -> None:
         """Several messages in one transaction: the inbox claimed for all at once (a message already there, or
