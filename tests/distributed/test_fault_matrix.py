@@ -286,6 +286,9 @@ async def readiness(cluster: Cluster, name: str, check: str) -> str:
     return "up" if body["checks"][check] == "ok" else "down"
 
 
+DATABASE_AWAY_SECONDS = 3.0
+
+
 async def stop_database(matrix: Matrix) -> None:
     """A database restart as the services live it: the server ends every connection (what a fast shutdown
     sends), new ones are refused until every service has noticed; only this test's databases are touched."""
@@ -304,6 +307,8 @@ async def stop_database(matrix: Matrix) -> None:
         return all([await readiness(matrix.cluster, name, "database") == "down" for name in SERVICE_NAMES])
 
     await wait_for(every_service_sees_it, timeout=30, what="every service to report the database unreachable")
+    # Away longer than the bus's retries (5 × 0.2 s): what is in flight must wait for it, not be dead-lettered.
+    await asyncio.sleep(max(0.0, DATABASE_AWAY_SECONDS - (time.monotonic() - matrix.down_since)))
 
 
 async def start_database(matrix: Matrix) -> None:
