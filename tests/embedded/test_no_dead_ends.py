@@ -38,6 +38,7 @@ async def test_the_import_page_offers_a_template_and_a_guide_to_every_column(off
         await log_in(web, "maria")
         page = await web.get("/imports")
         assert 'href="/imports/template.csv"' in page.text and "README" not in page.text
+        assert "<title>Import klientów i umów" in page.text and page.text.count('id="columns"') == 1
         template = await web.get("/imports/template.csv")
         assert template.headers["content-type"].startswith("text/csv")
         assert "attachment" in template.headers["content-disposition"]
