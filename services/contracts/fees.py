@@ -4,27 +4,40 @@ The version in force in a month is the newest one effective on the month's first
 March sets March's fee; one from the 15th sets April's), or, for a contract starting within the month, its first
 version. A contract is billed for every month it covers at least one day of (start to end, both included).
 
-A fee with a price per employee or per document needs the month's real counts. Until the cases service reports
-them (the month's counts of the payroll and bookkeeping cases), `month_fee` takes the employees from the client's
-terms in force and counts no documents above the threshold, and marks the fee `provisional` with that basis;
-callers that know the counts pass `employees` and `documents`.
+A fee with a price per employee or per document needs the month's real counts: documents booked and employees
+paid, recorded per contract and month in `billing_inputs` (`record_billing`: the API, or a finished bookkeeping or
+payroll case). Until a needed count is recorded, `month_fee` takes the employees from the client's terms in force
+and counts no documents above the threshold, and marks the fee `provisional` with that basis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.errors import NotFound, Problem
 from services.common.months import month_end, month_key
 from services.common.scope import SERVICE_SCOPE, Scope
 from services.contracts.domain import Fee
 from services.contracts.handlers import visible_contracts
-from services.contracts.models import clients, contract_versions, contracts
+from services.contracts.models import billing_inputs, clients, contract_versions, contracts
+
+MAX_DOCUMENTS = 1_000_000  # documents booked in one month for one client; more is a typo
+MAX_EMPLOYEES = 100_000
+BILLING_SOURCES = ("api", "case", "csv")
+
+
+class BillingIn(BaseModel):
+    """The month's counts as a caller records them; a count left out (None) keeps what was recorded before."""
+
+    documents: int | None = Field(default=None, ge=0, le=MAX_DOCUMENTS, strict=True)
+    employees: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES, strict=True)
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,8 @@ def version_in_force(versions: Sequence[Version], first: date) -> Version | None
 def month_fee(version: Version, client_profile: dict[str, Any], *, employees: int | None = None,
               documents: int | None = None) -> dict[str, Any]:
     """The fee of one month under `version`: net, VAT and gross (strings of PLN to the grosz) with the parts.
-    Unknown counts a price depends on make it `provisional`, and `basis` says what was assumed."""
+    Unknown counts (None: not recorded) a price depends on make it `provisional`, and `basis` says what was
+    assumed."""
     fee = Fee.model_validate(version.document["fee"])
     profile = version.document.get("tax_profile") or client_profile
     basis: list[str] = []
@@ -96,6 +110,7 @@ async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
         .join(clients, clients.c.id == contracts.c.client_id).where(visible_contracts(scope))
         .order_by(contracts.c.number))).all()
     versions: dict[int, list[Version]] = {}
+    counts: dict[tuple[int, date], Any] = {}
     ids = [r.id for r in rows]
     if ids:
         for v in await session.execute(
@@ -103,6 +118,10 @@ async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
                        contract_versions.c.effective_from, contract_versions.c.document)
                 .where(contract_versions.c.contract_id.in_(ids))):
             versions.setdefault(v.contract_id, []).append(Version(v.version, v.effective_from, v.document))
+        for b in await session.execute(
+                select(billing_inputs).where(billing_inputs.c.contract_id.in_(ids),
+                                             billing_inputs.c.month.in_(list(months)))):
+            counts[(b.contract_id, b.month)] = b
     result = []
     for month in months:
         items = []
@@ -110,8 +129,57 @@ async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
             version = version_in_force(versions.get(row.id, []), month)
             if version is None:
                 continue
+            recorded = counts.get((row.id, month))
             items.append({"contract_id": str(row.id), "number": row.number, "client_id": str(row.client_id),
                           "client_name": row.name,
-                          **month_fee(version, (row.data or {}).get("tax_profile") or {})})
+                          **month_fee(version, (row.data or {}).get("tax_profile") or {},
+                                      employees=recorded.employees if recorded else None,
+                                      documents=recorded.documents if recorded else None)})
         result.append({"month": month_key(month), "items": items})
     return result
+
+
+async def record_billing(*, session: AsyncSession, contract_id: int, month: date, counts: BillingIn,
+                         recorded_by: str, now: datetime, source: str = "api",
+                         scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    """Record the month's documents and/or employees of a contract (a count left out stays as recorded) and
+    return the month's recorded counts with the fee they give. The month must be one the contract covers."""
+    if source not in BILLING_SOURCES:
+        raise ValueError(f"source is one of {BILLING_SOURCES}, got {source!r}")
+    if counts.documents is None and counts.employees is None:
+        raise Problem(422, "Invalid input", errors=[{"field": "body", "message": "give documents or employees"}])
+    found = (await session.execute(select(contracts.c.id).where(
+        contracts.c.id == contract_id, visible_contracts(scope)))).first()
+    if found is None:
+        raise NotFound("contract", contract_id)
+    stored = [Version(v.version, v.effective_from, v.document) for v in await session.execute(
+        select(contract_versions.c.version, contract_versions.c.effective_from, contract_versions.c.document)
+        .where(contract_versions.c.contract_id == contract_id))]
+    if version_in_force(stored, month) is None:
+        raise Problem(422, "Invalid input", errors=[{"field": "month", "message":
+                                                     f"the contract does not cover {month_key(month)}"}])
+    changed: dict[str, Any] = {k: v for k, v in (("documents", counts.documents), ("employees", counts.employees))
+                               if v is not None}
+    changed |= {"recorded_by": recorded_by, "recorded_at": now, "source": source}
+    mine = (billing_inputs.c.contract_id == contract_id) & (billing_inputs.c.month == month)
+    if (await session.execute(select(billing_inputs.c.month).where(mine).with_for_update())).first() is None:
+        await session.execute(insert(billing_inputs).values(contract_id=contract_id, month=month, **changed))
+    else:
+        await session.execute(update(billing_inputs).where(mine).values(**changed))
+    return await billing_of(session=session, contract_id=contract_id, month=month, scope=scope)
+
+
+async def billing_of(*, session: AsyncSession, contract_id: int, month: date,
+                     scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    """The month's recorded counts of a contract (None where not recorded) and its fee for that month."""
+    page = (await fees_by_month(session=session, months=[month], scope=scope))[0]
+    fee = next((i for i in page["items"] if i["contract_id"] == str(contract_id)), None)
+    if fee is None:
+        raise NotFound("contract", contract_id)
+    row = (await session.execute(select(billing_inputs).where(
+        billing_inputs.c.contract_id == contract_id, billing_inputs.c.month == month))).first()
+    return {"contract_id": str(contract_id), "month": month_key(month),
+            "documents": row.documents if row else None, "employees": row.employees if row else None,
+            "recorded_by": row.recorded_by if row else None,
+            "recorded_at": row.recorded_at.isoformat() if row else None,
+            "source": row.source if row else None, "fee": fee}
