@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,10 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from services.cases.models import cases
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
-from tests.embedded.web import browser, log_in
+from tests.embedded.web import browser, log_in, post_form
 from tests.samples import contract, sole_trader
 
 FEE = {"monthly_net": "800.00", "vat_rate": "23", "per_employee": "40.00", "per_document": "2.50",
@@ -143,3 +146,48 @@ async def test_the_manager_sees_octobers_breakdown_on_the_summary_page(office: O
     assert "160,00\u00a0zł za pracowników (4)" in row and "1\u00a0273,05\u00a0zł" in row
     assert "wstępnie" not in row
     assert "wstępnie" in november.split('id="financial-contracts"')[1].split("</tr>")[2]
+
+
+async def _case(office: Office, contract_id: str, rule_id: str, login: str) -> str:
+    """An open case of B/1 for October under `rule_id`, as the cases service would hold it."""
+    case_id = str(uuid.uuid4())
+    now = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    async with office.system.runtimes["cases"].ctx.db.transaction() as session:
+        await session.execute(cases.insert().values(
+            id=case_id, contract_id=contract_id, contract_number="B/1", client_name="Gamma", rule_id=rule_id,
+            period="2026-10", title="Sprawa za październik", title_en="", due=date(2026, 11, 25), status="open",
+            assignee_login=login, assignee_name="", assignee_email="", commissioner_name="", checklist=[],
+            notice=[], late_on_creation=False, created_at=now, updated_at=now, completed_at=None))
+    return case_id
+
+
+async def test_finishing_octobers_cases_records_the_months_counts(office: Office) -> None:
+    contract_id = await _contract(office)
+    vat = await _case(office, contract_id, "vat.jpk_v7m", "anna")
+    payroll = await _case(office, contract_id, "payroll.pit_withheld", "anna")
+    other = await _case(office, contract_id, "zus.dra_other", "anna")
+    async with office.api("anna") as anna:
+        wrong_field = await anna.post(f"/api/v1/cases/{other}/finish", json={"documents": 230})
+        bad_count = await anna.post(f"/api/v1/cases/{payroll}/finish", json={"employees": "cztery"})
+        still_open = (await anna.get(f"/api/v1/cases/{payroll}")).json()["status"]
+        finished = await anna.post(f"/api/v1/cases/{payroll}/finish", json={"employees": 4})
+    assert wrong_field.status_code == 422 and wrong_field.json()["errors"][0]["field"] == "documents"
+    assert bad_count.status_code == 422 and bad_count.json()["errors"] == [
+        {"field": "employees", "message": "a whole number, 0 or more"}]
+    assert still_open == "open"  # a refused count leaves the case as it was
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["status"] == "done" and finished.json()["billing"]["employees"] == 4
+    async with browser(office) as page:
+        await log_in(page, "anna")
+        form = (await page.get(f"/cases/{vat}")).text
+        assert 'name="documents"' in form and 'name="employees"' not in form
+        sent = await post_form(page, f"/cases/{vat}", f"/cases/{vat}/finish", {"documents": "230"})
+        assert sent.status_code == 303, sent.text
+    async with office.api("maria") as maria:
+        october = (await maria.get(f"/api/v1/contracts/{contract_id}/billing/2026-10")).json()
+        status = (await maria.get(f"/api/v1/cases/{vat}")).json()["status"]
+    assert status == "done"
+    assert (october["documents"], october["employees"], october["source"], october["recorded_by"]) == (
+        230, 4, "case", "anna")
+    assert (october["fee"]["net"], october["fee"]["gross"], october["fee"]["provisional"]) == (
+        "1035.00", "1273.05", False)
