@@ -309,6 +309,25 @@ async def billing_of(contract_id: ContractIdPath, month: str, ctx: ServiceContex
         return await fees.billing_of(session=session, contract_id=contract_id, month=first, scope=scope)
 
 
+class BillingCsv(BaseModel):
+    """A month's billing inputs as a CSV file (text)."""
+
+    csv: str = Field(max_length=2_000_000)
+
+
+@router.post("/billing/{month}/import", status_code=201)
+async def import_billing(month: str, body: BillingCsv,
+                         recorded_by: Annotated[str, Query(min_length=1, max_length=100)],
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Record a month's counts from a CSV `contract_number,documents,employees`: every row, or nothing (422 listing
+    every bad cell by row and column)."""
+    first = _month_path(month)
+    async with ctx.db.transaction() as session:
+        return await fees.import_billing(session=session, month=first, text=body.csv, recorded_by=recorded_by,
+                                         now=ctx.clock.now(), scope=scope)
+
+
 def _month_path(month: str) -> date:
     try:
         return parse_month(month)

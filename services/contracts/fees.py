@@ -12,6 +12,8 @@ and counts no documents above the threshold, and marks the fee `provisional` wit
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +28,7 @@ from services.common.months import month_end, month_key
 from services.common.scope import SERVICE_SCOPE, Scope
 from services.contracts.domain import Fee
 from services.contracts.handlers import visible_contracts
+from services.contracts.importing import _sniff_delimiter
 from services.contracts.models import billing_inputs, clients, contract_versions, contracts
 
 MAX_DOCUMENTS = 1_000_000  # documents booked in one month for one client; more is a typo
@@ -158,6 +161,13 @@ async def record_billing(*, session: AsyncSession, contract_id: int, month: date
     if version_in_force(stored, month) is None:
         raise Problem(422, "Invalid input", errors=[{"field": "month", "message":
                                                      f"the contract does not cover {month_key(month)}"}])
+    await _store(session=session, contract_id=contract_id, month=month, counts=counts, recorded_by=recorded_by,
+                 now=now, source=source)
+    return await billing_of(session=session, contract_id=contract_id, month=month, scope=scope)
+
+
+async def _store(*, session: AsyncSession, contract_id: int, month: date, counts: BillingIn, recorded_by: str,
+                 now: datetime, source: str) -> None:
     changed: dict[str, Any] = {k: v for k, v in (("documents", counts.documents), ("employees", counts.employees))
                                if v is not None}
     changed |= {"recorded_by": recorded_by, "recorded_at": now, "source": source}
@@ -166,7 +176,6 @@ async def record_billing(*, session: AsyncSession, contract_id: int, month: date
         await session.execute(insert(billing_inputs).values(contract_id=contract_id, month=month, **changed))
     else:
         await session.execute(update(billing_inputs).where(mine).values(**changed))
-    return await billing_of(session=session, contract_id=contract_id, month=month, scope=scope)
 
 
 async def billing_of(*, session: AsyncSession, contract_id: int, month: date,
@@ -183,3 +192,76 @@ async def billing_of(*, session: AsyncSession, contract_id: int, month: date,
             "recorded_by": row.recorded_by if row else None,
             "recorded_at": row.recorded_at.isoformat() if row else None,
             "source": row.source if row else None, "fee": fee}
+
+
+BILLING_COLUMNS = ("contract_number", "documents", "employees")
+MAX_BILLING_ROWS = 5000
+
+
+async def import_billing(*, session: AsyncSession, month: date, text: str, recorded_by: str, now: datetime,
+                         scope: Scope = SERVICE_SCOPE) -> dict[str, Any]:
+    """A month's CSV (`contract_number,documents,employees`; a blank count is not given): every row recorded
+    (source `csv`), or nothing — a 422 listing every bad cell by row (the header is row 1) and column."""
+    lines = text.lstrip("\ufeff").splitlines()
+    delimiter = _sniff_delimiter(lines[0]) if lines else ","
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
+    errors: list[dict[str, Any]] = []
+    header = [h.strip().lower() for h in next(reader, [])]
+    unknown = [h for h in header if h not in BILLING_COLUMNS]
+    if "contract_number" not in header or not {"documents", "employees"} & set(header) or unknown:
+        raise Problem(422, "Import refused", "nothing was recorded", errors=[{
+            "row": 1, "field": "", "message": "the header is contract_number,documents,employees"
+            + (f" (unknown: {', '.join(unknown)[:200]})" if unknown else "")}])
+    rows: list[tuple[int, str, BillingIn]] = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= MAX_BILLING_ROWS:
+            raise Problem(422, "Import refused", "nothing was recorded", errors=[
+                {"row": number, "field": "", "message": f"at most {MAX_BILLING_ROWS} rows in one file"}])
+        if len(cells) != len(header):
+            errors.append({"row": number, "field": "", "message": f"{len(header)} cells expected, got {len(cells)}"})
+            continue
+        row = dict(zip(header, (c.strip() for c in cells), strict=True))
+        values: dict[str, int | None] = {}
+        for field, most in (("documents", MAX_DOCUMENTS), ("employees", MAX_EMPLOYEES)):
+            cell = row.get(field, "")
+            if not cell:
+                values[field] = None
+            elif not cell.isdigit() or int(cell) > most:
+                errors.append({"row": number, "field": field, "message": f"a whole number from 0 to {most}"})
+            else:
+                values[field] = int(cell)
+        if not row["contract_number"]:
+            errors.append({"row": number, "field": "contract_number", "message": "required"})
+        elif len(values) == 2 and values["documents"] is None and values["employees"] is None:
+            errors.append({"row": number, "field": "", "message": "give documents or employees"})
+        elif len(values) == 2:
+            rows.append((number, row["contract_number"], BillingIn(**values)))
+    found = {r.number: r.id for r in await session.execute(select(contracts.c.id, contracts.c.number).where(
+        contracts.c.number.in_({n for _, n, _ in rows}), visible_contracts(scope)))} if rows else {}
+    stored: dict[int, list[Version]] = {}
+    if found:
+        for v in await session.execute(
+                select(contract_versions.c.contract_id, contract_versions.c.version,
+                       contract_versions.c.effective_from, contract_versions.c.document)
+                .where(contract_versions.c.contract_id.in_(list(found.values())))):
+            stored.setdefault(v.contract_id, []).append(Version(v.version, v.effective_from, v.document))
+    seen: dict[str, int] = {}
+    for number, contract_number, _ in rows:
+        if contract_number in seen:
+            errors.append({"row": number, "field": "contract_number",
+                           "message": f"{contract_number[:64]} is on row {seen[contract_number]} already"})
+        elif contract_number not in found:
+            errors.append({"row": number, "field": "contract_number", "message": f"no contract {contract_number[:64]}"})
+        elif version_in_force(stored.get(found[contract_number], []), month) is None:
+            errors.append({"row": number, "field": "contract_number",
+                           "message": f"the contract does not cover {month_key(month)}"})
+        seen.setdefault(contract_number, number)
+    if errors or not rows:
+        raise Problem(422, "Import refused", "nothing was recorded", errors=sorted(
+            errors or [{"row": 2, "field": "", "message": "no rows"}], key=lambda e: (e["row"], e["field"]))[:200])
+    for _, contract_number, counts in rows:
+        await _store(session=session, contract_id=found[contract_number], month=month, counts=counts,
+                     recorded_by=recorded_by, now=now, source="csv")
+    return {"month": month_key(month), "recorded": len(rows)}

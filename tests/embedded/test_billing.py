@@ -191,3 +191,28 @@ async def test_finishing_octobers_cases_records_the_months_counts(office: Office
         230, 4, "case", "anna")
     assert (october["fee"]["net"], october["fee"]["gross"], october["fee"]["provisional"]) == (
         "1035.00", "1273.05", False)
+
+
+async def test_a_months_csv_records_every_row_or_nothing(office: Office) -> None:
+    contract_id = await _contract(office)
+    url = "/api/v1/billing/2026-10/import"
+    headers = {"Content-Type": "text/csv"}
+    async with office.api("maria") as maria:
+        bad = await maria.post(url, headers=headers, content=b"contract_number;documents;employees\r\n"
+                               b"B/1;230;4\r\nB/9;10;\r\nB/1;x;\r\nB/1;;5\r\n")
+        untouched = (await maria.get(f"/api/v1/contracts/{contract_id}/billing/2026-10")).json()
+        good = await maria.post(url, headers=headers,
+                                content="\ufeffcontract_number,documents,employees\nB/1,230,4\n".encode())
+        october = (await maria.get(f"/api/v1/contracts/{contract_id}/billing/2026-10")).json()
+    assert bad.status_code == 422
+    assert [(e["row"], e["field"]) for e in bad.json()["errors"]] == [
+        (3, "contract_number"), (4, "documents"), (5, "contract_number")]
+    assert bad.json()["errors"][0]["message"] == "no contract B/9"
+    assert bad.json()["errors"][2]["message"] == "B/1 is on row 2 already"
+    assert (untouched["documents"], untouched["employees"]) == (None, None)  # nothing from the bad file
+    assert good.status_code == 201 and good.json() == {"month": "2026-10", "recorded": 1}
+    assert (october["documents"], october["employees"], october["source"]) == (230, 4, "csv")
+    assert (october["fee"]["net"], october["fee"]["provisional"]) == ("1035.00", False)
+    async with office.api("anna") as anna:
+        refused = await anna.post(url, headers=headers, content=b"contract_number,documents\nB/1,1\n")
+    assert refused.status_code == 403

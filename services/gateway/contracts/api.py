@@ -236,6 +236,21 @@ async def put_billing(
                                           body=body)
 
 
+@router.post("/billing/{month}/import", status_code=201, openapi_extra=CSV_BODY, responses=CREATE,
+             summary="Record a month's (YYYY-MM) documents and employees from a CSV "
+                     "`contract_number,documents,employees`: every row, or nothing")
+async def import_billing(
+    request: Request,
+    month: MonthPath,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    answer = await contracts.import_billing(ctx=ctx, svc=svc, caller=caller, month=month,
+                                            text=await _uploaded_csv(request))
+    return JSONResponse(answer, status_code=201)
+
+
 async def _uploaded_csv(request: Request) -> str:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await read_form(request)

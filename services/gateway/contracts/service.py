@@ -188,3 +188,13 @@ async def record_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Ca
                        detail={"month": answer["month"], "documents": answer["documents"],
                                "employees": answer["employees"], "source": source})
     return answer
+
+
+async def import_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, month: str,
+                         text: str) -> dict[str, Any]:
+    """A month's CSV of counts (`contract_number,documents,employees`): every row recorded, or a 422 and nothing."""
+    answer: dict[str, Any] = await svc.call("contracts", "POST", f"/billing/{month}/import", json={"csv": text},
+                                            scope=caller.scope, params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="contract.billing_import", target=f"billing:{month}",
+                       detail={"recorded": answer["recorded"]})
+    return answer
