@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,8 @@ BILLING_SOURCES = ("api", "case", "csv")
 
 class BillingIn(BaseModel):
     """The month's counts as a caller records them; a count left out (None) keeps what was recorded before."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt count is named, not ignored
 
     documents: int | None = Field(default=None, ge=0, le=MAX_DOCUMENTS, strict=True)
     employees: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES, strict=True)

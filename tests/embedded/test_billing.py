@@ -116,12 +116,14 @@ async def test_bad_counts_and_strangers_are_refused_and_nothing_is_recorded(offi
         negative = await anna.put(f"{url}/2026-10", json={"documents": -1, "employees": 4})
         text = await anna.put(f"{url}/2026-10", json={"employees": "4"})
         empty = await anna.put(f"{url}/2026-10", json={})
+        misspelt = await anna.put(f"{url}/2026-10", json={"document": 230})
         before_start = await anna.put(f"{url}/2025-12", json={"documents": 10})
         bad_month = await anna.put(f"{url}/2026-13", json={"documents": 10})
         stored = (await anna.get(f"{url}/2026-10")).json()
     assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "documents"
     assert text.status_code == 422 and text.json()["errors"][0]["field"] == "employees"
     assert empty.status_code == 422 and "documents or employees" in empty.text
+    assert misspelt.status_code == 422 and misspelt.json()["errors"][0]["field"] == "document"
     assert before_start.status_code == 422 and before_start.json()["errors"] == [
         {"field": "month", "message": "the contract does not cover 2025-12"}]
     assert bad_month.status_code == 422 and bad_month.json()["errors"][0]["field"] == "month"
