@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -281,6 +282,57 @@ async def import_apply(
         {"csv": body.csv},  # the same file is the same request, even if a user was added meanwhile
         lambda session: handlers.apply_import(ctx, session, text=body.csv, users=body.users),
     )
+
+
+@router.put("/contracts/{contract_id}/billing/{month}")
+async def record_billing(contract_id: ContractIdPath, month: str, body: fees.BillingIn,
+                         recorded_by: Annotated[str, Query(min_length=1, max_length=100)],
+                         source: Annotated[str, Query(pattern="^(api|case|csv)$")] = "api",
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Record the month's (YYYY-MM) documents booked and/or employees paid; a count left out stays as recorded.
+    Answers the month's counts and the fee they give."""
+    _visible(scope, contract_id)
+    first = _month_path(month)
+    async with ctx.db.transaction() as session:
+        return await fees.record_billing(session=session, contract_id=contract_id, month=first, counts=body,
+                                         recorded_by=recorded_by, now=ctx.clock.now(), source=source, scope=scope)
+
+
+@router.get("/contracts/{contract_id}/billing/{month}")
+async def billing_of(contract_id: ContractIdPath, month: str, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """The month's recorded counts (null where not recorded) and the fee they give."""
+    _visible(scope, contract_id)
+    first = _month_path(month)
+    async with ctx.db.reading() as session:
+        return await fees.billing_of(session=session, contract_id=contract_id, month=first, scope=scope)
+
+
+class BillingCsv(BaseModel):
+    """A month's billing inputs as a CSV file (text)."""
+
+    csv: str = Field(max_length=2_000_000)
+
+
+@router.post("/billing/{month}/import", status_code=201)
+async def import_billing(month: str, body: BillingCsv,
+                         recorded_by: Annotated[str, Query(min_length=1, max_length=100)],
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Record a month's counts from a CSV `contract_number,documents,employees`: every row, or nothing (422 listing
+    every bad cell by row and column)."""
+    first = _month_path(month)
+    async with ctx.db.transaction() as session:
+        return await fees.import_billing(session=session, month=first, text=body.csv, recorded_by=recorded_by,
+                                         now=ctx.clock.now(), scope=scope)
+
+
+def _month_path(month: str) -> date:
+    try:
+        return parse_month(month)
+    except ValueError as error:
+        raise Problem(422, "Invalid input", errors=[{"field": "month", "message": str(error)}]) from None
 
 
 @router.get("/fees")

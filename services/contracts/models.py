@@ -84,3 +84,17 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# The month's real counts the fee depends on (fees.py): documents booked and employees paid, per contract and month
+# (the month's first day). NULL: not recorded (yet). `source`: api | case (a finished bookkeeping/payroll case).
+billing_inputs = Table(
+    "billing_inputs",
+    metadata,
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("documents", Integer, nullable=True),
+    Column("employees", Integer, nullable=True),
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(20), nullable=False),
+)

@@ -206,6 +206,15 @@ async def _annex(world: World, allowed: bool) -> Req:
                json={"effective_from": "2027-01-01", "fee": {"monthly_net": f"{800 + world.next()}.00"}})
 
 
+async def _billing(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/contracts/{world.contract_id}/billing/2026-11", json={"documents": world.next()})
+
+
+async def _billing_import(world: World, allowed: bool) -> Req:
+    return Req("/api/v1/billing/2026-11/import", headers={"Content-Type": "text/csv"},
+               content=f"contract_number,documents\nBR/2026/100,{world.next()}\n".encode())
+
+
 async def _termination(world: World, allowed: bool) -> Req:
     target = await world.fresh_contract() if allowed else world.contract_id
     return Req(f"/api/v1/contracts/{target}/termination", json={"end": "2027-03-31", "reason": "wypowiedzenie"})
@@ -467,6 +476,10 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                       on_team=True),
     ("POST", "/api/v1/contracts/{contract_id}/annexes"): Route("change_contracts", 201, _annex),
     ("POST", "/api/v1/contracts/{contract_id}/termination"): Route("change_contracts", 201, _termination),
+    ("GET", "/api/v1/contracts/{contract_id}/billing/{month}"): Route(
+        "view", 200, static("/api/v1/contracts/{contract}/billing/2026-11"), on_team=True),
+    ("PUT", "/api/v1/contracts/{contract_id}/billing/{month}"): Route("work_cases", 200, _billing, on_team=True),
+    ("POST", "/api/v1/billing/{month}/import"): Route("change_contracts", 201, _billing_import),
     ("POST", "/api/v1/imports/dry-run"): Route("change_contracts", 200, _dry_run),
     ("POST", "/api/v1/imports/apply"): Route("change_contracts", 201, _apply),
     ("GET", "/api/v1/contracts/{contract_id}/plan"): Route("view", 200, static("/api/v1/contracts/{contract}/plan"),

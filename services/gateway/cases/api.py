@@ -77,11 +77,15 @@ async def start(case_id: CaseIdPath, caller: Caller = Depends(WORK), ctx: Servic
                      "a case with a client notice needs an amount per liability")
 async def finish(case_id: CaseIdPath,
                  body: dict[str, Any] = Body(default_factory=dict, openapi_examples={
-                     "VAT": {"value": {"liabilities": {"vat": "1 200,00"}}}}),
+                     "VAT": {"value": {"liabilities": {"vat": "1 200,00"}}},
+                     "VAT with October's documents": {"value": {"liabilities": {"vat": "1 200,00"}, "documents": 230}},
+                 }, description="`liabilities`: an amount per liability of the case's notice; `documents` / "
+                    "`employees` (optional, the month's bookkeeping / payroll case): the month's counts for the fee"),
                  caller: Caller = Depends(WORK), ctx: ServiceContext = Depends(get_context),
                  svc: ServiceClients = Depends(service_clients)) -> Any:
     return await cases.change(ctx=ctx, svc=svc, caller=caller, case_id=str(case_id), action="finish",
-                              body={"liabilities": body.get("liabilities") or {}})
+                              body={"liabilities": body.get("liabilities") or {}},
+                              counts_given={k: body.get(k) for k in ("documents", "employees")})
 
 
 @router.post("/cases/{case_id}/not-applicable", summary="Mark a case not applicable, with the reason",

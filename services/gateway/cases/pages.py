@@ -66,6 +66,7 @@ def pln(value: Any) -> str:
 templates.env.filters["local_time_pl"] = local_time_pl
 templates.env.filters["pln"] = pln
 templates.env.globals.update(STATUS_PL=STATUS_PL, TAB_PL=TAB_PL, EVENT_PL=EVENT_PL, LIABILITY_PL=LIABILITY_PL,
+                             billing_fields=cases.billing_fields,
                              KIND_PL=KIND_PL, SORT_PL=SORT_PL)
 VIEW = allow_page(Permission.view)
 WORK = allow_page(Permission.work_cases)
@@ -139,9 +140,11 @@ async def _refused(request: Request, caller: Caller, svc: ServiceClients, case_i
 
 
 async def _change(request: Request, caller: Caller, ctx: ServiceContext, svc: ServiceClients, case_id: str,
-                  action: str, body: dict[str, Any], values: dict[str, Any] | None = None) -> Response:
+                  action: str, body: dict[str, Any], values: dict[str, Any] | None = None,
+                  counts: dict[str, Any] | None = None) -> Response:
     try:
-        await cases.change(ctx=ctx, svc=svc, caller=caller, case_id=case_id, action=action, body=body)
+        await cases.change(ctx=ctx, svc=svc, caller=caller, case_id=case_id, action=action, body=body,
+                           counts_given=counts)
     except Problem as problem:
         return await _refused(request, caller, svc, case_id, problem, values)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
@@ -161,8 +164,9 @@ async def case_finish(request: Request, case_id: CaseIdPath, caller: Caller = De
     form = await request.form()
     amounts = {str(key)[len("amount_"):]: value for key, value in form.items()
                if str(key).startswith("amount_") and isinstance(value, str)}
+    counts = {k: text_of(form, k) for k in ("documents", "employees")}
     return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": amounts},
-                         values={f"amount_{k}": v for k, v in amounts.items()})
+                         values={**{f"amount_{k}": v for k, v in amounts.items()}, **counts}, counts=counts)
 
 
 @router.post("/cases/{case_id}/not-applicable", dependencies=[Depends(check_csrf)])

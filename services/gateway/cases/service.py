@@ -4,6 +4,7 @@ those they do or commissioned) and answers 404 for any other. Changes go to it w
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -12,10 +13,47 @@ from services.common.errors import Problem
 from services.common.runtime import ServiceContext
 from services.gateway.audit import service as audit
 from services.gateway.clients import ServiceClients
+from services.gateway.contracts import service as contracts
 from services.gateway.permissions import Caller
 
 # The status changes a case takes, by the path of its command in the cases service.
 ACTIONS = ("start", "finish", "not-applicable", "reopen")
+# The month's billing counts (services/contracts/fees.py) a finished case may carry, by the rules whose monthly case
+# closes the month's books (documents booked) or payroll (employees paid); the case's period is the month.
+BILLING_RULES = {
+    "documents": frozenset({"vat.jpk_v7m", "vat.jpk_v7k_records", "pit.advance_monthly", "pit.ryczalt_monthly",
+                            "cit.advance_monthly"}),
+    "employees": frozenset({"payroll.pit_withheld"}),
+}
+BILLING_MAX = {"documents": 1_000_000, "employees": 100_000}
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+def billing_fields(case: dict[str, Any]) -> list[str]:
+    """The counts finishing `case` may record for its month: documents and/or employees, or none."""
+    if not _MONTH.match(str(case.get("period") or "")) or not case.get("contract_id"):
+        return []
+    return [field for field, rules in BILLING_RULES.items() if case.get("rule_id") in rules]
+
+
+def billing_counts(values: dict[str, Any]) -> dict[str, int]:
+    """The counts given on a finish form or body (blank: not given), as whole numbers, or 422 naming the field."""
+    counts: dict[str, int] = {}
+    errors = []
+    for field, most in BILLING_MAX.items():
+        value = values.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, bool) or not (isinstance(text, int) or (isinstance(text, str) and text.isdigit())):
+            errors.append({"field": field, "message": "a whole number, 0 or more"})
+        elif not 0 <= int(text) <= most:
+            errors.append({"field": field, "message": f"from 0 to {most}"})
+        else:
+            counts[field] = int(text)
+    if errors:
+        raise Problem(422, "Invalid input", errors=errors)
+    return counts
 
 
 async def list_cases(*, svc: ServiceClients, caller: Caller, mine: bool = False, status: str | None = None,
@@ -46,14 +84,29 @@ def _actor(caller: Caller) -> dict[str, str]:
 
 
 async def change(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, case_id: str, action: str,
-                 body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A status change (`ACTIONS`): the case as it is after it."""
+                 body: dict[str, Any] | None = None, counts_given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A status change (`ACTIONS`): the case as it is after it. `counts_given` (finishing the month's bookkeeping
+    or payroll case): its month's documents and/or employees, checked before the case changes and recorded with
+    the contracts service after (`billing` in the answer)."""
     if action not in ACTIONS:
         raise Problem(404, "Not found", f"no case action {action!r}")
+    counts = billing_counts(counts_given or {})
+    if counts:
+        before = await get_case(svc=svc, caller=caller, case_id=case_id)
+        allowed = billing_fields(before)
+        name = before.get("code") or before.get("rule_id") or case_id
+        if wrong := [field for field in counts if field not in allowed]:
+            raise Problem(422, "Invalid input", errors=[
+                {"field": field, "message": f"case {name} does not count the month's {field}"} for field in wrong])
     case: dict[str, Any] = await svc.call("cases", "POST", f"/cases/{case_id}/{action}", scope=caller.scope,
                                           json={**(body or {}), "actor": _actor(caller)})
     await audit.record(ctx, caller.user, action=f"case.{action.replace('-', '_')}", target=f"case:{case_id}",
                        detail={"status": case.get("status")})
+    if counts:
+        # After the case is done: its month's counts go to the contracts service, which computes the fee.
+        case["billing"] = await contracts.record_billing(
+            ctx=ctx, svc=svc, caller=caller, contract_id=int(case["contract_id"]), month=str(case["period"]),
+            body=counts, source="case")
     return case
 
 

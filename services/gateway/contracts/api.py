@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.common.errors import Problem
@@ -43,6 +43,8 @@ from services.gateway.openapi import (
 from services.gateway.permissions import Caller, Permission, allow
 
 router = APIRouter(prefix="/api/v1", tags=["contracts"])
+
+MonthPath = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="a month, YYYY-MM")]
 
 CLIENT_EXAMPLE = {
     "name": "Jan Kowalski Usługi",
@@ -207,6 +209,46 @@ async def terminate_contract(
     contract = await contracts.terminate(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, body=body,
                                        idempotency_key=idempotency_key)
     return JSONResponse(contract, status_code=201, headers={"Location": f"/api/v1/contracts/{contract_id}"})
+
+
+@router.get("/contracts/{contract_id}/billing/{month}", responses=READ_ONE,
+            summary="The month's recorded documents and employees (null: not recorded) and the fee they give")
+async def get_billing(contract_id: ContractIdPath, month: MonthPath, caller: Caller = Depends(allow(Permission.view)),
+                      svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.billing(svc=svc, caller=caller, contract_id=contract_id, month=month)
+
+
+@router.put("/contracts/{contract_id}/billing/{month}", responses=CHANGE,
+            summary="Record the month's (YYYY-MM) documents booked and/or employees paid; the fee follows")
+async def put_billing(
+    contract_id: ContractIdPath,
+    month: MonthPath,
+    body: dict[str, Any] = Body(..., openapi_examples={
+        "October's bookkeeping": {"value": {"documents": 230}},
+        "both counts": {"value": {"documents": 230, "employees": 4}}},
+        description="`documents` and/or `employees` (whole numbers, 0 or more); a count left out stays as "
+        "recorded."),
+    caller: Caller = Depends(allow(Permission.work_cases)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> Any:
+    return await contracts.record_billing(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, month=month,
+                                          body=body)
+
+
+@router.post("/billing/{month}/import", status_code=201, openapi_extra=CSV_BODY, responses=CREATE,
+             summary="Record a month's (YYYY-MM) documents and employees from a CSV "
+                     "`contract_number,documents,employees`: every row, or nothing")
+async def import_billing(
+    request: Request,
+    month: MonthPath,
+    caller: Caller = Depends(allow(Permission.change_contracts)),
+    ctx: ServiceContext = Depends(get_context),
+    svc: ServiceClients = Depends(service_clients),
+) -> JSONResponse:
+    answer = await contracts.import_billing(ctx=ctx, svc=svc, caller=caller, month=month,
+                                            text=await _uploaded_csv(request))
+    return JSONResponse(answer, status_code=201)
 
 
 async def _uploaded_csv(request: Request) -> str:

@@ -169,3 +169,32 @@ async def import_apply(*, ctx: ServiceContext, svc: ServiceClients, caller: Call
     await audit.record(ctx, caller.user, action="import.apply", target="contracts",
                        detail={"imported": result["imported"]})
     return result
+
+
+async def billing(*, svc: ServiceClients, caller: Caller, contract_id: int, month: str) -> dict[str, Any]:
+    """The month's recorded documents and employees of a contract and the fee they give."""
+    answer: dict[str, Any] = await svc.call("contracts", "GET", f"/contracts/{contract_id}/billing/{month}",
+                                            scope=caller.scope)
+    return answer
+
+
+async def record_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, contract_id: int, month: str,
+                         body: dict[str, Any], source: str = "api") -> dict[str, Any]:
+    """Record the month's documents booked and/or employees paid (a count left out stays as recorded)."""
+    answer: dict[str, Any] = await svc.call(
+        "contracts", "PUT", f"/contracts/{contract_id}/billing/{month}", json=body, scope=caller.scope,
+        params={"recorded_by": caller.login, "source": source})
+    await audit.record(ctx, caller.user, action="contract.billing", target=f"contract:{contract_id}",
+                       detail={"month": answer["month"], "documents": answer["documents"],
+                               "employees": answer["employees"], "source": source})
+    return answer
+
+
+async def import_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, month: str,
+                         text: str) -> dict[str, Any]:
+    """A month's CSV of counts (`contract_number,documents,employees`): every row recorded, or a 422 and nothing."""
+    answer: dict[str, Any] = await svc.call("contracts", "POST", f"/billing/{month}/import", json={"csv": text},
+                                            scope=caller.scope, params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="contract.billing_import", target=f"billing:{month}",
+                       detail={"recorded": answer["recorded"]})
+    return answer

@@ -44,16 +44,19 @@ def _money(value: str | None) -> Decimal | None:
 def financial_tables(report: dict[str, Any]) -> list[Table]:
     kinds = report["kinds"]
     head = ["Miesiąc", "Umowa", "Klient", "Opłata netto", "VAT", "Opłata brutto", "Opłata wstępna",
+            "Opłata podstawowa", "Za dokumenty ponad limit", "Za pracowników", "Dokumenty", "Pracownicy",
             *[f"Zobowiązania {KIND_PL[k]}" for k in kinds], "Zobowiązania razem", "Liczba zobowiązań",
             "Potwierdzone", "Udział potwierdzonych", "Powiadomienia wysłane", "Powiadomienia potwierdzone",
             "Sprawy zakończone", "W terminie", "Po terminie"]
-    money = frozenset({3, 4, 5, *range(7, 8 + len(kinds))})
-    share = 10 + len(kinds)
+    money = frozenset({3, 4, 5, 7, 8, 9, *range(12, 13 + len(kinds))})
+    share = 15 + len(kinds)
 
     def line(r: dict[str, Any], number: str, client: str) -> list[Cell]:
         fee = r["fee"] or {}
         return [r["month"], number, client, _money(fee.get("net")), _money(fee.get("vat")), _money(fee.get("gross")),
                 ("tak" if fee.get("provisional") else "nie") if fee else "",
+                _money(fee.get("base")), _money(fee.get("documents_part")), _money(fee.get("employees_part")),
+                fee.get("documents"), fee.get("employees"),
                 *[_money(r["liabilities"].get(k, {}).get("amount", "0.00")) for k in kinds],
                 _money(r["liabilities_amount"]), r["liabilities_count"], r["confirmed_count"],
                 _money(r["confirmed_share"]), r["notices_sent"], r["notices_confirmed"], r["cases_done"],

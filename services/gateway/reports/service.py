@@ -2,7 +2,8 @@
 (`scope=caller.scope` on every call), and this module composes them.
 
 - `financial`: the monthly financial summary, per contract and for the office, for the 12 months ending with the
-  chosen one: the month's fee (contracts: net, VAT, gross, provisional marked), liabilities notified that month by
+  chosen one: the month's fee (contracts: base, per document above the threshold, per employee, net, VAT, gross,
+  provisional marked while a needed count of the month is not recorded), liabilities notified that month by
   kind with the share confirmed, notices sent and confirmed (notifier), cases done (cases).
 - `execution`: contract execution per contract and month (cases).
 - `overdue`: overdue cases now, by person, by client and by contract (cases).
@@ -29,6 +30,9 @@ from services.gateway.permissions import Caller
 LIABILITY_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
 KIND_PL = {"vat": "VAT", "pit": "PIT", "cit": "CIT", "zus": "ZUS", "ppk": "PPK", "pfron": "PFRON"}
 SUMMARY_MONTHS = 12
+# What a contract's month row shows of its fee: the total, and the breakdown from the month's recorded counts.
+FEE_KEYS = ("net", "vat", "gross", "vat_rate", "provisional", "basis", "version", "base", "documents_part",
+            "employees_part", "documents", "employees")
 ZERO = Decimal("0.00")
 
 
@@ -67,7 +71,7 @@ async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict
         for fee in page["items"]:
             names[fee["contract_id"]] = (fee["number"], fee["client_name"])
             row(fee["contract_id"], page["month"])["fee"] = {
-                k: fee[k] for k in ("net", "vat", "gross", "vat_rate", "provisional", "basis", "version")}
+                k: fee[k] for k in FEE_KEYS}
     for item in execution_page["items"]:
         names.setdefault(item["contract_id"], (item["number"], item["client_name"]))
         r = row(item["contract_id"], item["month"])

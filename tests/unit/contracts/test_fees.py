@@ -41,3 +41,16 @@ def test_per_employee_price_is_provisional_until_the_month_is_counted() -> None:
     assert (counted["net"], counted["provisional"]) == ("1310.00", False)  # 1000 + 5 × 50 + 30 × 2
     plain = month_fee(SIGNED, {"employees": 9})
     assert (plain["net"], plain["provisional"], plain["basis"]) == ("1000.00", False, [])
+
+
+def test_the_months_recorded_counts_give_the_fee_with_its_breakdown() -> None:
+    """The issue's example: 230 documents (200 free, 2.50 zł each above) and 4 employees (40 zł each) on 800 zł."""
+    version = Version(1, date(2026, 1, 1), _doc("800.00", per_employee="40.00", per_document="2.50",
+                                                document_threshold=200))
+    fee = month_fee(version, {"employees": 2}, employees=4, documents=230)
+    assert (fee["base"], fee["documents_part"], fee["employees_part"]) == ("800.00", "75.00", "160.00")
+    assert (fee["net"], fee["vat"], fee["gross"]) == ("1035.00", "238.05", "1273.05")
+    assert (fee["documents"], fee["employees"], fee["provisional"], fee["basis"]) == (230, 4, False, [])
+    only_documents = month_fee(version, {"employees": 2}, documents=230)
+    assert only_documents["provisional"] is True and only_documents["net"] == "955.00"  # 800 + 75 + 2 × 40
+    assert only_documents["basis"] == ["employees: 2 from the client's terms"]
