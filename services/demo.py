@@ -193,7 +193,7 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
 HISTORY_MONTHS = 4  # contracts start this many months before the current one
 OVERDUE = 4  # past cases left undone (the office is good, not perfect)
 NOT_APPLICABLE = ("brak sprzedaży w okresie", "klient zawiesił działalność w tym miesiącu",
-                  "brak wypłat w okresie")
+                  "sprzedaż wykazana w korekcie za poprzedni miesiąc")  # reasons for a VAT return not filed
 _PLANNING_SECONDS = 45.0
 
 
@@ -245,7 +245,7 @@ async def _work_the_cases(api: httpx.AsyncClient, cases: list[dict[str, Any]], t
     soon = [c for c in cases if today <= date.fromisoformat(c["due"]) <= today + timedelta(days=10)]
     overdue = {c["id"] for c in past[-OVERDUE:]}  # the most recent ones slipped
     in_progress = {c["id"] for c in past[-OVERDUE:][:2]} | {c["id"] for c in soon[::3]}
-    skipped = {c["id"] for c in past[:-OVERDUE] if "VAT" in c["code"]}
+    skipped = {c["id"] for c in past[:-OVERDUE] if c["code"].startswith("JPK_V7")}
     skipped = set(sorted(skipped)[:len(NOT_APPLICABLE)])
     semaphore = asyncio.Semaphore(4)
     finished = 0
