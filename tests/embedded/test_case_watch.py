@@ -142,6 +142,9 @@ async def test_cases_enter_due_soon_and_overdue_and_climb_the_ladder_one_step_at
     # Lists filter on the state.
     overdue = await office.internal("cases", "/cases", deadline_state="overdue")
     assert sorted(c["rule_id"] for c in overdue["items"]) == ["friday", "lost", "orphan", "soon"]
+    async with office.api() as api:  # the public API offers the same filter
+        public = (await api.get("/api/v1/cases", params={"deadline_state": "overdue"})).json()
+    assert sorted(c["rule_id"] for c in public["items"]) == ["friday", "lost", "orphan", "soon"]
 
 
 async def test_a_finished_case_is_not_watched_and_a_weekend_runs_nothing(office: Office) -> None:

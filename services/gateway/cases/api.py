@@ -45,6 +45,8 @@ async def list_cases(
     assignee: LoginFilter = None,
     due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
     due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
+    deadline_state: Literal["on_time", "due_soon", "overdue"] | None = Query(
+        None, description="open cases the morning job found on time, due soon or overdue"),
     sort: Literal["due", "client", "status"] = "due",
     desc: bool = False,
     limit: int = Query(100, ge=1, le=1000),
@@ -55,7 +57,7 @@ async def list_cases(
     return await cases.list_cases(svc=svc, caller=caller, mine=mine, status=status, contract_id=contract_id,
                                   limit=limit, offset=offset, tab=tab, client_id=client_id, client=client,
                                   code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
-                                  desc=desc)
+                                  desc=desc, deadline_state=deadline_state)
 
 
 @router.get("/cases/{case_id}", summary="One case: its history, comments, attachments and why it exists",
