@@ -133,7 +133,7 @@ async def test_outbox_backs_up_while_the_broker_is_away_and_drains_after(
             assert created.status_code == 201, created.text
 
     backlog, _ = await figures()
-    assert backlog == 3  # committed, waiting for the broker
+    assert backlog == 6  # committed, waiting for the broker: each client's client.changed, each contract.created
     await wait_for(lambda: _age_above(figures(), 1.0), what="the oldest unpublished event to age")
 
     await broker_proxy.open()
@@ -147,4 +147,4 @@ async def _equals(awaitable: Any, expected: Any) -> bool:
 
 async def _age_above(awaitable: Any, seconds: float) -> bool:
     backlog, age = await awaitable
-    return backlog == 3 and age is not None and age > seconds
+    return backlog == 6 and age is not None and age > seconds
