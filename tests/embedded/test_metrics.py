@@ -40,8 +40,9 @@ async def test_one_scrape_shows_every_service_and_no_personal_data(office: Offic
     assert value(text, "terminarz_messages_handled_total", service="cases", type="case.requested") == len(cases)
     assert value(text, "terminarz_messages_handled_total", service="notifier", type="case.created") == len(cases)
     assert value(text, "terminarz_message_handler_seconds_count", service="cases", type="case.requested") == len(cases)
-    # The notifier follows the contract too (its client, team and contacts), then each case.
-    assert value(text, "terminarz_inbox_messages", service="notifier") == len(cases) + 1
+    # The notifier follows the client (client.changed: its recipients and accounts) and the contract (its team),
+    # then each case.
+    assert value(text, "terminarz_inbox_messages", service="notifier") == len(cases) + 2
     for service in ("contracts", "scheduler", "cases", "notifier", "gateway"):
         assert value(text, "terminarz_outbox_backlog", service=service) == 0, service
         assert value(text, "terminarz_outbox_oldest_unpublished_age_seconds", service=service) == 0, service
