@@ -107,7 +107,10 @@ async def _names(request: Request) -> dict[str, str]:
     """Staff names by login, for the history and comments."""
     ctx: ServiceContext = request.app.state.ctx
     async with ctx.db.reading() as session:
-        return {u.login: u.name for u in await users.list_users(session=session)}
+        staff = {u.login: u.name for u in await users.list_users(session=session)}
+    # Changes the system makes itself, by who made them.
+    return {"scheduler": "Terminarz (plan obowiązków)", "absence": "Terminarz (zastępstwo)",
+            "annex": "Terminarz (aneks)", **staff}
 
 
 async def case_page_response(request: Request, caller: Caller, svc: ServiceClients, case_id: str, *,
