@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, wait_for, wait_while_progressing
 from tests.unit.contracts.testdata import make_nip, make_pesel, make_regon, to_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,21 +172,23 @@ async def test_a_killed_embedded_process_plans_every_contract_after_a_restart_an
 
     await office.start()
     phase("restarted")
-    try:
-        await wait_for(lambda: planned() == CONTRACTS, timeout=300, interval=0.5,
-                       what=f"all {CONTRACTS} contracts planned after the restart (killed at {killed_at})")
-    except AssertionError as timed_out:
-        raise AssertionError(f"{timed_out}; {planned()} planned") from None
+    await wait_while_progressing(lambda: planned() == CONTRACTS, planned,
+                                 what=f"all {CONTRACTS} contracts planned after the restart (killed at {killed_at})")
     phase(f"all {CONTRACTS} planned")
     requested = "SELECT count(*) FROM occurrences WHERE status = 'requested'"
     cases = "SELECT count(*) FROM cases"
     mails = "SELECT count(*) FROM mails WHERE kind = 'case_created'"
 
-    def settled() -> bool:
-        wanted = office.scalar("scheduler", requested)
-        return office.scalar("cases", cases) == wanted and office.scalar("notifier", mails) == wanted
+    def made_so_far() -> tuple[int, int, int]:
+        return office.scalar("scheduler", requested), office.scalar("cases", cases), office.scalar("notifier", mails)
 
-    await wait_for(settled, timeout=120, interval=0.5, what="a case and a mail for every requested occurrence")
+    def settled() -> bool:
+        wanted, made, mailed = made_so_far()
+        return made == wanted and mailed == wanted
+
+    # After the restart the cases service and the notifier work through the rest of the 10,000 contracts' events
+    # (about 90 s on an idle 2-core machine, several times that on a loaded one): fail on a stall, not on slowness.
+    await wait_while_progressing(settled, made_so_far, what="a case and a mail for every requested occurrence")
     phase("every case and mail made")
     assert await office.stop() == 0  # SIGTERM: a clean stop
     phase("stopped")

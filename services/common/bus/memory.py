@@ -317,6 +317,7 @@ class InMemoryBus:
         self._writer: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self._publishing = 0
+        self._writing = False  # a batch of writes (acks, retries, dead letters) is being committed
         self._closing = False
 
     # --- the Bus protocol ---------------------------------------------------------------------------
@@ -432,8 +433,10 @@ class InMemoryBus:
         return await self._call(self._journal.dead_letters, queue)
 
     def idle(self) -> bool:
-        """True when no publish waits for its commit and no queue holds, is handling or will retry a message."""
-        return self._publishing == 0 and all(q.unfinished == 0 and not q.loading for q in self._queues.values())
+        """True when no publish waits for its commit, no queue holds, is handling or will retry a message, and
+        every ack, retry and dead letter is committed (a dead letter is listed once `idle` says so)."""
+        return (self._publishing == 0 and not self._writes and not self._writing
+                and all(q.unfinished == 0 and not q.loading for q in self._queues.values()))
 
     # --- inside ---------------------------------------------------------------------------------------
 
@@ -466,6 +469,7 @@ class InMemoryBus:
             writes, self._writes = self._writes, _Writes()
             if not writes:
                 continue
+            self._writing = True
             try:
                 await self._call(self._journal.write, writes)
             except Exception as exc:
@@ -474,9 +478,11 @@ class InMemoryBus:
                     if not waiter.done():
                         waiter.set_exception(exc)
                 self._writes.keep(writes)
+                self._writing = False
                 await asyncio.sleep(1.0)
                 self._wake.set()
                 continue
+            self._writing = False
             for waiter in writes.waiters:
                 if not waiter.done():
                     waiter.set_result(None)
