@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # How often the cases service applies the team changes (annexes) whose date has come.
     assignment_tick_seconds: float = 60.0
     outbox_poll_seconds: float = 2.0
+    # Message records kept (services/common/messaging.py `prune`): published outbox events this many days, inbox
+    # records twice as long; 0 keeps everything. Checked at start and every `prune_every_hours`.
+    events_kept_days: int = Field(default=30, ge=0, le=3650)
+    prune_every_hours: float = Field(default=6.0, gt=0)
 
     smtp_host: str | None = None
     smtp_port: int = 25
