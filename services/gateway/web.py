@@ -61,6 +61,7 @@ NAV = (
     NavLink("/absences", "Nieobecności", Permission.manage_cases),
     NavLink("/audit", "Dziennik zmian", Permission.read_audit),
     NavLink("/users", "Użytkownicy", Permission.manage_users),
+    NavLink("/system/dead-letters", "Komunikaty nieobsłużone", Permission.manage_settings),
 )
 
 

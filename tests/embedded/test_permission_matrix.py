@@ -614,6 +614,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
     ("GET", "/clients/{client_id}/personal-data.zip"): Route(
         "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
+    ("GET", "/api/v1/system/dead-letters"): Route("manage_settings", 200, static("/api/v1/system/dead-letters")),
+    ("POST", "/api/v1/system/dead-letters/{queue}/retry"): Route(
+        "manage_settings", 200, posting("/api/v1/system/dead-letters/cases/retry")),
+    ("GET", "/system/dead-letters"): Route("manage_settings", 200, static("/system/dead-letters")),
+    ("POST", "/system/dead-letters/{queue}/retry"): Route("manage_settings", 200,
+                                                          form("/system/dead-letters/cases/retry")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).

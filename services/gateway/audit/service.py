@@ -56,6 +56,7 @@ ACTIONS_PL: dict[str, str] = {
     "absence.create": "nowa nieobecność",
     "absence.end": "wcześniejszy koniec nieobecności",
     "absence.cancel": "odwołana nieobecność",
+    "system.dead_letters.retry": "ponowienie komunikatów nieobsłużonych",
 }
 
 
