@@ -198,3 +198,72 @@ async def import_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Ca
     await audit.record(ctx, caller.user, action="contract.billing_import", target=f"billing:{month}",
                        detail={"recorded": answer["recorded"]})
     return answer
+
+
+# --- Powers of attorney and fee payments (services/contracts/powers.py, payments.py) ------------------------------
+
+
+async def powers(*, svc: ServiceClients, caller: Caller, client_id: int) -> dict[str, Any]:
+    """A client's powers of attorney with their state today (404 for a client the caller does not see)."""
+    answer: dict[str, Any] = await svc.call("contracts", "GET", f"/clients/{client_id}/powers", scope=caller.scope)
+    return answer
+
+
+async def add_power(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int,
+                    fields: dict[str, str], file: tuple[str, Any, str] | None) -> dict[str, Any]:
+    """Register a power (and its document): passed on as multipart, audited."""
+    power: dict[str, Any] = await svc.call(
+        "contracts", "POST", f"/clients/{client_id}/powers", scope=caller.scope, data=fields,
+        files={"file": file} if file else None, params={"created_by": caller.login})
+    await audit.record(ctx, caller.user, action="client.power_add", target=f"client:{client_id}",
+                       detail={"power": power["id"], "kind": power["kind"], "valid_until": power["valid_until"],
+                               "sha256": (power["document"] or {}).get("sha256")})
+    return power
+
+
+async def revoke_power(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int, power_id: int,
+                       on: str | None = None) -> dict[str, Any]:
+    power: dict[str, Any] = await svc.call(
+        "contracts", "POST", f"/clients/{client_id}/powers/{power_id}/revocation", scope=caller.scope,
+        json={"on": on}, params={"revoked_by": caller.login})
+    await audit.record(ctx, caller.user, action="client.power_revoke", target=f"client:{client_id}",
+                       detail={"power": str(power_id), "kind": power["kind"], "revoked_on": power["revoked_on"]})
+    return power
+
+
+async def power_document(*, svc: ServiceClients, caller: Caller, client_id: int, power_id: int) -> Any:
+    return await svc.stream("contracts", f"/clients/{client_id}/powers/{power_id}/document", scope=caller.scope)
+
+
+async def list_payments(*, svc: ServiceClients, caller: Caller, **filters: Any) -> dict[str, Any]:
+    page: dict[str, Any] = await svc.call("contracts", "GET", "/payments", scope=caller.scope,
+                                          params={k: v for k, v in filters.items() if v is not None})
+    return page
+
+
+async def record_payment(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller,
+                         body: dict[str, Any]) -> dict[str, Any]:
+    payment: dict[str, Any] = await svc.call("contracts", "POST", "/payments", json=body, scope=caller.scope,
+                                             params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="payment.record", target=f"payment:{payment['id']}",
+                       detail={"amount": payment["amount"], "client_id": payment["client_id"],
+                               "months": [m["month"] for m in payment["months"]]})
+    return payment
+
+
+async def import_payments(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, text: str) -> dict[str, Any]:
+    """A bank statement CSV: every row stored and matched, or a 422 listing the bad rows and nothing stored."""
+    answer: dict[str, Any] = await svc.call("contracts", "POST", "/payments/import", json={"csv": text},
+                                            scope=caller.scope, params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="payment.import", target=f"payments:{answer['batch']}",
+                       detail={"recorded": answer["recorded"], "unassigned": answer["unassigned"]})
+    return answer
+
+
+async def assign_payment(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, payment_id: int,
+                         body: dict[str, Any]) -> dict[str, Any]:
+    payment: dict[str, Any] = await svc.call("contracts", "PUT", f"/payments/{payment_id}/assignment", json=body,
+                                             scope=caller.scope)
+    await audit.record(ctx, caller.user, action="payment.assign", target=f"payment:{payment_id}",
+                       detail={"client_id": payment["client_id"], "months": [m["month"] for m in payment["months"]]})
+    return payment
