@@ -11,6 +11,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from services.common.errors import Problem
+from services.gateway.clients import ServiceClients
+from services.gateway.permissions import Caller
+
 EXPIRING_DAYS = 30
 KIND_LABEL = {"UPL-1": "UPL-1", "PEL": "PEL", "KRS": "KRS", "other": "inne"}
 BLOCKED_PL = {"UPL-1": "e-deklaracji nie można złożyć", "PEL": "deklaracji ZUS nie można złożyć",
@@ -53,6 +57,74 @@ def warnings(powers: list[dict[str, Any]], needed: list[str], due: date, today: 
     return result
 
 
-def client_warnings(powers: list[dict[str, Any]], needed: list[str], today: date) -> list[dict[str, str]]:
-    """The client page's warnings: the kinds its contracts' cases need, as of today."""
-    return warnings(powers, needed, today, today)
+# --- Resolving what the caller's cases and clients need ----------------------------------------------------------
+
+OPEN_STATUSES = ("open", "in_progress")
+CLIENT_CASES_READ = 500  # the open cases of one client read to know the powers it needs
+
+
+async def needed_by_rule(svc: ServiceClients, caller: Caller) -> dict[str, list[str]]:
+    """Rule id → the powers its cases need, from the rules in force (the scheduler)."""
+    rules: dict[str, Any] = await svc.call("scheduler", "GET", "/rules", scope=caller.scope)
+    return {r["id"]: list(r.get("requires_power") or []) for r in rules["rules"] if r.get("requires_power")}
+
+
+async def client_powers(svc: ServiceClients, caller: Caller, client_id: Any) -> list[dict[str, Any]] | None:
+    """A client's powers, None when the client is not visible or the contracts service does not answer."""
+    try:
+        page: dict[str, Any] = await svc.call("contracts", "GET", f"/clients/{client_id}/powers", scope=caller.scope)
+    except Problem as problem:
+        if problem.status == 404 or problem.status >= 500:
+            return None
+        raise
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def case_warnings(svc: ServiceClients, caller: Caller, case: dict[str, Any],
+                        today: date) -> list[dict[str, str]]:
+    """The power warnings of one open case (none for a finished one, a one-off one or a client without record)."""
+    if case.get("status") not in OPEN_STATUSES or not case.get("rule_id") or not case.get("client_id"):
+        return []
+    try:
+        needed = (await needed_by_rule(svc, caller)).get(case["rule_id"], [])
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return []
+    if not needed:
+        return []
+    powers = await client_powers(svc, caller, case["client_id"])
+    if powers is None:
+        return []
+    return warnings(powers, needed, date.fromisoformat(case["due"][:10]), today)
+
+
+async def client_needs(svc: ServiceClients, caller: Caller, client_id: int) -> dict[str, date]:
+    """Per power kind, the earliest due date of the client's open cases needing it."""
+    try:
+        needed = await needed_by_rule(svc, caller)
+        page: dict[str, Any] = await svc.call("cases", "GET", "/cases", scope=caller.scope,
+                                              params={"client_id": client_id, "tab": "open",
+                                                      "limit": CLIENT_CASES_READ, "sort": "due"})
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return {}
+    earliest: dict[str, date] = {}
+    for case in page["items"]:
+        if case.get("status") not in OPEN_STATUSES:
+            continue
+        for kind in needed.get(case.get("rule_id") or "", []):
+            due = date.fromisoformat(case["due"][:10])
+            if kind not in earliest or due < earliest[kind]:
+                earliest[kind] = due
+    return earliest
+
+
+def client_page_warnings(powers: list[dict[str, Any]], needs: dict[str, date], today: date) -> list[dict[str, str]]:
+    """The client page's warnings: each kind its open cases need, checked against the earliest such case."""
+    result: list[dict[str, str]] = []
+    for kind, due in sorted(needs.items()):
+        result.extend(warnings(powers, [kind], max(due, today), today))
+    return result
