@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.embedded.conftest import ROOT, Office
+from tests.embedded.web import browser, csrf_of, log_in
 from tests.samples import contract, nip, sole_trader
 
 GAMMA_NIP = nip("526104057")
@@ -136,3 +137,23 @@ async def test_a_payment_recorded_by_hand_and_one_assigned_by_hand_pay_the_month
     # Gamma paid nothing: August to October are overdue; Delta is not.
     assert [(o["number"], o["month"]) for o in report["overdue_fees"]] == [
         ("G/1", "2026-08"), ("G/1", "2026-09"), ("G/1", "2026-10")] and numbers
+
+
+async def test_the_payments_page_imports_a_statement_and_the_summary_page_shows_october_paid(office: Office) -> None:
+    await _contracts(office)
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        opened = await maria.get("/payments")
+        imported = await maria.post("/payments/import", data={"csrf_token": csrf_of(opened)}, files={
+            "file": ("wyciag.csv", f"data;kwota;tytuł;nip\n16.11.2026;984,00;FV 10/2026;{GAMMA_NIP}\n"
+                     f"31.02.2026;10,00;x;{GAMMA_NIP}\n".encode(), "text/csv")})
+        fixed = await maria.post("/payments/import", data={"csrf_token": csrf_of(opened)}, files={
+            "file": ("wyciag.csv", f"data;kwota;tytuł;nip\n16.11.2026;984,00;FV 10/2026;{GAMMA_NIP}\n".encode(),
+                     "text/csv")})
+        october = (await maria.get("/reports/financial?month=2026-10")).text
+    assert imported.status_code == 422 and "Wiersz 3" in imported.text and "Nic nie zapisano" in imported.text
+    assert fixed.status_code == 200 and "G/1 2026-10" in fixed.text
+    gamma = next(r for r in october.split('id="financial-contracts"')[1].split("</tr>") if "G/1" in r)
+    assert "984,00\u00a0zł" in gamma.split('class="num fee-paid"')[1] and "zapłacona" in gamma
+    delta = next(r for r in october.split('id="financial-contracts"')[1].split("</tr>") if "D/1" in r)
+    assert "zaległa" in delta and "D/1" in october.split('id="overdue-fees"')[1]
