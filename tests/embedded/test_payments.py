@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.embedded.conftest import ROOT, Office
-from tests.embedded.web import browser, csrf_of, log_in
+from tests.embedded.web import browser, csrf_of, log_in, post_form
 from tests.samples import contract, nip, sole_trader
 
 GAMMA_NIP = nip("526104057")
@@ -157,3 +157,20 @@ async def test_the_payments_page_imports_a_statement_and_the_summary_page_shows_
     assert "984,00\u00a0zł" in gamma.split('class="num fee-paid"')[1] and "zapłacona" in gamma
     delta = next(r for r in october.split('id="financial-contracts"')[1].split("</tr>") if "D/1" in r)
     assert "zaległa" in delta and "D/1" in october.split('id="overdue-fees"')[1]
+
+
+async def test_an_annex_moves_the_payment_day_from_its_month(office: Office) -> None:
+    numbers = await _contracts(office)
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        page = f"/contracts/{numbers['D/1']}"
+        shown = (await maria.get(page)).text
+        sent = await post_form(maria, page, f"{page}/annex", {
+            "effective_from": "2026-11-01", "monthly_net": "800,00", "payment_day": "10", "accountant": "anna",
+            "manager": "maria", "services": ["bookkeeping", "vat"]})  # type: ignore[dict-item]
+        assert sent.status_code == 303, sent.text
+    async with office.api("maria") as api:
+        report = (await api.get("/api/v1/reports/financial", params={"month": "2026-11"})).json()
+    assert "płatna do 15. dnia następnego miesiąca" in shown
+    delta = _fees(report, "D/1")
+    assert (delta["2026-10"]["payment_due"], delta["2026-11"]["payment_due"]) == ("2026-11-15", "2026-12-10")

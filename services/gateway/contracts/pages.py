@@ -125,6 +125,8 @@ def contract_body(form: FormData) -> dict[str, Any]:
                            "vat_rate": text_of(form, "vat_rate") or "23"}
     if text_of(form, "per_employee"):
         fee["per_employee"] = form_amount(text_of(form, "per_employee"))
+    if text_of(form, "payment_day"):
+        fee["payment_day"] = number(text_of(form, "payment_day"))
     return {
         "client_id": number(text_of(form, "client_id")),
         "number": text_of(form, "number"),
@@ -147,6 +149,9 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     monthly_net = form_amount(text_of(form, "monthly_net"))
     if monthly_net and parse_amount(monthly_net) != parse_amount(str(current["fee"]["monthly_net"])):
         body["fee"] = {**current["fee"], "monthly_net": monthly_net}
+    payment_day = number(text_of(form, "payment_day")) if text_of(form, "payment_day") else None
+    if payment_day is not None and payment_day != current["fee"].get("payment_day", 15):
+        body["fee"] = {**body.get("fee", current["fee"]), "payment_day": payment_day}
     team = _team(form)
     if team != {role: current["team"].get(role) for role in TEAM_PL}:
         body["team"] = team
