@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
 from tests.embedded.web import browser, csrf_of, log_in, post_form
 from tests.samples import contract, nip, sole_trader
@@ -174,3 +175,23 @@ async def test_an_annex_moves_the_payment_day_from_its_month(office: Office) -> 
     assert "płatna do 15. dnia następnego miesiąca" in shown
     delta = _fees(report, "D/1")
     assert (delta["2026-10"]["payment_due"], delta["2026-11"]["payment_due"]) == ("2026-11-15", "2026-12-10")
+
+
+async def test_an_overdue_fee_is_a_reminder_mailed_to_the_client(office: Office) -> None:
+    numbers = await _contracts(office)
+    delta = numbers["D/1"]
+    async with office.api("maria") as maria:
+        reminded = await maria.post(f"/api/v1/contracts/{delta}/fees/2026-10/reminder")
+        not_due = await maria.post(f"/api/v1/contracts/{delta}/fees/2026-11/reminder")
+        audit = (await maria.get("/api/v1/audit", params={"action": "payment.remind"})).json()
+    assert reminded.status_code == 201, reminded.text
+    assert not_due.status_code == 409
+
+    async def mailed() -> list[dict[str, object]]:
+        items: list[dict[str, object]] = (await office.internal("notifier", "/mails",
+                                                                to="klient@example.com"))["items"]
+        return [m for m in items if "Przypomnienie o płatności za 10.2026" in str(m.get("subject"))]
+
+    [mail] = await wait_for(mailed, what="the reminder in the outbox")
+    assert "984,00\u00a0zł" in str(mail["body"]) and "15.11.2026" in str(mail["body"])
+    assert [e["target"] for e in audit["items"]] == [f"contract:{delta}"]

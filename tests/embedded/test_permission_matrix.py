@@ -354,6 +354,26 @@ async def _page_power_document(world: World, allowed: bool) -> Req:
     return Req(f"/clients/{world.client_id}/powers/{await _fresh_power(world)}/document")
 
 
+async def _overdue_contract(world: World) -> int:
+    """A contract of the client from August with no payment: its August fee is overdue."""
+    async with world.office.api() as api:
+        terms = contract(world.client_id, number=f"F/{world.next()}", start="2026-08-01")
+        terms["signed_on"] = "2026-07-20"
+        created = await api.post("/api/v1/contracts", json=terms)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+async def _remind(world: World, allowed: bool) -> Req:
+    target = await _overdue_contract(world) if allowed else world.contract_id
+    return Req(f"/api/v1/contracts/{target}/fees/2026-08/reminder", json={})
+
+
+async def _page_remind(world: World, allowed: bool) -> Req:
+    target = await _overdue_contract(world) if allowed else world.contract_id
+    return Req(f"/contracts/{target}/fees/2026-08/reminder", data={})
+
+
 async def _page_add_power(world: World, allowed: bool) -> Req:
     return Req(f"/clients/{world.client_id}/powers", data={"kind": "PEL", "granted_on": "2026-01-01"})
 
@@ -562,6 +582,7 @@ ROUTES: dict[tuple[str, str], Route] = {
                                         posting("/api/v1/payments", paid_on="2026-11-10", amount="10.00")),
     ("POST", "/api/v1/payments/import"): Route("change_contracts", 201, _payments_import),
     ("PUT", "/api/v1/payments/{payment_id}/assignment"): Route("change_contracts", 200, _assign_payment),
+    ("POST", "/api/v1/contracts/{contract_id}/fees/{month}/reminder"): Route("change_contracts", 201, _remind),
     ("POST", "/api/v1/imports/dry-run"): Route("change_contracts", 200, _dry_run),
     ("POST", "/api/v1/imports/apply"): Route("change_contracts", 201, _apply),
     ("GET", "/api/v1/contracts/{contract_id}/plan"): Route("view", 200, static("/api/v1/contracts/{contract}/plan"),
@@ -658,6 +679,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/payments"): Route("read_reports", 200, static("/payments")),
     ("POST", "/payments/import"): Route("change_contracts", 200, _page_payments_import),
     ("POST", "/payments/{payment_id}/assign"): Route("change_contracts", 303, _page_assign_payment),
+    ("POST", "/contracts/{contract_id}/fees/{month}/reminder"): Route("change_contracts", 303, _page_remind),
     ("GET", "/contracts"): Route("view", 200, static("/contracts")),
     ("GET", "/contracts/new"): Route("change_contracts", 200, static("/contracts/new?client_id={client}")),
     ("POST", "/contracts/new"): Route("change_contracts", 303, _page_new_contract),

@@ -397,3 +397,16 @@ async def assign_payment(payment_id: ContractIdPath, body: dict[str, Any] = Body
                          ctx: ServiceContext = Depends(get_context),
                          svc: ServiceClients = Depends(service_clients)) -> Any:
     return await contracts.assign_payment(ctx=ctx, svc=svc, caller=caller, payment_id=payment_id, body=body)
+
+
+@router.post("/contracts/{contract_id}/fees/{month}/reminder", status_code=201,
+             responses=problems(401, 403, 404, 409, 422, 503),
+             summary="Mail the client a reminder of the month's overdue fee (a notice through the notifier); 409 "
+                     "when the fee of that month is paid or not yet due")
+async def remind_overdue(contract_id: ContractIdPath, month: MonthPath,
+                         caller: Caller = Depends(allow(Permission.change_contracts)),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> JSONResponse:
+    answer = await contracts.remind_overdue(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, month=month,
+                                            today=ctx.clock.today())
+    return JSONResponse(answer, status_code=201)

@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any
 
 from dateutil.relativedelta import relativedelta
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
@@ -609,3 +609,14 @@ async def payment_assign(request: Request, payment_id: ContractIdPath, caller: C
             {"row": "", "field": e.get("field", ""), "message": e.get("message", "")}
             for e in (problem.errors or [{"message": problem.detail or problem.title}])])
     return RedirectResponse("/payments", status_code=303)
+
+
+@router.post("/contracts/{contract_id}/fees/{month}/reminder", dependencies=[Depends(check_csrf)])
+async def fee_reminder(request: Request, contract_id: ContractIdPath,
+                       month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+                       caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> Response:
+    """The overdue list's "Przypomnij" button: the reminder goes, and back to the summary of that month."""
+    await contracts.remind_overdue(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, month=month,
+                                   today=ctx.clock.today())
+    return RedirectResponse(f"/reports/financial?month={month}&reminded={contract_id}#overdue-fees", status_code=303)
