@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.accounts import nip_valid
@@ -356,6 +356,9 @@ async def import_statement(session: AsyncSession, *, text: str, recorded_by: str
     if errors or not rows:
         raise Problem(422, "Import refused", "nothing was recorded", errors=(
             errors or [{"row": 2, "field": "", "message": "no rows"}])[:200])
+    rows, duplicates = await _new_rows(session, rows)
+    if not rows:
+        return {"batch": None, "recorded": 0, "matched": 0, "unassigned": 0, "duplicates": duplicates, "rows": []}
     by_nip = await _clients_by_nip(session, (r.nip or "" for r in rows), scope)
     for r in rows:
         r.client_id = by_nip.get(r.nip or "")
@@ -378,7 +381,31 @@ async def import_statement(session: AsyncSession, *, text: str, recorded_by: str
     result.sort(key=lambda x: int(x["row"]))
     unassigned = [x for x in result if not x["months"]]
     return {"batch": batch, "recorded": len(result), "matched": len(result) - len(unassigned),
-            "unassigned": len(unassigned), "rows": result}
+            "unassigned": len(unassigned), "duplicates": duplicates, "rows": result}
+
+
+async def _new_rows(session: AsyncSession, rows: list[StatementRow]) -> tuple[list[StatementRow], list[int]]:
+    """The rows not recorded before: a statement imported again (or overlapping the last one) records each transfer
+    once. A transfer already stored as many times as the file holds it is skipped; its row numbers are returned."""
+    seen: dict[tuple[date, Decimal, str, str | None], int] = {}
+    stored = await session.execute(
+        select(payments.c.paid_on, payments.c.amount, payments.c.title, payments.c.counterparty_nip,
+               func.count().label("n"))
+        .where(payments.c.source == "import", payments.c.paid_on >= min(r.paid_on for r in rows),
+               payments.c.paid_on <= max(r.paid_on for r in rows))
+        .group_by(payments.c.paid_on, payments.c.amount, payments.c.title, payments.c.counterparty_nip))
+    for p in stored:
+        key = (p.paid_on, Decimal(p.amount).quantize(CENT), p.title, p.counterparty_nip)
+        seen[key] = seen.get(key, 0) + p.n
+    fresh, skipped = [], []
+    for r in rows:
+        key = (r.paid_on, r.amount, r.title, r.nip)
+        if seen.get(key, 0) > 0:
+            seen[key] -= 1
+            skipped.append(r.row)
+        else:
+            fresh.append(r)
+    return fresh, skipped
 
 
 async def assign(session: AsyncSession, *, payment_id: int, body: AssignmentIn,
@@ -406,7 +433,7 @@ async def assign(session: AsyncSession, *, payment_id: int, body: AssignmentIn,
 def _visible_payment(scope: Scope) -> Any:
     """Payments of the clients a scope holds; unmatched ones (no client) only office-wide."""
     if scope.contracts is None:
-        return payments.c.client_id.is_(None) | payments.c.client_id.is_not(None)
+        return true()
     return payments.c.client_id.in_(select(clients.c.id).where(visible_clients(scope)))
 
 

@@ -65,10 +65,14 @@ async def test_a_bank_csv_marks_the_right_months_paid_and_the_summary_shows_what
         imported = await maria.post("/api/v1/payments/import", content=STATEMENT.encode(),
                                     headers={"Content-Type": "text/csv"})
         assert imported.status_code == 201, imported.text
+        again = await maria.post("/api/v1/payments/import", content=STATEMENT.encode(),
+                                 headers={"Content-Type": "text/csv"})
         report = (await maria.get("/api/v1/reports/financial", params={"month": "2026-11"})).json()
         unassigned = (await maria.get("/api/v1/payments", params={"unassigned": "true"})).json()
         audit = (await maria.get("/api/v1/audit", params={"action": "payment.import"})).json()
     answer = imported.json()
+    # The same statement imported again records nothing twice.
+    assert again.status_code == 201 and (again.json()["recorded"], again.json()["duplicates"]) == (0, [2, 3, 4])
     assert (answer["recorded"], answer["matched"], answer["unassigned"]) == (3, 2, 1)
     by_row = {r["row"]: [(m["number"], m["month"], m["amount"]) for m in r["months"]] for r in answer["rows"]}
     # No month in the title: the two oldest unpaid months the amount covers; then October named in the title.
@@ -88,7 +92,7 @@ async def test_a_bank_csv_marks_the_right_months_paid_and_the_summary_shows_what
         "1968.00", "984.00", "984.00")
     assert [(p["amount"], p["counterparty_nip"], p["client_id"]) for p in unassigned["items"]] == [
         ("100.00", STRANGER_NIP, None)]
-    assert [e["login"] for e in audit["items"]] == ["maria"]
+    assert [(e["login"], e["detail"]["recorded"]) for e in audit["items"]] == [("maria", 0), ("maria", 3)]
     assert numbers
 
 

@@ -258,8 +258,9 @@ async def import_payments(*, ctx: ServiceContext, svc: ServiceClients, caller: C
     """A bank statement CSV: every row stored and matched, or a 422 listing the bad rows and nothing stored."""
     answer: dict[str, Any] = await svc.call("contracts", "POST", "/payments/import", json={"csv": text},
                                             scope=caller.scope, params={"recorded_by": caller.login})
-    await audit.record(ctx, caller.user, action="payment.import", target=f"payments:{answer['batch']}",
-                       detail={"recorded": answer["recorded"], "unassigned": answer["unassigned"]})
+    await audit.record(ctx, caller.user, action="payment.import", target=f"payments:{answer['batch'] or 'none'}",
+                       detail={"recorded": answer["recorded"], "unassigned": answer["unassigned"],
+                               "duplicates": len(answer["duplicates"])})
     return answer
 
 
