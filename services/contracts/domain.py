@@ -449,6 +449,8 @@ class Fee(_Model):
     per_employee: Money | None = None  # for every employee on payroll that month
     per_document: Money | None = None  # for every document above document_threshold
     document_threshold: StrictInt | None = Field(default=None, ge=0)
+    # The client pays the month's fee by this day of the next month (the last day of a shorter month).
+    payment_day: StrictInt = Field(default=15, ge=1, le=31)
 
     @model_validator(mode="after")
     def _threshold_with_price(self) -> Self:

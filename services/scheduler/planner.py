@@ -140,8 +140,8 @@ class Planner:
         return len(self.ruleset.rules)
 
     def rule_summaries(self) -> list[dict[str, Any]]:
-        return [{"id": r.id, "code": r.code, "title_pl": r.title_pl, "title_en": r.title_en}
-                for r in self.ruleset.rules]
+        return [{"id": r.id, "code": r.code, "title_pl": r.title_pl, "title_en": r.title_en,
+                 "requires_power": list(r.requires_power)} for r in self.ruleset.rules]
 
     async def occurrences(self, contract_id: str, versions: Sequence[Mapping[str, Any]], date_from: date,
                           date_to: date) -> list[Occurrence]:

@@ -21,6 +21,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
+from services.gateway import powers as power_checks
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
@@ -63,8 +64,12 @@ async def list_cases(
 @router.get("/cases/{case_id}", summary="One case: its history, comments, attachments and why it exists",
             responses={**READ_ONE, **success(CaseWithHistory)})
 async def get_case(case_id: CaseIdPath, caller: Caller = Depends(allow(Permission.view)),
-                   svc: ServiceClients = Depends(service_clients)) -> Any:
-    return await cases.get_case(svc=svc, caller=caller, case_id=str(case_id))
+                   svc: ServiceClients = Depends(service_clients),
+                   ctx: ServiceContext = Depends(get_context)) -> Any:
+    """`power_warnings`: a power of attorney the case's rule needs (`requires_power`) missing or expiring."""
+    case = await cases.get_case(svc=svc, caller=caller, case_id=str(case_id))
+    case["power_warnings"] = await power_checks.case_warnings(svc, caller, case, ctx.clock.today())
+    return case
 
 
 @router.post("/cases/{case_id}/start", summary="Start a case: open → in_progress",

@@ -25,6 +25,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
+from services.gateway import powers as power_checks
 from services.gateway import users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
@@ -122,6 +123,7 @@ async def case_page_response(request: Request, caller: Caller, svc: ServiceClien
         return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
     # Managers get the form handing the case to someone else (assignment/pages.py).
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
+    case["power_warnings"] = await power_checks.case_warnings(svc, caller, case, request.app.state.ctx.clock.today())
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
                   errors=errors or {}, values=values or {}, status_code=status_code,
                   case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=case_id), **extra, **context)

@@ -40,7 +40,7 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
                          svc: ServiceClients = Depends(service_clients),
                          ctx: ServiceContext = Depends(get_context)) -> Any:
     chosen = reports.chosen_month(_valid_month(month), ctx.clock.today())
-    report = await reports.financial(svc=svc, caller=caller, month=chosen)
+    report = await reports.financial(svc=svc, caller=caller, month=chosen, today=ctx.clock.today())
     if format:
         return await answer(ctx, caller, "financial", report, format=format, sheet=sheet,
                             stem=f"podsumowanie-finansowe-{report['month']}")

@@ -13,13 +13,15 @@ from dateutil.rrule import rrulestr
 
 from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
-from services.scheduler.domain.facts import parse_terms
+from services.scheduler.domain.conditions import evaluate
+from services.scheduler.domain.facts import build_fact, parse_terms
 from services.scheduler.domain.rules import (
     END_ANCHORS,
     ChecklistEntry,
     Due,
     DueAnchor,
     PeriodKind,
+    RequiredItem,
     Rule,
     RuleSet,
 )
@@ -268,6 +270,15 @@ def _in_validity(rule: Rule, period: Period) -> bool:
     return not (rule.valid_to and period.start > rule.valid_to)
 
 
+def _checklist(rule: Rule, version: TermsVersion) -> tuple[ChecklistEntry, ...]:
+    """The rule's checklist for this contract: an item `required_when` a condition the terms do not meet is plain."""
+    if not any(isinstance(i, RequiredItem) and i.when is not None for i in rule.checklist):
+        return rule.checklist
+    fact = build_fact(version.terms)
+    return tuple(i.item if isinstance(i, RequiredItem) and i.when is not None and not evaluate(i.when, fact)
+                 else RequiredItem(i.item) if isinstance(i, RequiredItem) else i for i in rule.checklist)
+
+
 def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: ContractDates, ruleset: RuleSet,
                 calendar: BusinessCalendar) -> Occurrence | None:
     nominal = nominal_due(rule.due, period, dates, calendar)
@@ -278,7 +289,7 @@ def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: Contra
     return Occurrence(
         rule_id=rule.id, code=rule.code, period=period.label, period_start=period.start, period_end=period.end,
         due=due, nominal_due=override.due if override else nominal, generate_on=_generate_on(rule, due, calendar),
-        role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=rule.checklist,
+        role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=_checklist(rule, version),
         notice=rule.notice, requires=rule.requires, contract_version=version.version, overridden=override is not None,
     )
 

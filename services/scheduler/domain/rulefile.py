@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,6 +31,7 @@ from services.scheduler.domain.rules import (
     OBLIGATION_CODES,
     PERIOD_ANCHORS,
     PERIOD_LABEL_PATTERNS,
+    POWER_KINDS,
     RECURRENCE_PERIOD,
     ROLES,
     ChecklistEntry,
@@ -127,9 +128,11 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "checklist": {"type": "array", "items": {"oneOf": [
                     {"type": "string", "minLength": 1},
                     {"type": "object", "required": ["item"], "additionalProperties": False, "properties": {
-                        "item": {"type": "string", "minLength": 1}, "required": {"type": "boolean"}}},
+                        "item": {"type": "string", "minLength": 1}, "required": {"type": "boolean"},
+                        "required_when": {"$ref": "#/$defs/condition"}}},
                 ]}},
                 "requires": {"type": "array", "items": {"enum": list(ATTACHMENT_KINDS)}, "uniqueItems": True},
+                "requires_power": {"type": "array", "items": {"enum": list(POWER_KINDS)}, "uniqueItems": True},
                 "notice": {"type": "array", "items": {"enum": list(NOTICE_KINDS)}, "uniqueItems": True},
                 "valid_from": _DATE,
                 "valid_to": _DATE,
@@ -356,21 +359,30 @@ def _build_rule(name: str, raw: Mapping[str, Any], problems: list[RuleProblem]) 
         problem("valid_to", f"is before valid_from ({valid_to} < {valid_from})")
     lead_raw = raw.get("lead", {"days": 0})
     lead = Lead(int(next(iter(lead_raw.values()))), business="business_days" in lead_raw)
+    checklist = tuple(_checklist_entry(item, index, problem) for index, item in enumerate(raw.get("checklist", ())))
     if len(problems) > before:
         return None
     return Rule(
         id=rule_id, code=raw["code"], title_pl=raw["title"]["pl"], title_en=raw["title"]["en"],
         category=raw["category"], legal_basis=raw["legal_basis"], when=condition, recurrence=recurrence,
         due=due, shift=Shift(raw.get("shift", Shift.NEXT_BUSINESS_DAY.value)), lead=lead, role=raw["role"],
-        checklist=tuple(_checklist_entry(item) for item in raw.get("checklist", ())),
+        checklist=checklist,
         notice=tuple(raw.get("notice", ())), requires=tuple(raw.get("requires", ())),
+        requires_power=tuple(raw.get("requires_power", ())),
         valid_from=valid_from, valid_to=valid_to, source=name,
     )
 
 
-def _checklist_entry(raw: Any) -> ChecklistEntry:
-    """A validated checklist item: `{item, required: true}` is a required one; `{item}` is its plain text."""
+def _checklist_entry(raw: Any, index: int, problem: Callable[[str, str], None]) -> ChecklistEntry:
+    """A validated checklist item: `{item, required: true}` is a required one, `{item, required_when: <condition>}`
+    one required where the contract's terms meet the condition; `{item}` is its plain text."""
     if isinstance(raw, dict):
+        if "required_when" in raw:
+            condition, condition_problems = parse_condition(raw["required_when"],
+                                                            f"checklist[{index}].required_when")
+            for field_name, message in condition_problems:
+                problem(field_name, message)
+            return RequiredItem(raw["item"], condition)
         return RequiredItem(raw["item"]) if raw.get("required") else str(raw["item"])
     return str(raw)
 

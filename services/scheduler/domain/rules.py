@@ -29,6 +29,9 @@ CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics",
 NOTICE_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
 # What a rule may require attached to its case before the case is done (`requires: [upo]`).
 ATTACHMENT_KINDS = ("upo", "statement", "other")
+# The client's powers of attorney a rule's cases need to be filed (`requires_power: [UPL-1]`): the gateway warns on
+# a case whose client has none in force (services/gateway/powers.py).
+POWER_KINDS = ("UPL-1", "PEL", "KRS", "other")
 PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once")
 RECURRENCE_PERIOD: dict[str, PeriodKind] = {
@@ -101,9 +104,11 @@ class Lead:
 
 @dataclass(frozen=True)
 class RequiredItem:
-    """A checklist item that must be ticked before its case may be done (`{item: ..., required: true}`)."""
+    """A checklist item that must be ticked before its case may be done (`{item: ..., required: true}`), or only
+    where the contract's terms meet `when` (`{item: ..., required_when: <condition>}`; elsewhere a plain item)."""
 
     item: str
+    when: Condition | None = None
 
 
 # A checklist item: its text, or a required one.
@@ -132,6 +137,7 @@ class Rule:
     checklist: tuple[ChecklistEntry, ...] = ()
     notice: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()  # attachment kinds the case needs before it is done
+    requires_power: tuple[str, ...] = ()  # powers of attorney the case needs (POWER_KINDS)
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = ""
