@@ -9,9 +9,6 @@ file the financial statements, e-sprawozdania) and other. A power is valid from 
 
 from __future__ import annotations
 
-import hashlib
-import os
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,9 +16,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.attachments import ALLOWED, Upload, clean_name, sniff
-from services.cases.attachments import folder as attachments_folder
 from services.common.errors import NotFound, Problem
+from services.common.files import Upload, receive
+from services.common.files import folder as attachments_folder
 from services.common.runtime import ServiceContext
 from services.common.scope import SERVICE_SCOPE, Scope
 from services.common.settings import Settings
@@ -32,8 +29,6 @@ KINDS = ("UPL-1", "PEL", "KRS", "other")
 KIND_PL = {"UPL-1": "UPL-1 (urząd skarbowy)", "PEL": "PEL (ZUS)", "KRS": "KRS / e-sprawozdania", "other": "inne"}
 DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
 EXPIRING_DAYS = 30  # a power ending within this many days is "expiring"
-_CHUNK = 64 * 1024
-_SNIFF_BYTES = 8192
 
 
 def folder(settings: Settings) -> Path:
@@ -133,43 +128,10 @@ async def create(ctx: ServiceContext, session: AsyncSession, *, client_id: int, 
 
 async def _store_document(ctx: ServiceContext, filename: str | None, upload: Upload) -> tuple[dict[str, Any], Path]:
     """Save an uploaded document (PDF, PNG or JPEG by content, at most `attachment_max_bytes`)."""
-    limit = ctx.settings.attachment_max_bytes
-    target_dir = folder(ctx.settings)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    document_id = str(uuid.uuid4())
-    partial = target_dir / f".{document_id}.part"
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    name = clean_name(filename)
-    try:
-        with partial.open("wb") as out:
-            while chunk := await upload.read(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise Problem(413, "File too large", f"a document may have at most {limit} bytes",
-                                  errors=[{"field": "file", "message": f"larger than {limit} bytes"}])
-                if len(head) < _SNIFF_BYTES:
-                    head += chunk[:_SNIFF_BYTES - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise Problem(422, "Empty file", errors=[{"field": "file", "message": "is empty"}])
-        content_type = sniff(head)
-        if content_type not in DOCUMENT_TYPES:
-            raise Problem(415, "File type not allowed", "a power's document is a PDF, PNG or JPEG (the content "
-                          "decides)", errors=[{"field": "file", "message": "its content is none of pdf, png, jpeg"}])
-        extension = os.path.splitext(name)[1].lower()
-        named_as = next((mime for mime, exts in ALLOWED.items() if extension in exts), None)
-        if named_as is not None and named_as != content_type:
-            raise Problem(415, "File type not allowed", f"the file is named {extension} but its content is "
-                          f"{content_type}", errors=[{"field": "file", "message": f"its content is {content_type}"}])
-        partial.replace(target_dir / document_id)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return ({"document_id": document_id, "document_name": name, "document_type": content_type,
-             "document_size": size, "document_sha256": digest.hexdigest()}, target_dir / document_id)
+    stored = await receive(upload, folder=folder(ctx.settings), filename=filename,
+                           limit=ctx.settings.attachment_max_bytes, accepted=DOCUMENT_TYPES, what="a power's document")
+    return ({"document_id": stored.id, "document_name": stored.name, "document_type": stored.content_type,
+             "document_size": stored.size, "document_sha256": stored.sha256}, stored.path)
 
 
 async def revoke(ctx: ServiceContext, session: AsyncSession, *, client_id: int, power_id: int, revoked_by: str,
