@@ -201,14 +201,14 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
-    recipients: dict[str, Any] | None
     client_notices: dict[str, Any] | None
+    # Who receives notices is the client record's (just saved, it shows at once); how delivery to each address
+    # goes is the notifier's, which learns of a change a moment later (404: it knows no contract of the client yet).
     try:
-        recipients = await notices.recipients(svc=svc, caller=caller, client_id=client_id)
-    except Problem as problem:
-        # 404: the notifier knows no contract of the client yet — the record's recipients, delivery not known.
-        recipients = {"items": [{**r, "status": ""} for r in notices.recorded_recipients(client)]} \
-            if problem.status == 404 else None
+        delivery = (await notices.recipients(svc=svc, caller=caller, client_id=client_id))["items"]
+    except Problem:
+        delivery = []
+    recipients = {"items": notices.recipients_with_delivery(client, delivery)}
     try:
         client_notices = await notices.list_notices(svc=svc, caller=caller, client_id=client_id, limit=20)
     except Problem:  # the notifier not answering leaves the rest of the page
