@@ -179,6 +179,14 @@ async def test_the_client_is_reminded_before_and_after_the_day_until_the_documen
         page = await anna.get(f"/cases/{vat['id']}")
         assert "wpłynęły 12.11.2026, 3 dni po terminie" in page.text
 
+    # The execution report counts the client's lateness beside the office's work.
+    async with office.api() as api:
+        report = (await api.get("/api/v1/reports/execution", params={"from": "2026-11", "to": "2026-11"})).json()
+        [row] = [r for r in report["items"] if r["contract_id"] == contract_id]
+        assert (row["client_due"], row["client_on_time"], row["client_late"], row["client_overdue"]) == (1, 0, 1, 0)
+        assert row["due"] == row["done_on_time"] + row["done_late"] + row["overdue"] + row["not_applicable"] + row[
+            "open"]  # the office's own cases only
+
 
 async def _count(office: Office, n: int) -> list[dict[str, Any]] | None:
     mails = await mails_to_client(office)
