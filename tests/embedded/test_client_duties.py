@@ -237,3 +237,32 @@ async def test_the_client_confirms_sending_and_the_vat_case_marks_the_documents_
         assert marked.json()["status"] == "open"  # the VAT case itself is still the accountant's work
         done = (await api.get(f"/api/v1/cases/{task['id']}")).json()
         assert (done["status"], done["received_count"]) == ("done", 200)
+
+
+async def test_the_contract_form_and_the_annex_form_set_the_clients_duties(office: Office) -> None:
+    async with office.api() as api:
+        client = await api.post("/api/v1/clients", json=sole_trader("Klient F/1", seed="526104057"))
+        assert client.status_code == 201, client.text
+        client_id = client.json()["id"]
+    async with web.browser(office) as maria:
+        assert (await web.log_in(maria, "maria")).status_code == 303
+        form = {"client_id": str(client_id), "number": "F/1", "signed_on": "2026-10-01", "start": "2026-10-01",
+                "notice_period_months": "3", "services": "bookkeeping", "monthly_net": "800,00", "vat_rate": "23",
+                "accountant": "anna", "documents_day": "8", "bank_statements_day": ""}
+        made = await web.post_form(maria, f"/contracts/new?client_id={client_id}", "/contracts/new", form)
+        assert made.status_code == 303, made.text
+        page_url = made.headers["location"]
+        page = await maria.get(page_url)
+        assert "Dokumenty za miesiąc do dnia 8. następnego miesiąca" in page.text
+        contract_id = page_url.rsplit("/", 1)[1]
+        annexed = await web.post_form(maria, page_url, f"/contracts/{contract_id}/annex", {
+            "effective_from": "01.12.2026", "monthly_net": "800,00", "accountant": "anna", "services": "bookkeeping",
+            "documents_day": "12", "bank_statements_day": "5"})
+        assert annexed.status_code == 303, annexed.text
+        wrong = await web.post_form(maria, page_url, f"/contracts/{contract_id}/annex", {
+            "effective_from": "01.01.2027", "monthly_net": "800,00", "accountant": "anna", "services": "bookkeeping",
+            "documents_day": "40", "bank_statements_day": "5"})
+        assert wrong.status_code == 422 and 'data-field="documents_day"' in wrong.text
+    async with office.api() as api:
+        contract = (await api.get(f"/api/v1/contracts/{contract_id}")).json()
+        assert (contract["client_duties"]["documents_day"], contract["client_duties"]["bank_statements_day"]) == (12, 5)
