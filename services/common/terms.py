@@ -680,6 +680,11 @@ def glossary_markdown() -> str:
     for service in Service:
         params = ", ".join(f"`{t.field}` ({t.label.pl})" for t in _fields(service.value, parameters_model(service)))
         lines.append(f"| `{service.value}` | {service.label.pl} | {params or '—'} |")
+    lines += ["", "### The client's duties (`contract.client_duties`; rules' `duty`, `party: client`)", "",
+              "| term | UI (pl) | values | meaning |", "|---|---|---|---|"]
+    for info in _fields("client_duties", ClientDuties):
+        values = "true/false, default false" if info.kind == "bool" else "day 1–31, or none (no such duty)"
+        lines.append(f"| `{info.field}` | {info.label.pl} | {values} | {info.term.meaning} |")
     lines += ["", "### Team roles (`role` in rule files)", "", "| role | UI (pl) |", "|---|---|"]
     lines += [f"| `{role.value}` | {role.label.pl} |" for role in TeamRole]
     lines += ["", GLOSSARY_END]
