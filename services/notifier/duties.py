@@ -12,14 +12,14 @@ records it), the task is done (case.completed of party client: the notice is wit
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import WARSAW
 from services.common.log import get_logger
-from services.common.messages import CaseCompleted, CaseCreated
+from services.common.messages import CaseCompleted, CaseCreated, CaseReplanned
 from services.common.runtime import ServiceContext
 from services.notifier import domain
 from services.notifier.models import contracts, notices
@@ -37,19 +37,24 @@ WHAT = {
 }
 
 
-def subject_of(case: CaseCreated) -> str:
-    what = WHAT.get(case.duty or "", case.title)
-    period = domain.period_label(case.period, "pl")
-    return f"{what}{' za ' + period if period and case.duty != 'statements_signing' else ''} — termin " \
-           f"{domain.day(case.due, 'pl')}"
+def subject_of(duty: str | None, title: str, period: str | None, due: date) -> str:
+    what = WHAT.get(duty or "", title)
+    label = domain.period_label(period, "pl")
+    return f"{what}{' za ' + label if label and duty != 'statements_signing' else ''} — termin {domain.day(due, 'pl')}"
 
 
-def body_of(case: CaseCreated, office: str) -> str:
-    return (f"Zgodnie z umową prosimy o przekazanie do biura: {case.title.lower()}"
-            f"{' (' + domain.period_label(case.period, 'pl') + ')' if case.period else ''} "
-            f"do {domain.day(case.due, 'pl')}.\n\n"
+def body_of(title: str, period: str | None, due: date, office: str) -> str:
+    return (f"Zgodnie z umową prosimy o przekazanie do biura: {title.lower()}"
+            f"{' (' + domain.period_label(period, 'pl') + ')' if period else ''} do {domain.day(due, 'pl')}.\n\n"
             "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku — przestaniemy wtedy "
             f"przypominać.\n\n{office}")
+
+
+def first_reminder(ctx: ServiceContext, due: date) -> datetime:
+    """When a client task's notice goes out: N days before its due date at the reminder hour, or now if later."""
+    now = ctx.clock.now()
+    first_day = due - timedelta(days=ctx.settings.client_duty_remind_days_before)
+    return max(now, datetime.combine(first_day, ctx.settings.reminder_time, tzinfo=WARSAW).astimezone(now.tzinfo))
 
 
 async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseCreated) -> str | None:
@@ -66,14 +71,15 @@ async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseC
         return None
     client = await client_view(session, client_id, case.client_name)
     now = ctx.clock.now()
-    first_day = case.due - timedelta(days=ctx.settings.client_duty_remind_days_before)
-    at = max(now, datetime.combine(first_day, ctx.settings.reminder_time, tzinfo=WARSAW).astimezone(now.tzinfo))
+    at = first_reminder(ctx, case.due)
     notice_id = str(uuid.uuid4())
     await session.execute(notices.insert().values(
         id=notice_id, kind=KIND, client_id=client_id, client_name=client.name, contract_id=case.contract_id,
-        period=case.period, status="scheduled", draft_key=None, template=TEMPLATE, subject=subject_of(case),
-        body=body_of(case, ctx.settings.office_name), requires_confirmation=True, due=case.due, send_after=at,
-        accountant=member(case.assignee), created_by=None, case_id=case.case_id,
+        period=case.period, status="scheduled", draft_key=None, template=TEMPLATE,
+        subject=subject_of(case.duty, case.title, case.period, case.due),
+        body=body_of(case.title, case.period, case.due, ctx.settings.office_name), requires_confirmation=True,
+        due=case.due, send_after=at,
+        accountant=member(case.assignee), created_by=None, case_id=case.case_id, rule_id=case.rule_id,
         created_at=now, updated_at=now))
     await add_event(session, notice_id, now, "created", f"client task {case.case_id}, first reminder {at.isoformat()}")
     wake_jobs(ctx, session)
@@ -90,4 +96,27 @@ async def on_client_task_done(ctx: ServiceContext, session: AsyncSession, event:
     await session.execute(update(notices).where(notices.c.id == row.id).values(
         status="withdrawn", withdrawn_at=now, withdrawn_reason="biuro otrzymało dokumenty", updated_at=now))
     await add_event(session, row.id, now, "withdrawn", f"client task done by {event.completed_by.login}")
+    return True
+
+
+async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: CaseReplanned) -> bool:
+    """A client task re-planned (an annex moved the day): its notice follows — the new due date in its subject and
+    text, and, not sent yet, its first reminder N days before the new date. Other cases change nothing here."""
+    row = (await session.execute(select(notices).where(
+        notices.c.kind == KIND, notices.c.contract_id == replanned.contract_id, notices.c.rule_id == replanned.rule_id,
+        notices.c.period == replanned.period, notices.c.status.in_(("scheduled", "issued", "expired"))))).first()
+    if row is None or row.due == replanned.due:
+        return False
+    now = ctx.clock.now()
+    duty = next((d for d, what in WHAT.items() if (row.subject or "").startswith(what)), None)
+    values = {"due": replanned.due, "updated_at": now,
+              "subject": subject_of(duty, replanned.title_pl, replanned.period, replanned.due),
+              "body": body_of(replanned.title_pl, replanned.period, replanned.due, ctx.settings.office_name)}
+    if row.status == "scheduled":
+        values["send_after"] = first_reminder(ctx, replanned.due)
+    elif row.status == "expired" and replanned.due >= ctx.clock.today():
+        values["status"] = "issued"  # reminded again until the new date has passed and the cut-off after it
+    await session.execute(update(notices).where(notices.c.id == row.id).values(**values))
+    await add_event(session, row.id, now, "replanned", f"due {row.due} → {replanned.due} ({replanned.reason})")
+    wake_jobs(ctx, session)
     return True

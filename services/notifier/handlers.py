@@ -20,6 +20,7 @@ from services.common.messages import (
     CaseOverdueSummary,
     CaseRef,
     CaseReopened,
+    CaseReplanned,
     ClientChanged,
     ContractSnapshot,
     Envelope,
@@ -102,6 +103,11 @@ async def on_case_completed(ctx: ServiceContext, session: AsyncSession, envelope
         return
     notice_id = await notices.add_completion(ctx, session, completed)
     log.info("notice.liabilities_added", case_id=completed.case_id, revision=completed.revision, notice_id=notice_id)
+
+
+async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """case.replanned: a client task's reminders follow its new due date (duties.py)."""
+    await duties.on_replanned(ctx, session, CaseReplanned.model_validate(envelope.payload))
 
 
 async def on_case_reopened(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:

@@ -157,7 +157,9 @@ notices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # notifier_0003_duty: kind duty reminds the client of one client task (a case of party client), one per case.
+    # Its rule (with contract and period, the task's natural key): a re-planned task moves its reminders.
     Column("case_id", String(36), nullable=True),
+    Column("rule_id", String(100), nullable=True),
     Index("ix_notices_case_id", "case_id", unique=True),
 )
 

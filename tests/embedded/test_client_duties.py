@@ -266,3 +266,32 @@ async def test_the_contract_form_and_the_annex_form_set_the_clients_duties(offic
     async with office.api() as api:
         contract = (await api.get(f"/api/v1/contracts/{contract_id}")).json()
         assert (contract["client_duties"]["documents_day"], contract["client_duties"]["bank_statements_day"]) == (12, 5)
+
+
+async def test_an_annex_moving_the_day_moves_a_created_client_tasks_reminders(office: Office) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "D/4", "526104057")
+    await at(office, datetime(2026, 10, 27, 7, 0, tzinfo=UTC))
+    task = await client_task(office, contract_id, "2026-10")
+    async with office.api() as api:
+        annex = await api.post(f"/api/v1/contracts/{contract_id}/annexes",
+                               json={"effective_from": "2026-10-01", "client_duties": {"documents_day": 12}})
+        assert annex.status_code == 201, annex.text
+
+        async def moved() -> dict[str, Any] | None:
+            case = (await api.get(f"/api/v1/cases/{task['id']}")).json()
+            return case if case["due"] == "2026-11-12" else None
+
+        await wait_for(moved, what="October's client task re-planned to Thu 12.11")
+
+    async def notice_moved() -> dict[str, Any] | None:
+        async with notifier(office) as api:
+            items = (await api.get("/notices", params={"contract_id": contract_id})).json()["items"]
+        return next((n for n in items if n["due"] == "2026-11-12"), None)
+
+    await wait_for(notice_moved, what="the reminder to follow the task")
+    await at(office, datetime(2026, 11, 6, 7, 30, tzinfo=UTC))
+    assert await mails_to_client(office) == []  # no longer three days before the 9th
+    await at(office, datetime(2026, 11, 9, 7, 30, tzinfo=UTC))
+    [first] = await wait_for(lambda: mails_to_client(office), what="the reminder three days before the 12th")
+    assert "termin 12.11.2026" in first["subject"]
