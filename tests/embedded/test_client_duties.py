@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from services.cases.models import case_alerts
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.notifier import jobs
 from services.scheduler import handlers
@@ -295,3 +297,23 @@ async def test_an_annex_moving_the_day_moves_a_created_client_tasks_reminders(of
     await at(office, datetime(2026, 11, 9, 7, 30, tzinfo=UTC))
     [first] = await wait_for(lambda: mails_to_client(office), what="the reminder three days before the 12th")
     assert "termin 12.11.2026" in first["subject"]
+
+
+async def test_an_overdue_client_task_climbs_no_escalation_ladder(office: Office) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "D/5", "951217341")
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    task = await client_task(office, contract_id, "2026-10")
+    # Ten business days after its due date (Mon 9.11), the morning job runs.
+    office.clock.set(datetime(2026, 11, 23, 7, 30, tzinfo=UTC))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.runtimes["cases"].app),
+                                 base_url="http://cases",
+                                 headers={INTERNAL_TOKEN_HEADER: office.system.settings.internal_token}) as cases:
+        done = (await cases.post("/jobs/morning")).json()
+    assert done["escalated"] > 0  # the contract's own overdue cases did climb theirs
+    async with office.system.runtimes["cases"].ctx.db.reading() as session:
+        steps = (await session.execute(select(case_alerts.c.kind).where(case_alerts.c.case_id == task["id"]))).all()
+    assert [s.kind for s in steps] == ["overdue"]  # told overdue once, never escalated
+    async with office.api() as api:
+        shown = (await api.get(f"/api/v1/cases/{task['id']}")).json()
+    assert shown["deadline_state"] == "overdue"  # its accountant still sees (and is told) it is overdue
