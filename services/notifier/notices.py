@@ -360,6 +360,7 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
         "accountant_name": accountant.get("name", ""), "accountant_email": accountant.get("email", ""),
         "subject": notice.subject or "", "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
         "reminder_every_day": settings.reminder_days == "calendar",
+        "duty": notice.kind == "duty",  # a client task's reminder: its button says "Dokumenty wysłane"
     }
 
 
@@ -414,7 +415,7 @@ async def issue(ctx: ServiceContext, session: AsyncSession, notice: Any) -> int:
         await session.execute(update(notices).where(notices.c.id == notice.id).values(
             send_after=now + timedelta(minutes=15), updated_at=now))
         return 0
-    kind = "correction" if notice.replaces_id else ("notice" if notice.kind == "liability" else "manual")
+    kind = "correction" if notice.replaces_id else {"liability": "notice", "duty": "duty"}.get(notice.kind, "manual")
     rows = []
     for recipient, mail in zip(recipients, rendered, strict=True):
         recipient_id = (await session.execute(notice_recipients.insert().values(
@@ -545,7 +546,8 @@ async def confirm(ctx: ServiceContext, session: AsyncSession, view: LinkView, *,
     first = await session.execute(update(notices).where(
         notices.c.id == view.notice.id, notices.c.status.in_(OPEN_FOR_CONFIRMATION)
     ).values(status="confirmed", confirmed_at=now, confirmed_by=view.recipient.email, updated_at=now))
-    case_ids = sorted({i.case_id for i in view.items if i.case_id})
+    case_ids = sorted({i.case_id for i in view.items if i.case_id} | ({view.notice.case_id} if view.notice.case_id
+                                                                      else set()))
     if first.rowcount:  # type: ignore[attr-defined]
         await ctx.messaging.emit(session, NOTICE_CONFIRMED, NoticeConfirmed(
             notice_id=view.notice.id, client_id=view.notice.client_id, contract_id=view.notice.contract_id,

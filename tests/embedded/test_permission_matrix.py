@@ -24,6 +24,7 @@ from starlette.routing import Mount
 
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import ManualClock
+from services.common.messages import CASE_REQUESTED, CaseRequested, TeamMember
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.gateway import users
@@ -34,6 +35,7 @@ from tests.conftest import wait_for
 from tests.embedded.conftest import Office
 from tests.embedded.test_contracts_api import _csv, _import_rows, _seed
 from tests.embedded.web import browser, csrf_of, log_in
+from tests.notice_samples import envelope
 from tests.samples import contract, nip, regon, sole_trader
 
 README = Path(__file__).resolve().parents[2] / "services" / "gateway" / "README.md"
@@ -122,6 +124,27 @@ class World:
             if finished:
                 done = await api.post(f"/api/v1/cases/{case_id}/finish", json={})
                 assert done.status_code == 200, done.text
+        return case_id
+
+    async def fresh_client_task(self) -> str:
+        """A client task of the contract (anna's), open: as the scheduler asks for one (documents for a month)."""
+        n = self.next()
+        period = f"{2030 + n // 12}-{n % 12 + 1:02d}"
+        request = CaseRequested(
+            contract_id=str(self.contract_id), client_id=str(self.client_id), rule_id="client.documents",
+            code="CLIENT_DOCUMENTS", period=period, title_pl="Dokumenty za miesiąc od klienta",
+            title_en="The month's documents", due=date(2026, 11, 9), generate_on=date(2026, 10, 26), role="accountant",
+            assignee=TeamMember(login="anna", name="Anna"), rules_version="matrix", contract_version=1,
+            party="client", duty="documents")
+        await self.office.system.bus.publish(envelope(CASE_REQUESTED, request.model_dump(mode="json"), "scheduler"))
+
+        async def made() -> str | None:
+            async with self.office.api() as api:
+                items = (await api.get("/api/v1/cases", params={"contract_id": self.contract_id,
+                                                                 "party": "client"})).json()["items"]
+            return next((str(c["id"]) for c in items if c["period"] == period), None)
+
+        case_id: str = await wait_for(made, what=f"the client task for {period}")
         return case_id
 
     async def fresh_attachment(self) -> str:
@@ -271,6 +294,17 @@ async def _new_user(world: World, allowed: bool) -> Req:
 async def _revoke_token(world: World, allowed: bool) -> Req:
     token_id = await world.fresh_token("ewa")
     return Req(f"/api/v1/users/ewa/tokens/{token_id}")
+
+
+def client_task_received(*, page: bool = False) -> Builder:
+    """Documents received on a fresh client task (each allowed call closes its own)."""
+    async def build(world: World, allowed: bool) -> Req:
+        case_id = await world.fresh_client_task() if allowed else world.case_id
+        if page:
+            return Req(f"/cases/{case_id}/received", data={"received_on": "2026-11-27", "count": "3"})
+        return Req(f"/api/v1/cases/{case_id}/received", json={"received_on": "2026-11-27", "count": 3})
+
+    return build
 
 
 def case_action(action: str, *, finished: bool = False, page: bool = False, **body: Any) -> Builder:
@@ -593,6 +627,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/cases/{case_id}/finish"): Route("work_cases", 200, case_action("finish"), on_team=True),
     ("POST", "/api/v1/cases/{case_id}/not-applicable"): Route(
         "work_cases", 200, case_action("not-applicable", reason="nie dotyczy"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/received"): Route("work_cases", 200, client_task_received(), on_team=True),
     ("POST", "/api/v1/cases/{case_id}/reopen"): Route("manage_cases", 200, case_action("reopen", finished=True)),
     ("PUT", "/api/v1/cases/{case_id}/checklist/{index}"): Route(
         "work_cases", 200, posting("/api/v1/cases/{case}/checklist/0", done=True), on_team=True),
@@ -647,6 +682,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
     ("POST", "/cases/{case_id}/start"): Route("work_cases", 303, case_action("start", page=True), on_team=True),
     ("POST", "/cases/{case_id}/finish"): Route("work_cases", 303, case_action("finish", page=True), on_team=True),
+    ("POST", "/cases/{case_id}/received"): Route("work_cases", 303, client_task_received(page=True), on_team=True),
     ("POST", "/cases/{case_id}/not-applicable"): Route(
         "work_cases", 303, case_action("not-applicable", page=True, reason="nie dotyczy"), on_team=True),
     ("POST", "/cases/{case_id}/reopen"): Route("manage_cases", 303, case_action("reopen", finished=True, page=True)),

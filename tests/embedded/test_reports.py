@@ -228,7 +228,7 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
     assert anna_row[11] == "2026-W49: 3 dni (zastępstwo: ola)"
     lines = execution_csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Umowa,Klient,Miesiąc,Do wykonania")
-    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1" in lines
+    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1,0,0,0,0" in lines  # the last four: the client's tasks
 
 
 async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office) -> None:

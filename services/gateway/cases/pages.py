@@ -42,7 +42,11 @@ STATUS_PL = {"open": "otwarta", "in_progress": "w toku", "done": "zakończona", 
 TAB_PL = {"today": "Na dziś", "week": "Ten tydzień", "overdue": "Po terminie", "open": "Wszystkie otwarte"}
 EVENT_PL = {"created": "utworzona", "started": "rozpoczęta", "done": "zakończona", "not_applicable": "nie dotyczy",
             "reopened": "wznowiona", "ticked": "odhaczono", "unticked": "cofnięto odhaczenie",
-            "attached": "dodano plik", "withdrawn": "wycofana", "replanned": "zmiana planu"}
+            "attached": "dodano plik", "withdrawn": "wycofana", "replanned": "zmiana planu",
+            "received": "dokumenty otrzymane", "client_received": "dokumenty klienta otrzymane",
+            "client_confirmed": "klient potwierdził wysłanie"}
+# Whose duty a case is (cases' `party`): the client's tasks are listed apart from the office's own work.
+PARTY_PL = {"office": "Obowiązek biura", "client": "Zadanie klienta"}
 LIABILITY_PL = {"vat": "VAT", "pit": "zaliczka na PIT", "cit": "CIT", "zus": "składki ZUS", "ppk": "PPK",
                 "pfron": "PFRON"}
 KIND_PL = {"upo": "UPO", "statement": "oświadczenie", "other": "inny"}
@@ -68,7 +72,7 @@ templates.env.filters["local_time_pl"] = local_time_pl
 templates.env.filters["pln"] = pln
 templates.env.globals.update(STATUS_PL=STATUS_PL, TAB_PL=TAB_PL, EVENT_PL=EVENT_PL, LIABILITY_PL=LIABILITY_PL,
                              billing_fields=cases.billing_fields,
-                             KIND_PL=KIND_PL, SORT_PL=SORT_PL)
+                             KIND_PL=KIND_PL, SORT_PL=SORT_PL, PARTY_PL=PARTY_PL)
 VIEW = allow_page(Permission.view)
 WORK = allow_page(Permission.work_cases)
 
@@ -86,6 +90,7 @@ async def case_list(
     due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
     due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
     sort: Literal["due", "client", "status"] = "due",
+    party: Literal["", "office", "client"] = "",
     offset: Offset = 0,
     limit: int = Query(PAGE_SIZE, ge=1, le=500),
     caller: Caller = Depends(VIEW), svc: ServiceClients = Depends(service_clients),
@@ -94,11 +99,12 @@ async def case_list(
         tab = "open"  # the list opens on the open cases, not on years of finished ones
     result = await cases.list_cases(svc=svc, caller=caller, mine=mine, status=status or None, limit=limit,
                                     offset=offset, tab=tab or None, client=client, contract_id=contract_id,
-                                    code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort)
+                                    code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
+                                    party=party or None)
     filters = {"mine": "true" if mine else "", "tab": tab, "status": status, "client": client or "",
                "contract_id": contract_id or "", "code": code or "", "assignee": assignee or "",
                "due_from": due_from.isoformat() if due_from else "", "due_to": due_to.isoformat() if due_to else "",
-               "sort": sort}
+               "sort": sort, "party": party}
     return render(request, "cases/list.html", caller.user, cases=result["items"], total=result["total"],
                   counts=result.get("counts", {}), filters=filters, mine=mine, tab=tab, status=status,
                   offset=offset, limit=limit)
@@ -172,6 +178,19 @@ async def case_finish(request: Request, case_id: CaseIdPath, caller: Caller = De
     counts = {k: text_of(form, k) for k in ("documents", "employees")}
     return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": amounts},
                          values={**{f"amount_{k}": v for k, v in amounts.items()}, **counts}, counts=counts)
+
+
+@router.post("/cases/{case_id}/received", dependencies=[Depends(check_csrf)])
+async def case_received(request: Request, case_id: CaseIdPath, caller: Caller = Depends(WORK),
+                        ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> Response:
+    """"Dokumenty otrzymane": on the client task, or from the office case that depends on it."""
+    form = await request.form()
+    values = {k: text_of(form, k) for k in ("received_on", "count")}
+    body: dict[str, Any] = {"received_on": values["received_on"] or None}
+    if values["count"]:
+        body["count"] = int(values["count"]) if values["count"].isdigit() else values["count"]
+    return await _change(request, caller, ctx, svc, str(case_id), "received", body, values=values)
 
 
 @router.post("/cases/{case_id}/not-applicable", dependencies=[Depends(check_csrf)])

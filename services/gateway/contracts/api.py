@@ -67,6 +67,8 @@ CONTRACT_EXAMPLE = {
     "services": ["bookkeeping", "vat", {"name": "payroll", "parameters": {"headcount_limit": 10}}],
     "fee": {"monthly_net": "800.00", "vat_rate": "23", "per_employee": "40.00"},
     "team": {"accountant": "anna", "payroll": "piotr", "manager": "maria"},
+    # The client's duties (optional): documents for the month by the 8th, payroll data by the 5th of the next month.
+    "client_duties": {"documents_day": 8, "payroll_data_day": 5},
 }
 CSV_BODY = {
     "requestBody": {
@@ -184,8 +186,11 @@ async def add_annex(
         "new accountant and payroll": {"value": {
             "effective_from": "2027-03-01", "services": ["bookkeeping", "vat", "payroll"],
             "team": {"accountant": "ola", "payroll": "piotr", "manager": "maria"}}},
-    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on; "
-       "what is left out stays as in the newest version."),
+        "documents by the 10th from December": {"value": {"effective_from": "2026-12-01",
+                                                           "client_duties": {"documents_day": 10}}},
+    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on, "
+       "tax_profile, client_duties (merged over the current duties; null ends one); what is left out stays as in "
+       "the newest version."),
     idempotency_key: IdempotencyKey = None,
     caller: Caller = Depends(allow(Permission.change_contracts)),
     ctx: ServiceContext = Depends(get_context),

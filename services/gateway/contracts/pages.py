@@ -56,12 +56,18 @@ TEAM_PL = TeamRole.labels("pl")
 # The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
 PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
                       and info.field in TaxTerms.model_fields and info.field != "in_krs")
+# The client's duties a contract may set (services/common/terms.py, ClientDuties): days of the next month.
+DUTY_DAYS_PL = {"documents_day": "Dokumenty za miesiąc do dnia", "payroll_data_day": "Dane kadrowo-płacowe do dnia",
+                "bank_statements_day": "Wyciągi bankowe do dnia"}
+
+
 templates.env.globals.update(
     LEGAL_FORM_PL=LegalForm.labels("pl"), BOOKS_PL=Books.labels("pl"), INCOME_TAX_PL=IncomeTax.labels("pl"),
     ADVANCES_PL=IncomeTaxAdvances.labels("pl"), VAT_PL=VatPeriod.labels("pl"), SERVICE_PL=Service.labels("pl"),
     TEAM_PL=TEAM_PL, TERM_PL=term_labels("pl"), PROFILE_FLAGS=PROFILE_FLAGS,
     CONTRACT_STATUS_PL={"active": "obowiązuje", "terminated": "rozwiązana"},
     VERSION_KIND_PL={"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"},
+    DUTY_DAYS_PL=DUTY_DAYS_PL,
     PLAN_STATUS_PL={"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"},
 )
 PAGE = 25
@@ -120,6 +126,14 @@ def _team(form: FormData) -> dict[str, str | None]:
     return {role: text_of(form, role) or None for role in TEAM_PL}
 
 
+def _duties(form: FormData) -> dict[str, Any]:
+    """The client's duties as the form gives them: a day (or nothing) each, and the signing of the statements."""
+    duties: dict[str, Any] = {name: number(text_of(form, name)) if text_of(form, name) else None
+                              for name in DUTY_DAYS_PL}
+    duties["statements_signing"] = form.get("statements_signing") == "on"
+    return duties
+
+
 def contract_body(form: FormData) -> dict[str, Any]:
     fee: dict[str, Any] = {"monthly_net": form_amount(text_of(form, "monthly_net")),
                            "vat_rate": text_of(form, "vat_rate") or "23"}
@@ -137,6 +151,7 @@ def contract_body(form: FormData) -> dict[str, Any]:
         "services": _services(form),
         "fee": fee,
         "team": _team(form),
+        "client_duties": {k: v for k, v in _duties(form).items() if v not in (None, False)},
     }
 
 
@@ -159,6 +174,11 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         body["tax_profile"] = {"vat": text_of(form, "vat")}
     if text_of(form, "end"):
         body["end"] = form_date(text_of(form, "end"))
+    duties = _duties(form)
+    held = current.get("client_duties") or {}
+    changed = {k: v for k, v in duties.items() if (held.get(k) or None) != (v or None)}
+    if changed:
+        body["client_duties"] = {k: (v or None) for k, v in changed.items()}
     return body
 
 
@@ -444,6 +464,9 @@ async def _contract_page(request: Request, caller: Caller, ctx: ServiceContext, 
         obligations, plan_error = [], problem.detail or problem.title
     defaults: dict[str, Any] = {"annex_values": {}, "annex_errors": {}, "termination_values": {},
                                 "termination_errors": {}}
+    # The client's duties set (a day, or the signing), for the page and as the annex form's starting values.
+    duties = {k: v for k, v in (contract.get("client_duties") or {}).items() if v not in (None, False)}
+    contract = {**contract, "client_duties": duties}
     return render(request, "contracts/contract.html", caller.user, contract=contract, client=client,
                   obligations=obligations, plan_error=plan_error, horizon=horizon, staff=await contracts.staff(ctx),
                   status_code=status_code, **{**defaults, **context})

@@ -91,10 +91,12 @@ def _overdue(fee: dict[str, Any]) -> Cell:
 
 def execution_tables(report: dict[str, Any]) -> list[Table]:
     head = ["Umowa", "Klient", "Miesiąc", "Do wykonania", "W terminie", "Po terminie", "Przeterminowane",
-            "Nie dotyczy", "Otwarte w terminie"]
+            "Nie dotyczy", "Otwarte w terminie", "Klient: zadania", "Klient: w terminie", "Klient: po terminie",
+            "Klient: zaległe"]
     return [Table("Wykonanie umów", head, [
         [r["number"], r["client_name"], r["month"], r["due"], r["done_on_time"], r["done_late"], r["overdue"],
-         r["not_applicable"], r["open"]] for r in report["items"]])]
+         r["not_applicable"], r["open"], r.get("client_due", 0), r.get("client_on_time", 0), r.get("client_late", 0),
+         r.get("client_overdue", 0)] for r in report["items"]])]
 
 
 def overdue_tables(report: dict[str, Any]) -> list[Table]:

@@ -82,7 +82,8 @@ async def execution_page(request: Request, from_: Annotated[str, Query(alias="fr
         return await answer(ctx, caller, "execution", report, format=format, sheet=sheet,
                             stem=f"wykonanie-umow-{report['months'][0]}-{report['months'][-1]}")
     totals = {key: sum(r[key] for r in report["items"])
-              for key in ("due", "done_on_time", "done_late", "overdue", "not_applicable", "open")}
+              for key in ("due", "done_on_time", "done_late", "overdue", "not_applicable", "open", "client_due",
+                          "client_on_time", "client_late", "client_overdue")}
     return render(request, "reports/execution.html", caller.user, report=report, totals=totals,
                   query=urlencode({"from": report["months"][0], "to": report["months"][-1]}))
 

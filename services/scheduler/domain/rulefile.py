@@ -22,13 +22,16 @@ from services.scheduler.domain.conditions import COMPARISONS, parse_condition
 from services.scheduler.domain.rules import (
     ATTACHMENT_KINDS,
     CATEGORIES,
+    DAY_DUTIES,
     DUE_ANCHORS,
+    DUTIES,
     END_ANCHORS,
     MAX_DOCUMENT_DEPTH,
     MAX_FILES,
     MAX_RULES,
     NOTICE_KINDS,
     OBLIGATION_CODES,
+    PARTIES,
     PERIOD_ANCHORS,
     PERIOD_LABEL_PATTERNS,
     POWER_KINDS,
@@ -136,6 +139,9 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "notice": {"type": "array", "items": {"enum": list(NOTICE_KINDS)}, "uniqueItems": True},
                 "valid_from": _DATE,
                 "valid_to": _DATE,
+                "party": {"enum": list(PARTIES)},
+                "duty": {"enum": list(DUTIES)},
+                "depends_on": {"type": "array", "items": {"enum": list(DUTIES)}, "minItems": 1, "uniqueItems": True},
             },
         },
         "condition": {
@@ -165,7 +171,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "months_after": {"type": "integer", "minimum": 0, "maximum": 24},
                 # An integer 1..31 or the word "last" (minimum/maximum only apply to numbers).
-                "day": {"type": ["integer", "string"], "minimum": 1, "maximum": 31, "pattern": "^last$"},
+                "day": {"type": ["integer", "string"], "minimum": 1, "maximum": 31, "pattern": "^(last|contract)$"},
                 "business_day": {"type": "integer", "minimum": 1, "maximum": 23},
                 "add_days": {"type": "integer", "minimum": -366, "maximum": 366},
                 "from": {"enum": list(DUE_ANCHORS)},
@@ -329,7 +335,8 @@ def _build_due(raw: Mapping[str, Any], period: PeriodKind, problem: Any) -> Due:
     day = raw.get("day")
     return Due(
         months_after=raw["months_after"],
-        day=None if day == "last" else day,
+        day=None if day in ("last", "contract") else day,
+        contract_day=day == "contract",
         business_day=raw.get("business_day"),
         add_days=raw.get("add_days", 0),
         anchor=anchor,
@@ -357,6 +364,16 @@ def _build_rule(name: str, raw: Mapping[str, Any], problems: list[RuleProblem]) 
             problem(key, f"not a calendar date: {raw[key]!r}")
     if valid_from and valid_to and valid_to < valid_from:
         problem("valid_to", f"is before valid_from ({valid_to} < {valid_from})")
+    party, duty = raw.get("party", "office"), raw.get("duty")
+    if party == "client" and duty is None:
+        problem("duty", f"a client-party rule names the client's duty it stands for: one of {', '.join(DUTIES)}")
+    if party != "client" and duty is not None:
+        problem("duty", "only a client-party rule (party: client) stands for a client's duty")
+    if due.contract_day and duty not in DAY_DUTIES:
+        problem("due.day", f"day: contract takes the day a contract sets for the rule's duty: give duty, one of "
+                           f"{', '.join(DAY_DUTIES)}")
+    if party == "client" and raw.get("depends_on"):
+        problem("depends_on", "the office's duties depend on the client's, not the client's on each other")
     lead_raw = raw.get("lead", {"days": 0})
     lead = Lead(int(next(iter(lead_raw.values()))), business="business_days" in lead_raw)
     checklist = tuple(_checklist_entry(item, index, problem) for index, item in enumerate(raw.get("checklist", ())))
@@ -369,7 +386,8 @@ def _build_rule(name: str, raw: Mapping[str, Any], problems: list[RuleProblem]) 
         checklist=checklist,
         notice=tuple(raw.get("notice", ())), requires=tuple(raw.get("requires", ())),
         requires_power=tuple(raw.get("requires_power", ())),
-        valid_from=valid_from, valid_to=valid_to, source=name,
+        valid_from=valid_from, valid_to=valid_to, source=name, party=party, duty=duty,
+        depends_on=tuple(raw.get("depends_on", ())),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, Literal
 
 from services.common.calendar import Shift
-from services.common.terms import TeamRole, TermsDocument
+from services.common.terms import ClientDuty, TeamRole, TermsDocument
 from services.scheduler.domain.conditions import Condition, evaluate
 from services.scheduler.domain.facts import build_fact
 
@@ -21,8 +21,16 @@ OBLIGATION_CODES = frozenset(
         "RYCZALT_Q", "CIT_ADVANCE_M", "CIT_ADVANCE_Q", "PIT_WITHHELD", "ZUS_DRA", "PPK", "PFRON", "INTRASTAT",
         "PIT_4R", "PIT_8AR", "PIT_11", "PIT_36", "PIT_36L", "PIT_28", "CIT_8", "CIT_8E", "ZUS_HEALTH_ANNUAL",
         "FS_PREPARE", "FS_APPROVE", "FS_FILE_KRS", "ONBOARDING", "OFFBOARDING",
+        # The client's duties (`party: client`, rules/client.yaml).
+        "CLIENT_DOCUMENTS", "CLIENT_PAYROLL_DATA", "CLIENT_BANK_STATEMENTS", "CLIENT_FS_SIGNING",
     }
 )
+# Whose duty a rule is: the office's (the default) or the client's, tracked by the office (`party: client`).
+PARTIES = ("office", "client")
+# The client's duties a contract may set (services/common/terms.py, ClientDuties), as rules name them in `duty`
+# and `depends_on`; those with a day may take their due day from the contract (`due: {day: contract}`).
+DUTIES = tuple(d.value for d in ClientDuty)
+DAY_DUTIES = tuple(d.value for d in ClientDuty if d is not ClientDuty.statements_signing)
 ROLES = tuple(role.value for role in TeamRole)
 CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "offboarding",
               "other")
@@ -92,6 +100,7 @@ class Due:
     add_days: int = 0
     anchor: DueAnchor | None = None
     offset: bool = False
+    contract_day: bool = False  # `day: contract`: the day the contract sets for the rule's duty
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,9 @@ class Rule:
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = ""
+    party: str = "office"  # office | client (a duty of the client the office tracks)
+    duty: str | None = None  # the client's duty (ClientDuty) a client-party rule stands for
+    depends_on: tuple[str, ...] = ()  # client duties this (office) duty needs first, e.g. ("documents",)
 
 
 @dataclass(frozen=True)
