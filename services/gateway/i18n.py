@@ -13,6 +13,7 @@ otherwise Polish. How to add a text or a language: the gateway README, "Language
 from __future__ import annotations
 
 import gettext as _gettext
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
@@ -84,3 +85,40 @@ _ = gettext
 
 def N_(message: str) -> str:
     return message
+
+
+class Translated(Mapping[str, str]):
+    """{key: Polish text (marked N_)} whose values are read in the current request's language: a status's name,
+    the options of a select. Reads like the dict it wraps."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = dict(texts)
+
+    def __getitem__(self, key: str) -> str:
+        return gettext(self._texts[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+class Bilingual(Mapping[str, str]):
+    """{key: label} in the current language from labels that come in both languages already (the terms
+    vocabulary of services/common/terms.py has Polish and English labels: no catalog needed)."""
+
+    def __init__(self, polish: Mapping[str, str], english: Mapping[str, str]) -> None:
+        self._labels = {"pl": dict(polish), "en": {**polish, **english}}
+
+    def _current(self) -> dict[str, str]:
+        return self._labels["en" if current() == "en" else "pl"]
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels["pl"])
+
+    def __len__(self) -> int:
+        return len(self._labels["pl"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +29,7 @@ from services.gateway import format as fmt
 from services.gateway import i18n
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
-from services.gateway.i18n import N_
+from services.gateway.i18n import N_, Translated
 from services.gateway.messages_pl import translated
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
@@ -41,22 +40,6 @@ templates.env.add_extension("jinja2.ext.i18n")
 # Newstyle: `_("… %(n)s …", n=3)` escapes its values; a literal percent sign in a msgid is written %%.
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 i18n.load()
-
-
-class Translated(Mapping[str, str]):
-    """{key: Polish text} whose values are read in the current request's language (roles, labels of a select)."""
-
-    def __init__(self, texts: dict[str, str]) -> None:
-        self._texts = texts
-
-    def __getitem__(self, key: str) -> str:
-        return i18n.gettext(self._texts[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._texts)
-
-    def __len__(self) -> int:
-        return len(self._texts)
 
 
 ROLE_PL = Translated({"admin": N_("administrator"), "manager": N_("kierownik"), "accountant": N_("księgowa/y"),

@@ -4,8 +4,6 @@ Warsaw time) and the form of a one-off case."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -25,42 +23,53 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
+from services.gateway import format as fmt
 from services.gateway import users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts.service import staff
+from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
 
 router = APIRouter(include_in_schema=False)
 WARSAW = ZoneInfo("Europe/Warsaw")
-STATUS_PL = {"open": "otwarta", "in_progress": "w toku", "done": "zakończona", "not_applicable": "nie dotyczy",
-             "withdrawn": "wycofana"}
-TAB_PL = {"today": "Na dziś", "week": "Ten tydzień", "overdue": "Po terminie", "open": "Wszystkie otwarte"}
-EVENT_PL = {"created": "utworzona", "started": "rozpoczęta", "done": "zakończona", "not_applicable": "nie dotyczy",
-            "reopened": "wznowiona", "ticked": "odhaczono", "unticked": "cofnięto odhaczenie",
-            "attached": "dodano plik", "withdrawn": "wycofana", "replanned": "zmiana planu"}
-LIABILITY_PL = {"vat": "VAT", "pit": "zaliczka na PIT", "cit": "CIT", "zus": "składki ZUS", "ppk": "PPK",
-                "pfron": "PFRON"}
-KIND_PL = {"upo": "UPO", "statement": "oświadczenie", "other": "inny"}
-SORT_PL = {"due": "termin", "client": "klient", "status": "status"}
+STATUS_PL = Translated({
+    "open": N_("otwarta"), "in_progress": N_("w toku"), "done": N_("zakończona"), "not_applicable": N_("nie dotyczy"),
+    "withdrawn": N_("wycofana"),
+})
+TAB_PL = Translated({
+    "today": N_("Na dziś"), "week": N_("Ten tydzień"), "overdue": N_("Po terminie"), "open": N_("Wszystkie otwarte"),
+})
+EVENT_PL = Translated({
+    "created": N_("utworzona"), "started": N_("rozpoczęta"), "done": N_("zakończona"),
+    "not_applicable": N_("nie dotyczy"), "reopened": N_("wznowiona"), "ticked": N_("odhaczono"),
+    "unticked": N_("cofnięto odhaczenie"), "attached": N_("dodano plik"), "withdrawn": N_("wycofana"),
+    "replanned": N_("zmiana planu"),
+})
+LIABILITY_PL = Translated({
+    "vat": N_("VAT"), "pit": N_("zaliczka na PIT"), "cit": N_("CIT"), "zus": N_("składki ZUS"), "ppk": N_("PPK"),
+    "pfron": N_("PFRON"),
+})
+KIND_PL = Translated({
+    "upo": N_("UPO"), "statement": N_("oświadczenie"), "other": N_("inny"),
+})
+SORT_PL = Translated({
+    "due": N_("termin"), "client": N_("klient"), "status": N_("status"),
+})
 PAGE_SIZE = 50
 
 
 def local_time_pl(value: Any) -> str:
-    """A UTC timestamp as Warsaw local time, "dd.mm.rrrr hh:mm"."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+    """A UTC timestamp as Warsaw local time in the page's language (format.py)."""
+    return fmt.timestamp(value)
 
 
 def pln(value: Any) -> str:
-    """An amount ("1234.50") as Polish money: "1 234,50 zł"."""
-    whole, _, cents = f"{Decimal(str(value)):.2f}".partition(".")
-    return f"{int(whole):,}".replace(",", " ") + f",{cents} zł"
+    """An amount ("1234.50") as money in the page's language: "1 234,50 zł" / "PLN 1,234.50"."""
+    return fmt.money(value)
 
 
 templates.env.filters["local_time_pl"] = local_time_pl

@@ -34,6 +34,7 @@ from services.common.terms import (
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.i18n import N_, Bilingual, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import (
@@ -50,18 +51,26 @@ from services.gateway.web import (
 
 router = APIRouter(include_in_schema=False)
 
-# The vocabulary of shared/domain/terms.md in Polish, from services/common/terms.py; the keys are what the API takes.
-TEAM_PL = TeamRole.labels("pl")
+# The vocabulary of shared/domain/terms.md in the page's language (its Polish or English labels), from
+# services/common/terms.py; the keys are what the API takes.
+TEAM_PL = Bilingual(TeamRole.labels("pl"), TeamRole.labels("en"))
 # The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
 PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
                       and info.field in TaxTerms.model_fields and info.field != "in_krs")
 templates.env.globals.update(
-    LEGAL_FORM_PL=LegalForm.labels("pl"), BOOKS_PL=Books.labels("pl"), INCOME_TAX_PL=IncomeTax.labels("pl"),
-    ADVANCES_PL=IncomeTaxAdvances.labels("pl"), VAT_PL=VatPeriod.labels("pl"), SERVICE_PL=Service.labels("pl"),
-    TEAM_PL=TEAM_PL, TERM_PL=term_labels("pl"), PROFILE_FLAGS=PROFILE_FLAGS,
-    CONTRACT_STATUS_PL={"active": "obowiązuje", "terminated": "rozwiązana"},
-    VERSION_KIND_PL={"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"},
-    PLAN_STATUS_PL={"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"},
+    **{name: Bilingual(vocabulary.labels("pl"), vocabulary.labels("en")) for name, vocabulary in (
+        ("LEGAL_FORM_PL", LegalForm), ("BOOKS_PL", Books), ("INCOME_TAX_PL", IncomeTax),
+        ("ADVANCES_PL", IncomeTaxAdvances), ("VAT_PL", VatPeriod), ("SERVICE_PL", Service))},
+    TEAM_PL=TEAM_PL, TERM_PL=Bilingual(term_labels("pl"), term_labels("en")), PROFILE_FLAGS=PROFILE_FLAGS,
+    CONTRACT_STATUS_PL=Translated({
+        "active": N_("obowiązuje"), "terminated": N_("rozwiązana"),
+    }),
+    VERSION_KIND_PL=Translated({
+        "signed": N_("umowa"), "annex": N_("aneks"), "termination": N_("rozwiązanie"),
+    }),
+    PLAN_STATUS_PL=Translated({
+        "planned": N_("zaplanowany"), "requested": N_("sprawa utworzona"), "withdrawn": N_("wycofany"),
+    }),
 )
 PAGE = 25
 VIEW = allow_page(Permission.view)

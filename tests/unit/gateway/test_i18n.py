@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -14,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from services.gateway import format as fmt
 from services.gateway import i18n
-from services.gateway.web import dates_pl, form_date, message_pl
+from services.gateway.web import dates_pl, form_date, message_pl, templates
 
 ROOT = Path(__file__).resolve().parents[3]
 GATEWAY = ROOT / "services" / "gateway"
@@ -22,20 +24,81 @@ METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 
-def _extracted() -> dict[str, str]:
+def _extracted() -> dict[Any, str]:
     """{msgid: where} of every marked text, as `pybabel extract -F services/gateway/babel.cfg` finds them."""
-    found: dict[str, str] = {}
+    found: dict[Any, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(GATEWAY), METHODS, options_map=OPTIONS):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.setdefault(msgid, f"services/gateway/{filename}:{lineno}")
+        if message:
+            found.setdefault(message, f"services/gateway/{filename}:{lineno}")
     return found
 
 
-def _catalog() -> dict[str, str]:
+def _catalog() -> dict[Any, Any]:
+    """{msgid: English}; a plural's msgid and English are tuples (singular, plural)."""
     with i18n.catalog_path("en").open("rb") as po:
         return {m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
+
+
+def _translated(english: Any) -> bool:
+    return all(english) if isinstance(english, tuple) else bool(english)
+
+
+class _Text(HTMLParser):
+    """The words a template shows outside what is marked for translation: text and the shown attributes (an
+    element in English for the Polish page, `lang="en"`, is not Polish text)."""
+
+    SHOWN = ("title", "placeholder", "aria-label", "alt")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.words: list[str] = []
+        self.english: list[str] = []  # the open elements with lang="en", by tag
+
+    def _check(self, text: str) -> None:
+        shown = _ADDRESS.sub(" ", text.replace(_JINJA_MARK, " "))  # a link built in text (/cases?tab=…) is no word
+        if not self.english and _LETTER.search(shown):
+            self.words.append(" ".join(text.replace(_JINJA_MARK, "…").split()))
+
+    def handle_data(self, data: str) -> None:
+        self._check(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.english and self.english[-1] == tag:
+            self.english.pop()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if ("lang", "en") in attrs:
+            self.english.append(tag)
+        for name, value in attrs:
+            if name in self.SHOWN and value:
+                self._check(value)
+
+
+_LETTER = re.compile(r"[A-Za-ząćęłńóśźżĄĆĘŁŃÓŚŹŻ]")
+_JINJA_MARK = "\u2063"
+_ADDRESS = re.compile(r"/[\w/?=&;.-]*")
+
+
+def _unmarked_words(source: str) -> list[str]:
+    """Template text shown as it is: the data outside {% trans %} blocks, Jinja tags replaced by a mark."""
+    parts, inside_trans, tag = [], False, []
+    for _lineno, kind, value in templates.env.lex(source):
+        if kind in ("block_begin", "variable_begin", "comment_begin"):
+            tag = []
+        elif kind == "name" and not tag:
+            tag.append(value)
+            inside_trans = True if value == "trans" else False if value == "endtrans" else inside_trans
+        elif kind in ("block_end", "variable_end", "comment_end"):
+            parts.append(_JINJA_MARK)
+        elif kind == "data" and not inside_trans:
+            parts.append(value)
+        if kind not in ("block_begin", "variable_begin", "comment_begin", "name", "whitespace"):
+            tag.append(kind)
+    parser = _Text()
+    parser.feed("".join(parts))
+    parser.close()
+    return parser.words
 
 
 def _fields(text: str) -> set[str]:
@@ -45,14 +108,29 @@ def _fields(text: str) -> set[str]:
 def test_every_marked_text_has_its_english_translation() -> None:
     extracted, catalog = _extracted(), _catalog()
     assert len(extracted) > 100
-    missing = [f"{where}: {msgid!r}" for msgid, where in extracted.items() if not catalog.get(msgid)]
+    missing = [f"{where}: {msgid!r}" for msgid, where in extracted.items() if not _translated(catalog.get(msgid))]
     assert not missing, ("texts without English in locale/en/LC_MESSAGES/messages.po (run pybabel extract and "
                          "update, see the gateway README):\n" + "\n".join(missing))
 
 
+def test_no_template_shows_text_that_is_not_marked_for_translation() -> None:
+    """A new page's texts cannot silently stay Polish: every word a template shows is in `_()` or `{% trans %}`
+    (texts passed to macros as string literals are not seen here: mark them `_("…")` too)."""
+    unmarked = {}
+    for path in sorted((GATEWAY / "templates").rglob("*.html")):
+        words = _unmarked_words(path.read_text())
+        if words:
+            unmarked[str(path.relative_to(ROOT))] = words
+    assert not unmarked, "\n".join(f"{path}: {words}" for path, words in unmarked.items())
+
+
 def test_translations_keep_the_fields_of_their_text() -> None:
-    catalog = _catalog()
-    wrong = [f"{msgid!r} → {english!r}" for msgid, english in catalog.items() if _fields(msgid) != _fields(english)]
+    wrong = []
+    for msgid, english in _catalog().items():
+        for source, translated in zip(*((msgid, english) if isinstance(msgid, tuple) else ((msgid,), (english,))),
+                                      strict=True):
+            if _fields(source) != _fields(translated):
+                wrong.append(f"{source!r} → {translated!r}")
     assert not wrong, "\n".join(wrong)
 
 
