@@ -52,7 +52,7 @@ def percent(share: Any, *, language: str | None = None) -> str:
     value = (Decimal(str(share)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     if (language or i18n.current()) == "en":
         return f"{value:f}%"
-    return f"{value:f}".replace(".", ",") + "\u00a0%"
+    return f"{value:f}".replace(".", ",") + " %"
 
 
 def day(value: Any, *, language: str | None = None) -> str:

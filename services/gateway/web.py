@@ -114,8 +114,20 @@ for _names, _filter in ((("date", "date_pl"), fmt.day), (("dates", "dates_pl"), 
                         (("amount", "amount_pl"), fmt.amount), (("percent", "percent_pl"), fmt.percent)):
     for _name in _names:
         templates.env.filters[_name] = _filter
+def title_of(item: Any) -> str:
+    """A case's or duty's title in the page's language: the rule's English title (`title_en`) on an English page
+    when it has one, else the Polish (`title`, or `title_pl` in a plan)."""
+    def get(name: str) -> Any:
+        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+    if i18n.current() == "en" and get("title_en"):
+        return str(get("title_en"))
+    return str(get("title") or get("title_pl") or "")
+
+
 # `tr`: a text kept in Python (marked N_) said in the page's language, escaped like any value.
-templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.gettext, date_hint=fmt.date_hint, LANGUAGES=i18n.LANGUAGES)
+templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.gettext, title_of=title_of, date_hint=fmt.date_hint,
+                             LANGUAGES=i18n.LANGUAGES)
 
 
 class CsrfRejected(Exception):

@@ -177,7 +177,9 @@ async def case_finish(request: Request, case_id: CaseIdPath, caller: Caller = De
     amounts = {str(key)[len("amount_"):]: value for key, value in form.items()
                if str(key).startswith("amount_") and isinstance(value, str)}
     counts = {k: text_of(form, k) for k in ("documents", "employees")}
-    return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": amounts},
+    # Read the page's language's way ("1,200.00" in English) before the cases service reads it the Polish way.
+    read = {kind: fmt.form_amount(value) if value.strip() else value for kind, value in amounts.items()}
+    return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": read},
                          values={**{f"amount_{k}": v for k, v in amounts.items()}, **counts}, counts=counts)
 
 

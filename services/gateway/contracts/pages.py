@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
-from services.common.money import form_amount, parse_amount
+from services.common.money import parse_amount
 from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
@@ -34,6 +34,7 @@ from services.common.terms import (
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.format import form_amount
 from services.gateway.i18n import N_, Bilingual, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page

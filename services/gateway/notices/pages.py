@@ -12,12 +12,12 @@ from starlette.datastructures import FormData
 
 from services.common.accounts import format_nrb
 from services.common.errors import Problem
-from services.common.money import form_amount
 from services.common.params import MAX_ID, Offset
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.format import form_amount
 from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page

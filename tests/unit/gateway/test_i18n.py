@@ -143,7 +143,7 @@ def test_english_catalog_is_read_and_polish_needs_none() -> None:
 
 
 @pytest.mark.parametrize(("language", "money", "amount", "percent", "day", "moment"), [
-    ("pl", "1\u00a0273,05\u00a0zł", "1\u00a0273,05", "66,7\u00a0%", "29.11.2026", "29.11.2026 15:05"),
+    ("pl", "1\u00a0273,05\u00a0zł", "1\u00a0273,05", "66,7 %", "29.11.2026", "29.11.2026 15:05"),
     ("en", "PLN\u00a01,273.05", "1,273.05", "66.7%", "29/11/2026", "29/11/2026 15:05"),
 ])
 def test_formats_per_language(language: str, money: str, amount: str, percent: str, day: str,
