@@ -209,7 +209,7 @@ def message_pl(message: str) -> str:
     for prefix, polish in _MESSAGES_PL:
         if message.startswith(prefix) and (prefix != _MESSAGES_PL[5][0] or message == prefix):
             return i18n.gettext(polish)
-    return message
+    return i18n.gettext(message)  # a Polish message of the gateway's own (marked N_), else as it is
 
 
 def form_errors(problem: Problem, field_of: Any = None) -> dict[str, list[str]]:
@@ -298,7 +298,8 @@ def install(app: FastAPI) -> None:
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageForbidden)
-        return render(request, "forbidden.html", exc.user, what=WHAT[exc.permission][1], status_code=403)
+        what = WHAT[exc.permission][0 if i18n.current() == "en" else 1]
+        return render(request, "forbidden.html", exc.user, what=what, status_code=403)
 
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(CsrfRejected, form_rejected)

@@ -24,7 +24,7 @@ from services.common.params import (
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
 from services.gateway import format as fmt
-from services.gateway import users
+from services.gateway import i18n, users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
@@ -118,8 +118,8 @@ async def _names(request: Request) -> dict[str, str]:
     async with ctx.db.reading() as session:
         staff = {u.login: u.name for u in await users.list_users(session=session)}
     # Changes the system makes itself, by who made them.
-    return {"scheduler": "Terminarz (plan obowiązków)", "absence": "Terminarz (zastępstwo)",
-            "annex": "Terminarz (aneks)", **staff}
+    return {"scheduler": i18n.gettext("Terminarz (plan obowiązków)"), "absence": i18n.gettext("Terminarz (zastępstwo)"),
+            "annex": i18n.gettext("Terminarz (aneks)"), **staff}
 
 
 async def case_page_response(request: Request, caller: Caller, svc: ServiceClients, case_id: str, *,
@@ -128,7 +128,7 @@ async def case_page_response(request: Request, caller: Caller, svc: ServiceClien
     """The case page (also after a refused form of another domain's, e.g. a reassignment: its `context`)."""
     case = await cases.find_case(svc=svc, caller=caller, case_id=case_id)
     if case is None:
-        return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Sprawa nie istnieje lub nie masz do niej dostępu."))
     # Managers get the form handing the case to someone else (assignment/pages.py).
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
@@ -256,7 +256,7 @@ async def _one_off_form(request: Request, caller: Caller, svc: ServiceClients, c
                         values: dict[str, Any], errors: dict[str, list[str]], status_code: int = 200) -> HTMLResponse:
     contract = await svc.find("contracts", f"/contracts/{contract_id}", scope=caller.scope)
     if contract is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy lub nie masz do niej dostępu."))
     team = {m["login"]: f"{m.get('name') or m['login']} ({role})"
             for role, m in (contract.get("team_members") or {}).items() if m}
     return render(request, "cases/new.html", caller.user, contract=contract, team=team, values=values,

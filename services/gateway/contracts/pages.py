@@ -31,6 +31,7 @@ from services.common.terms import (
     client_terms,
     term_labels,
 )
+from services.gateway import i18n
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
@@ -204,7 +205,7 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta lub nie masz do niego dostępu."))
     recipients: dict[str, Any] | None
     client_notices: dict[str, Any] | None
     try:
@@ -288,7 +289,7 @@ async def client_edit_form(request: Request, client_id: ClientIdPath, caller: Ca
                            svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
     return render(request, "contracts/client_edit.html", caller.user, client=client,
                   values=client_edit_values(client), errors={})
 
@@ -306,7 +307,7 @@ async def client_edit(request: Request, client_id: ClientIdPath, caller: Caller 
             raise
         client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
         if client is None:
-            return not_found(request, caller.user, "Nie ma takiego klienta.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
         values: dict[str, Any] = dict(form)
         values["recipient_rows"] = min(record_id(text_of(form, "recipient_rows")) or 0, 100)
         return render(request, "contracts/client_edit.html", caller.user, client=client, values=values,
@@ -340,7 +341,7 @@ async def contract_form(request: Request, client_id: Annotated[int | None, Query
                       total=found["total"], q=q)
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
     today = ctx.clock.today()
     first = (today.replace(day=1) + relativedelta(months=1)).isoformat()
     values = {"client_id": str(client_id), "signed_on": today.isoformat(), "start": first,
@@ -364,7 +365,7 @@ async def contract_create(request: Request, caller: Caller = Depends(CHANGE),
         client = (await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
                   if client_id is not None else None)
         if client is None:
-            return not_found(request, caller.user, "Nie ma takiego klienta.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
         return render(request, "contracts/contract_form.html", caller.user, client=client, values=dict(form),
                       chosen=form.getlist("services"), errors=form_errors(problem, form_field),
                       staff=await contracts.staff(ctx), status_code=422)
@@ -375,7 +376,7 @@ async def _contract_page(request: Request, caller: Caller, ctx: ServiceContext, 
                          contract_id: int, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     contract = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
     if contract is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy lub nie masz do niej dostępu."))
     client = await contracts.get_client(svc=svc, caller=caller, client_id=contract["client_id"])
     horizon = (ctx.clock.today() + relativedelta(months=12)).isoformat()
     plan_error = None
@@ -405,7 +406,7 @@ async def contract_annex(request: Request, contract_id: ContractIdPath, caller: 
     form = await request.form()
     current = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
     if current is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy."))
     try:
         await contracts.add_annex(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
                                   body=annex_body(form, current))
@@ -430,7 +431,7 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
         if problem.status >= 500:
             raise
         if problem.status == 404:
-            return not_found(request, caller.user, "Nie ma takiej umowy.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy."))
         return await _contract_page(request, caller, ctx, svc, contract_id, status_code=422,
                                     termination_values=dict(form),
                                     termination_errors=form_errors(problem, form_field))
@@ -470,7 +471,8 @@ async def import_check(request: Request, caller: Caller = Depends(CHANGE), ctx: 
     except Problem as problem:
         where = problem.errors[0]["message"] if problem.errors else ""
         return render(request, page, caller.user, report=None, csv_text="", result=None, status_code=422,
-                      error=f"Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
+                      error=i18n.gettext("Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
+                      .format(where=where))
     report = await contracts.import_dry_run(ctx=ctx, svc=svc, caller=caller, text=text)
     return render(request, page, caller.user, report=report, csv_text=text, result=None, error=None)
 

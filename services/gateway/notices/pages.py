@@ -14,6 +14,7 @@ from services.common.accounts import format_nrb
 from services.common.errors import Problem
 from services.common.params import MAX_ID, Offset
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import i18n
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
@@ -80,9 +81,10 @@ def proof_event_pl(event: str) -> str:
     if event in PROOF_EVENT_PL:
         return PROOF_EVENT_PL[event]
     kind, _, outcome = event.rpartition("_")
-    what = {"notice": "zawiadomienie", "manual": "zawiadomienie", "reminder": "przypomnienie",
-            "correction": "korekta"}.get(kind, kind)
-    how = {"sent": "wysłane", "kept": "w skrzynce lokalnej", "refused": "odrzucone", "queued": "w kolejce"}
+    what = Translated({"notice": N_("zawiadomienie"), "manual": N_("zawiadomienie"),
+                       "reminder": N_("przypomnienie"), "correction": N_("korekta")}).get(kind, kind)
+    how = Translated({"sent": N_("wysłane"), "kept": N_("w skrzynce lokalnej"), "refused": N_("odrzucone"),
+                      "queued": N_("w kolejce")})
     return f"{what}: {how.get(outcome, outcome)}" if kind else event
 
 
@@ -220,7 +222,8 @@ async def _notice_page(request: Request, caller: Caller, svc: ServiceClients, no
                        status_code: int = 200, errors: dict[str, list[str]] | None = None) -> HTMLResponse:
     notice = await notices.find_notice(svc=svc, caller=caller, notice_id=str(notice_id))
     if notice is None:
-        return not_found(request, caller.user, "Nie ma takiego zawiadomienia lub nie masz do niego dostępu.")
+        return not_found(request, caller.user,
+                         i18n.gettext("Nie ma takiego zawiadomienia lub nie masz do niego dostępu."))
     return render(request, "notices/notice.html", caller.user, notice=notice, errors=errors or {},
                   status_code=status_code)
 
