@@ -82,6 +82,7 @@ async def test_a_manager_works_in_english(base_url: str, office: Office) -> None
             await expect(calendar.locator(".datepicker-title")).to_have_text(
                 f"{today:%B} {today.year}")  # an English month name
             await expect(calendar.locator("th").first).to_have_text("Mo")  # Monday first
+            await page.screenshot(path=str(ARTIFACTS / "english_datepicker.png"))
             await page.keyboard.press("ArrowDown")  # a week later, by keyboard
             await page.keyboard.press("Enter")
             await expect(calendar).to_be_hidden()

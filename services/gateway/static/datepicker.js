@@ -70,6 +70,27 @@
     return node;
   }
 
+  function icon() {  // a small calendar drawn in SVG (no emoji font needed), hidden from screen readers
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    [["rect", {x: "1.5", y: "2.5", width: "13", height: "12", rx: "1.5", fill: "none", stroke: "currentColor"}],
+     ["path", {d: "M1.5 6.5h13M5 1v3M11 1v3", stroke: "currentColor", fill: "none"}],
+     ["rect", {x: "4", y: "8.5", width: "2", height: "2", fill: "currentColor"}],
+     ["rect", {x: "7", y: "8.5", width: "2", height: "2", fill: "currentColor"}],
+     ["rect", {x: "10", y: "8.5", width: "2", height: "2", fill: "currentColor"}],
+     ["rect", {x: "4", y: "11.5", width: "2", height: "2", fill: "currentColor"}]].forEach(function (part) {
+      var node = document.createElementNS(ns, part[0]);
+      Object.keys(part[1]).forEach(function (k) { node.setAttribute(k, part[1][k]); });
+      svg.appendChild(node);
+    });
+    return svg;
+  }
+
   var counter = 0;
 
   function attach(input) {
@@ -80,7 +101,7 @@
     var toggle = el("button", {type: "button", "class": "datepicker-toggle", "aria-haspopup": "dialog",
                                "aria-expanded": "false", "aria-controls": id, "aria-label": T.open,
                                title: T.open});
-    toggle.appendChild(el("span", {"aria-hidden": "true"}, "📅"));
+    toggle.appendChild(icon());
     row.appendChild(toggle);
     var popup = el("div", {id: id, "class": "datepicker", role: "dialog", "aria-label": T.dialog, hidden: ""});
     row.appendChild(popup);
