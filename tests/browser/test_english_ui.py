@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_accessibility import WCAG_A_AA
 from tests.browser.test_roles_ui import _log_in
 from tests.conftest import wait_for
 from tests.embedded.conftest import Office
@@ -33,6 +34,7 @@ async def _a_contract_with_cases(office: Office) -> tuple[dict[str, Any], list[d
 
 
 async def test_a_manager_works_in_english(base_url: str, office: Office) -> None:
+    from axe_playwright_python.async_playwright import Axe
     from playwright.async_api import async_playwright, expect
 
     signed, cases = await _a_contract_with_cases(office)
@@ -83,6 +85,8 @@ async def test_a_manager_works_in_english(base_url: str, office: Office) -> None
                 f"{today:%B} {today.year}")  # an English month name
             await expect(calendar.locator("th").first).to_have_text("Mo")  # Monday first
             await page.screenshot(path=str(ARTIFACTS / "english_datepicker.png"))
+            open_picker = (await Axe().run(page, options=WCAG_A_AA)).response["violations"]
+            assert open_picker == [], [(v["id"], v["nodes"][0]["html"][:160]) for v in open_picker]
             await page.keyboard.press("ArrowDown")  # a week later, by keyboard
             await page.keyboard.press("Enter")
             await expect(calendar).to_be_hidden()
