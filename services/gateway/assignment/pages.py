@@ -19,7 +19,7 @@ from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
 from services.gateway.i18n import N_
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, record_id, render, text_of
+from services.gateway.web import check_csrf, form_date, form_errors, not_found, record_id, render, text_of
 
 router = APIRouter(include_in_schema=False)
 MANAGE = allow_page(Permission.manage_cases)
@@ -68,8 +68,8 @@ async def absence_create(request: Request, caller: Caller = Depends(MANAGE),
                          ctx: ServiceContext = Depends(get_context),
                          svc: ServiceClients = Depends(service_clients)) -> Response:
     form = await request.form()
-    body = {"login": text_of(form, "login"), "starts_on": text_of(form, "starts_on") or None,
-            "ends_on": text_of(form, "ends_on") or None, "substitute": text_of(form, "substitute") or None,
+    body = {"login": text_of(form, "login"), "starts_on": form_date(text_of(form, "starts_on")) or None,
+            "ends_on": form_date(text_of(form, "ends_on")) or None, "substitute": text_of(form, "substitute") or None,
             "note": text_of(form, "note")}
     try:
         absence = await assignment.create_absence(ctx=ctx, svc=svc, caller=caller, body=body)
@@ -88,7 +88,7 @@ async def absence_end(request: Request, absence_id: UUID = AbsenceIdPath, caller
     form = await request.form()
     try:
         absence = await assignment.end_absence(ctx=ctx, svc=svc, caller=caller, absence_id=str(absence_id),
-                                               ends_on=text_of(form, "ends_on") or None)
+                                               ends_on=form_date(text_of(form, "ends_on")) or None)
     except Problem as problem:
         if problem.status == 404:
             return not_found(request, caller.user, i18n.gettext("Nie ma takiej nieobecności."))

@@ -32,7 +32,7 @@ from services.gateway.contracts.service import staff
 from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
+from services.gateway.web import check_csrf, form_date, form_errors, not_found, render, templates, text_of
 
 router = APIRouter(include_in_schema=False)
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -278,7 +278,7 @@ async def one_off_create(request: Request, contract_id: ContractIdPath, caller: 
     checklist = [line.strip() for line in values["checklist"].splitlines() if line.strip()]
     try:
         case = await cases.create_one_off(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
-                                          title=values["title"], due=values["due"] or None,
+                                          title=values["title"], due=form_date(values["due"]) or None,
                                           assignee=values["assignee"] or None, checklist=checklist)
     except Problem as problem:
         if problem.status >= 500 or problem.status == 404:

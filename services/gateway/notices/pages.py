@@ -22,7 +22,7 @@ from services.gateway.format import form_amount
 from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
+from services.gateway.web import check_csrf, form_date, form_errors, not_found, render, templates, text_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -145,13 +145,13 @@ def manual_body(form: FormData) -> dict[str, Any]:
         "client_ids": [str(c) for c in form.getlist("client_ids")],
         "subject": text_of(form, "subject"), "text": text_of(form, "text"),
         "template": text_of(form, "template") or None,
-        "send_on": text_of(form, "send_on") or None,
+        "send_on": form_date(text_of(form, "send_on")) or None,
         "requires_confirmation": form.get("requires_confirmation") == "on",
         "liabilities": [],
     }
     if text_of(form, "amount"):
         body["liabilities"] = [{"kind": text_of(form, "kind") or "vat", "amount": form_amount(text_of(form, "amount")),
-                                "due": text_of(form, "due"), "period": text_of(form, "period")}]
+                                "due": form_date(text_of(form, "due")), "period": text_of(form, "period")}]
     return body
 
 
