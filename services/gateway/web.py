@@ -95,6 +95,14 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PL_DAY = re.compile(r"(\d{1,2})[.\-/ ](\d{1,2})[.\-/ ](\d{4})")
 
 
+def query_day(value: Any) -> Any:
+    """A date filter of a page's address as typed in its text input ("29.11.2026", "29/11/2026") or as ISO, for
+    a `LocalDate` query parameter to validate; empty is no date (`BeforeValidator(query_day)`)."""
+    if isinstance(value, str):
+        return form_date(value) if value.strip() else None
+    return value
+
+
 def form_date(text: str) -> str:
     """A date field as typed — "29.11.2026", "29-11-2026", "2026-11-29" — in ISO for the API; anything else as
     typed (the API names what is wrong, shown in Polish next to the field)."""

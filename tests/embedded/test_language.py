@@ -58,3 +58,15 @@ async def test_the_login_page_switch_sets_a_cookie_for_the_pages_before_login(of
         elsewhere = await visitor.get("/language/pl", params={"next": "https://example.com/"})
         assert elsewhere.headers["location"] == "/login"  # only back to a page of this site
         assert "Zaloguj się" in (await visitor.get("/login")).text
+
+
+async def test_date_filters_are_typed_day_first_in_the_pages_format(office: Office) -> None:
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        for day in ("25.11.2026", "25/11/2026", "2026-11-25"):
+            listed = await maria.get("/cases", params={"due_from": day, "due_to": ""})
+            assert listed.status_code == 200 and 'value="25.11.2026"' in listed.text, day
+            audit = await maria.get("/audit", params={"since": day})
+            assert audit.status_code == 200 and 'value="25.11.2026"' in audit.text, day
+        wrong = await maria.get("/cases", params={"due_from": "31.02.2026"})
+        assert wrong.status_code == 422  # no such day: the page says the filter is wrong

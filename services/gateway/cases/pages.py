@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BeforeValidator
 from starlette.datastructures import UploadFile
 
 from services.common.errors import Problem
@@ -32,7 +33,16 @@ from services.gateway.contracts.service import staff
 from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_date, form_errors, not_found, render, templates, text_of
+from services.gateway.web import (
+    check_csrf,
+    form_date,
+    form_errors,
+    not_found,
+    query_day,
+    render,
+    templates,
+    text_of,
+)
 
 router = APIRouter(include_in_schema=False)
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -91,8 +101,10 @@ async def case_list(
     contract_id: ContractIdFilter = None,
     code: NameFilter = None,
     assignee: LoginFilter = None,
-    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
-    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
+    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (DD.MM.YYYY or ISO)"),
+                        BeforeValidator(query_day)] = None,
+    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (DD.MM.YYYY or ISO)"),
+                      BeforeValidator(query_day)] = None,
     sort: Literal["due", "client", "status"] = "due",
     offset: Offset = 0,
     limit: int = Query(PAGE_SIZE, ge=1, le=500),

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from services.gateway import format as fmt
 from services.gateway import i18n
-from services.gateway.web import dates_pl, form_date, message_pl, templates
+from services.gateway.web import dates_pl, form_date, message_pl, query_day, templates
 
 ROOT = Path(__file__).resolve().parents[3]
 GATEWAY = ROOT / "services" / "gateway"
@@ -174,6 +174,9 @@ def test_amounts_are_read_the_languages_way(language: str, typed: str, amount: s
 
 def test_dates_are_read_day_first_in_either_language() -> None:
     assert form_date("29.11.2026") == form_date("29/11/2026") == form_date("2026-11-29") == "2026-11-29"
+    # A page's date filter in its address (the case list's "due from", the audit log's "since"): the same.
+    assert query_day("29/11/2026") == query_day("29.11.2026") == "2026-11-29"
+    assert query_day("") is None and query_day("  ") is None
 
 
 def test_domain_messages_follow_the_language() -> None:
