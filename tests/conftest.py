@@ -88,6 +88,30 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+async def wait_while_progressing(
+    condition: Callable[[], bool], progress: Callable[[], object], *, stall: float = 120.0, timeout: float = 900.0,
+    interval: float = 0.5, what: str = "",
+) -> None:
+    """Poll a condition that a long batch of work will make true; fail when the work stalls, not when it is slow.
+
+    `progress` returns a snapshot of the work done (counts); every change of it restarts the `stall` deadline, so a
+    loaded machine that is merely slow passes while a stuck pipeline still fails within `stall` seconds. `timeout`
+    bounds the whole wait.
+    """
+    started = time.monotonic()
+    seen = progress()
+    moved = started
+    while not condition():
+        now = time.monotonic()
+        snapshot = progress()
+        if snapshot != seen:
+            seen, moved = snapshot, now
+        if now - moved > stall or now - started > timeout:
+            why = f"no progress for {stall:.0f}s" if now - moved > stall else f"not done after {timeout:.0f}s"
+            raise AssertionError(f"{why} waiting for {what or condition}: progress stuck at {seen!r}")
+        await asyncio.sleep(interval)
+
+
 class CapturedMail:
     def __init__(self) -> None:
         self.messages: list[Any] = []

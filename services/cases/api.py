@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from services.cases import assignment_api, handlers, lifecycle, personal, reports
+from services.cases import assignment_api, duties, handlers, lifecycle, personal, reports
 from services.cases import attachments as files
 from services.cases.life_api import router as life_router
 from services.cases.views import CaseFilter, Sort, Tab, find_cases
@@ -50,6 +51,8 @@ async def list_cases(
     desc: bool = False,
     deadline_state: Literal["on_time", "due_soon", "overdue"] | None = Query(
         None, description="open cases in this state of the morning job (services/cases/watch.py)"),
+    party: Literal["office", "client"] | None = Query(
+        None, description="office: the office's own duties; client: the client's tasks the office tracks"),
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
     scope: Scope = Depends(request_scope),
@@ -60,7 +63,7 @@ async def list_cases(
     f = CaseFilter(mine_of=(scope.login or None) if mine else None, visible_to=visible_to, tab=tab, status=status,
                    contract_id=None if contract_id is None else str(contract_id),
                    client_id=None if client_id is None else str(client_id), client=client, code=code,
-                   assignee=assignee, due_from=due_from, due_to=due_to, deadline_state=deadline_state,
+                   assignee=assignee, due_from=due_from, due_to=due_to, deadline_state=deadline_state, party=party,
                    sort=sort, descending=desc, limit=limit,
                    offset=offset)
     async with ctx.db.reading() as session:
@@ -88,6 +91,8 @@ async def get_case(case_id: CaseIdPath, ctx: ServiceContext = Depends(get_contex
             raise NotFound("case", case_id)
         case["comments"] = await lifecycle.comments_of(session, str(case_id))
         case["attachments"] = await files.list_for(session, str(case_id))
+        # An office case that depends on a client duty: how its period's client task went (duties.py).
+        case["client_duties"] = await duties.duty_status(session, SimpleNamespace(**case), ctx.clock.today())
     return case
 
 

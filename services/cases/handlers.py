@@ -69,6 +69,9 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             requires=request.requires,
             client_id=request.client_id or None,
             late_on_creation=request.late_on_creation,
+            party=request.party,
+            duty=request.duty,
+            depends_on=request.depends_on,
             created_at=now,
             updated_at=now,
         )
@@ -90,6 +93,10 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
         assignee=assignee,
         commissioner=commissioner,
         late_on_creation=request.due < ctx.clock.today(),
+        party=request.party,
+        duty=request.duty,
+        client_id=request.client_id,
+        title_en=request.title_en,
     )
     await ctx.messaging.emit(session, CASE_CREATED, created.model_dump(mode="json"))
     await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once (case.created tells the assignee)

@@ -4,6 +4,7 @@ checklist ticks, comments, attachments and one-off cases. Each answers the case 
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
@@ -11,7 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from services.cases import attachments as files
-from services.cases import handlers, lifecycle
+from services.cases import duties, handlers, lifecycle
 from services.common.errors import NotFound
 from services.common.messages import ChecklistItem, TeamMember
 from services.common.params import CaseIdPath, ContractIdPath
@@ -40,6 +41,15 @@ class FinishCommand(Command):
     # Per liability kind of the case's notice, the amount in PLN as typed ("1 200,00", "1200.00", 0).
     liabilities: dict[Annotated[str, Field(max_length=20)], str | int | None] = Field(default_factory=dict,
                                                                                      max_length=20)
+
+
+class ReceivedCommand(Command):
+    """What a client task asked for arrived: the day (default today) and, for documents, how many (optional);
+    `duty` picks the client task when the case depends on several."""
+
+    received_on: date | None = None
+    count: int | None = Field(None, ge=0, le=duties.MAX_RECEIVED_COUNT)
+    duty: str | None = Field(None, max_length=30)
 
 
 class TickCommand(Command):
@@ -73,6 +83,7 @@ async def _answer(ctx: ServiceContext, case_id: str, scope: Scope) -> dict[str, 
             raise NotFound("case", case_id)
         case["comments"] = await lifecycle.comments_of(session, case_id)
         case["attachments"] = await files.list_for(session, case_id)
+        case["client_duties"] = await duties.duty_status(session, SimpleNamespace(**case), ctx.clock.today())
     return case
 
 
@@ -90,6 +101,17 @@ async def finish(case_id: CaseIdPath, command: FinishCommand, ctx: ServiceContex
     async with ctx.db.transaction() as session:
         await lifecycle.finish(ctx, session, case_id=str(case_id), scope=scope, who=_who(scope, command),
                                amounts=command.liabilities)
+    return await _answer(ctx, str(case_id), scope)
+
+
+@router.post("/cases/{case_id}/received")
+async def received(case_id: CaseIdPath, command: ReceivedCommand, ctx: ServiceContext = Depends(get_context),
+                   scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """"Dokumenty otrzymane": the client task (this case, or the one of this case's contract and period that it
+    depends on) is done, received on `received_on` with `count` documents; answers the case called."""
+    async with ctx.db.transaction() as session:
+        await duties.received(ctx, session, case_id=str(case_id), scope=scope, who=_who(scope, command),
+                              on=command.received_on, count=command.count, duty=command.duty)
     return await _answer(ctx, str(case_id), scope)
 
 

@@ -190,8 +190,10 @@ async def finish(ctx: ServiceContext, session: AsyncSession, *, case_id: str, sc
                           errors=[{"field": "attachments", "message": kind} for kind in lacking])
     liabilities = _liabilities(list(row.notice or []), amounts or {})
     revision = (row.completions or 0) + 1
+    # A client task finished as such: what was due arrived today, unless marked received with its day.
+    received = {"received_on": row.received_on or ctx.clock.today()} if row.party == "client" else {}
     await _set(session, ctx, row, status="done", completed_at=ctx.clock.now(), status_reason=None,
-               liabilities=liabilities if row.notice else None, completions=revision)
+               liabilities=liabilities if row.notice else None, completions=revision, **received)
     detail = f"{row.status} → done"
     if liabilities:
         detail += "; " + ", ".join(f"{item['kind'].upper()} {_pln(Decimal(item['amount']))}" for item in liabilities)
@@ -207,6 +209,13 @@ async def finish(ctx: ServiceContext, session: AsyncSession, *, case_id: str, sc
                                                    "form": FORM_OF_CODE.get(row.code or "", "")})
                          for item in liabilities],
         )
+        await ctx.messaging.emit(session, CASE_COMPLETED, completed.model_dump(mode="json"))
+    elif row.party == "client":
+        # A client task done: the notifier stops reminding the client (services/cases/duties.py).
+        completed = CaseCompleted(
+            case_id=case_id, contract_id=row.contract_id or "", client_id=row.client_id or "",
+            client_name=row.client_name, contract_number=row.contract_number, rule_id=row.rule_id, code=row.code,
+            period=row.period, title=row.title, revision=revision, completed_by=who.member, party="client")
         await ctx.messaging.emit(session, CASE_COMPLETED, completed.model_dump(mode="json"))
     return liabilities
 

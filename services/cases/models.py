@@ -74,6 +74,18 @@ cases = Table(
     Column("liabilities", JSON, nullable=True),
     Column("completions", Integer, nullable=False, default=0, server_default="0"),
     Column("created_by", String(100), nullable=True),
+    # cases_0004_party: whose duty the case is — office, or client (a client task the contract's accountant tracks:
+    # rules' `party: client`); the client's `duty` it stands for (documents, payroll_data, …); the client duties an
+    # office case needs first (`depends_on`, e.g. ["documents"]: its month's client task shows on it); for a client
+    # task, when the office received what was due (and how many documents), and the client's own confirmation
+    # through the reminder's link.
+    Column("party", String(10), nullable=False, default="office", server_default="office"),
+    Column("duty", String(30), nullable=True),
+    Column("depends_on", JSON, nullable=False, default=list, server_default="[]"),
+    Column("received_on", Date, nullable=True),
+    Column("received_count", Integer, nullable=True),
+    Column("client_confirmed_at", UTCDateTime, nullable=True),
+    Column("client_confirmed_by", String(320), nullable=True),
     # A generated case has a natural key: a replay, a restart or two schedulers never make a second one.
     UniqueConstraint("contract_id", "rule_id", "period", name="uq_cases_natural_key"),
     # "My cases": one person's cases in one status by due date, as assignee or commissioner (bench/my_cases.py
@@ -83,6 +95,7 @@ cases = Table(
     Index("ix_cases_assignee_status", "assignee_login", "status", "due"),
     Index("ix_cases_commissioner_status", "commissioner_login", "status"),
     Index("ix_cases_deadline_state", "deadline_state", "due"),
+    Index("ix_cases_party_contract_period", "party", "contract_id", "period"),
 )
 
 case_history = Table(

@@ -29,8 +29,14 @@ async def on_client_erased(ctx: ServiceContext, session: AsyncSession, envelope:
         return
     names = set((await session.execute(select(cases.c.client_name).distinct().where(
         cases.c.contract_id.in_(ids)))).scalars()) - {erased.placeholder, ""}
-    scrub = Scrub.of((name, erased.placeholder) for name in names)
+    # The addresses its people confirmed client tasks from (duties.py) go as well, from the history text too.
+    addresses = set((await session.execute(select(cases.c.client_confirmed_by).distinct().where(
+        cases.c.contract_id.in_(ids), cases.c.client_confirmed_by.is_not(None)))).scalars()) - {erased.placeholder, ""}
+    scrub = Scrub.of([*((name, erased.placeholder) for name in names),
+                      *((address, erased.placeholder) for address in addresses)])
     await session.execute(update(cases).where(cases.c.contract_id.in_(ids)).values(client_name=erased.placeholder))
+    await session.execute(update(cases).where(cases.c.contract_id.in_(ids), cases.c.client_confirmed_by.is_not(None))
+                          .values(client_confirmed_by=erased.placeholder))
     if scrub.replacements:
         history = (await session.execute(
             select(case_history.c.id, case_history.c.detail).join(cases, cases.c.id == case_history.c.case_id)

@@ -4,7 +4,8 @@ overdue cases now, the workload of the coming weeks and one person's own counts 
 Definitions (the gateway README repeats them): a case counts in the month of its due date; *done on time* is done
 with `completed_at`'s Warsaw date on or before the due date, *done late* any other done case; *overdue* is open or
 in progress past its due date (on the clock's today); *not applicable* its own status; withdrawn cases count
-nowhere.
+nowhere. The client's tasks (cases of party client) are counted apart, beside the office's: delivered on time (the
+day received, `received_on`, on or before the due date), late, or overdue (still awaited past the due date).
 """
 
 from __future__ import annotations
@@ -36,20 +37,30 @@ def _count(condition: Any) -> Any:
 
 async def execution(*, session: AsyncSession, scope: Scope, first: date, last: date,
                     today: date) -> list[dict[str, Any]]:
-    """Per contract and month of due date (from `first`'s month to `last`'s, included): cases due, done on time,
-    done late, overdue, not applicable, and still open before their due date."""
+    """Per contract and month of due date (from `first`'s month to `last`'s, included): the office's cases due, done
+    on time, done late, overdue, not applicable, and still open before their due date; beside them the client's
+    tasks (`party: client`) due, delivered on time, delivered late and still awaited past their due date."""
     is_open = cases.c.status.in_(OPEN_STATUSES)
-    done = cases.c.status == "done"
+    office, client = cases.c.party != "client", cases.c.party == "client"
+    done = and_(office, cases.c.status == "done")
     on_time = and_(done, cases.c.completed_at.is_not(None), warsaw_date(cases.c.completed_at) <= cases.c.due)
+    # The client's tasks count apart: late when what was due arrived after the due date (`received_on`; a task
+    # finished without one counts from the day it was finished).
+    client_done = and_(client, cases.c.status == "done")
+    arrived = func.coalesce(cases.c.received_on, warsaw_date(cases.c.completed_at))
     month = month_of(cases.c.due).label("month")
     query = (
         select(cases.c.contract_id, func.max(cases.c.contract_number).label("number"),
                func.max(cases.c.client_name).label("client_name"), month,
-               func.count().label("due"), _count(on_time).label("done_on_time"),
+               _count(office).label("due"), _count(on_time).label("done_on_time"),
                _count(and_(done, ~on_time)).label("done_late"),
-               _count(and_(is_open, cases.c.due < today)).label("overdue"),
-               _count(cases.c.status == "not_applicable").label("not_applicable"),
-               _count(and_(is_open, cases.c.due >= today)).label("open"))
+               _count(and_(office, is_open, cases.c.due < today)).label("overdue"),
+               _count(and_(office, cases.c.status == "not_applicable")).label("not_applicable"),
+               _count(and_(office, is_open, cases.c.due >= today)).label("open"),
+               _count(client).label("client_due"),
+               _count(and_(client_done, arrived <= cases.c.due)).label("client_on_time"),
+               _count(and_(client_done, arrived > cases.c.due)).label("client_late"),
+               _count(and_(client, is_open, cases.c.due < today)).label("client_overdue"))
         .where(visible(scope), cases.c.status != "withdrawn", cases.c.due >= first, cases.c.due < add_months(last, 1))
         .group_by(cases.c.contract_id, month)
         .order_by(func.max(cases.c.contract_number), month)

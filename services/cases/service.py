@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.cases import assignment, handlers, personal, watch
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases import assignment, duties, handlers, personal, watch
 from services.cases.api import router
 from services.cases.models import inbox, metadata, outbox
 from services.common.messages import (
@@ -13,6 +15,9 @@ from services.common.messages import (
     CONTRACT_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_TERMINATED,
+    NOTICE_CONFIRMED,
+    Envelope,
+    NoticeConfirmed,
 )
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
@@ -29,6 +34,11 @@ async def case_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
                   ["service"]).labels(ctx.name).set(overdue)
 
 
+async def on_notice_confirmed(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """notice.confirmed: a client confirmed a reminder of its task (duties.py); other notices change nothing here."""
+    await duties.on_notice_confirmed(ctx, session, NoticeConfirmed.model_validate(envelope.payload))
+
+
 router.include_router(watch.router)  # POST /jobs/morning (internal token, like every route here)
 
 spec = ServiceSpec(
@@ -42,6 +52,7 @@ spec = ServiceSpec(
         CASE_WITHDRAWN: handlers.on_case_withdrawn,
         CASE_REPLANNED: handlers.on_case_replanned,
         CLIENT_ERASED: personal.on_client_erased,
+        NOTICE_CONFIRMED: on_notice_confirmed,  # the client confirmed sending what its task asks (duties.py)
         # Team changes by annex (assignment.py).
         CONTRACT_CREATED: assignment.on_contract_version,
         CONTRACT_CHANGED: assignment.on_contract_version,

@@ -43,6 +43,7 @@ class CaseFilter:
     due_from: date | None = None
     due_to: date | None = None
     deadline_state: str | None = None  # on_time | due_soon | overdue, of open cases (watch.py)
+    party: str | None = None  # office | client (the client's tasks, duties.py)
     sort: Sort = "due"
     descending: bool = False
     limit: int = 100
@@ -85,6 +86,8 @@ def _conditions(scope: Scope, f: CaseFilter, today: date) -> list[ColumnElement[
         where.append(cases.c.due >= f.due_from)
     if f.due_to is not None:
         where.append(cases.c.due <= f.due_to)
+    if f.party is not None:
+        where.append(cases.c.party == f.party)
     if f.deadline_state is not None:  # a finished case keeps its last state, unlisted here
         where.extend((cases.c.deadline_state == f.deadline_state, cases.c.status.in_(OPEN_STATUSES)))
     return where

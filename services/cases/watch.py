@@ -237,8 +237,10 @@ async def escalate(ctx: ServiceContext, today: date) -> int:
     after = ""
     while True:
         async with ctx.db.transaction() as session:
+            # A client task is late by the client: the notifier reminds the client, its accountant is told once
+            # it is overdue, and it shows on the office's cases that depend on it; it climbs no ladder.
             query = (select(cases).where(cases.c.status.in_(OPEN_STATUSES), cases.c.due <= latest_due,
-                                         ~top_taken, cases.c.id > after)
+                                         cases.c.party != "client", ~top_taken, cases.c.id > after)
                      .order_by(cases.c.id).limit(CHUNK))
             rows = list((await session.execute(_locked(ctx, query))).all())
             if not rows:

@@ -91,6 +91,11 @@ class CaseRequested(BaseModel):
     # Requested after its due date (e.g. a contract entered after a deadline it covers): the case is overdue
     # the moment it is created, and says so.
     late_on_creation: bool = False
+    # Whose duty: office, or client (a client task the accountant tracks; `duty`: which of the client's duties);
+    # `depends_on`: the client's duties this office case needs first (its period's client task shows on it).
+    party: Literal["office", "client"] = "office"
+    duty: str | None = None
+    depends_on: list[str] = []
 
 
 class CaseReplanned(BaseModel):
@@ -131,6 +136,12 @@ class CaseCreated(BaseModel):
     commissioner: TeamMember | None = None
     # Born overdue (requested after its due date): this mail is how its assignee is told at once.
     late_on_creation: bool = False
+    # A client task (party client): the notifier reminds the client of it (`duty`, its `client_id`) before and
+    # after its due date until it is done or the client confirms.
+    party: Literal["office", "client"] = "office"
+    duty: str | None = None
+    client_id: str = ""
+    title_en: str = ""
 
 
 # --- Clients: who the office tells, and where a client pays ------------------------------------------
@@ -251,6 +262,8 @@ class CaseCompleted(BaseModel):
     completed_by: TeamMember
     assignee: TeamMember | None = None
     liabilities: list[Liability] = []
+    # A client task done (party client: what was due was received): the notifier stops reminding the client.
+    party: Literal["office", "client"] = "office"
 
 
 class CaseReopened(BaseModel):

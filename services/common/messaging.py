@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -173,6 +173,33 @@ async def redeliver(db: Database, outbox: Table, *, since: datetime | None = Non
     async with db.transaction() as session:
         result = await session.execute(query.values(published_at=None))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune(db: Database, outbox: Table, inbox: Table, *, now: datetime, kept: timedelta,
+                chunk: int = 5000) -> tuple[int, int]:
+    """Forget old message records, so the outbox and inbox stay the size of their window, not of the years.
+
+    Deleted: outbox rows published more than `kept` ago (never one still unpublished), and inbox records of
+    messages handled more than twice `kept` ago. The inbox keeps its records longer than the outbox keeps the
+    events, so an event that can still be published again (`redeliver`, `terminarz republish` after a restore)
+    still finds every consumer's record of it and stays harmless. In chunks, each its own short transaction, so
+    a first run over years of rows never holds a long write lock. Returns (outbox rows, inbox records) deleted.
+    """
+    deleted = [0, 0]
+    targets = ((0, outbox, outbox.c.seq, outbox.c.published_at, now - kept),
+               (1, inbox, inbox.c.message_id, inbox.c.processed_at, now - 2 * kept))
+    for slot, table, key, stamp, before in targets:
+        while True:
+            async with db.transaction() as session:
+                batch = select(key).where(stamp.is_not(None), stamp < before).limit(chunk)
+                result = await session.execute(delete(table).where(key.in_(batch)))
+            count = int(result.rowcount)  # type: ignore[attr-defined]
+            deleted[slot] += count
+            if count < chunk:
+                break
+    if any(deleted):
+        log.info("messaging.pruned", outbox=deleted[0], inbox=deleted[1], kept_days=kept.days)
+    return deleted[0], deleted[1]
 
 
 class OutboxRelay:

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -36,7 +37,7 @@ from services.common.log import (
     new_correlation_id,
 )
 from services.common.messages import Envelope
-from services.common.messaging import Messaging, OutboxRelay, consume_once
+from services.common.messaging import Messaging, OutboxRelay, consume_once, prune
 from services.common.metrics import HttpMetrics, Metrics, metrics_response, refresh_messaging
 from services.common.settings import Settings
 
@@ -102,6 +103,14 @@ async def through_database_outages(work: Callable[[], Awaitable[T]], reachable: 
 Hook = Callable[[ServiceContext], Awaitable[None]]
 # Reads a service's own figures (e.g. cases by status) into its gauges when /metrics is scraped.
 Probe = Callable[[ServiceContext, Metrics], Awaitable[None]]
+
+
+async def prune_messaging(ctx: ServiceContext) -> None:
+    """Every service's housekeeping: old outbox events and inbox records deleted (`Settings.events_kept_days`)."""
+    kept = timedelta(days=ctx.settings.events_kept_days)
+    while True:
+        await prune(ctx.db, ctx.messaging.outbox, ctx.messaging.inbox, now=ctx.clock.now(), kept=kept)
+        await asyncio.sleep(ctx.settings.prune_every_hours * 3600)
 
 
 @dataclass
@@ -219,7 +228,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         await self.start_consuming()
         await self.relay.start()
-        for loop in self.spec.loops:
+        loops = [*self.spec.loops, prune_messaging] if self.ctx.settings.events_kept_days else self.spec.loops
+        for loop in loops:
             self._loops.append(asyncio.create_task(self._guarded(loop), name=f"{self.spec.name}-{loop.__name__}"))
         self.started = True
         log.info("service.started", service=self.spec.name, database=self.ctx.db.engine.url.render_as_string())

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # How often the cases service applies the team changes (annexes) whose date has come.
     assignment_tick_seconds: float = 60.0
     outbox_poll_seconds: float = 2.0
+    # Message records kept (services/common/messaging.py `prune`): published outbox events this many days, inbox
+    # records twice as long; 0 keeps everything. Checked at start and every `prune_every_hours`.
+    events_kept_days: int = Field(default=30, ge=0, le=3650)
+    prune_every_hours: float = Field(default=6.0, gt=0)
 
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -84,6 +88,9 @@ class Settings(BaseSettings):
     reminder_stop_days_after_due: Annotated[int, Field(ge=0)] | None = 14  # None: remind until confirmed or withdrawn
     notice_escalate_days_before_due: Annotated[int, Field(ge=0)] | None = 2  # None: never tell the accountant early
     notifier_tick_seconds: float = 30.0
+    # A client task (documents for the month by day N, …): the client is first reminded this many days before its
+    # due date, then daily once it has passed, until the task is done or the client confirms (notifier/duties.py).
+    client_duty_remind_days_before: Annotated[int, Field(ge=0, le=60)] = 3
 
     # Deadlines watched by the cases service (services/cases/README.md): the morning job's hour (Warsaw, business
     # days), "due soon" N business days before the due date, the escalation ladder as business days overdue per

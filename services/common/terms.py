@@ -383,6 +383,56 @@ class ServiceScope(_Terms):
 _BARE_SCOPES: dict[str, ServiceScope] = {s.value: ServiceScope(name=s) for s in Service}
 
 
+class ClientDuty(Vocabulary):
+    """A duty of the client the contract sets (rules' `duty`): the field of `ClientDuties` that sets it."""
+
+    documents = "documents", "Dokumenty za miesiąc", "The month's documents"
+    payroll_data = "payroll_data", "Dane kadrowo-płacowe", "Payroll data"
+    bank_statements = "bank_statements", "Wyciągi bankowe", "Bank statements"
+    statements_signing = "statements_signing", "Podpisanie sprawozdania finansowego", "Signing the financial statements"
+
+
+DutyDay = Annotated[StrictInt | None, Field(ge=1, le=31)]
+
+
+class ClientDuties(_Terms):
+    """The client's duties the contract sets (issue 12): each left out (None, False) is no duty. A day is the day
+    of the month after the period by which the client delivers (31 in a shorter month: its last day); the free-day
+    shift of the business calendar applies (rules/client.yaml)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    documents_day: Annotated[DutyDay, Term(
+        "Dokumenty do dnia", "Documents by day",
+        "the client delivers the month's documents by this day of the next month")] = None
+    payroll_data_day: Annotated[DutyDay, Term(
+        "Dane płacowe do dnia", "Payroll data by day",
+        "the client delivers the month's payroll data (hours, sick leave) by this day of the next month")] = None
+    bank_statements_day: Annotated[DutyDay, Term(
+        "Wyciągi bankowe do dnia", "Bank statements by day",
+        "the client delivers the month's bank statements by this day of the next month")] = None
+    statements_signing: Annotated[StrictBool, Term(
+        "Podpisanie sprawozdania", "Signing the financial statements",
+        "the client's management signs the financial statements before the approval date (statutory)")] = False
+
+    def day_of(self, duty: ClientDuty) -> int | None:
+        """The day the contract sets for a day duty; None: no such duty."""
+        value = getattr(self, f"{duty.value}_day", None)
+        return value if isinstance(value, int) else None
+
+    def has(self, duty: ClientDuty) -> bool:
+        if duty is ClientDuty.statements_signing:
+            return self.statements_signing
+        return self.day_of(duty) is not None
+
+    def given(self) -> dict[str, Any]:
+        """The duties set, JSON-ready (what a terms document carries)."""
+        return {k: v for k, v in self.model_dump().items() if v not in (None, False)}
+
+
+NO_CLIENT_DUTIES = ClientDuties()
+
+
 class ContractTerms(_Terms):
     """The part of a contract rules read: which services (each once), from when, until when."""
 
@@ -394,6 +444,8 @@ class ContractTerms(_Terms):
     signed_on: LocalDate | None = None
     # The day notice of termination was given (or the termination agreed); set only by a termination.
     notice_on: LocalDate | None = None
+    # The client's duties (documents by day N of the next month, …); none set: no client duty is tracked.
+    client_duties: ClientDuties = NO_CLIENT_DUTIES
 
     @field_validator("services", mode="before")
     @classmethod
@@ -493,6 +545,10 @@ class TermsDocument(_Terms):
         for optional in _OPTIONAL_CONTRACT_DATES:
             if contract.get(optional) is None:
                 contract.pop(optional, None)
+        # The client's duties only when some is set, so that a document written before them reads the same.
+        duties = {k: v for k, v in (contract.pop("client_duties", None) or {}).items() if v not in (None, False)}
+        if duties:
+            contract["client_duties"] = duties
         return {
             "client": {"legal_form": client.pop("legal_form"),
                        **{k: v for k, v in identifiers.items() if v is not None}, **client},
@@ -624,6 +680,11 @@ def glossary_markdown() -> str:
     for service in Service:
         params = ", ".join(f"`{t.field}` ({t.label.pl})" for t in _fields(service.value, parameters_model(service)))
         lines.append(f"| `{service.value}` | {service.label.pl} | {params or '—'} |")
+    lines += ["", "### The client's duties (`contract.client_duties`; rules' `duty`, `party: client`)", "",
+              "| term | UI (pl) | values | meaning |", "|---|---|---|---|"]
+    for info in _fields("client_duties", ClientDuties):
+        values = "true/false, default false" if info.kind == "bool" else "day 1–31, or none (no such duty)"
+        lines.append(f"| `{info.field}` | {info.label.pl} | {values} | {info.term.meaning} |")
     lines += ["", "### Team roles (`role` in rule files)", "", "| role | UI (pl) |", "|---|---|"]
     lines += [f"| `{role.value}` | {role.label.pl} |" for role in TeamRole]
     lines += ["", GLOSSARY_END]

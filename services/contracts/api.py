@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import fees, handlers, importing, personal
+from services.contracts import fees, handlers, importing, payments, personal, powers
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -358,3 +358,108 @@ async def fees_of_months(from_: Annotated[RequiredMonth, Query(alias="from")], t
     async with ctx.db.reading() as session:
         pages = await fees.fees_by_month(session=session, months=[parse_month(m) for m in covered], scope=scope)
     return JSONResponse({"months": pages})  # JSON-ready already: no encoder pass over every fee
+
+
+# --- Powers of attorney (powers.py) ---------------------------------------------------------------------------
+
+Actor = Annotated[str, Query(min_length=1, max_length=100, description="the login recording the change")]
+
+
+def _date_field(name: str, text: str | None, *, required: bool) -> date | None:
+    if not text:
+        if required:
+            raise Problem(422, "Invalid input", errors=[{"field": name, "message": "required (YYYY-MM-DD)"}])
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Problem(422, "Invalid input", errors=[{"field": name, "message": "a date YYYY-MM-DD"}]) from None
+
+
+@router.get("/clients/{client_id}/powers")
+async def list_powers(client_id: ClientIdPath, ctx: ServiceContext = Depends(get_context),
+                      scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """A client's powers of attorney with their state today, and the best state per kind."""
+    async with ctx.db.reading() as session:
+        return await powers.list_for(session, client_id=client_id, today=ctx.clock.today(), scope=scope)
+
+
+@router.post("/clients/{client_id}/powers", status_code=201)
+async def create_power(client_id: ClientIdPath, created_by: Actor,
+                       kind: str = Form(..., max_length=20), granted_on: str = Form(..., max_length=10),
+                       valid_until: str | None = Form(None, max_length=10), scope_text: str = Form("", alias="scope"),
+                       file: UploadFile | None = File(None), ctx: ServiceContext = Depends(get_context),
+                       scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Register a power (multipart: kind, granted_on, valid_until, scope, file — PDF/PNG/JPEG)."""
+    granted = _date_field("granted_on", granted_on, required=True)
+    assert granted is not None
+    until = _date_field("valid_until", valid_until, required=False)
+    async with ctx.db.transaction() as session:
+        return await powers.create(ctx, session, client_id=client_id, kind=kind, granted_on=granted,
+                                   valid_until=until, scope_text=scope_text, created_by=created_by,
+                                   filename=file.filename if file else None, upload=file, scope=scope)
+
+
+class RevocationIn(BaseModel):
+    on: date | None = None
+
+
+@router.post("/clients/{client_id}/powers/{power_id}/revocation")
+async def revoke_power(client_id: ClientIdPath, power_id: ContractIdPath, body: RevocationIn, revoked_by: Actor,
+                       ctx: ServiceContext = Depends(get_context),
+                       scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        return await powers.revoke(ctx, session, client_id=client_id, power_id=power_id, revoked_by=revoked_by,
+                                   on=body.on, scope=scope)
+
+
+@router.get("/clients/{client_id}/powers/{power_id}/document")
+async def power_document(client_id: ClientIdPath, power_id: ContractIdPath, ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> FileResponse:
+    async with ctx.db.reading() as session:
+        row, path = await powers.document(ctx, session, client_id=client_id, power_id=power_id, scope=scope)
+    return FileResponse(path, media_type=row["document_type"], filename=row["document_name"],
+                        headers={"X-Content-SHA256": row["document_sha256"], "X-Content-Type-Options": "nosniff"})
+
+
+# --- Fee payments (payments.py) ---------------------------------------------------------------------------------
+
+
+@router.get("/payments")
+async def list_payments(ctx: ServiceContext = Depends(get_context), client_id: ClientIdFilter = None,
+                        unassigned: bool = False, batch: Annotated[str | None, Query(max_length=36)] = None,
+                        limit: int = Query(100, ge=1, le=500), offset: Offset = 0,
+                        scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """Payments newest first with the months each pays; `unassigned=true`: those paying no month yet."""
+    async with ctx.db.reading() as session:
+        return await payments.list_payments(session, scope=scope, client_id=client_id, unassigned=unassigned,
+                                            batch=batch, limit=limit, offset=offset)
+
+
+@router.post("/payments", status_code=201)
+async def record_payment(body: payments.PaymentIn, recorded_by: Actor, ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        return await payments.record(session, payment=body, recorded_by=recorded_by, now=ctx.clock.now(),
+                                     scope=scope)
+
+
+class StatementCsv(BaseModel):
+    csv: str = Field(max_length=5_000_000)
+
+
+@router.post("/payments/import", status_code=201)
+async def import_payments(body: StatementCsv, recorded_by: Actor, ctx: ServiceContext = Depends(get_context),
+                          scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """A bank statement CSV (date, amount, title, nip): every row stored and matched, or nothing (422 by row)."""
+    async with ctx.db.transaction() as session:
+        return await payments.import_statement(session, text=body.csv, recorded_by=recorded_by,
+                                               now=ctx.clock.now(), scope=scope)
+
+
+@router.put("/payments/{payment_id}/assignment")
+async def assign_payment(payment_id: ContractIdPath, body: payments.AssignmentIn,
+                         ctx: ServiceContext = Depends(get_context),
+                         scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        return await payments.assign(session, payment_id=payment_id, body=body, scope=scope)

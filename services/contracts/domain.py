@@ -449,6 +449,8 @@ class Fee(_Model):
     per_employee: Money | None = None  # for every employee on payroll that month
     per_document: Money | None = None  # for every document above document_threshold
     document_threshold: StrictInt | None = Field(default=None, ge=0)
+    # The client pays the month's fee by this day of the next month (the last day of a shorter month).
+    payment_day: StrictInt = Field(default=15, ge=1, le=31)
 
     @model_validator(mode="after")
     def _threshold_with_price(self) -> Self:
@@ -565,7 +567,7 @@ def terms_document(client: ClientIn | TaxTerms, contract: CommonContractTerms, *
         client=ClientTerms.model_construct(**terms),
         contract=CommonContractTerms.model_construct(services=list(contract.services), start=contract.start,
                                                      end=contract.end, signed_on=contract.signed_on,
-                                                     notice_on=notice_on),
+                                                     notice_on=notice_on, client_duties=contract.client_duties),
     )
 
 
@@ -602,6 +604,9 @@ class AnnexIn(_Model):
     end: Any = None
     notice_period_months: Any = None
     signed_on: Any = None  # the day the annex was signed, when it differs from the contract's
+    # The client's duties from this date, e.g. {"documents_day": 10}; merged over the current ones
+    # (null for a duty: no longer a duty).
+    client_duties: dict[str, Any] | None = None
 
     def changes(self) -> dict[str, Any]:
         """The terms the annex sets (JSON-ready), without effective_from."""

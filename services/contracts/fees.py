@@ -14,26 +14,30 @@ from __future__ import annotations
 
 import csv
 import io
+from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound, Problem
-from services.common.months import month_end, month_key
+from services.common.money import CENT
+from services.common.months import add_months, month_end, month_key
 from services.common.scope import SERVICE_SCOPE, Scope
 from services.contracts.domain import Fee
 from services.contracts.handlers import visible_contracts
 from services.contracts.importing import _sniff_delimiter
-from services.contracts.models import billing_inputs, clients, contract_versions, contracts
+from services.contracts.models import billing_inputs, clients, contract_versions, contracts, payment_months
 
 MAX_DOCUMENTS = 1_000_000  # documents booked in one month for one client; more is a typo
 MAX_EMPLOYEES = 100_000
 BILLING_SOURCES = ("api", "case", "csv")
+DEFAULT_PAYMENT_DAY = 15  # the fee term `payment_day`: the month's fee is due on this day of the next month
 
 
 class BillingIn(BaseModel):
@@ -107,15 +111,35 @@ async def fees(*, session: AsyncSession, month: date, scope: Scope = SERVICE_SCO
     return (await fees_by_month(session=session, months=[month], scope=scope))[0]
 
 
-async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
-                        scope: Scope = SERVICE_SCOPE) -> list[dict[str, Any]]:
-    """`fees` for each of `months` (first days), the contracts and their versions read once."""
-    rows = (await session.execute(
-        select(contracts.c.id, contracts.c.number, contracts.c.client_id, clients.c.name, clients.c.data)
-        .join(clients, clients.c.id == contracts.c.client_id).where(visible_contracts(scope))
-        .order_by(contracts.c.number))).all()
+def payment_due(month: date, payment_day: int = DEFAULT_PAYMENT_DAY) -> date:
+    """The day a month's fee is due: day `payment_day` of the next month (its last day when the month is shorter)."""
+    following = add_months(month, 1)
+    return following.replace(day=min(payment_day, monthrange(following.year, following.month)[1]))
+
+
+async def contract_starts(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, date]:
+    """Each contract's first day (its first version's `start`)."""
+    starts: dict[int, date] = {}
+    for v in await session.execute(
+            select(contract_versions.c.contract_id, contract_versions.c.document)
+            .where(contract_versions.c.contract_id.in_(list(contract_ids)), contract_versions.c.version == 1)):
+        starts[v.contract_id] = date.fromisoformat(v.document["start"]).replace(day=1)
+    return starts
+
+
+async def fees_by_month(*, session: AsyncSession, months: Sequence[date], scope: Scope = SERVICE_SCOPE,
+                        contract_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """`fees` for each of `months` (first days), the contracts and their versions read once; each fee with what
+    the client paid of it (`paid`, `outstanding`) and the day it is due (`payment_due`)."""
+    query = (select(contracts.c.id, contracts.c.number, contracts.c.client_id, clients.c.name, clients.c.data)
+             .join(clients, clients.c.id == contracts.c.client_id).where(visible_contracts(scope))
+             .order_by(contracts.c.number))
+    if contract_ids is not None:
+        query = query.where(contracts.c.id.in_(list(contract_ids)))
+    rows = (await session.execute(query)).all()
     versions: dict[int, list[Version]] = {}
     counts: dict[tuple[int, date], Any] = {}
+    paid: dict[tuple[int, date], Decimal] = {}
     ids = [r.id for r in rows]
     if ids:
         for v in await session.execute(
@@ -127,6 +151,12 @@ async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
                 select(billing_inputs).where(billing_inputs.c.contract_id.in_(ids),
                                              billing_inputs.c.month.in_(list(months)))):
             counts[(b.contract_id, b.month)] = b
+        for p in await session.execute(
+                select(payment_months.c.contract_id, payment_months.c.month,
+                       func.sum(payment_months.c.amount).label("paid"))
+                .where(payment_months.c.contract_id.in_(ids), payment_months.c.month.in_(list(months)))
+                .group_by(payment_months.c.contract_id, payment_months.c.month)):
+            paid[(p.contract_id, p.month)] = Decimal(p.paid).quantize(CENT)
     result = []
     for month in months:
         items = []
@@ -135,11 +165,15 @@ async def fees_by_month(*, session: AsyncSession, months: Sequence[date],
             if version is None:
                 continue
             recorded = counts.get((row.id, month))
+            fee = month_fee(version, (row.data or {}).get("tax_profile") or {},
+                            employees=recorded.employees if recorded else None,
+                            documents=recorded.documents if recorded else None)
+            settled = paid.get((row.id, month), Decimal("0.00"))
+            day = int(version.document["fee"].get("payment_day") or DEFAULT_PAYMENT_DAY)
             items.append({"contract_id": str(row.id), "number": row.number, "client_id": str(row.client_id),
-                          "client_name": row.name,
-                          **month_fee(version, (row.data or {}).get("tax_profile") or {},
-                                      employees=recorded.employees if recorded else None,
-                                      documents=recorded.documents if recorded else None)})
+                          "client_name": row.name, **fee, "paid": str(settled),
+                          "outstanding": str(max(Decimal(fee["gross"]) - settled, Decimal("0.00"))),
+                          "payment_due": payment_due(month, day).isoformat()})
         result.append({"month": month_key(month), "items": items})
     return result
 

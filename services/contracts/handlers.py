@@ -46,7 +46,7 @@ from services.contracts.models import (
 
 TEAM_ROLES = tuple(role.value for role in TeamRole)
 # What an annex may change; `start`, `number` and the client stay as signed.
-ANNEX_TERMS = ("tax_profile", "services", "fee", "team", "end", "notice_period_months", "signed_on")
+ANNEX_TERMS = ("tax_profile", "services", "fee", "team", "end", "notice_period_months", "signed_on", "client_duties")
 # Keys of a version document that are not ContractIn fields: the people behind the team's logins, the
 # client's tax profile when an annex changed it (the client's terms as of that version), and the day notice
 # of termination was given (a termination's version).
@@ -406,6 +406,11 @@ async def add_annex(
         problems.append({"field": "", "message": "an annex changes at least one term: "
                          + ", ".join(ANNEX_TERMS)})
     document = {**latest.document, **changes}
+    if "client_duties" in changes:
+        # Merged over the current duties: {"documents_day": 10} changes that day only; null ends a duty.
+        given = changes["client_duties"] or {}
+        document["client_duties"] = {k: v for k, v in {**(latest.document.get("client_duties") or {}),
+                                                       **given}.items() if v is not None}
     if "tax_profile" in changes:
         client = await get_client(session=session, client_id=row.client_id)
         current = latest.document.get("tax_profile") or client["tax_profile"]

@@ -83,14 +83,25 @@ COLUMNS: tuple[Column, ...] = (
            "zł netto za dokument ponad limit"),
     Column("document_threshold", False, "documents a month covered by the fee",
            "liczba dokumentów w miesiącu objęta opłatą"),
+    Column("documents_day", False, "the client's duty: the month's documents by this day of the next month (1-31); "
+           "empty: no such duty", "obowiązek klienta: dokumenty za miesiąc do tego dnia następnego miesiąca (1-31); "
+           "puste: brak"),
+    Column("payroll_data_day", False, "the client's duty: the month's payroll data by this day of the next month",
+           "obowiązek klienta: dane kadrowo-płacowe za miesiąc do tego dnia następnego miesiąca"),
+    Column("bank_statements_day", False, "the client's duty: the month's bank statements by this day of the next "
+           "month", "obowiązek klienta: wyciągi bankowe za miesiąc do tego dnia następnego miesiąca"),
+    Column("statements_signing", False, "yes/no, default no: the client's management signs the financial statements "
+           "before the approval date", "tak/nie, domyślnie nie: klient podpisuje sprawozdanie finansowe przed "
+           "zatwierdzeniem"),
     Column("accountant", True, "login of the responsible accountant", "login księgowej/księgowego prowadzącej/go"),
     Column("payroll", False, "login of the payroll specialist; required with the payroll service",
            "login specjalisty ds. płac; wymagany przy usłudze payroll"),
     Column("manager", False, "login of the supervising manager", "login nadzorującego kierownika"),
 )
 _KNOWN = {c.name: c for c in COLUMNS}
-_BOOL_COLUMNS = tuple(name for name, info in _PROFILE_TERMS.items() if info.kind == "bool")
-_INT_COLUMNS = ("notice_period_months", "document_threshold", "payroll_headcount_limit",
+_BOOL_COLUMNS = (*(name for name, info in _PROFILE_TERMS.items() if info.kind == "bool"), "statements_signing")
+_INT_COLUMNS = ("notice_period_months", "document_threshold", "payroll_headcount_limit", "documents_day",
+                "payroll_data_day", "bank_statements_day",
                 *(name for name, info in _PROFILE_TERMS.items() if info.kind == "int"))
 _MONEY_COLUMNS = ("fee_monthly_net", "fee_per_employee", "fee_per_document", "vat_rate")
 _DATE_COLUMNS = ("signed_on", "start", "end")
@@ -259,6 +270,10 @@ _CONTRACT_PATHS: dict[str, tuple[str, ...]] = {
     "fee_per_employee": ("fee", "per_employee"),
     "fee_per_document": ("fee", "per_document"),
     "document_threshold": ("fee", "document_threshold"),
+    "documents_day": ("client_duties", "documents_day"),
+    "payroll_data_day": ("client_duties", "payroll_data_day"),
+    "bank_statements_day": ("client_duties", "bank_statements_day"),
+    "statements_signing": ("client_duties", "statements_signing"),
     "accountant": ("team", "accountant"),
     "payroll": ("team", "payroll"),
     "manager": ("team", "manager"),

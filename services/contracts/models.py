@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, Numeric, String, Table, Text, UniqueConstraint
 
 from services.common.db import UTCDateTime, new_metadata
 from services.common.messaging import add_messaging_tables
@@ -97,4 +97,56 @@ billing_inputs = Table(
     Column("recorded_by", String(100), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("source", String(20), nullable=False),
+)
+
+# Powers of attorney a client gave the office (powers.py): kind UPL-1 | PEL | KRS | other, valid from `granted_on`
+# to `valid_until` (NULL: indefinite) unless revoked. The signed document's bytes live in the attachments folder
+# (`<attachments>/powers/<document_id>`), the row keeps its name, sniffed type, size and sha256.
+powers = Table(
+    "powers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("granted_on", Date, nullable=False),
+    Column("valid_until", Date, nullable=True),
+    Column("scope", Text, nullable=False, default=""),
+    Column("document_id", String(36), nullable=True),
+    Column("document_name", String(255), nullable=True),
+    Column("document_type", String(100), nullable=True),
+    Column("document_size", Integer, nullable=True),
+    Column("document_sha256", String(64), nullable=True),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_on", Date, nullable=True),
+    Column("revoked_by", String(100), nullable=True),
+)
+
+# The client's payments of the office's fee (payments.py): recorded by hand (`source` manual) or imported from a
+# bank statement CSV (`source` import, `batch` names the import). `client_id` NULL: not matched yet (listed for
+# manual assignment).
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paid_on", Date, nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("title", String(500), nullable=False, default=""),
+    Column("counterparty_nip", String(10), nullable=True),
+    Column("client_id", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("source", String(20), nullable=False),
+    Column("batch", String(36), nullable=True, index=True),
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# Which contract's month a payment pays, and how much of it (a payment may pay several months, a month may be
+# paid by several payments).
+payment_months = Table(
+    "payment_months",
+    metadata,
+    Column("payment_id", Integer, ForeignKey("payments.id", ondelete="CASCADE"), primary_key=True),
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("amount", Numeric(12, 2), nullable=False),
 )

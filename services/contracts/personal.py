@@ -28,8 +28,18 @@ from services.common.personal import (
 )
 from services.common.runtime import ServiceContext
 from services.common.scope import SERVICE_SCOPE, Scope
+from services.contracts import powers as power_files
 from services.contracts.handlers import visible_clients, visible_contracts
-from services.contracts.models import clients, contract_versions, contracts, idempotency_keys, outbox
+from services.contracts.models import (
+    clients,
+    contract_versions,
+    contracts,
+    idempotency_keys,
+    outbox,
+    payment_months,
+    payments,
+    powers,
+)
 
 # The personal fields of a client record (`clients.data`, the ClientIn as JSON) — the one list to extend when the
 # record gains one (contact people, payment accounts): the erasure blanks each one present, the export shows all.
@@ -166,6 +176,17 @@ async def erase(ctx: ServiceContext, session: AsyncSession, *, client_id: int, t
     await session.execute(update(clients).where(clients.c.id == client_id).values(
         name=erased_name(client_id), nip=erased_nip(client_id), regon=None, data=data, erased_at=now,
         updated_at=now))
+    # Powers of attorney: the signed documents (they carry signatures and identifiers) and the scope text go; the
+    # kinds and dates stay. Payments: the title and the counterparty's NIP go; the amounts and months stay.
+    documents = [d for d in (await session.execute(select(powers.c.document_id).where(
+        powers.c.client_id == client_id, powers.c.document_id.is_not(None)))).scalars()]
+    await session.execute(update(powers).where(powers.c.client_id == client_id).values(
+        scope="", document_id=None, document_name=None, document_type=None, document_size=None,
+        document_sha256=None))
+    await session.execute(update(payments).where(payments.c.client_id == client_id).values(
+        title="", counterparty_nip=None))
+    for document_id in documents:
+        (power_files.folder(ctx.settings) / document_id).unlink(missing_ok=True)
     contract_ids = [str(i) for i in (await session.execute(
         select(contracts.c.id).where(contracts.c.client_id == client_id).order_by(contracts.c.id))).scalars()]
     # Remembered answers to retried POSTs hold the client as it was (a client, or a contract with its name).
@@ -223,6 +244,14 @@ async def export(session: AsyncSession, *, client_id: int, scope: Scope = SERVIC
     versions = (await session.execute(select(contract_versions).where(
         contract_versions.c.contract_id.in_([c.id for c in own]))
         .order_by(contract_versions.c.contract_id, contract_versions.c.version))).all()
+    own_powers = (await session.execute(select(powers).where(powers.c.client_id == client_id)
+                                        .order_by(powers.c.id))).all()
+    own_payments = (await session.execute(select(payments).where(payments.c.client_id == client_id)
+                                          .order_by(payments.c.id))).all()
+    paid_months = (await session.execute(select(payment_months).where(
+        payment_months.c.payment_id.in_([p.id for p in own_payments]))
+        .order_by(payment_months.c.payment_id, payment_months.c.month))).all()
     return {"service": "contracts", "client_id": client_id, "tables": {
         "clients": rows_as_dicts(client), "contracts": rows_as_dicts(own),
-        "contract_versions": rows_as_dicts(versions)}}
+        "contract_versions": rows_as_dicts(versions), "powers": rows_as_dicts(own_powers),
+        "payments": rows_as_dicts(own_payments), "payment_months": rows_as_dicts(paid_months)}}

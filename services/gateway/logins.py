@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database, inserted_id
@@ -59,6 +59,11 @@ async def log_in(*, db: Database, policy: LoginPolicy, session_policy: SessionPo
                               correlation_id=correlation_id, detail={"address": address, **detail})
 
     async with db.transaction() as session:
+        if not db.is_sqlite:  # SQLite's single writer already serialises these transactions
+            # Parallel attempts for one login or from one address queue here, so each counts the failures the
+            # ones before it wrote (under READ COMMITTED they would all count the same few and all get through).
+            for key in sorted({f"login:{login}", f"address:{address}"}):
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
         await session.execute(delete(login_failures).where(login_failures.c.at <= now - policy.window))
         wait = await _retry_after(session, policy, login=login, address=address, now=now)
         if wait is not None:

@@ -162,12 +162,15 @@ class Case(_Open):
     status: Literal["open", "in_progress", "done", "not_applicable", "withdrawn"]
     assignee_login: str | None
     commissioner_login: str | None
+    party: Literal["office", "client"] = "office"  # client: a client task ("Zadanie klienta") the office tracks
 
 
 class CaseWithHistory(Case):
     history: list[dict[str, Any]]
     comments: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
+    # An office case that depends on client duties: each client task of its period and how it went (`text`).
+    client_duties: list[dict[str, Any]] = []
 
 
 class CasePage(_Page):

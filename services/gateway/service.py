@@ -35,6 +35,8 @@ from services.gateway.reports import api as reports_api
 from services.gateway.reports import pages as reports_pages
 from services.gateway.rules import api as rules_api
 from services.gateway.rules import pages as rules_pages
+from services.gateway.system import api as system_api
+from services.gateway.system import pages as system_pages
 
 router = APIRouter()
 for domain_router in (
@@ -42,7 +44,7 @@ for domain_router in (
     accounts_api.router, audit_api.router, reports_api.router, dashboard_pages.router, accounts_pages.router,
     cases_pages.router, contracts_pages.router, notices_pages.router, rules_pages.router, audit_pages.router,
     reports_pages.router, personal_pages.router, feed.router, assignment_api.router,
-    assignment_pages.router,
+    assignment_pages.router, system_api.router, system_pages.router,
 ):
     router.include_router(domain_router)
 

@@ -67,6 +67,7 @@ NAV = (
     NavLink("/absences", N_("Nieobecności"), Permission.manage_cases),
     NavLink("/audit", N_("Dziennik zmian"), Permission.read_audit),
     NavLink("/users", N_("Użytkownicy"), Permission.manage_users),
+    NavLink("/system/dead-letters", N_("Komunikaty nieobsłużone"), Permission.manage_settings),
 )
 
 

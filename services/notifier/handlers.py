@@ -20,13 +20,14 @@ from services.common.messages import (
     CaseOverdueSummary,
     CaseRef,
     CaseReopened,
+    CaseReplanned,
     ClientChanged,
     ContractSnapshot,
     Envelope,
     TeamMember,
 )
 from services.common.runtime import ServiceContext
-from services.notifier import domain, notices
+from services.notifier import domain, duties, notices
 from services.notifier.delivery import insert_ignoring_duplicates, insert_mails, mail_row
 from services.notifier.mailer import OutgoingMail
 from services.notifier.models import clients, contracts, mail_claims, notice_recipients
@@ -97,8 +98,16 @@ async def on_client_changed(ctx: ServiceContext, session: AsyncSession, envelope
 
 async def on_case_completed(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     completed = CaseCompleted.model_validate(envelope.payload)
+    if completed.party == "client":
+        await duties.on_client_task_done(ctx, session, completed)  # no more reminders of this client task
+        return
     notice_id = await notices.add_completion(ctx, session, completed)
     log.info("notice.liabilities_added", case_id=completed.case_id, revision=completed.revision, notice_id=notice_id)
+
+
+async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """case.replanned: a client task's reminders follow its new due date (duties.py)."""
+    await duties.on_replanned(ctx, session, CaseReplanned.model_validate(envelope.payload))
 
 
 async def on_case_reopened(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
@@ -140,6 +149,8 @@ def case_context(ctx: ServiceContext, case: CaseRef) -> dict[str, Any]:
 
 async def on_case_created(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     case = CaseCreated.model_validate(envelope.payload)
+    if case.party == "client":
+        await duties.on_client_task(ctx, session, case)  # the client is reminded of its task (duties.py)
     if case.assignee is None or not case.assignee.email:
         log.warning("notice.no_recipient", case_id=case.case_id)
         return

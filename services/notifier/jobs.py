@@ -75,6 +75,8 @@ async def _waiting(ctx: ServiceContext, today: date) -> list[Any]:
         notices.c.status == "issued", notices.c.requires_confirmation.is_(True),
         notices.c.issued_at < day_start(today), notice_recipients.c.status != "removed",
         notice_recipients.c.confirmed_at.is_(None),
+        # A client task's notice was its reminder before the due date; daily ones follow once the date has passed.
+        or_(notices.c.kind != "duty", notices.c.due < today),
         ~exists().where(mail_claims.c.kind == "reminder", mail_claims.c.day == today,
                         mail_claims.c.recipient == notice_recipients.c.email),
     ]
@@ -183,6 +185,7 @@ async def escalate(ctx: ServiceContext) -> int:
                 notices.c.issued_at < day_start(today)]
         if days_before is not None:
             query = select(notices).where(*base, notices.c.escalated_at.is_(None), notices.c.due.is_not(None),
+                                          notices.c.kind != "duty",  # the client's own task: its lateness shows
                                           notices.c.due <= today + timedelta(days=days_before)).limit(200)
             for notice in await _locked(ctx, session, query):
                 await _report(ctx, session, notice, "unconfirmed_before_due")

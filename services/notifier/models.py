@@ -120,7 +120,8 @@ contracts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# A client notice. kind: liability (from finished cases) | manual (written by staff).
+# A client notice. kind: liability (from finished cases) | manual (written by staff) | duty (reminds the client of
+# a client task: documents for the month by day N, …; services/notifier/duties.py).
 # status: draft (collecting a day's liabilities until `send_after`) | scheduled (manual, until `send_after`)
 # → issued (mails written) → confirmed | withdrawn (case reopened, or by staff) | superseded (a correction
 # replaced it: `replaced_by_id`) | expired (the cut-off after the due date passed unconfirmed).
@@ -155,6 +156,11 @@ notices = Table(
     Column("created_by", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # notifier_0003_duty: kind duty reminds the client of one client task (a case of party client), one per case.
+    # Its rule (with contract and period, the task's natural key): a re-planned task moves its reminders.
+    Column("case_id", String(36), nullable=True),
+    Column("rule_id", String(100), nullable=True),
+    Index("ix_notices_case_id", "case_id", unique=True),
 )
 
 # One liability on a notice, with what the client was told exactly: the account, the transfer title and the

@@ -87,6 +87,10 @@ class ClientView:
                                      ppk_institution=self.ppk_institution)
 
 
+class ClientNotKnownYet(RuntimeError):
+    """A message about a client the notifier has no record of yet: to be delivered again later."""
+
+
 async def client_view(session: AsyncSession, client_id: str, fallback_name: str = "") -> ClientView:
     """The client as client.changed described it; until that arrives, what its contracts say (the contact
     e-mails of its contracts in force become the recipients)."""
@@ -218,6 +222,11 @@ async def add_completion(ctx: ServiceContext, session: AsyncSession, event: Case
     if not event.liabilities and not previous:
         return None  # nothing to pay and nothing told before: no notice
     client = await client_view(session, event.client_id, event.client_name)
+    if not client.contract_ids and not (client.nip or client.pesel):
+        # The case finished before this notifier heard of the client (its events arrive on other queues, or a
+        # competing notifier process holds them): a notice now would lack the client's tax account. Raised, the
+        # message comes again after the bus's retry delay, by when the client is known (else: a dead letter).
+        raise ClientNotKnownYet(f"client {event.client_id} of case {event.case_id} is not known to the notifier yet")
     items = items_of(event, client)
     accountant = member(event.completed_by)
     older = previous[0] if previous else None
@@ -360,6 +369,7 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
         "accountant_name": accountant.get("name", ""), "accountant_email": accountant.get("email", ""),
         "subject": notice.subject or "", "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
         "reminder_every_day": settings.reminder_days == "calendar",
+        "duty": notice.kind == "duty",  # a client task's reminder: its button says "Dokumenty wysłane"
     }
 
 
@@ -414,7 +424,7 @@ async def issue(ctx: ServiceContext, session: AsyncSession, notice: Any) -> int:
         await session.execute(update(notices).where(notices.c.id == notice.id).values(
             send_after=now + timedelta(minutes=15), updated_at=now))
         return 0
-    kind = "correction" if notice.replaces_id else ("notice" if notice.kind == "liability" else "manual")
+    kind = "correction" if notice.replaces_id else {"liability": "notice", "duty": "duty"}.get(notice.kind, "manual")
     rows = []
     for recipient, mail in zip(recipients, rendered, strict=True):
         recipient_id = (await session.execute(notice_recipients.insert().values(
@@ -545,7 +555,8 @@ async def confirm(ctx: ServiceContext, session: AsyncSession, view: LinkView, *,
     first = await session.execute(update(notices).where(
         notices.c.id == view.notice.id, notices.c.status.in_(OPEN_FOR_CONFIRMATION)
     ).values(status="confirmed", confirmed_at=now, confirmed_by=view.recipient.email, updated_at=now))
-    case_ids = sorted({i.case_id for i in view.items if i.case_id})
+    case_ids = sorted({i.case_id for i in view.items if i.case_id} | ({view.notice.case_id} if view.notice.case_id
+                                                                      else set()))
     if first.rowcount:  # type: ignore[attr-defined]
         await ctx.messaging.emit(session, NOTICE_CONFIRMED, NoticeConfirmed(
             notice_id=view.notice.id, client_id=view.notice.client_id, contract_id=view.notice.contract_id,

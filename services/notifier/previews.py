@@ -13,7 +13,7 @@ from services.notifier.rendering import Rendered, Templates
 
 SAMPLE_CLIENT = domain.ClientIdentity(name="Jan Kowalski Usługi", nip="1234563218",
                                       accounts={"nrs": "43600000020260001234563218"})
-CLIENT_TEMPLATES = ("notice", "reminder", "manual")
+CLIENT_TEMPLATES = ("notice", "reminder", "manual", "duty")
 STAFF_TEMPLATES = ("case_created", "case_due_soon", "case_overdue", "case_escalated", "case_digest",
                    "case_overdue_summary", "notice_escalated")
 PAGES = ("confirm_page",)
@@ -27,6 +27,11 @@ def _item(position: int, kind: str, amount: str, due: date, form: str, period: s
                            qr_payload=transfer.qr_payload, case_id=None, status="active")
 
 
+_MANUAL_BODY = "Od przyszłego miesiąca prosimy o przesyłanie faktur do 5. dnia miesiąca.\n\nDziękujemy."
+_DUTY_BODY = ("Zgodnie z umową prosimy o przekazanie do biura dokumentów za październik 2026 do 09.11.2026.\n\n"
+              "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku.")
+
+
 def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
     items = [_item(0, "vat", "1234.56", date(2026, 11, 25), "VAT-7", "2026-10"),
              _item(1, "zus", "1773.96", date(2026, 11, 20), "", "2026-10")] if kind == "liability" else []
@@ -35,8 +40,9 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
         contract_id="1", period="2026-10" if kind == "liability" else None, due=date(2026, 11, 20),
         requires_confirmation=True, replaces_id=None, status="issued",
         accountant={"login": "anna", "name": "Anna Nowak", "email": "anna@biuro.example"},
-        subject="Nowe zasady przesyłania dokumentów" if kind == "manual" else None,
-        body="Od przyszłego miesiąca prosimy o przesyłanie faktur do 5. dnia miesiąca.\n\nDziękujemy.",
+        subject={"manual": "Nowe zasady przesyłania dokumentów",
+                 "duty": "Dokumenty za październik 2026 — termin 09.11.2026"}.get(kind),
+        body=_DUTY_BODY if kind == "duty" else _MANUAL_BODY,
         issued_at=datetime(2026, 11, 16, 14, 0, tzinfo=UTC),
     )
     return notice, items
@@ -45,8 +51,8 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
 def context_for(settings: Settings, name: str, lang: str) -> dict[str, Any]:
     recipient = notices.Recipient("jan@kowalski.example", "Jan Kowalski", lang)
     link = f"{settings.client_links_url}/confirm/PRZYKLADOWY-TOKEN"
-    if name in ("notice", "confirm_page", "manual"):
-        notice, items = sample_notice("manual" if name == "manual" else "liability")
+    if name in ("notice", "confirm_page", "manual", "duty"):
+        notice, items = sample_notice(name if name in ("manual", "duty") else "liability")
         context = notices.notice_context(settings, notice, items, client_name=SAMPLE_CLIENT.name,
                                          recipient=recipient, link=link)
         if name == "confirm_page":

@@ -14,6 +14,7 @@ from services.common.messages import (
     CASE_OVERDUE,
     CASE_OVERDUE_SUMMARY,
     CASE_REOPENED,
+    CASE_REPLANNED,
     CLIENT_CHANGED,
     CLIENT_ERASED,
     CONTRACT_CHANGED,
@@ -66,6 +67,7 @@ spec = ServiceSpec(
         CASE_CREATED: handlers.on_case_created,
         CASE_COMPLETED: handlers.on_case_completed,
         CASE_REOPENED: handlers.on_case_reopened,
+        CASE_REPLANNED: handlers.on_case_replanned,  # a client task's reminders follow it (duties.py)
         CASE_DUE_SOON: handlers.on_case_due_soon,
         CASE_OVERDUE: handlers.on_case_overdue,
         CASE_ESCALATED: handlers.on_case_escalated,

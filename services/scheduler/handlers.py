@@ -370,6 +370,8 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
             client_id=_client_of(contract.versions), rules_version=row.rules_version,
             contract_version=row.contract_version,
             late_on_creation=row.due < today,
+            party=detail.get("party", "office"), duty=detail.get("duty"),
+            depends_on=detail.get("depends_on", []),
         )
         requests.append((CASE_REQUESTED, request.model_dump(mode="json")))
     correlation_of = (correlations or {}).get

@@ -57,7 +57,9 @@ def occurrence_columns(o: Occurrence) -> dict[str, Any]:
         "role": o.role, "contract_version": o.contract_version,
         "detail": Detail(title_pl=o.title_pl, title_en=o.title_en, checklist=checklist_json(o.checklist),
                          notice=list(o.notice), nominal_due=o.nominal_due.isoformat(), overridden=o.overridden,
-                         **({"requires": list(o.requires)} if o.requires else {})),
+                         **({"requires": list(o.requires)} if o.requires else {}),
+                         **({"party": o.party, "duty": o.duty} if o.party != "office" else {}),
+                         **({"depends_on": list(o.depends_on)} if o.depends_on else {})),
     }
 
 
@@ -117,6 +119,8 @@ class Planner:
         # and ends on a month's boundary.
         self._start_day_matters = {rule.id for rule in ruleset.rules
                                    if rule.recurrence.period == "once" or rule.due.anchor in _CONTRACT_ANCHORS}
+        # Client-party rules: their plan also depends on the duties each version's contract sets.
+        self._duty_rules = {rule.id for rule in ruleset.rules if rule.duty is not None}
         self._memo: dict[_RuleKey, list[Occurrence]] = {}
         self._memo_window: tuple[date, date] | None = None
         self.memo_hits = self.memo_misses = 0
@@ -140,8 +144,8 @@ class Planner:
         return len(self.ruleset.rules)
 
     def rule_summaries(self) -> list[dict[str, Any]]:
-        return [{"id": r.id, "code": r.code, "title_pl": r.title_pl, "title_en": r.title_en}
-                for r in self.ruleset.rules]
+        return [{"id": r.id, "code": r.code, "title_pl": r.title_pl, "title_en": r.title_en,
+                 "requires_power": list(r.requires_power)} for r in self.ruleset.rules]
 
     async def occurrences(self, contract_id: str, versions: Sequence[Mapping[str, Any]], date_from: date,
                           date_to: date) -> list[Occurrence]:
@@ -191,7 +195,9 @@ class Planner:
             key = (rule_id, _month(start) if by_month else dates if rule_id in self._start_day_matters else start,
                    end, fiscal_year_end,
                    tuple((v.version, _month(v.effective_from) if by_month else v.effective_from,
-                          rule_id in matched.get(v.version, ())) for v in ordered))
+                          rule_id in matched.get(v.version, ()),
+                          v.terms.contract.client_duties if rule_id in self._duty_rules else None)
+                         for v in ordered))
             part = self._memo.get(key)
             if part is None:
                 self.memo_misses += 1

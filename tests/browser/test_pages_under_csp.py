@@ -31,7 +31,7 @@ async def test_every_page_renders_styled_with_nothing_blocked_by_the_policy(base
              "/mail", "/notices", "/notices/new", f"/clients/{client['id']}/edit", "/notice-templates?name=notice",
              "/rules", "/cases/no-such-case", "/account", "/users", "/users/new", "/users/anna",
              "/audit?action=contract.&since=2026-11-01&until=", "/", "/reports", "/reports/financial",
-             "/reports/execution", "/reports/overdue", "/reports/workload"]
+             "/reports/execution", "/reports/overdue", "/reports/workload", "/payments"]
 
     ARTIFACTS.mkdir(exist_ok=True)
     blocked: list[str] = []

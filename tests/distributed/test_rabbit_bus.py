@@ -333,3 +333,41 @@ async def test_a_poison_message_in_a_batch_is_dead_lettered_alone_and_the_others
     message = await dead_queue.get(no_ack=True, fail=False)
     assert message is not None and message.message_id == str(sent[3].id)
     assert await broker.count(f"{broker.prefix}.batched") == 0
+
+
+async def test_dead_letters_are_listed_in_order_and_the_chosen_one_is_handled_again_once_fixed(broker: Broker) -> None:
+    bus = await broker.bus(max_attempts=2, retry_delay_ms=50)
+    fixed = False
+    handled: list[Envelope] = []
+
+    async def until_fixed(message: Envelope) -> None:
+        if not fixed:
+            raise ValueError("client 7 has no NIP")
+        handled.append(message)
+
+    await broker.subscribe(bus, "cases", ["case.*"], until_fixed)
+    sent = [envelope("case.requested", n=n) for n in range(3)]
+    for message in sent:  # one at a time: the dead letters keep the order they died in
+        await bus.publish(message)
+        await wait_for(lambda m=message: _listed(bus, m), timeout=10, what="the dead letter")
+
+    for _ in range(2):  # listing does not consume them, move them or count as a delivery
+        listed = await bus.dead_letters("cases")
+        assert [(d.message_id, d.type, d.attempts) for d in listed] == [(str(m.id), "case.requested", 2)
+                                                                         for m in sent]
+        assert "client 7 has no NIP" in listed[0].error and listed[0].dead_at is not None
+        assert listed[0].envelope == sent[0]
+    assert await bus.dead_letters("nobody") == []
+
+    fixed = True
+    assert await bus.retry_dead_letters("cases", [str(sent[1].id)]) == 1
+    await wait_for(lambda: len(handled) == 1, timeout=10, what="the retried message handled")
+    assert handled == [sent[1]]
+    assert [d.message_id for d in await bus.dead_letters("cases")] == [str(sent[0].id), str(sent[2].id)]
+    assert await bus.retry_dead_letters("cases") == 2
+    await wait_for(lambda: len(handled) == 3, timeout=10, what="the other two handled")
+    assert await bus.dead_letter_count() == {"cases": 0}
+
+
+async def _listed(bus: RabbitBus, message: Envelope) -> bool:
+    return str(message.id) in [d.message_id for d in await bus.dead_letters("cases")]

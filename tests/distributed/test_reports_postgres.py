@@ -34,7 +34,8 @@ def _case(contract_id: str, due: str, status: str, completed: str | None = None,
             "title_en": "", "due": date.fromisoformat(due), "status": status, "assignee_login": login,
             "assignee_name": "Anna", "assignee_email": "", "commissioner_name": "", "checklist": [], "notice": [],
             "late_on_creation": False, "created_at": utc("2026-09-01T08:00:00"),
-            "updated_at": utc("2026-09-01T08:00:00"), "completed_at": utc(completed) if completed else None}
+            "updated_at": utc("2026-09-01T08:00:00"), "completed_at": utc(completed) if completed else None,
+            "party": "office", "duty": None, "received_on": None}  # one shape for every row of the executemany
 
 
 async def test_execution_and_notified_months_follow_warsaw_time_on_postgresql(pg_database: str) -> None:
@@ -49,6 +50,10 @@ async def test_execution_and_notified_months_follow_warsaw_time_on_postgresql(pg
                 _case("1", "2026-10-20", "done", "2026-10-20T22:30:00"),  # 00:30 the next day: late
                 _case("1", "2026-11-10", "open"), _case("1", "2026-11-28", "open"),
                 _case("1", "2026-11-20", "not_applicable"), _case("2", "2026-11-05", "open", login="ola"),  # not anna's
+                # The client's tasks: documents due 9.11 received 12.11 (late), and ones due 10.11 still awaited.
+                _case("1", "2026-11-09", "done", "2026-11-12T10:00:00") | {
+                    "party": "client", "duty": "documents", "received_on": date(2026, 11, 12)},
+                _case("1", "2026-11-10", "open") | {"party": "client", "duty": "bank_statements"},
             ])
         async with cases_db.reading() as session:
             rows = await case_reports.execution(session=session, scope=ANNA, first=date(2026, 10, 1),
@@ -56,7 +61,9 @@ async def test_execution_and_notified_months_follow_warsaw_time_on_postgresql(pg
             overdue = await case_reports.overdue(session=session, scope=ANNA, today=date(2026, 11, 28))
         assert [(r["month"], r["due"], r["done_on_time"], r["done_late"], r["overdue"], r["not_applicable"],
                  r["open"]) for r in rows] == [("2026-10", 2, 1, 1, 0, 0, 0), ("2026-11", 3, 0, 0, 1, 1, 1)]
-        assert overdue["total"] == 1
+        assert [(r["month"], r["client_due"], r["client_on_time"], r["client_late"], r["client_overdue"])
+                for r in rows] == [("2026-10", 0, 0, 0, 0), ("2026-11", 2, 0, 1, 1)]
+        assert overdue["total"] == 2  # the office's case and the client's task still awaited
         async with notifier_db.transaction() as session:
             await session.execute(notices.insert(), [{
                 "id": "n1", "kind": "liability", "client_id": "1", "contract_id": "1", "status": "confirmed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -52,5 +53,32 @@ async def test_throttled_login_then_a_session_that_expires_and_ends(pg_database:
         async with db.transaction() as session:
             await sessions.end(session=session, session_row_id=found.id)
         assert await find(later + timedelta(minutes=1)) is None  # logged out
+    finally:
+        await db.dispose()
+
+
+async def test_twenty_parallel_wrong_passwords_on_postgresql_get_no_more_tries_than_the_limit(pg_database: str) -> None:
+    """Sent at once (a password-guessing script), the attempts still queue on the login: five are checked, the
+    rest are refused with a wait, and the right password sent among them does not get in."""
+    settings = Settings(mode="distributed", database_url=pg_database, secret_key=new_secret(),
+                        internal_token=new_secret())
+    await upgrade(settings, ("gateway",))
+    db = Database(settings.database_url_for("gateway"))
+    policy, session_policy = LoginPolicy.from_settings(settings), SessionPolicy.from_settings(settings)
+    now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    try:
+        async with db.transaction() as session:
+            await users.create_user(session=session, login="anna", name="Anna", email="anna@biuro.example",
+                                    role="accountant", password="secret-anna", now=now)
+        results = await asyncio.gather(*(
+            log_in(db=db, policy=policy, session_policy=session_policy, login="anna", password="wrong",
+                   address=f"192.0.2.{n}", now=now, correlation_id=None)
+            for n in range(20)))
+        checked = [r for r in results if r.retry_after is None]
+        assert len(checked) == policy.max_failures == 5
+        assert all(r.session_id is None for r in results)
+        late = await log_in(db=db, policy=policy, session_policy=session_policy, login="anna",
+                            password="secret-anna", address="192.0.2.99", now=now, correlation_id=None)
+        assert late.session_id is None and late.retry_after is not None
     finally:
         await db.dispose()

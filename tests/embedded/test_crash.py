@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, wait_for, wait_while_progressing
 from tests.unit.contracts.testdata import make_nip, make_pesel, make_regon, to_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,34 +159,46 @@ async def test_a_killed_embedded_process_plans_every_contract_after_a_restart_an
         return office.scalar("scheduler", "SELECT count(*) FROM planned_contracts")
 
     def in_the_bus() -> bool:
-        """Every contract event left the outbox (the relay marked it published), some but not all planned."""
+        """Mid-planning, with contract events the bus has accepted (their outbox rows marked published) and the
+        scheduler has not handled yet: what a crash must not lose. Best with the contracts' outbox empty (every
+        event then only in the bus); whether that moment comes before the planning ends depends on how the relay
+        and the scheduler share the machine, so past 60 % planned the test kills without it."""
+        waiting = office.scalar("bus", "SELECT count(*) FROM messages WHERE queue = 'scheduler'")
         unpublished = office.scalar("contracts", "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        return unpublished == 0 and CONTRACTS // 10 <= planned() < CONTRACTS
+        done = planned()
+        return (waiting >= 200 and CONTRACTS // 10 <= done < CONTRACTS
+                and (unpublished == 0 or done >= CONTRACTS * 6 // 10))
 
     await wait_for(in_the_bus, timeout=180, interval=0.1, what="the scheduler in the middle of the import")
     office.kill()
     assert await office.process.wait() == -signal.SIGKILL  # type: ignore[union-attr]
     killed_at = planned()
     assert killed_at < CONTRACTS
-    phase(f"killed with {killed_at} contracts planned")
+    waiting = office.scalar("bus", "SELECT count(*) FROM messages WHERE queue = 'scheduler'")
+    unpublished = office.scalar("contracts", "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert waiting > 0  # accepted by the bus, not handled: lost before issue 7's fix
+    phase(f"killed with {killed_at} contracts planned, {waiting} events waiting in the bus for the scheduler,"
+          f" {unpublished} not yet published")
 
     await office.start()
     phase("restarted")
-    try:
-        await wait_for(lambda: planned() == CONTRACTS, timeout=300, interval=0.5,
-                       what=f"all {CONTRACTS} contracts planned after the restart (killed at {killed_at})")
-    except AssertionError as timed_out:
-        raise AssertionError(f"{timed_out}; {planned()} planned") from None
+    await wait_while_progressing(lambda: planned() == CONTRACTS, planned,
+                                 what=f"all {CONTRACTS} contracts planned after the restart (killed at {killed_at})")
     phase(f"all {CONTRACTS} planned")
     requested = "SELECT count(*) FROM occurrences WHERE status = 'requested'"
     cases = "SELECT count(*) FROM cases"
     mails = "SELECT count(*) FROM mails WHERE kind = 'case_created'"
 
-    def settled() -> bool:
-        wanted = office.scalar("scheduler", requested)
-        return office.scalar("cases", cases) == wanted and office.scalar("notifier", mails) == wanted
+    def made_so_far() -> tuple[int, int, int]:
+        return office.scalar("scheduler", requested), office.scalar("cases", cases), office.scalar("notifier", mails)
 
-    await wait_for(settled, timeout=120, interval=0.5, what="a case and a mail for every requested occurrence")
+    def settled() -> bool:
+        wanted, made, mailed = made_so_far()
+        return made == wanted and mailed == wanted
+
+    # After the restart the cases service and the notifier work through the rest of the 10,000 contracts' events
+    # (about 90 s on an idle 2-core machine, several times that on a loaded one): fail on a stall, not on slowness.
+    await wait_while_progressing(settled, made_so_far, what="a case and a mail for every requested occurrence")
     phase("every case and mail made")
     assert await office.stop() == 0  # SIGTERM: a clean stop
     phase("stopped")

@@ -24,6 +24,7 @@ from starlette.routing import Mount
 
 from services.common.bus.memory import InMemoryBus
 from services.common.clock import ManualClock
+from services.common.messages import CASE_REQUESTED, CaseRequested, TeamMember
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.gateway import users
@@ -34,6 +35,7 @@ from tests.conftest import wait_for
 from tests.embedded.conftest import Office
 from tests.embedded.test_contracts_api import _csv, _import_rows, _seed
 from tests.embedded.web import browser, csrf_of, log_in
+from tests.notice_samples import envelope
 from tests.samples import contract, nip, regon, sole_trader
 
 README = Path(__file__).resolve().parents[2] / "services" / "gateway" / "README.md"
@@ -122,6 +124,27 @@ class World:
             if finished:
                 done = await api.post(f"/api/v1/cases/{case_id}/finish", json={})
                 assert done.status_code == 200, done.text
+        return case_id
+
+    async def fresh_client_task(self) -> str:
+        """A client task of the contract (anna's), open: as the scheduler asks for one (documents for a month)."""
+        n = self.next()
+        period = f"{2030 + n // 12}-{n % 12 + 1:02d}"
+        request = CaseRequested(
+            contract_id=str(self.contract_id), client_id=str(self.client_id), rule_id="client.documents",
+            code="CLIENT_DOCUMENTS", period=period, title_pl="Dokumenty za miesiąc od klienta",
+            title_en="The month's documents", due=date(2026, 11, 9), generate_on=date(2026, 10, 26), role="accountant",
+            assignee=TeamMember(login="anna", name="Anna"), rules_version="matrix", contract_version=1,
+            party="client", duty="documents")
+        await self.office.system.bus.publish(envelope(CASE_REQUESTED, request.model_dump(mode="json"), "scheduler"))
+
+        async def made() -> str | None:
+            async with self.office.api() as api:
+                items = (await api.get("/api/v1/cases", params={"contract_id": self.contract_id,
+                                                                 "party": "client"})).json()["items"]
+            return next((str(c["id"]) for c in items if c["period"] == period), None)
+
+        case_id: str = await wait_for(made, what=f"the client task for {period}")
         return case_id
 
     async def fresh_attachment(self) -> str:
@@ -273,6 +296,17 @@ async def _revoke_token(world: World, allowed: bool) -> Req:
     return Req(f"/api/v1/users/ewa/tokens/{token_id}")
 
 
+def client_task_received(*, page: bool = False) -> Builder:
+    """Documents received on a fresh client task (each allowed call closes its own)."""
+    async def build(world: World, allowed: bool) -> Req:
+        case_id = await world.fresh_client_task() if allowed else world.case_id
+        if page:
+            return Req(f"/cases/{case_id}/received", data={"received_on": "2026-11-27", "count": "3"})
+        return Req(f"/api/v1/cases/{case_id}/received", json={"received_on": "2026-11-27", "count": 3})
+
+    return build
+
+
 def case_action(action: str, *, finished: bool = False, page: bool = False, **body: Any) -> Builder:
     """A change of a fresh case (each allowed call changes its own); `page`: the web form's route."""
     async def build(world: World, allowed: bool) -> Req:
@@ -312,6 +346,96 @@ async def _attach(world: World, allowed: bool) -> Req:
 
 async def _download(world: World, allowed: bool) -> Req:
     return Req(f"/api/v1/cases/{world.case_id}/attachments/{await world.fresh_attachment()}")
+
+
+_PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+async def _fresh_power(world: World) -> str:
+    async with world.office.api() as api:
+        added = await api.post(f"/api/v1/clients/{world.client_id}/powers",
+                               data={"kind": "UPL-1", "granted_on": "2026-01-01"},
+                               files={"file": ("upl.pdf", _PDF, "application/pdf")})
+    assert added.status_code == 201, added.text
+    return str(added.json()["id"])
+
+
+async def _fresh_payment(world: World) -> str:
+    async with world.office.api() as api:
+        made = await api.post("/api/v1/payments", json={"paid_on": "2026-11-10", "amount": f"{world.next()}.00"})
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def _add_power(world: World, allowed: bool) -> Req:
+    body = (f"--{_BOUNDARY}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nPEL\r\n"
+            f"--{_BOUNDARY}\r\nContent-Disposition: form-data; name=\"granted_on\"\r\n\r\n2026-01-01\r\n"
+            f"--{_BOUNDARY}--\r\n").encode()
+    return Req(f"/api/v1/clients/{world.client_id}/powers", content=body,
+               headers={"Content-Type": f"multipart/form-data; boundary={_BOUNDARY}"})
+
+
+async def _revoke_power(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/clients/{world.client_id}/powers/{await _fresh_power(world) if allowed else 1}/revocation",
+               json={})
+
+
+async def _power_document(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/clients/{world.client_id}/powers/{await _fresh_power(world)}/document")
+
+
+async def _page_power_document(world: World, allowed: bool) -> Req:
+    return Req(f"/clients/{world.client_id}/powers/{await _fresh_power(world)}/document")
+
+
+async def _overdue_contract(world: World) -> int:
+    """A contract of the client from August with no payment: its August fee is overdue."""
+    async with world.office.api() as api:
+        terms = contract(world.client_id, number=f"F/{world.next()}", start="2026-08-01")
+        terms["signed_on"] = "2026-07-20"
+        created = await api.post("/api/v1/contracts", json=terms)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+async def _remind(world: World, allowed: bool) -> Req:
+    target = await _overdue_contract(world) if allowed else world.contract_id
+    return Req(f"/api/v1/contracts/{target}/fees/2026-08/reminder", json={})
+
+
+async def _page_remind(world: World, allowed: bool) -> Req:
+    target = await _overdue_contract(world) if allowed else world.contract_id
+    return Req(f"/contracts/{target}/fees/2026-08/reminder", data={})
+
+
+async def _page_add_power(world: World, allowed: bool) -> Req:
+    return Req(f"/clients/{world.client_id}/powers", data={"kind": "PEL", "granted_on": "2026-01-01"})
+
+
+async def _page_revoke_power(world: World, allowed: bool) -> Req:
+    return Req(f"/clients/{world.client_id}/powers/{await _fresh_power(world) if allowed else 1}/revoke", data={})
+
+
+def _statement(world: World) -> bytes:
+    return f"date;amount;title;nip\n10.11.2026;{world.next()},00;wpłata;\n".encode()
+
+
+async def _payments_import(world: World, allowed: bool) -> Req:
+    return Req("/api/v1/payments/import", content=_statement(world), headers={"Content-Type": "text/csv"})
+
+
+async def _page_payments_import(world: World, allowed: bool) -> Req:
+    return Req("/payments/import", files={"file": ("wyciag.csv", _statement(world), "text/csv")})
+
+
+async def _assign_payment(world: World, allowed: bool) -> Req:
+    return Req(f"/api/v1/payments/{await _fresh_payment(world) if allowed else 1}/assignment",
+               json={"client_id": world.client_id})
+
+
+async def _page_assign_payment(world: World, allowed: bool) -> Req:
+    return Req(f"/payments/{await _fresh_payment(world) if allowed else 1}/assign",
+               data={"client_id": str(world.client_id)})
 
 
 async def _page_download(world: World, allowed: bool) -> Req:
@@ -480,6 +604,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         "view", 200, static("/api/v1/contracts/{contract}/billing/2026-11"), on_team=True),
     ("PUT", "/api/v1/contracts/{contract_id}/billing/{month}"): Route("work_cases", 200, _billing, on_team=True),
     ("POST", "/api/v1/billing/{month}/import"): Route("change_contracts", 201, _billing_import),
+    ("GET", "/api/v1/clients/{client_id}/powers"): Route("view", 200, static("/api/v1/clients/{client}/powers"),
+                                                         on_team=True),
+    ("POST", "/api/v1/clients/{client_id}/powers"): Route("change_contracts", 201, _add_power),
+    ("POST", "/api/v1/clients/{client_id}/powers/{power_id}/revocation"): Route("change_contracts", 200,
+                                                                                _revoke_power),
+    ("GET", "/api/v1/clients/{client_id}/powers/{power_id}/document"): Route("view", 200, _power_document,
+                                                                             on_team=True),
+    ("GET", "/api/v1/payments"): Route("read_reports", 200, static("/api/v1/payments")),
+    ("POST", "/api/v1/payments"): Route("change_contracts", 201,
+                                        posting("/api/v1/payments", paid_on="2026-11-10", amount="10.00")),
+    ("POST", "/api/v1/payments/import"): Route("change_contracts", 201, _payments_import),
+    ("PUT", "/api/v1/payments/{payment_id}/assignment"): Route("change_contracts", 200, _assign_payment),
+    ("POST", "/api/v1/contracts/{contract_id}/fees/{month}/reminder"): Route("change_contracts", 201, _remind),
     ("POST", "/api/v1/imports/dry-run"): Route("change_contracts", 200, _dry_run),
     ("POST", "/api/v1/imports/apply"): Route("change_contracts", 201, _apply),
     ("GET", "/api/v1/contracts/{contract_id}/plan"): Route("view", 200, static("/api/v1/contracts/{contract}/plan"),
@@ -490,6 +627,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/cases/{case_id}/finish"): Route("work_cases", 200, case_action("finish"), on_team=True),
     ("POST", "/api/v1/cases/{case_id}/not-applicable"): Route(
         "work_cases", 200, case_action("not-applicable", reason="nie dotyczy"), on_team=True),
+    ("POST", "/api/v1/cases/{case_id}/received"): Route("work_cases", 200, client_task_received(), on_team=True),
     ("POST", "/api/v1/cases/{case_id}/reopen"): Route("manage_cases", 200, case_action("reopen", finished=True)),
     ("PUT", "/api/v1/cases/{case_id}/checklist/{index}"): Route(
         "work_cases", 200, posting("/api/v1/cases/{case}/checklist/0", done=True), on_team=True),
@@ -544,6 +682,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/cases/{case_id}"): Route("view", 200, static("/cases/{case}"), on_team=True),
     ("POST", "/cases/{case_id}/start"): Route("work_cases", 303, case_action("start", page=True), on_team=True),
     ("POST", "/cases/{case_id}/finish"): Route("work_cases", 303, case_action("finish", page=True), on_team=True),
+    ("POST", "/cases/{case_id}/received"): Route("work_cases", 303, client_task_received(page=True), on_team=True),
     ("POST", "/cases/{case_id}/not-applicable"): Route(
         "work_cases", 303, case_action("not-applicable", page=True, reason="nie dotyczy"), on_team=True),
     ("POST", "/cases/{case_id}/reopen"): Route("manage_cases", 303, case_action("reopen", finished=True, page=True)),
@@ -569,6 +708,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/clients/{client_id}"): Route("view", 200, static("/clients/{client}"), on_team=True),
     ("GET", "/clients/{client_id}/edit"): Route("change_contracts", 200, static("/clients/{client}/edit")),
     ("POST", "/clients/{client_id}/edit"): Route("change_contracts", 303, _page_client_edit),
+    ("POST", "/clients/{client_id}/powers"): Route("change_contracts", 303, _page_add_power),
+    ("POST", "/clients/{client_id}/powers/{power_id}/revoke"): Route("change_contracts", 303, _page_revoke_power),
+    ("GET", "/clients/{client_id}/powers/{power_id}/document"): Route("view", 200, _page_power_document,
+                                                                      on_team=True),
+    ("GET", "/payments"): Route("read_reports", 200, static("/payments")),
+    ("POST", "/payments/import"): Route("change_contracts", 200, _page_payments_import),
+    ("POST", "/payments/{payment_id}/assign"): Route("change_contracts", 303, _page_assign_payment),
+    ("POST", "/contracts/{contract_id}/fees/{month}/reminder"): Route("change_contracts", 303, _page_remind),
     ("GET", "/contracts"): Route("view", 200, static("/contracts")),
     ("GET", "/contracts/new"): Route("change_contracts", 200, static("/contracts/new?client_id={client}")),
     ("POST", "/contracts/new"): Route("change_contracts", 303, _page_new_contract),
@@ -615,6 +762,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/reports/workload"): Route("read_reports", 200, static("/reports/workload")),
     ("GET", "/clients/{client_id}/personal-data.zip"): Route(
         "export_personal_data", 200, static("/clients/{client}/personal-data.zip")),
+    ("GET", "/api/v1/system/dead-letters"): Route("manage_settings", 200, static("/api/v1/system/dead-letters")),
+    ("POST", "/api/v1/system/dead-letters/{queue}/retry"): Route(
+        "manage_settings", 200, posting("/api/v1/system/dead-letters/cases/retry")),
+    ("GET", "/system/dead-letters"): Route("manage_settings", 200, static("/system/dead-letters")),
+    ("POST", "/system/dead-letters/{queue}/retry"): Route("manage_settings", 200,
+                                                          form("/system/dead-letters/cases/retry")),
 }
 
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).

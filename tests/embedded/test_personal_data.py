@@ -88,6 +88,18 @@ async def test_a_terminated_clients_data_is_exported_then_erased_after_retention
     client_id, contract_id, body = await sign(office, NAME, "526104057", email=EMAIL, street=STREET)
     other_id, _, _ = await sign(office, "Trwajacy Klient", "611104057", email="trwa@example.com",
                                 street="ul. Dluga 1", born="8502023456")
+    # The client's power of attorney (its signed PDF) and a payment of the fee from its account.
+    async with office.api("maria") as api:
+        power = await api.post(f"/api/v1/clients/{client_id}/powers",
+                               data={"kind": "UPL-1", "granted_on": "2026-10-01", "scope": f"pełnomocnik {NAME}"},
+                               files={"file": ("upl.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
+        assert power.status_code == 201, power.text
+        paid = await api.post("/api/v1/payments", json={"paid_on": "2026-11-10", "amount": "100.00",
+                                                        "title": f"{NAME} opłata", "counterparty_nip": body["nip"]})
+        assert paid.status_code == 201, paid.text
+    power_files = list((office.system.runtimes["contracts"].ctx.settings.data_dir / "attachments" / "powers")
+                       .iterdir())
+    assert len(power_files) == 1
     # A finished VAT case becomes a notice mailed to the client, who opens its link.
     case = await case_of(office, str(contract_id))
     await publish(office, CASE_COMPLETED, case_completed(
@@ -172,6 +184,7 @@ async def test_a_terminated_clients_data_is_exported_then_erased_after_retention
     except AssertionError:
         raise AssertionError(f"still held: {holding(await dump(office), needles)}") from None
     assert await figures(office, contract_id) == before
+    assert not power_files[0].exists(), "the signed power of attorney is deleted"
     async with office.api("maria") as api:
         shown = (await api.get(f"/api/v1/clients/{client_id}")).json()
         assert shown["name"] == f"Klient {client_id} (dane usunięte)" and shown["pesel"] is None

@@ -151,7 +151,8 @@ async def test_financial_summary_per_contract_and_office_with_the_annexed_fee(of
     assert (k1["cases_done"], k2["cases_done"]) == (0, 1)
     office_nov = november["office"][-1]
     assert office_nov["month"] == "2026-11"
-    assert office_nov["fee"] == {"net": "2150.00", "vat": "494.50", "gross": "2644.50", "provisional": True}
+    assert office_nov["fee"] == {"net": "2150.00", "vat": "494.50", "gross": "2644.50", "provisional": True,
+                                 "paid": "0.00", "outstanding": "2644.50", "overdue": "0.00"}
     assert (office_nov["liabilities_amount"], office_nov["confirmed_share"]) == ("3184.50", "0.6000")
     assert office_nov["liabilities"]["vat"]["amount"] == "1184.00"
     office_oct = november["office"][-2]
@@ -171,7 +172,7 @@ async def test_financial_xlsx_and_csv_hold_the_same_numbers(office: Office) -> N
         audit = (await api.get("/api/v1/audit", params={"action": "report.export"})).json()
     assert xlsx.status_code == 200 and "spreadsheetml" in xlsx.headers["content-type"]
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["Umowy 2026-11", "Biuro 12 miesięcy", "Umowy 12 miesięcy"]
+    assert book.sheetnames == ["Umowy 2026-11", "Biuro 12 miesięcy", "Umowy 12 miesięcy", "Zaległe opłaty"]
     sheet = book["Umowy 2026-11"]
     head = [c.value for c in sheet[1]]
     rows = {r[1]: dict(zip(head, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)}
@@ -227,7 +228,7 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
     assert anna_row[11] == "2026-W49: 3 dni (zastępstwo: ola)"
     lines = execution_csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Umowa,Klient,Miesiąc,Do wykonania")
-    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1" in lines
+    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1,0,0,0,0" in lines  # the last four: the client's tasks
 
 
 async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office) -> None:

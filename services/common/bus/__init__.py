@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
@@ -42,6 +43,23 @@ class Batching:
             raise ValueError(f"Batching needs size >= 1 and linger >= 0, not {self.size} and {self.linger}")
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message a queue's handler failed on `attempts` times; kept until someone retries it."""
+
+    queue: str
+    message_id: str
+    type: str
+    body: bytes
+    attempts: int
+    error: str
+    dead_at: datetime | None  # None where the broker does not say (RabbitMQ without the timestamp)
+
+    @property
+    def envelope(self) -> Envelope:
+        return Envelope.from_bytes(self.body)
+
+
 class Bus(Protocol):
     async def start(self) -> None:
         """Connect and declare what the bus needs (exchanges)."""
@@ -62,6 +80,13 @@ class Bus(Protocol):
 
     async def dead_letter_count(self) -> dict[str, int]:
         """How many messages each consumer queue of this bus (by the name given to `subscribe`) dead-lettered."""
+
+    async def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest `limit` dead letters of a consumer queue (by its service's name), left where they are."""
+
+    async def retry_dead_letters(self, queue: str, message_ids: Sequence[str] | None = None) -> int:
+        """Hand a queue's dead letters (all, or those with these message ids) back to its consumer as new
+        deliveries (attempt 1); returns how many. The consumer's inbox still makes a repeat harmless."""
 
     async def close(self) -> None:
         """Stop consuming and disconnect; unacknowledged messages go back to the queue."""

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from services.common.bus import Batching, Handler, topic_matches
+from services.common.bus import Batching, DeadLetter, Handler, topic_matches
 from services.common.log import bound, get_logger
 from services.common.messages import Envelope
 
@@ -80,23 +80,6 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_queue ON dead_letters (queue, id);
 """
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message a queue's handler failed on `attempts` times; kept until someone deals with it."""
-
-    queue: str
-    message_id: str
-    type: str
-    body: bytes
-    attempts: int
-    error: str
-    dead_at: datetime
-
-    @property
-    def envelope(self) -> Envelope:
-        return Envelope.from_bytes(self.body)
 
 
 @dataclass(frozen=True)
@@ -146,6 +129,10 @@ class _Journal(Protocol):
     def dead_letters(self, queue: str | None) -> list[DeadLetter]: ...
 
     def dead_letter_count(self) -> dict[str, int]: ...
+
+    def revive(self, queue: str, message_ids: Sequence[str] | None, ids: Sequence[int]) -> list[_Delivery]:
+        """In one transaction: the queue's dead letters (those with these message ids) deleted and stored again
+        as messages of the queue, numbered from `ids` (as many as there are ids at most)."""
 
     def close(self) -> None: ...
 
@@ -219,6 +206,19 @@ class _SqliteJournal:
             counts[queue] = count
         return counts
 
+    def revive(self, queue: str, message_ids: Sequence[str] | None, ids: Sequence[int]) -> list[_Delivery]:
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT id, message_id, body FROM dead_letters WHERE queue = ? ORDER BY id",
+                                (queue,)).fetchall()
+            wanted = set(message_ids) if message_ids is not None else None
+            chosen = [r for r in rows if wanted is None or r[1] in wanted][:len(ids)]
+            revived = [_Delivery(id_, queue, bytes(body)) for id_, (_, _, body) in zip(ids, chosen, strict=False)]
+            conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(r[0],) for r in chosen])
+            conn.executemany(
+                "INSERT INTO messages (id, queue, body, attempt, not_before) VALUES (?, ?, ?, ?, ?)",
+                [(d.id, d.queue, d.body, d.attempt, d.not_before) for d in revived])
+        return revived
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -281,6 +281,16 @@ class _MemoryJournal:
             counts[d.queue] = counts.get(d.queue, 0) + 1
         return counts
 
+    def revive(self, queue: str, message_ids: Sequence[str] | None, ids: Sequence[int]) -> list[_Delivery]:
+        wanted = set(message_ids) if message_ids is not None else None
+        chosen = [d for d in self.dead if d.queue == queue and (wanted is None or d.message_id in wanted)]
+        chosen = chosen[:len(ids)]
+        self.dead = [d for d in self.dead if all(d is not c for c in chosen)]
+        revived = [_Delivery(id_, queue, d.body) for id_, d in zip(ids, chosen, strict=False)]
+        for d in revived:
+            self.messages[d.id] = d
+        return revived
+
     def close(self) -> None:
         return None
 
@@ -317,6 +327,7 @@ class InMemoryBus:
         self._writer: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self._publishing = 0
+        self._writing = False  # a batch of writes (acks, retries, dead letters) is being committed
         self._closing = False
 
     # --- the Bus protocol ---------------------------------------------------------------------------
@@ -426,14 +437,37 @@ class InMemoryBus:
             await self._call(self._journal.bind, queue, wanted)
             self._bindings[queue] = wanted
 
-    async def dead_letters(self, queue: str | None = None) -> list[DeadLetter]:
-        """The dead letters (of one queue), oldest first."""
+    async def dead_letters(self, queue: str | None = None, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters (of one queue; the oldest `limit`), oldest first."""
         await self._started()
-        return await self._call(self._journal.dead_letters, queue)
+        found = await self._call(self._journal.dead_letters, queue)
+        return found if limit is None else found[:limit]
+
+    async def retry_dead_letters(self, queue: str, message_ids: Sequence[str] | None = None) -> int:
+        """The queue's dead letters (those with these ids) become its messages again, attempt 1, in one
+        transaction of the file; delivered at once when the queue has its consumer here, else on its start."""
+        await self._started()
+        candidates = await self._call(self._journal.dead_letters, queue)
+        if message_ids is not None:
+            candidates = [d for d in candidates if d.message_id in set(message_ids)]
+        if not candidates:
+            return 0
+        # Numbers reserved now, in the loop, so a publish meanwhile cannot take them.
+        ids = list(range(self._next_id, self._next_id + len(candidates)))
+        self._next_id += len(candidates)
+        revived = await self._call(self._journal.revive, queue, message_ids, ids)
+        q = self._queues.get(queue)
+        if q is not None:
+            for delivery in revived:
+                self._enqueue(q, delivery)
+        log.info("bus.dead_letters_retried", queue=queue, messages=len(revived))
+        return len(revived)
 
     def idle(self) -> bool:
-        """True when no publish waits for its commit and no queue holds, is handling or will retry a message."""
-        return self._publishing == 0 and all(q.unfinished == 0 and not q.loading for q in self._queues.values())
+        """True when no publish waits for its commit, no queue holds, is handling or will retry a message, and
+        every ack, retry and dead letter is committed (a dead letter is listed once `idle` says so)."""
+        return (self._publishing == 0 and not self._writes and not self._writing
+                and all(q.unfinished == 0 and not q.loading for q in self._queues.values()))
 
     # --- inside ---------------------------------------------------------------------------------------
 
@@ -466,6 +500,7 @@ class InMemoryBus:
             writes, self._writes = self._writes, _Writes()
             if not writes:
                 continue
+            self._writing = True
             try:
                 await self._call(self._journal.write, writes)
             except Exception as exc:
@@ -474,9 +509,11 @@ class InMemoryBus:
                     if not waiter.done():
                         waiter.set_exception(exc)
                 self._writes.keep(writes)
+                self._writing = False
                 await asyncio.sleep(1.0)
                 self._wake.set()
                 continue
+            self._writing = False
             for waiter in writes.waiters:
                 if not waiter.done():
                     waiter.set_result(None)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -15,7 +16,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from services.common.bus import Batching, Handler
+from services.common.bus import Batching, DeadLetter, Handler
 from services.common.log import bound, get_logger
 from services.common.messages import Envelope
 
@@ -240,6 +241,7 @@ class RabbitBus:
             timestamp=message.timestamp,
             app_id=message.app_id,
             headers={ATTEMPT_HEADER: attempt, "x-last-error": repr(exc)[:1000],
+                     **({"x-dead-at": datetime.now(UTC).isoformat()} if dead else {}),
                      # After the first retry the delivery's routing key is the queue name, not the type.
                      "x-original-routing-key": (message.headers or {}).get("x-original-routing-key")
                      or message.routing_key or ""},
@@ -283,6 +285,63 @@ class RabbitBus:
             await channel.close()
         return counts
 
+    async def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest `limit` of P.Q.dead. A queue cannot be read in place without counting a delivery (RabbitMQ 4
+        drops a quorum queue's message after 20), so each message is taken and a confirmed copy put back at the
+        end, all of them in turn (up to 1,000; beyond that the first 1,000 move behind the rest)."""
+        found: list[DeadLetter] = []
+
+        async def keep(message: AbstractIncomingMessage) -> bool:
+            if len(found) < limit:
+                found.append(_dead_letter(queue, message))
+            return False
+
+        await self._pass_over_dead_letters(queue, keep)
+        return found
+
+    async def retry_dead_letters(self, queue: str, message_ids: Sequence[str] | None = None) -> int:
+        """Each chosen message of P.Q.dead goes back to P.Q as attempt 1 (confirmed, then removed from P.Q.dead);
+        the others keep their order."""
+        wanted = set(message_ids) if message_ids is not None else None
+
+        async def chosen(message: AbstractIncomingMessage) -> bool:
+            return wanted is None or (message.message_id or "") in wanted
+
+        retried = await self._pass_over_dead_letters(queue, chosen)
+        log.info("bus.dead_letters_retried", queue=queue, messages=retried)
+        return retried
+
+    async def _pass_over_dead_letters(self, queue: str,
+                                      retry: Callable[[AbstractIncomingMessage], Awaitable[bool]]) -> int:
+        if self._connection is None:
+            raise RuntimeError("RabbitBus used before start()")
+        name = f"{self.queue_prefix}.{queue}"
+        channel = await self._connection.channel(publisher_confirms=True)
+        retried = 0
+        try:
+            try:
+                dead = await channel.declare_queue(f"{name}.dead", passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                return 0  # the queue was never declared: nothing was ever dead-lettered there
+            waiting = min(dead.declaration_result.message_count or 0, 1000)
+            for _ in range(waiting):
+                message = await dead.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                again = await retry(message)
+                headers = dict(message.headers or {})
+                if again:
+                    headers[ATTEMPT_HEADER] = 1
+                    await channel.default_exchange.publish(_copy(message, headers), routing_key=name)
+                    retried += 1
+                else:
+                    await channel.default_exchange.publish(_copy(message, headers), routing_key=f"{name}.dead")
+                await message.ack()
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        return retried
+
     async def ping(self) -> None:
         connection = self._connection
         if connection is None or connection.is_closed or not connection.connected.is_set():
@@ -308,6 +367,26 @@ class RabbitBus:
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = self._exchange = self._dlx = None
+
+
+def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=message.body, content_type=message.content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id, type=message.type, correlation_id=message.correlation_id,
+        timestamp=message.timestamp, app_id=message.app_id, headers=headers)
+
+
+def _dead_letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    error = headers.get("x-last-error")
+    if not isinstance(error, str):  # dead-lettered by the broker itself (x-delivery-limit): no error of ours
+        error = "returned to the queue too many times (the consumer died or could not reroute it)"
+    try:
+        dead_at: datetime | None = datetime.fromisoformat(str(headers["x-dead-at"]))
+    except (KeyError, ValueError):
+        dead_at = None
+    return DeadLetter(queue=queue, message_id=message.message_id or "", type=message.type or "", body=message.body,
+                      attempts=_attempt(message), error=error, dead_at=dead_at)
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:

@@ -57,6 +57,7 @@ ACTIONS_PL = Translated({
     "absence.create": N_("nowa nieobecność"),
     "absence.end": N_("wcześniejszy koniec nieobecności"),
     "absence.cancel": N_("odwołana nieobecność"),
+    "system.dead_letters.retry": N_("ponowienie komunikatów nieobsłużonych"),
 })
 
 

@@ -21,6 +21,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
+from services.gateway import powers as power_checks
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
@@ -47,6 +48,8 @@ async def list_cases(
     due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
     deadline_state: Literal["on_time", "due_soon", "overdue"] | None = Query(
         None, description="open cases the morning job found on time, due soon or overdue"),
+    party: Literal["office", "client"] | None = Query(
+        None, description="office: the office's own duties; client: the client's tasks (\"Zadanie klienta\")"),
     sort: Literal["due", "client", "status"] = "due",
     desc: bool = False,
     limit: int = Query(100, ge=1, le=1000),
@@ -57,14 +60,18 @@ async def list_cases(
     return await cases.list_cases(svc=svc, caller=caller, mine=mine, status=status, contract_id=contract_id,
                                   limit=limit, offset=offset, tab=tab, client_id=client_id, client=client,
                                   code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
-                                  desc=desc, deadline_state=deadline_state)
+                                  desc=desc, deadline_state=deadline_state, party=party)
 
 
 @router.get("/cases/{case_id}", summary="One case: its history, comments, attachments and why it exists",
             responses={**READ_ONE, **success(CaseWithHistory)})
 async def get_case(case_id: CaseIdPath, caller: Caller = Depends(allow(Permission.view)),
-                   svc: ServiceClients = Depends(service_clients)) -> Any:
-    return await cases.get_case(svc=svc, caller=caller, case_id=str(case_id))
+                   svc: ServiceClients = Depends(service_clients),
+                   ctx: ServiceContext = Depends(get_context)) -> Any:
+    """`power_warnings`: a power of attorney the case's rule needs (`requires_power`) missing or expiring."""
+    case = await cases.get_case(svc=svc, caller=caller, case_id=str(case_id))
+    case["power_warnings"] = await power_checks.case_warnings(svc, caller, case, ctx.clock.today())
+    return case
 
 
 @router.post("/cases/{case_id}/start", summary="Start a case: open → in_progress",
@@ -88,6 +95,21 @@ async def finish(case_id: CaseIdPath,
     return await cases.change(ctx=ctx, svc=svc, caller=caller, case_id=str(case_id), action="finish",
                               body={"liabilities": body.get("liabilities") or {}},
                               counts_given={k: body.get(k) for k in ("documents", "employees")})
+
+
+@router.post("/cases/{case_id}/received", responses={**CHANGE, **success(CaseWithHistory)},
+             summary="Documents received (\"dokumenty otrzymane\"): the client task of this case — itself, or the one "
+                     "of its contract and period it depends on — is done")
+async def received(case_id: CaseIdPath,
+                   body: dict[str, Any] = Body(default_factory=dict, openapi_examples={
+                       "October's documents on 12.11": {"value": {"received_on": "2026-11-12", "count": 230}},
+                   }, description="`received_on` (YYYY-MM-DD, default today, not in the future), `count` (optional: "
+                      "how many documents), `duty` (when the case depends on several client duties: documents, "
+                      "payroll_data, bank_statements)"),
+                   caller: Caller = Depends(WORK), ctx: ServiceContext = Depends(get_context),
+                   svc: ServiceClients = Depends(service_clients)) -> Any:
+    given = {k: body[k] for k in ("received_on", "count", "duty") if body.get(k) not in (None, "")}
+    return await cases.change(ctx=ctx, svc=svc, caller=caller, case_id=str(case_id), action="received", body=given)
 
 
 @router.post("/cases/{case_id}/not-applicable", summary="Mark a case not applicable, with the reason",

@@ -26,6 +26,7 @@ from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
 from services.gateway import format as fmt
 from services.gateway import i18n, users
+from services.gateway import powers as power_checks
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
@@ -57,7 +58,12 @@ EVENT_PL = Translated({
     "created": N_("utworzona"), "started": N_("rozpoczęta"), "done": N_("zakończona"),
     "not_applicable": N_("nie dotyczy"), "reopened": N_("wznowiona"), "ticked": N_("odhaczono"),
     "unticked": N_("cofnięto odhaczenie"), "attached": N_("dodano plik"), "withdrawn": N_("wycofana"),
-    "replanned": N_("zmiana planu"),
+    "replanned": N_("zmiana planu"), "received": N_("dokumenty otrzymane"),
+    "client_received": N_("dokumenty klienta otrzymane"), "client_confirmed": N_("klient potwierdził wysłanie"),
+})
+# Whose duty a case is (cases' `party`): the client's tasks are listed apart from the office's own work.
+PARTY_PL = Translated({
+    "office": N_("Obowiązek biura"), "client": N_("Zadanie klienta"),
 })
 LIABILITY_PL = Translated({
     "vat": N_("VAT"), "pit": N_("zaliczka na PIT"), "cit": N_("CIT"), "zus": N_("składki ZUS"), "ppk": N_("PPK"),
@@ -86,7 +92,7 @@ templates.env.filters["local_time_pl"] = local_time_pl
 templates.env.filters["pln"] = pln
 templates.env.globals.update(STATUS_PL=STATUS_PL, TAB_PL=TAB_PL, EVENT_PL=EVENT_PL, LIABILITY_PL=LIABILITY_PL,
                              billing_fields=cases.billing_fields,
-                             KIND_PL=KIND_PL, SORT_PL=SORT_PL)
+                             KIND_PL=KIND_PL, SORT_PL=SORT_PL, PARTY_PL=PARTY_PL)
 VIEW = allow_page(Permission.view)
 WORK = allow_page(Permission.work_cases)
 
@@ -106,6 +112,7 @@ async def case_list(
     due_to: Annotated[LocalDate | None, Query(description="due on or before this day (DD.MM.YYYY or ISO)"),
                       BeforeValidator(query_day)] = None,
     sort: Literal["due", "client", "status"] = "due",
+    party: Literal["", "office", "client"] = "",
     offset: Offset = 0,
     limit: int = Query(PAGE_SIZE, ge=1, le=500),
     caller: Caller = Depends(VIEW), svc: ServiceClients = Depends(service_clients),
@@ -114,11 +121,12 @@ async def case_list(
         tab = "open"  # the list opens on the open cases, not on years of finished ones
     result = await cases.list_cases(svc=svc, caller=caller, mine=mine, status=status or None, limit=limit,
                                     offset=offset, tab=tab or None, client=client, contract_id=contract_id,
-                                    code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort)
+                                    code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
+                                    party=party or None)
     filters = {"mine": "true" if mine else "", "tab": tab, "status": status, "client": client or "",
                "contract_id": contract_id or "", "code": code or "", "assignee": assignee or "",
                "due_from": due_from.isoformat() if due_from else "", "due_to": due_to.isoformat() if due_to else "",
-               "sort": sort}
+               "sort": sort, "party": party}
     return render(request, "cases/list.html", caller.user, cases=result["items"], total=result["total"],
                   counts=result.get("counts", {}), filters=filters, mine=mine, tab=tab, status=status,
                   offset=offset, limit=limit)
@@ -143,6 +151,7 @@ async def case_page_response(request: Request, caller: Caller, svc: ServiceClien
         return not_found(request, caller.user, i18n.gettext("Sprawa nie istnieje lub nie masz do niej dostępu."))
     # Managers get the form handing the case to someone else (assignment/pages.py).
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
+    case["power_warnings"] = await power_checks.case_warnings(svc, caller, case, request.app.state.ctx.clock.today())
     return render(request, "cases/case.html", caller.user, case=case, names=await _names(request),
                   errors=errors or {}, values=values or {}, status_code=status_code,
                   case_notices=await notices.case_notices(svc=svc, caller=caller, case_id=case_id), **extra, **context)
@@ -193,6 +202,19 @@ async def case_finish(request: Request, case_id: CaseIdPath, caller: Caller = De
     read = {kind: fmt.form_amount(value) if value.strip() else value for kind, value in amounts.items()}
     return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": read},
                          values={**{f"amount_{k}": v for k, v in amounts.items()}, **counts}, counts=counts)
+
+
+@router.post("/cases/{case_id}/received", dependencies=[Depends(check_csrf)])
+async def case_received(request: Request, case_id: CaseIdPath, caller: Caller = Depends(WORK),
+                        ctx: ServiceContext = Depends(get_context),
+                        svc: ServiceClients = Depends(service_clients)) -> Response:
+    """"Dokumenty otrzymane": on the client task, or from the office case that depends on it."""
+    form = await request.form()
+    values = {k: text_of(form, k) for k in ("received_on", "count")}
+    body: dict[str, Any] = {"received_on": values["received_on"] or None}
+    if values["count"]:
+        body["count"] = int(values["count"]) if values["count"].isdigit() else values["count"]
+    return await _change(request, caller, ctx, svc, str(case_id), "received", body, values=values)
 
 
 @router.post("/cases/{case_id}/not-applicable", dependencies=[Depends(check_csrf)])

@@ -17,7 +17,7 @@ from services.gateway.contracts import service as contracts
 from services.gateway.permissions import Caller
 
 # The status changes a case takes, by the path of its command in the cases service.
-ACTIONS = ("start", "finish", "not-applicable", "reopen")
+ACTIONS = ("start", "finish", "not-applicable", "reopen", "received")
 # The month's billing counts (services/contracts/fees.py) a finished case may carry, by the rules whose monthly case
 # closes the month's books (documents booked) or payroll (employees paid); the case's period is the month.
 BILLING_RULES = {

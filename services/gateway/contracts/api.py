@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.common.errors import Problem
 from services.common.params import (
@@ -38,6 +38,7 @@ from services.gateway.openapi import (
     ImportReport,
     ImportResult,
     Plan,
+    problems,
     success,
 )
 from services.gateway.permissions import Caller, Permission, allow
@@ -66,6 +67,8 @@ CONTRACT_EXAMPLE = {
     "services": ["bookkeeping", "vat", {"name": "payroll", "parameters": {"headcount_limit": 10}}],
     "fee": {"monthly_net": "800.00", "vat_rate": "23", "per_employee": "40.00"},
     "team": {"accountant": "anna", "payroll": "piotr", "manager": "maria"},
+    # The client's duties (optional): documents for the month by the 8th, payroll data by the 5th of the next month.
+    "client_duties": {"documents_day": 8, "payroll_data_day": 5},
 }
 CSV_BODY = {
     "requestBody": {
@@ -183,8 +186,11 @@ async def add_annex(
         "new accountant and payroll": {"value": {
             "effective_from": "2027-03-01", "services": ["bookkeeping", "vat", "payroll"],
             "team": {"accountant": "ola", "payroll": "piotr", "manager": "maria"}}},
-    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on; "
-       "what is left out stays as in the newest version."),
+        "documents by the 10th from December": {"value": {"effective_from": "2026-12-01",
+                                                           "client_duties": {"documents_day": 10}}},
+    }, description="`effective_from` and any of services, fee, team, end, notice_period_months, signed_on, "
+       "tax_profile, client_duties (merged over the current duties; null ends one); what is left out stays as in "
+       "the newest version."),
     idempotency_key: IdempotencyKey = None,
     caller: Caller = Depends(allow(Permission.change_contracts)),
     ctx: ServiceContext = Depends(get_context),
@@ -298,3 +304,114 @@ async def import_apply(
 async def contract_plan(contract_id: ContractIdPath, caller: Caller = Depends(allow(Permission.view)),
                         svc: ServiceClients = Depends(service_clients)) -> Any:
     return await contracts.plan(svc=svc, caller=caller, contract_id=contract_id)
+
+
+# --- Powers of attorney ---------------------------------------------------------------------------------------
+
+
+@router.get("/clients/{client_id}/powers", responses=READ_ONE,
+            summary="A client's powers of attorney (UPL-1, PEL, KRS, other) with their state today")
+async def list_powers(client_id: ClientIdPath, caller: Caller = Depends(allow(Permission.view)),
+                      svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.powers(svc=svc, caller=caller, client_id=client_id)
+
+
+@router.post("/clients/{client_id}/powers", status_code=201, responses=problems(401, 403, 404, 413, 415, 422, 503),
+             summary="Register a power of attorney (multipart: kind = UPL-1 | PEL | KRS | other, granted_on, "
+                     "valid_until — empty: indefinite —, scope, file — the signed PDF/PNG/JPEG, optional)")
+async def add_power(client_id: ClientIdPath, kind: str = Form(..., max_length=20),
+                    granted_on: str = Form(..., max_length=10), valid_until: str | None = Form(None, max_length=10),
+                    scope: str = Form("", max_length=2000), file: UploadFile | None = File(None),
+                    caller: Caller = Depends(allow(Permission.change_contracts)),
+                    ctx: ServiceContext = Depends(get_context),
+                    svc: ServiceClients = Depends(service_clients)) -> JSONResponse:
+    fields = {"kind": kind, "granted_on": granted_on, "scope": scope, **({"valid_until": valid_until}
+                                                                            if valid_until else {})}
+    upload = (file.filename or "plik", file.file, file.content_type or "application/octet-stream") if (
+        file is not None and file.filename) else None
+    power = await contracts.add_power(ctx=ctx, svc=svc, caller=caller, client_id=client_id, fields=fields,
+                                      file=upload)
+    return JSONResponse(power, status_code=201)
+
+
+@router.post("/clients/{client_id}/powers/{power_id}/revocation", responses=CHANGE,
+             summary="Record a power of attorney revoked (from `on`, default today); it stays in the register")
+async def revoke_power(client_id: ClientIdPath, power_id: ContractIdPath,
+                       body: dict[str, Any] = Body(default={}, openapi_examples={"today": {"value": {}}}),
+                       caller: Caller = Depends(allow(Permission.change_contracts)),
+                       ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.revoke_power(ctx=ctx, svc=svc, caller=caller, client_id=client_id, power_id=power_id,
+                                        on=body.get("on"))
+
+
+@router.get("/clients/{client_id}/powers/{power_id}/document", responses=problems(401, 404, 410, 422, 503),
+            summary="Download a power of attorney's document")
+async def power_document(client_id: ClientIdPath, power_id: ContractIdPath,
+                         caller: Caller = Depends(allow(Permission.view)),
+                         svc: ServiceClients = Depends(service_clients)) -> StreamingResponse:
+    headers, body = await contracts.power_document(svc=svc, caller=caller, client_id=client_id, power_id=power_id)
+    return StreamingResponse(body, headers={**headers, "X-Content-Type-Options": "nosniff"})
+
+
+# --- Fee payments --------------------------------------------------------------------------------------------
+
+
+@router.get("/payments", responses=READ, summary="The clients' fee payments, newest first, with the months each "
+                                                  "pays; `unassigned=true`: those not matched to a month yet")
+async def list_payments(client_id: ClientIdFilter = None, unassigned: bool = False,
+                        batch: Annotated[str | None, Query(max_length=36)] = None,
+                        limit: int = Query(100, ge=1, le=500), offset: Offset = 0,
+                        caller: Caller = Depends(allow(Permission.read_reports)),
+                        svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.list_payments(svc=svc, caller=caller, client_id=client_id, unassigned=unassigned,
+                                         batch=batch, limit=limit, offset=offset)
+
+
+@router.post("/payments", status_code=201, responses=CREATE,
+             summary="Record a client's payment of the fee by hand; matched to months unless they are given")
+async def record_payment(body: dict[str, Any] = Body(..., openapi_examples={
+                             "by NIP, month from the title": {"value": {
+                                 "paid_on": "2026-11-10", "amount": "1273.05", "title": "FV 10/2026",
+                                 "counterparty_nip": "5261040573"}},
+                             "client and months given": {"value": {
+                                 "paid_on": "2026-11-10", "amount": "2546.10", "client_id": 1,
+                                 "months": [{"month": "2026-09"}, {"month": "2026-10"}]}}}),
+                         caller: Caller = Depends(allow(Permission.change_contracts)),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> JSONResponse:
+    payment = await contracts.record_payment(ctx=ctx, svc=svc, caller=caller, body=body)
+    return JSONResponse(payment, status_code=201)
+
+
+@router.post("/payments/import", status_code=201, openapi_extra=CSV_BODY, responses=CREATE,
+             summary="Import a bank statement CSV (date, amount, title, nip): every row stored and matched to the "
+                     "months it pays, or nothing (422 listing the bad rows)")
+async def import_payments(request: Request, caller: Caller = Depends(allow(Permission.change_contracts)),
+                          ctx: ServiceContext = Depends(get_context),
+                          svc: ServiceClients = Depends(service_clients)) -> JSONResponse:
+    answer = await contracts.import_payments(ctx=ctx, svc=svc, caller=caller, text=await _uploaded_csv(request))
+    return JSONResponse(answer, status_code=201)
+
+
+@router.put("/payments/{payment_id}/assignment", responses=CHANGE,
+            summary="Assign a payment by hand: its client and (optionally) the months it pays")
+async def assign_payment(payment_id: ContractIdPath, body: dict[str, Any] = Body(..., openapi_examples={
+                             "October": {"value": {"client_id": 1, "months": [{"month": "2026-10"}]}}}),
+                         caller: Caller = Depends(allow(Permission.change_contracts)),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> Any:
+    return await contracts.assign_payment(ctx=ctx, svc=svc, caller=caller, payment_id=payment_id, body=body)
+
+
+@router.post("/contracts/{contract_id}/fees/{month}/reminder", status_code=201,
+             responses=problems(401, 403, 404, 409, 422, 503),
+             summary="Mail the client a reminder of the month's overdue fee (a notice through the notifier); 409 "
+                     "when the fee of that month is paid or not yet due")
+async def remind_overdue(contract_id: ContractIdPath, month: MonthPath,
+                         caller: Caller = Depends(allow(Permission.change_contracts)),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> JSONResponse:
+    answer = await contracts.remind_overdue(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, month=month,
+                                            today=ctx.clock.today())
+    return JSONResponse(answer, status_code=201)

@@ -10,8 +10,8 @@ import re
 from typing import Annotated, Any
 
 from dateutil.relativedelta import relativedelta
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
@@ -32,6 +32,7 @@ from services.common.terms import (
     term_labels,
 )
 from services.gateway import i18n
+from services.gateway import powers as power_checks
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
@@ -59,6 +60,12 @@ TEAM_PL = Bilingual(TeamRole.labels("pl"), TeamRole.labels("en"))
 # The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
 PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
                       and info.field in TaxTerms.model_fields and info.field != "in_krs")
+# The client's duties a contract may set (services/common/terms.py, ClientDuties): days of the next month.
+DUTY_DAYS_PL = Translated({"documents_day": N_("Dokumenty za miesiąc do dnia"),
+                           "payroll_data_day": N_("Dane kadrowo-płacowe do dnia"),
+                           "bank_statements_day": N_("Wyciągi bankowe do dnia")})
+
+
 templates.env.globals.update(
     **{name: Bilingual(vocabulary.labels("pl"), vocabulary.labels("en")) for name, vocabulary in (
         ("LEGAL_FORM_PL", LegalForm), ("BOOKS_PL", Books), ("INCOME_TAX_PL", IncomeTax),
@@ -70,6 +77,7 @@ templates.env.globals.update(
     VERSION_KIND_PL=Translated({
         "signed": N_("umowa"), "annex": N_("aneks"), "termination": N_("rozwiązanie"),
     }),
+    DUTY_DAYS_PL=DUTY_DAYS_PL,
     PLAN_STATUS_PL=Translated({
         "planned": N_("zaplanowany"), "requested": N_("sprawa utworzona"), "withdrawn": N_("wycofany"),
     }),
@@ -130,11 +138,21 @@ def _team(form: FormData) -> dict[str, str | None]:
     return {role: text_of(form, role) or None for role in TEAM_PL}
 
 
+def _duties(form: FormData) -> dict[str, Any]:
+    """The client's duties as the form gives them: a day (or nothing) each, and the signing of the statements."""
+    duties: dict[str, Any] = {name: number(text_of(form, name)) if text_of(form, name) else None
+                              for name in DUTY_DAYS_PL}
+    duties["statements_signing"] = form.get("statements_signing") == "on"
+    return duties
+
+
 def contract_body(form: FormData) -> dict[str, Any]:
     fee: dict[str, Any] = {"monthly_net": form_amount(text_of(form, "monthly_net")),
                            "vat_rate": text_of(form, "vat_rate") or "23"}
     if text_of(form, "per_employee"):
         fee["per_employee"] = form_amount(text_of(form, "per_employee"))
+    if text_of(form, "payment_day"):
+        fee["payment_day"] = number(text_of(form, "payment_day"))
     return {
         "client_id": number(text_of(form, "client_id")),
         "number": text_of(form, "number"),
@@ -145,6 +163,7 @@ def contract_body(form: FormData) -> dict[str, Any]:
         "services": _services(form),
         "fee": fee,
         "team": _team(form),
+        "client_duties": {k: v for k, v in _duties(form).items() if v not in (None, False)},
     }
 
 
@@ -157,6 +176,9 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     monthly_net = form_amount(text_of(form, "monthly_net"))
     if monthly_net and parse_amount(monthly_net) != parse_amount(str(current["fee"]["monthly_net"])):
         body["fee"] = {**current["fee"], "monthly_net": monthly_net}
+    payment_day = number(text_of(form, "payment_day")) if text_of(form, "payment_day") else None
+    if payment_day is not None and payment_day != current["fee"].get("payment_day", 15):
+        body["fee"] = {**body.get("fee", current["fee"]), "payment_day": payment_day}
     team = _team(form)
     if team != {role: current["team"].get(role) for role in TEAM_PL}:
         body["team"] = team
@@ -164,6 +186,11 @@ def annex_body(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         body["tax_profile"] = {"vat": text_of(form, "vat")}
     if text_of(form, "end"):
         body["end"] = form_date(text_of(form, "end"))
+    duties = _duties(form)
+    held = current.get("client_duties") or {}
+    changed = {k: v for k, v in duties.items() if (held.get(k) or None) != (v or None)}
+    if changed:
+        body["client_duties"] = {k: (v or None) for k, v in changed.items()}
     return body
 
 
@@ -206,20 +233,82 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
         return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta lub nie masz do niego dostępu."))
-    recipients: dict[str, Any] | None
     client_notices: dict[str, Any] | None
+    # Who receives notices is the client record's (just saved, it shows at once); how delivery to each address
+    # goes is the notifier's, which learns of a change a moment later (404: it knows no contract of the client yet).
     try:
-        recipients = await notices.recipients(svc=svc, caller=caller, client_id=client_id)
-    except Problem as problem:
-        # 404: the notifier knows no contract of the client yet — the record's recipients, delivery not known.
-        recipients = {"items": [{**r, "status": ""} for r in notices.recorded_recipients(client)]} \
-            if problem.status == 404 else None
+        delivery = (await notices.recipients(svc=svc, caller=caller, client_id=client_id))["items"]
+    except Problem:
+        delivery = []
+    recipients = {"items": notices.recipients_with_delivery(client, delivery)}
     try:
         client_notices = await notices.list_notices(svc=svc, caller=caller, client_id=client_id, limit=20)
     except Problem:  # the notifier not answering leaves the rest of the page
         client_notices = None
     return render(request, "contracts/client.html", caller.user, client=client, recipients=recipients,
-                  client_notices=client_notices, accounts=notices.accounts_view(client))
+                  client_notices=client_notices, accounts=notices.accounts_view(client),
+                  **await _powers_view(request, caller, svc, client_id))
+
+
+POWER_STATE_PL = {"valid": "ważne", "expiring": "wygasa", "expired": "wygasło", "revoked": "odwołane",
+                  "future": "od daty udzielenia", "missing": "brak"}
+POWER_KIND_PL = {"UPL-1": "UPL-1 (urząd skarbowy, e-deklaracje)", "PEL": "PEL (ZUS)",
+                 "KRS": "KRS / e-sprawozdania", "other": "inne"}
+templates.env.globals.update(POWER_STATE_PL=POWER_STATE_PL, POWER_KIND_PL=POWER_KIND_PL)
+
+
+async def _powers_view(request: Request, caller: Caller, svc: ServiceClients, client_id: int,
+                       **extra: Any) -> dict[str, Any]:
+    """The client page's register of powers: the list, the state per kind and the warnings of its open cases."""
+    today = request.app.state.ctx.clock.today()
+    try:
+        register = await contracts.powers(svc=svc, caller=caller, client_id=client_id)
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return {"powers": None, "power_kinds": {}, "power_warnings": [], **extra}
+    needs = await power_checks.client_needs(svc, caller, client_id)
+    return {"powers": register["items"], "power_kinds": register["kinds"],
+            "power_warnings": power_checks.client_page_warnings(register["items"], needs, today), **extra}
+
+
+@router.post("/clients/{client_id}/powers", dependencies=[Depends(check_csrf)])
+async def power_add(request: Request, client_id: ClientIdPath, caller: Caller = Depends(CHANGE),
+                    ctx: ServiceContext = Depends(get_context),
+                    svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await read_form(request)
+    fields = {name: text_of(form, name) for name in ("kind", "granted_on", "valid_until", "scope")}
+    upload = form.get("file")
+    file = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        file = (upload.filename, upload.file, upload.content_type or "application/octet-stream")
+    try:
+        await contracts.add_power(ctx=ctx, svc=svc, caller=caller, client_id=client_id,
+                                  fields={k: v for k, v in fields.items() if v}, file=file)
+    except Problem as problem:
+        if problem.status >= 500 or problem.status == 404:
+            raise
+        client = await contracts.get_client(svc=svc, caller=caller, client_id=client_id)
+        return render(request, "contracts/client.html", caller.user, client=client, recipients=None,
+                      client_notices=None, accounts=notices.accounts_view(client), status_code=problem.status,
+                      **await _powers_view(request, caller, svc, client_id, power_errors=form_errors(problem),
+                                           power_values=fields))
+    return RedirectResponse(f"/clients/{client_id}#powers", status_code=303)
+
+
+@router.post("/clients/{client_id}/powers/{power_id}/revoke", dependencies=[Depends(check_csrf)])
+async def power_revoke(request: Request, client_id: ClientIdPath, power_id: ContractIdPath,
+                       caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> Response:
+    await contracts.revoke_power(ctx=ctx, svc=svc, caller=caller, client_id=client_id, power_id=power_id)
+    return RedirectResponse(f"/clients/{client_id}#powers", status_code=303)
+
+
+@router.get("/clients/{client_id}/powers/{power_id}/document")
+async def power_document(client_id: ClientIdPath, power_id: ContractIdPath, caller: Caller = Depends(VIEW),
+                         svc: ServiceClients = Depends(service_clients)) -> Response:
+    headers, body = await contracts.power_document(svc=svc, caller=caller, client_id=client_id, power_id=power_id)
+    return StreamingResponse(body, headers={**headers, "X-Content-Type-Options": "nosniff"})
 
 
 # --- Editing a client ------------------------------------------------------------------------------
@@ -387,6 +476,9 @@ async def _contract_page(request: Request, caller: Caller, ctx: ServiceContext, 
         obligations, plan_error = [], problem.detail or problem.title
     defaults: dict[str, Any] = {"annex_values": {}, "annex_errors": {}, "termination_values": {},
                                 "termination_errors": {}}
+    # The client's duties set (a day, or the signing), for the page and as the annex form's starting values.
+    duties = {k: v for k, v in (contract.get("client_duties") or {}).items() if v not in (None, False)}
+    contract = {**contract, "client_duties": duties}
     return render(request, "contracts/contract.html", caller.user, contract=contract, client=client,
                   obligations=obligations, plan_error=plan_error, horizon=horizon, staff=await contracts.staff(ctx),
                   status_code=status_code, **{**defaults, **context})
@@ -493,3 +585,74 @@ async def import_apply(request: Request, caller: Caller = Depends(CHANGE), ctx: 
         return render(request, page, caller.user, report=report, csv_text=text, result=None,
                       error=problem.detail or problem.title, status_code=422)
     return render(request, page, caller.user, report=None, csv_text="", result=result, error=None)
+
+
+
+# --- Fee payments: the bank statement import, recording and assigning by hand -------------------------------------
+
+REPORTS = allow_page(Permission.read_reports)
+
+
+async def _payments_page(request: Request, caller: Caller, svc: ServiceClients, *, status_code: int = 200,
+                         **context: Any) -> HTMLResponse:
+    unassigned = await contracts.list_payments(svc=svc, caller=caller, unassigned=True, limit=200)
+    recent = await contracts.list_payments(svc=svc, caller=caller, limit=50)
+    found = await contracts.list_clients(svc=svc, caller=caller, q=None, limit=500, offset=0)
+    context.setdefault("errors", [])
+    return render(request, "contracts/payments.html", caller.user, unassigned=unassigned, recent=recent,
+                  clients=found["items"], status_code=status_code, **context)
+
+
+@router.get("/payments")
+async def payments_page(request: Request, caller: Caller = Depends(REPORTS),
+                        svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    return await _payments_page(request, caller, svc)
+
+
+@router.post("/payments/import", dependencies=[Depends(check_csrf)])
+async def payments_import(request: Request, caller: Caller = Depends(CHANGE),
+                          ctx: ServiceContext = Depends(get_context),
+                          svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
+    form = await read_form(request)
+    upload = form.get("file")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    if not data.strip():
+        return await _payments_page(request, caller, svc, status_code=422,
+                                    errors=[{"row": "", "field": "file", "message": "Wybierz plik CSV wyciągu."}])
+    try:
+        result = await contracts.import_payments(ctx=ctx, svc=svc, caller=caller, text=decode_upload(data))
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return await _payments_page(request, caller, svc, status_code=422, errors=problem.errors or [
+            {"row": "", "field": "", "message": problem.detail or problem.title}])
+    return await _payments_page(request, caller, svc, result=result)
+
+
+@router.post("/payments/{payment_id}/assign", dependencies=[Depends(check_csrf)])
+async def payment_assign(request: Request, payment_id: ContractIdPath, caller: Caller = Depends(CHANGE),
+                         ctx: ServiceContext = Depends(get_context),
+                         svc: ServiceClients = Depends(service_clients)) -> Response:
+    form = await read_form(request)
+    month = text_of(form, "month")
+    body = {"client_id": number(text_of(form, "client_id")), "months": [{"month": month}] if month else []}
+    try:
+        await contracts.assign_payment(ctx=ctx, svc=svc, caller=caller, payment_id=payment_id, body=body)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return await _payments_page(request, caller, svc, status_code=422, errors=[
+            {"row": "", "field": e.get("field", ""), "message": e.get("message", "")}
+            for e in (problem.errors or [{"message": problem.detail or problem.title}])])
+    return RedirectResponse("/payments", status_code=303)
+
+
+@router.post("/contracts/{contract_id}/fees/{month}/reminder", dependencies=[Depends(check_csrf)])
+async def fee_reminder(request: Request, contract_id: ContractIdPath,
+                       month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+                       caller: Caller = Depends(CHANGE), ctx: ServiceContext = Depends(get_context),
+                       svc: ServiceClients = Depends(service_clients)) -> Response:
+    """The overdue list's "Przypomnij" button: the reminder goes, and back to the summary of that month."""
+    await contracts.remind_overdue(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id, month=month,
+                                   today=ctx.clock.today())
+    return RedirectResponse(f"/reports/financial?month={month}&reminded={contract_id}#overdue-fees", status_code=303)

@@ -6,9 +6,12 @@ which answer only what it holds (and 404 for the rest); each change is audited o
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from services.common.errors import Problem
+from services.common.money import format_pln
 from services.common.runtime import ServiceContext
 from services.common.terms import TeamRole
 from services.gateway import users
@@ -198,3 +201,102 @@ async def import_billing(*, ctx: ServiceContext, svc: ServiceClients, caller: Ca
     await audit.record(ctx, caller.user, action="contract.billing_import", target=f"billing:{month}",
                        detail={"recorded": answer["recorded"]})
     return answer
+
+
+# --- Powers of attorney and fee payments (services/contracts/powers.py, payments.py) ------------------------------
+
+
+async def powers(*, svc: ServiceClients, caller: Caller, client_id: int) -> dict[str, Any]:
+    """A client's powers of attorney with their state today (404 for a client the caller does not see)."""
+    answer: dict[str, Any] = await svc.call("contracts", "GET", f"/clients/{client_id}/powers", scope=caller.scope)
+    return answer
+
+
+async def add_power(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int,
+                    fields: dict[str, str], file: tuple[str, Any, str] | None) -> dict[str, Any]:
+    """Register a power (and its document): passed on as multipart, audited."""
+    power: dict[str, Any] = await svc.call(
+        "contracts", "POST", f"/clients/{client_id}/powers", scope=caller.scope, data=fields,
+        files={"file": file} if file else None, params={"created_by": caller.login})
+    await audit.record(ctx, caller.user, action="client.power_add", target=f"client:{client_id}",
+                       detail={"power": power["id"], "kind": power["kind"], "valid_until": power["valid_until"],
+                               "sha256": (power["document"] or {}).get("sha256")})
+    return power
+
+
+async def revoke_power(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, client_id: int, power_id: int,
+                       on: str | None = None) -> dict[str, Any]:
+    power: dict[str, Any] = await svc.call(
+        "contracts", "POST", f"/clients/{client_id}/powers/{power_id}/revocation", scope=caller.scope,
+        json={"on": on}, params={"revoked_by": caller.login})
+    await audit.record(ctx, caller.user, action="client.power_revoke", target=f"client:{client_id}",
+                       detail={"power": str(power_id), "kind": power["kind"], "revoked_on": power["revoked_on"]})
+    return power
+
+
+async def power_document(*, svc: ServiceClients, caller: Caller, client_id: int, power_id: int) -> Any:
+    return await svc.stream("contracts", f"/clients/{client_id}/powers/{power_id}/document", scope=caller.scope)
+
+
+async def list_payments(*, svc: ServiceClients, caller: Caller, **filters: Any) -> dict[str, Any]:
+    page: dict[str, Any] = await svc.call("contracts", "GET", "/payments", scope=caller.scope,
+                                          params={k: v for k, v in filters.items() if v is not None})
+    return page
+
+
+async def record_payment(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller,
+                         body: dict[str, Any]) -> dict[str, Any]:
+    payment: dict[str, Any] = await svc.call("contracts", "POST", "/payments", json=body, scope=caller.scope,
+                                             params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="payment.record", target=f"payment:{payment['id']}",
+                       detail={"amount": payment["amount"], "client_id": payment["client_id"],
+                               "months": [m["month"] for m in payment["months"]]})
+    return payment
+
+
+async def import_payments(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, text: str) -> dict[str, Any]:
+    """A bank statement CSV: every row stored and matched, or a 422 listing the bad rows and nothing stored."""
+    answer: dict[str, Any] = await svc.call("contracts", "POST", "/payments/import", json={"csv": text},
+                                            scope=caller.scope, params={"recorded_by": caller.login})
+    await audit.record(ctx, caller.user, action="payment.import", target=f"payments:{answer['batch'] or 'none'}",
+                       detail={"recorded": answer["recorded"], "unassigned": answer["unassigned"],
+                               "duplicates": len(answer["duplicates"])})
+    return answer
+
+
+async def assign_payment(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, payment_id: int,
+                         body: dict[str, Any]) -> dict[str, Any]:
+    payment: dict[str, Any] = await svc.call("contracts", "PUT", f"/payments/{payment_id}/assignment", json=body,
+                                             scope=caller.scope)
+    await audit.record(ctx, caller.user, action="payment.assign", target=f"payment:{payment_id}",
+                       detail={"client_id": payment["client_id"], "months": [m["month"] for m in payment["months"]]})
+    return payment
+
+
+async def remind_overdue(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, contract_id: int, month: str,
+                         today: date) -> dict[str, Any]:
+    """Mail the client a reminder of an overdue fee (a notice through the notifier, written by the caller): 404 for
+    a contract month the caller does not see, 409 when that month's fee is not overdue."""
+    page: dict[str, Any] = await svc.call("contracts", "GET", "/fees", scope=caller.scope, params={"month": month})
+    fee = next((i for i in page["items"] if i["contract_id"] == str(contract_id)), None)
+    if fee is None:
+        raise Problem(404, "Not found", f"contract {contract_id} does not cover {month} or is not yours")
+    due = date.fromisoformat(fee["payment_due"])
+    if Decimal(fee["outstanding"]) <= 0 or due >= today:
+        raise Problem(409, "Not overdue", f"the fee of {month} is paid or not yet due ({due.isoformat()})",
+                      errors=[{"field": "month", "message": "the fee of this month is not overdue"}])
+    year, number = month.split("-")
+    text = (f"Dzień dobry,\n\nnie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu {number}.{year} "
+            f"(umowa {fee['number']}). Do zapłaty pozostało {format_pln(fee['outstanding'])} "
+            f"(z {format_pln(fee['gross'])} brutto), termin płatności minął {due.strftime('%d.%m.%Y')}.\n"
+            f"Prosimy o przelew z tytułem „FV {int(number)}/{year}”. Jeśli wpłata została już wysłana, "
+            "prosimy zignorować tę wiadomość.")
+    result = await svc.call("notifier", "POST", "/notices", scope=caller.scope, json={
+        "client_ids": [fee["client_id"]], "subject": f"Przypomnienie o płatności za {number}.{year}", "text": text,
+        "requires_confirmation": False,
+        "created_by": {"login": caller.user.login, "name": caller.user.name, "email": caller.user.email}})
+    notice_id = result["ids"][0] if result.get("ids") else None
+    await audit.record(ctx, caller.user, action="payment.remind", target=f"contract:{contract_id}",
+                       detail={"month": month, "outstanding": fee["outstanding"], "notice": notice_id})
+    return {"contract_id": str(contract_id), "month": month, "outstanding": fee["outstanding"],
+            "payment_due": fee["payment_due"], "notice_id": notice_id}

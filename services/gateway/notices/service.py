@@ -110,6 +110,15 @@ def recorded_recipients(client: dict[str, Any]) -> list[dict[str, Any]]:
         {"email": e, "name": "", "language": client.get("language", "pl")} for e in client.get("contact_emails", [])]
 
 
+def recipients_with_delivery(client: dict[str, Any], delivery: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record's recipients, each with what the notifier knows of delivering to its address (status, last
+    refusal), or no status when it knows nothing of it yet."""
+    known = {str(d.get("email", "")).lower(): d for d in delivery}
+    return [{**{k: v for k, v in known.get(r["email"].lower(), {}).items() if k not in ("name", "language")},
+             **r, "status": known.get(r["email"].lower(), {}).get("status", "")}
+            for r in recorded_recipients(client)]
+
+
 def accounts_view(client: dict[str, Any]) -> list[dict[str, Any]]:
     """A client's accounts for a page: each kind, its number, and whether the mikrorachunek is computed."""
     accounts = client.get("accounts") or {}

@@ -81,7 +81,7 @@ async def financial(month: MonthParam = None, format: Format = "json", sheet: Sh
                     caller: Caller = Depends(REPORT), svc: ServiceClients = Depends(service_clients),
                     ctx: ServiceContext = Depends(get_context)) -> Any:
     chosen = reports.chosen_month(month, ctx.clock.today())
-    report = await reports.financial(svc=svc, caller=caller, month=chosen)
+    report = await reports.financial(svc=svc, caller=caller, month=chosen, today=ctx.clock.today())
     return await answer(ctx, caller, "financial", report, format=format, sheet=sheet,
                         stem=f"podsumowanie-finansowe-{report['month']}")
 

@@ -47,8 +47,9 @@ def financial_tables(report: dict[str, Any]) -> list[Table]:
             "Opłata podstawowa", "Za dokumenty ponad limit", "Za pracowników", "Dokumenty", "Pracownicy",
             *[f"Zobowiązania {KIND_PL[k]}" for k in kinds], "Zobowiązania razem", "Liczba zobowiązań",
             "Potwierdzone", "Udział potwierdzonych", "Powiadomienia wysłane", "Powiadomienia potwierdzone",
-            "Sprawy zakończone", "W terminie", "Po terminie"]
-    money = frozenset({3, 4, 5, 7, 8, 9, *range(12, 13 + len(kinds))})
+            "Sprawy zakończone", "W terminie", "Po terminie", "Zapłacono", "Do zapłaty", "Termin płatności",
+            "Zaległa"]
+    money = frozenset({3, 4, 5, 7, 8, 9, *range(12, 13 + len(kinds)), 22 + len(kinds), 23 + len(kinds)})
     share = 15 + len(kinds)
 
     def line(r: dict[str, Any], number: str, client: str) -> list[Cell]:
@@ -60,7 +61,9 @@ def financial_tables(report: dict[str, Any]) -> list[Table]:
                 *[_money(r["liabilities"].get(k, {}).get("amount", "0.00")) for k in kinds],
                 _money(r["liabilities_amount"]), r["liabilities_count"], r["confirmed_count"],
                 _money(r["confirmed_share"]), r["notices_sent"], r["notices_confirmed"], r["cases_done"],
-                r["done_on_time"], r["done_late"]]
+                r["done_on_time"], r["done_late"], _money(fee.get("paid")), _money(fee.get("outstanding")),
+                date.fromisoformat(fee["payment_due"]) if fee.get("payment_due") else None,
+                _overdue(fee)]
 
     contracts = Table(f"Umowy {report['month']}", head, [line(r, r["number"], r["client_name"])
                                                          for r in report["contracts"]], money, frozenset({share}))
@@ -68,15 +71,32 @@ def financial_tables(report: dict[str, Any]) -> list[Table]:
                    frozenset({share}))
     history = Table("Umowy 12 miesięcy", head, [line(r, r["number"], r["client_name"]) for r in report["history"]],
                     money, frozenset({share}))
-    return [contracts, office, history]
+    overdue = Table("Zaległe opłaty", ["Miesiąc", "Umowa", "Klient", "Opłata brutto", "Zapłacono", "Do zapłaty",
+                                       "Termin płatności", "Dni po terminie"],
+                    [[o["month"], o["number"], o["client_name"], _money(o["gross"]), _money(o["paid"]),
+                      _money(o["outstanding"]), date.fromisoformat(o["payment_due"]), o["days_late"]]
+                     for o in report["overdue_fees"]], frozenset({3, 4, 5}))
+    return [contracts, office, history, overdue]
+
+
+def _overdue(fee: dict[str, Any]) -> Cell:
+    """A contract month's overdue flag ("tak"/"nie"), or the office month's overdue amount."""
+    value = fee.get("overdue")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "tak" if value else "nie"
+    return _money(value)
 
 
 def execution_tables(report: dict[str, Any]) -> list[Table]:
     head = ["Umowa", "Klient", "Miesiąc", "Do wykonania", "W terminie", "Po terminie", "Przeterminowane",
-            "Nie dotyczy", "Otwarte w terminie"]
+            "Nie dotyczy", "Otwarte w terminie", "Klient: zadania", "Klient: w terminie", "Klient: po terminie",
+            "Klient: zaległe"]
     return [Table("Wykonanie umów", head, [
         [r["number"], r["client_name"], r["month"], r["due"], r["done_on_time"], r["done_late"], r["overdue"],
-         r["not_applicable"], r["open"]] for r in report["items"]])]
+         r["not_applicable"], r["open"], r.get("client_due", 0), r.get("client_on_time", 0), r.get("client_late", 0),
+         r.get("client_overdue", 0)] for r in report["items"]])]
 
 
 def overdue_tables(report: dict[str, Any]) -> list[Table]:

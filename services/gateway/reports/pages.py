@@ -41,7 +41,7 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
                          svc: ServiceClients = Depends(service_clients),
                          ctx: ServiceContext = Depends(get_context)) -> Any:
     chosen = reports.chosen_month(_valid_month(month), ctx.clock.today())
-    report = await reports.financial(svc=svc, caller=caller, month=chosen)
+    report = await reports.financial(svc=svc, caller=caller, month=chosen, today=ctx.clock.today())
     if format:
         return await answer(ctx, caller, "financial", report, format=format, sheet=sheet,
                             stem=f"podsumowanie-finansowe-{report['month']}")
@@ -84,7 +84,8 @@ async def execution_page(request: Request, from_: Annotated[str, Query(alias="fr
         return await answer(ctx, caller, "execution", report, format=format, sheet=sheet,
                             stem=f"wykonanie-umow-{report['months'][0]}-{report['months'][-1]}")
     totals = {key: sum(r[key] for r in report["items"])
-              for key in ("due", "done_on_time", "done_late", "overdue", "not_applicable", "open")}
+              for key in ("due", "done_on_time", "done_late", "overdue", "not_applicable", "open", "client_due",
+                          "client_on_time", "client_late", "client_overdue")}
     return render(request, "reports/execution.html", caller.user, report=report, totals=totals,
                   query=urlencode({"from": report["months"][0], "to": report["months"][-1]}))
 

@@ -3,8 +3,9 @@
 
 - `financial`: the monthly financial summary, per contract and for the office, for the 12 months ending with the
   chosen one: the month's fee (contracts: base, per document above the threshold, per employee, net, VAT, gross,
-  provisional marked while a needed count of the month is not recorded), liabilities notified that month by
-  kind with the share confirmed, notices sent and confirmed (notifier), cases done (cases).
+  provisional marked while a needed count of the month is not recorded) with what the client paid of it, what is
+  outstanding and whether it is overdue (past its payment day), and the list of overdue fees; liabilities
+  notified that month by kind with the share confirmed, notices sent and confirmed (notifier), cases done (cases).
 - `execution`: contract execution per contract and month (cases).
 - `overdue`: overdue cases now, by person, by client and by contract (cases).
 - `workload`: open cases per person per ISO week for the next 8 weeks (cases), with the absences of each week
@@ -32,7 +33,7 @@ KIND_PL = {"vat": "VAT", "pit": "PIT", "cit": "CIT", "zus": "ZUS", "ppk": "PPK",
 SUMMARY_MONTHS = 12
 # What a contract's month row shows of its fee: the total, and the breakdown from the month's recorded counts.
 FEE_KEYS = ("net", "vat", "gross", "vat_rate", "provisional", "basis", "version", "base", "documents_part",
-            "employees_part", "documents", "employees")
+            "employees_part", "documents", "employees", "paid", "outstanding", "payment_due")
 ZERO = Decimal("0.00")
 
 
@@ -52,8 +53,9 @@ def _empty_row(contract_id: str | None, month: str) -> dict[str, Any]:
             "done_on_time": 0, "done_late": 0}
 
 
-async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict[str, Any]:
-    """The financial summary of `month` and the 11 months before it, per contract and for the office."""
+async def financial(*, svc: ServiceClients, caller: Caller, month: date, today: date) -> dict[str, Any]:
+    """The financial summary of `month` and the 11 months before it, per contract and for the office: with each
+    month's fee what the client paid of it and, past its payment day (`today`), what is overdue."""
     covered = months(add_months(month, 1 - SUMMARY_MONTHS), month)
     span = {"from": covered[0], "to": covered[-1]}
     fee_months, execution_page, notified = await asyncio.gather(
@@ -70,8 +72,10 @@ async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict
     for page in fee_months["months"]:
         for fee in page["items"]:
             names[fee["contract_id"]] = (fee["number"], fee["client_name"])
-            row(fee["contract_id"], page["month"])["fee"] = {
-                k: fee[k] for k in FEE_KEYS}
+            shown = {k: fee[k] for k in FEE_KEYS}
+            shown["overdue"] = (Decimal(fee["outstanding"]) > ZERO
+                                and date.fromisoformat(fee["payment_due"]) < today)
+            row(fee["contract_id"], page["month"])["fee"] = shown
     for item in execution_page["items"]:
         names.setdefault(item["contract_id"], (item["number"], item["client_name"]))
         r = row(item["contract_id"], item["month"])
@@ -92,9 +96,14 @@ async def financial(*, svc: ServiceClients, caller: Caller, month: date) -> dict
         r["confirmed_share"] = _share(r["confirmed_count"], r["liabilities_count"])
     ordered = sorted(rows.values(), key=lambda r: (r["month"], r["number"], r["contract_id"] or ""))
     office = [_office_month(m, [r for r in ordered if r["month"] == m]) for m in covered]
+    overdue_fees = [{"month": r["month"], "contract_id": r["contract_id"], "number": r["number"],
+                     "client_name": r["client_name"], "gross": r["fee"]["gross"], "paid": r["fee"]["paid"],
+                     "outstanding": r["fee"]["outstanding"], "payment_due": r["fee"]["payment_due"],
+                     "days_late": (today - date.fromisoformat(r["fee"]["payment_due"])).days}
+                    for r in ordered if r["fee"] and r["fee"]["overdue"]]
     return {"month": month_key(month), "months": covered, "kinds": list(LIABILITY_KINDS),
             "contracts": [r for r in ordered if r["month"] == month_key(month)], "history": ordered,
-            "office": office}
+            "office": office, "overdue_fees": sorted(overdue_fees, key=lambda o: (o["payment_due"], o["number"]))}
 
 
 def _office_month(month: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -113,8 +122,10 @@ def _office_month(month: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     confirmed = sum(r["confirmed_count"] for r in rows)
     return {
         "month": month, "contracts": len(fees),
-        "fee": {part: str(sum((Decimal(f[part]) for f in fees), ZERO)) for part in ("net", "vat", "gross")}
-        | {"provisional": any(f["provisional"] for f in fees)},
+        "fee": {part: str(sum((Decimal(f[part]) for f in fees), ZERO))
+                for part in ("net", "vat", "gross", "paid", "outstanding")}
+        | {"provisional": any(f["provisional"] for f in fees),
+           "overdue": str(sum((Decimal(f["outstanding"]) for f in fees if f["overdue"]), ZERO))},
         "liabilities": liabilities,
         "liabilities_amount": str(sum((Decimal(r["liabilities_amount"]) for r in rows), ZERO)),
         "liabilities_count": count, "confirmed_count": confirmed, "confirmed_share": _share(confirmed, count),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -12,14 +12,16 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 
 from services.common.calendar import BusinessCalendar
-from services.common.terms import TermsDocument
-from services.scheduler.domain.facts import parse_terms
+from services.common.terms import ClientDuty, TermsDocument
+from services.scheduler.domain.conditions import evaluate
+from services.scheduler.domain.facts import build_fact, parse_terms
 from services.scheduler.domain.rules import (
     END_ANCHORS,
     ChecklistEntry,
     Due,
     DueAnchor,
     PeriodKind,
+    RequiredItem,
     Rule,
     RuleSet,
 )
@@ -79,6 +81,9 @@ class Occurrence:
     contract_version: int
     overridden: bool = False
     requires: tuple[str, ...] = ()
+    party: str = "office"  # client: a duty of the client, tracked by the office (rules' `party`)
+    duty: str | None = None  # the client's duty a client-party occurrence stands for
+    depends_on: tuple[str, ...] = ()  # the client's duties this occurrence's work needs first
 
 
 MatchedRules = Mapping[int, Collection[str]] | Callable[[TermsDocument], Collection[str]]
@@ -268,9 +273,27 @@ def _in_validity(rule: Rule, period: Period) -> bool:
     return not (rule.valid_to and period.start > rule.valid_to)
 
 
+def _checklist(rule: Rule, version: TermsVersion) -> tuple[ChecklistEntry, ...]:
+    """The rule's checklist for this contract: an item `required_when` a condition the terms do not meet is plain."""
+    if not any(isinstance(i, RequiredItem) and i.when is not None for i in rule.checklist):
+        return rule.checklist
+    fact = build_fact(version.terms)
+    return tuple(i.item if isinstance(i, RequiredItem) and i.when is not None and not evaluate(i.when, fact)
+                 else RequiredItem(i.item) if isinstance(i, RequiredItem) else i for i in rule.checklist)
+
+
+def duty_applies(rule: Rule, version: TermsVersion) -> bool:
+    """A client-party rule applies only where the version's contract sets its duty (office rules: always)."""
+    return rule.duty is None or version.terms.contract.client_duties.has(ClientDuty(rule.duty))
+
+
 def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: ContractDates, ruleset: RuleSet,
                 calendar: BusinessCalendar) -> Occurrence | None:
-    nominal = nominal_due(rule.due, period, dates, calendar)
+    due_rule = rule.due
+    if due_rule.contract_day and rule.duty is not None:
+        # `day: contract`: the day this version's contract sets for the duty (documents by the 8th, …).
+        due_rule = replace(due_rule, day=version.terms.contract.client_duties.day_of(ClientDuty(rule.duty)))
+    nominal = nominal_due(due_rule, period, dates, calendar)
     if nominal is None:
         return None
     override = ruleset.override_for(rule, period.label)
@@ -278,8 +301,9 @@ def _occurrence(rule: Rule, period: Period, version: TermsVersion, dates: Contra
     return Occurrence(
         rule_id=rule.id, code=rule.code, period=period.label, period_start=period.start, period_end=period.end,
         due=due, nominal_due=override.due if override else nominal, generate_on=_generate_on(rule, due, calendar),
-        role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=rule.checklist,
+        role=rule.role, title_pl=rule.title_pl, title_en=rule.title_en, checklist=_checklist(rule, version),
         notice=rule.notice, requires=rule.requires, contract_version=version.version, overridden=override is not None,
+        party=rule.party, duty=rule.duty, depends_on=rule.depends_on,
     )
 
 
@@ -324,6 +348,8 @@ def plan_contract(
                 candidates.append((period, version_in_force(ordered, decisive)))
         for period, version in candidates:
             if not _in_validity(rule, period) or rule.id not in _matched_ids(matched, version, cache):
+                continue
+            if not duty_applies(rule, version):
                 continue
             occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
             if occurrence is not None and date_from <= occurrence.due <= date_to:

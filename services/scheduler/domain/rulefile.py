@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,15 +22,19 @@ from services.scheduler.domain.conditions import COMPARISONS, parse_condition
 from services.scheduler.domain.rules import (
     ATTACHMENT_KINDS,
     CATEGORIES,
+    DAY_DUTIES,
     DUE_ANCHORS,
+    DUTIES,
     END_ANCHORS,
     MAX_DOCUMENT_DEPTH,
     MAX_FILES,
     MAX_RULES,
     NOTICE_KINDS,
     OBLIGATION_CODES,
+    PARTIES,
     PERIOD_ANCHORS,
     PERIOD_LABEL_PATTERNS,
+    POWER_KINDS,
     RECURRENCE_PERIOD,
     ROLES,
     ChecklistEntry,
@@ -127,12 +131,17 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "checklist": {"type": "array", "items": {"oneOf": [
                     {"type": "string", "minLength": 1},
                     {"type": "object", "required": ["item"], "additionalProperties": False, "properties": {
-                        "item": {"type": "string", "minLength": 1}, "required": {"type": "boolean"}}},
+                        "item": {"type": "string", "minLength": 1}, "required": {"type": "boolean"},
+                        "required_when": {"$ref": "#/$defs/condition"}}},
                 ]}},
                 "requires": {"type": "array", "items": {"enum": list(ATTACHMENT_KINDS)}, "uniqueItems": True},
+                "requires_power": {"type": "array", "items": {"enum": list(POWER_KINDS)}, "uniqueItems": True},
                 "notice": {"type": "array", "items": {"enum": list(NOTICE_KINDS)}, "uniqueItems": True},
                 "valid_from": _DATE,
                 "valid_to": _DATE,
+                "party": {"enum": list(PARTIES)},
+                "duty": {"enum": list(DUTIES)},
+                "depends_on": {"type": "array", "items": {"enum": list(DUTIES)}, "minItems": 1, "uniqueItems": True},
             },
         },
         "condition": {
@@ -162,7 +171,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "months_after": {"type": "integer", "minimum": 0, "maximum": 24},
                 # An integer 1..31 or the word "last" (minimum/maximum only apply to numbers).
-                "day": {"type": ["integer", "string"], "minimum": 1, "maximum": 31, "pattern": "^last$"},
+                "day": {"type": ["integer", "string"], "minimum": 1, "maximum": 31, "pattern": "^(last|contract)$"},
                 "business_day": {"type": "integer", "minimum": 1, "maximum": 23},
                 "add_days": {"type": "integer", "minimum": -366, "maximum": 366},
                 "from": {"enum": list(DUE_ANCHORS)},
@@ -326,7 +335,8 @@ def _build_due(raw: Mapping[str, Any], period: PeriodKind, problem: Any) -> Due:
     day = raw.get("day")
     return Due(
         months_after=raw["months_after"],
-        day=None if day == "last" else day,
+        day=None if day in ("last", "contract") else day,
+        contract_day=day == "contract",
         business_day=raw.get("business_day"),
         add_days=raw.get("add_days", 0),
         anchor=anchor,
@@ -354,23 +364,43 @@ def _build_rule(name: str, raw: Mapping[str, Any], problems: list[RuleProblem]) 
             problem(key, f"not a calendar date: {raw[key]!r}")
     if valid_from and valid_to and valid_to < valid_from:
         problem("valid_to", f"is before valid_from ({valid_to} < {valid_from})")
+    party, duty = raw.get("party", "office"), raw.get("duty")
+    if party == "client" and duty is None:
+        problem("duty", f"a client-party rule names the client's duty it stands for: one of {', '.join(DUTIES)}")
+    if party != "client" and duty is not None:
+        problem("duty", "only a client-party rule (party: client) stands for a client's duty")
+    if due.contract_day and duty not in DAY_DUTIES:
+        problem("due.day", f"day: contract takes the day a contract sets for the rule's duty: give duty, one of "
+                           f"{', '.join(DAY_DUTIES)}")
+    if party == "client" and raw.get("depends_on"):
+        problem("depends_on", "the office's duties depend on the client's, not the client's on each other")
     lead_raw = raw.get("lead", {"days": 0})
     lead = Lead(int(next(iter(lead_raw.values()))), business="business_days" in lead_raw)
+    checklist = tuple(_checklist_entry(item, index, problem) for index, item in enumerate(raw.get("checklist", ())))
     if len(problems) > before:
         return None
     return Rule(
         id=rule_id, code=raw["code"], title_pl=raw["title"]["pl"], title_en=raw["title"]["en"],
         category=raw["category"], legal_basis=raw["legal_basis"], when=condition, recurrence=recurrence,
         due=due, shift=Shift(raw.get("shift", Shift.NEXT_BUSINESS_DAY.value)), lead=lead, role=raw["role"],
-        checklist=tuple(_checklist_entry(item) for item in raw.get("checklist", ())),
+        checklist=checklist,
         notice=tuple(raw.get("notice", ())), requires=tuple(raw.get("requires", ())),
-        valid_from=valid_from, valid_to=valid_to, source=name,
+        requires_power=tuple(raw.get("requires_power", ())),
+        valid_from=valid_from, valid_to=valid_to, source=name, party=party, duty=duty,
+        depends_on=tuple(raw.get("depends_on", ())),
     )
 
 
-def _checklist_entry(raw: Any) -> ChecklistEntry:
-    """A validated checklist item: `{item, required: true}` is a required one; `{item}` is its plain text."""
+def _checklist_entry(raw: Any, index: int, problem: Callable[[str, str], None]) -> ChecklistEntry:
+    """A validated checklist item: `{item, required: true}` is a required one, `{item, required_when: <condition>}`
+    one required where the contract's terms meet the condition; `{item}` is its plain text."""
     if isinstance(raw, dict):
+        if "required_when" in raw:
+            condition, condition_problems = parse_condition(raw["required_when"],
+                                                            f"checklist[{index}].required_when")
+            for field_name, message in condition_problems:
+                problem(field_name, message)
+            return RequiredItem(raw["item"], condition)
         return RequiredItem(raw["item"]) if raw.get("required") else str(raw["item"])
     return str(raw)
 

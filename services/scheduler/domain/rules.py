@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, Literal
 
 from services.common.calendar import Shift
-from services.common.terms import TeamRole, TermsDocument
+from services.common.terms import ClientDuty, TeamRole, TermsDocument
 from services.scheduler.domain.conditions import Condition, evaluate
 from services.scheduler.domain.facts import build_fact
 
@@ -21,14 +21,25 @@ OBLIGATION_CODES = frozenset(
         "RYCZALT_Q", "CIT_ADVANCE_M", "CIT_ADVANCE_Q", "PIT_WITHHELD", "ZUS_DRA", "PPK", "PFRON", "INTRASTAT",
         "PIT_4R", "PIT_8AR", "PIT_11", "PIT_36", "PIT_36L", "PIT_28", "CIT_8", "CIT_8E", "ZUS_HEALTH_ANNUAL",
         "FS_PREPARE", "FS_APPROVE", "FS_FILE_KRS", "ONBOARDING", "OFFBOARDING",
+        # The client's duties (`party: client`, rules/client.yaml).
+        "CLIENT_DOCUMENTS", "CLIENT_PAYROLL_DATA", "CLIENT_BANK_STATEMENTS", "CLIENT_FS_SIGNING",
     }
 )
+# Whose duty a rule is: the office's (the default) or the client's, tracked by the office (`party: client`).
+PARTIES = ("office", "client")
+# The client's duties a contract may set (services/common/terms.py, ClientDuties), as rules name them in `duty`
+# and `depends_on`; those with a day may take their due day from the contract (`due: {day: contract}`).
+DUTIES = tuple(d.value for d in ClientDuty)
+DAY_DUTIES = tuple(d.value for d in ClientDuty if d is not ClientDuty.statements_signing)
 ROLES = tuple(role.value for role in TeamRole)
 CATEGORIES = ("vat", "pit", "cit", "payroll", "zus", "statements", "statistics", "onboarding", "offboarding",
               "other")
 NOTICE_KINDS = ("vat", "pit", "cit", "zus", "ppk", "pfron")
 # What a rule may require attached to its case before the case is done (`requires: [upo]`).
 ATTACHMENT_KINDS = ("upo", "statement", "other")
+# The client's powers of attorney a rule's cases need to be filed (`requires_power: [UPL-1]`): the gateway warns on
+# a case whose client has none in force (services/gateway/powers.py).
+POWER_KINDS = ("UPL-1", "PEL", "KRS", "other")
 PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "year", "fiscal_year", "fiscal_quarter", "once")
 RECURRENCE_PERIOD: dict[str, PeriodKind] = {
@@ -89,6 +100,7 @@ class Due:
     add_days: int = 0
     anchor: DueAnchor | None = None
     offset: bool = False
+    contract_day: bool = False  # `day: contract`: the day the contract sets for the rule's duty
 
 
 @dataclass(frozen=True)
@@ -101,9 +113,11 @@ class Lead:
 
 @dataclass(frozen=True)
 class RequiredItem:
-    """A checklist item that must be ticked before its case may be done (`{item: ..., required: true}`)."""
+    """A checklist item that must be ticked before its case may be done (`{item: ..., required: true}`), or only
+    where the contract's terms meet `when` (`{item: ..., required_when: <condition>}`; elsewhere a plain item)."""
 
     item: str
+    when: Condition | None = None
 
 
 # A checklist item: its text, or a required one.
@@ -132,9 +146,13 @@ class Rule:
     checklist: tuple[ChecklistEntry, ...] = ()
     notice: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()  # attachment kinds the case needs before it is done
+    requires_power: tuple[str, ...] = ()  # powers of attorney the case needs (POWER_KINDS)
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = ""
+    party: str = "office"  # office | client (a duty of the client the office tracks)
+    duty: str | None = None  # the client's duty (ClientDuty) a client-party rule stands for
+    depends_on: tuple[str, ...] = ()  # client duties this (office) duty needs first, e.g. ("documents",)
 
 
 @dataclass(frozen=True)

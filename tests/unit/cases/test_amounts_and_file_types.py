@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.cases.attachments import clean_name, sniff
 from services.cases.lifecycle import parse_amount
+from services.common.files import clean_name, sniff
 
 
 @pytest.mark.parametrize(("typed", "amount"), [

@@ -178,3 +178,56 @@ async def test_a_retry_and_the_dead_letters_survive_a_restart(tmp_path: Path) ->
     third = InMemoryBus(path=tmp_path / "bus.db")
     assert await third.dead_letter_count() == {"broken": 2}
     await third.close()
+
+
+async def test_a_chosen_dead_letter_is_handled_again_once_the_fault_is_fixed_the_others_stay(make_bus: MakeBus) -> None:
+    bus = make_bus(max_attempts=2, retry_delay=0.01)
+    fixed = False
+    handled: list[Envelope] = []
+
+    async def until_fixed(e: Envelope) -> None:
+        if not fixed:
+            raise RuntimeError("client 7 has no NIP")
+        handled.append(e)
+
+    await bus.subscribe("cases", ["case.*"], until_fixed)
+    sent = [envelope("case.requested", n=n) for n in range(3)]
+    for message in sent:
+        await bus.publish(message)
+    await wait_for(lambda: bus.idle() and len(handled) == 0, what="three dead letters")
+    assert [d.message_id for d in await bus.dead_letters("cases", limit=2)] == [str(m.id) for m in sent[:2]]
+
+    fixed = True
+    assert await bus.retry_dead_letters("cases", [str(sent[1].id)]) == 1
+    await wait_for(bus.idle, what="the retried message handled")
+    assert handled == [sent[1]]
+    assert [d.message_id for d in await bus.dead_letters("cases")] == [str(sent[0].id), str(sent[2].id)]
+    assert await bus.retry_dead_letters("cases") == 2
+    await wait_for(bus.idle, what="the other two handled")
+    assert sorted(str(e.id) for e in handled) == sorted(str(m.id) for m in sent)
+    assert await bus.dead_letter_count() == {"cases": 0}
+    assert await bus.retry_dead_letters("cases") == 0
+    await bus.close()
+
+
+async def test_a_retried_dead_letter_waits_in_the_file_for_its_consumer_when_the_process_stops(tmp_path: Path) -> None:
+    first = InMemoryBus(path=tmp_path / "bus.db", max_attempts=1)
+
+    async def broken(e: Envelope) -> None:
+        raise RuntimeError("bug")
+
+    await first.subscribe("cases", ["case.*"], broken)
+    sent = envelope("case.requested")
+    await first.publish(sent)
+    await wait_for(first.idle, what="the dead letter")
+    await first.close()
+
+    tool = InMemoryBus(path=tmp_path / "bus.db")  # e.g. an admin's command while the office is stopped
+    assert await tool.retry_dead_letters("cases") == 1
+    await tool.close()
+
+    again, seen = InMemoryBus(path=tmp_path / "bus.db"), Recorder()
+    await again.subscribe("cases", ["case.*"], seen)
+    await wait_for(lambda: seen.ids == [str(sent.id)], what="the retried message delivered after the restart")
+    assert await again.dead_letter_count() == {"cases": 0}
+    await again.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.bus.memory import InMemoryBus
 from services.common.db import Database, new_metadata
 from services.common.messages import Envelope
-from services.common.messaging import Messaging, OutboxRelay, add_messaging_tables, consume_once
+from services.common.messaging import Messaging, OutboxRelay, add_messaging_tables, consume_once, prune
 from tests.conftest import wait_for
 
 metadata = new_metadata()
@@ -81,3 +82,23 @@ async def test_a_redelivered_message_has_its_effect_once(db: Database) -> None:
         notes = (await session.execute(select(effects.c.note))).scalars().all()
     assert sorted(notes) == sorted([str(message.id), str(other.id)])
     await db.dispose()
+
+
+async def test_old_published_events_and_older_inbox_records_are_forgotten_unpublished_ones_never(db: Database) -> None:
+    now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    day = timedelta(days=1)
+    async with db.transaction() as session:
+        for n, (created, published) in enumerate([(now - 40 * day, now - 40 * day),  # old, sent: forgotten
+                                                  (now - 40 * day, None),  # old, never sent: kept
+                                                  (now - 29 * day, now - 29 * day)]):  # recent: kept
+            await session.execute(outbox.insert().values(message_id=f"out-{n}", type="x", body="{}",
+                                                         created_at=created, published_at=published, attempts=0))
+        for n, processed in enumerate([now - 61 * day, now - 59 * day, now - 40 * day]):
+            await session.execute(inbox.insert().values(message_id=f"in-{n}", type="x", processed_at=processed))
+
+    assert await prune(db, outbox, inbox, now=now, kept=30 * day, chunk=1) == (1, 1)
+    async with db.reading() as session:
+        assert set((await session.execute(select(outbox.c.message_id))).scalars()) == {"out-1", "out-2"}
+        # The inbox remembers a message twice as long as the outbox keeps it: a republished event is still known.
+        assert set((await session.execute(select(inbox.c.message_id))).scalars()) == {"in-1", "in-2"}
+    assert await prune(db, outbox, inbox, now=now, kept=30 * day) == (0, 0)

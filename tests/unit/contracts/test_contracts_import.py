@@ -252,3 +252,13 @@ def test_bytes_neither_utf8_nor_windows_1250_say_where() -> None:
         decode_csv(data)
     assert (error.value.line, error.value.offset, error.value.byte) == (3, len(data) - 3, 0x98)
     assert "0x98" in str(error.value) and "line 3" in str(error.value)
+
+
+def test_the_clients_duties_are_optional_columns_and_a_wrong_day_names_its_column() -> None:
+    rows = [csv_row(1) | {"documents_day": "8", "statements_signing": "tak"}, csv_row(2) | {"documents_day": ""},
+            csv_row(3) | {"documents_day": "32"}]
+    report = parse_import(to_csv(rows, header=[*HEADER, "documents_day", "statements_signing"]))
+    assert where(report.errors) == [(4, "documents_day")]
+    first, second = report.rows
+    assert (first.contract.client_duties.documents_day, first.contract.client_duties.statements_signing) == (8, True)
+    assert second.contract.client_duties.given() == {}  # left empty: no duty of the client

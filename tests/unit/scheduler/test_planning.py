@@ -9,7 +9,7 @@ from typing import Any
 
 from services.common.calendar import BusinessCalendar
 from services.scheduler.domain.planning import Occurrence, TermsVersion, plan_contract, plan_terms
-from services.scheduler.domain.rules import RuleSet
+from services.scheduler.domain.rules import RequiredItem, RuleSet
 from services.scheduler.rulefiles import load_ruleset
 
 from .conftest import RULES_DIR
@@ -155,3 +155,27 @@ rules:
         ("2026-01", "2026-02-04", "2026-02-02"), ("2026-02", "2026-03-04", "2026-03-02"),
         ("2026-04", "2026-05-06", "2026-05-04"),  # 1.05 holiday, 2-3 weekend: Mon 4, Tue 5, Wed 6
         ("2026-05", "2026-06-03", "2026-06-01")]
+
+
+def test_the_onboarding_case_requires_the_powers_the_services_need(ruleset: RuleSet,
+                                                                    calendar: BusinessCalendar) -> None:
+    """UPL-1 is required where the office files tax returns (VAT here), PEL where it files for ZUS (not here)."""
+    plan = plan_terms(MONTHLY_VAT, ruleset, calendar, date(2026, 1, 1), date(2026, 6, 30))
+    [onboarding] = [o for o in plan if o.code == "ONBOARDING"]
+    required = [i.item for i in onboarding.checklist if isinstance(i, RequiredItem)]
+    plain = [i for i in onboarding.checklist if isinstance(i, str)]
+    assert [r.split(" ")[1] for r in required] == ["UPL-1"]
+    assert any(p.startswith("Pełnomocnictwo ZUS PEL") for p in plain)
+    payroll = copy.deepcopy(MONTHLY_VAT)
+    payroll["contract"]["services"] = ["bookkeeping", "payroll"]
+    payroll["client"]["vat"] = "none"
+    payroll["client"]["employees"] = 2
+    [with_payroll] = [o for o in plan_terms(payroll, ruleset, calendar, date(2026, 1, 1), date(2026, 6, 30))
+                      if o.code == "ONBOARDING"]
+    assert [i.item.split(" ")[1] for i in with_payroll.checklist if isinstance(i, RequiredItem)] == ["ZUS"]
+
+
+def test_e_filed_rules_name_the_power_they_need(ruleset: RuleSet) -> None:
+    needs = {r.id: r.requires_power for r in ruleset.rules}
+    assert needs["vat.jpk_v7m"] == ("UPL-1",) and needs["zus.dra_other"] == ("PEL",)
+    assert needs["fs.file_krs"] == ("KRS",) and needs["pit.advance_monthly"] == ()
