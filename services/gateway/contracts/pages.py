@@ -250,10 +250,10 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
                   **await _powers_view(request, caller, svc, client_id))
 
 
-POWER_STATE_PL = {"valid": "ważne", "expiring": "wygasa", "expired": "wygasło", "revoked": "odwołane",
-                  "future": "od daty udzielenia", "missing": "brak"}
-POWER_KIND_PL = {"UPL-1": "UPL-1 (urząd skarbowy, e-deklaracje)", "PEL": "PEL (ZUS)",
-                 "KRS": "KRS / e-sprawozdania", "other": "inne"}
+POWER_STATE_PL = Translated({"valid": N_("ważne"), "expiring": N_("wygasa"), "expired": N_("wygasło"),
+                             "revoked": N_("odwołane"), "future": N_("od daty udzielenia"), "missing": N_("brak")})
+POWER_KIND_PL = Translated({"UPL-1": N_("UPL-1 (urząd skarbowy, e-deklaracje)"), "PEL": N_("PEL (ZUS)"),
+                            "KRS": N_("KRS / e-sprawozdania"), "other": N_("inne")})
 templates.env.globals.update(POWER_STATE_PL=POWER_STATE_PL, POWER_KIND_PL=POWER_KIND_PL)
 
 
@@ -618,7 +618,7 @@ async def payments_import(request: Request, caller: Caller = Depends(CHANGE),
     data = await upload.read() if isinstance(upload, UploadFile) else b""
     if not data.strip():
         return await _payments_page(request, caller, svc, status_code=422,
-                                    errors=[{"row": "", "field": "file", "message": "Wybierz plik CSV wyciągu."}])
+                                    errors=[{"row": "", "field": "file", "message": N_("Wybierz plik CSV wyciągu.")}])
     try:
         result = await contracts.import_payments(ctx=ctx, svc=svc, caller=caller, text=decode_upload(data))
     except Problem as problem:
