@@ -15,7 +15,9 @@ from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
 from services.scheduler.domain.facts import parse_terms
 from services.scheduler.domain.rules import (
+    DUE_ANCHORS,
     END_ANCHORS,
+    PERIOD_ANCHORS,
     ChecklistEntry,
     Due,
     DueAnchor,
@@ -23,6 +25,9 @@ from services.scheduler.domain.rules import (
     Rule,
     RuleSet,
 )
+
+# Due dates counting from one of these depend on the contract's own dates, not only on the period.
+CONTRACT_ANCHORS = frozenset(a for a in DUE_ANCHORS if a not in PERIOD_ANCHORS)
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
 # periods ending earlier than this before the horizon cannot be due inside it.
@@ -292,12 +297,18 @@ def plan_contract(
     calendar: BusinessCalendar,
     date_from: date,
     date_to: date,
+    memo: dict[Any, Occurrence | None] | None = None,
 ) -> list[Occurrence]:
     """Occurrences whose (shifted) due date lies in [date_from, date_to], sorted by due date and rule.
 
     A period is planned when it overlaps the contract's [start, end]; the terms version that decides
     whether a rule applies is the one in force on the period's last day (or on the contract's end when
     that is earlier). `matched` gives the rule ids per version number, or computes them from terms.
+
+    `memo`: a dict the caller keeps for one `ruleset` (its overrides) and one `calendar`, where each occurrence
+    is remembered by what it depends on — the rule, the period, the deciding version's number and, for a rule
+    counting from the contract's own dates, those dates — so a period's due and generate-on dates are computed
+    once per rule and period, not once per contract.
     """
     if not versions:
         return []
@@ -325,7 +336,14 @@ def plan_contract(
         for period, version in candidates:
             if not _in_validity(rule, period) or rule.id not in _matched_ids(matched, version, cache):
                 continue
-            occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
+            if memo is None:
+                occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
+            else:
+                key = (rule.id, period, version.version, dates if rule.due.anchor in CONTRACT_ANCHORS else None)
+                if key in memo:
+                    occurrence = memo[key]
+                else:
+                    occurrence = memo[key] = _occurrence(rule, period, version, dates, ruleset, calendar)
             if occurrence is not None and date_from <= occurrence.due <= date_to:
                 found[(rule.id, period.label)] = occurrence
     return sorted(found.values(), key=lambda o: (o.due, o.rule_id, o.period))
