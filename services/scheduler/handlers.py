@@ -59,23 +59,34 @@ async def on_contract_events(ctx: ServiceContext, session: AsyncSession, envelop
     their contracts together (one read of what is stored, the new occurrences in bulk) and request what is due
     with one outbox write. A contract named twice in the batch is handled in order: its later events in a
     next round, which sees the first."""
-    await _lock_planner(session)
     pending = [(envelope, ContractSnapshot.model_validate(envelope.payload)) for envelope in envelopes]
-    while pending:
-        round_: list[tuple[Envelope, ContractSnapshot]] = []
-        later: list[tuple[Envelope, ContractSnapshot]] = []
-        named: set[str] = set()
-        for item in pending:
-            contract_id = item[1].contract_id
-            (later if contract_id in named else round_).append(item)
-            named.add(contract_id)
-        await _plan_contracts(ctx, session, round_)
-        pending = later
+    # The engine matches the events' terms on its own thread while this one waits for the database (the lock,
+    # the stored versions); the replan finds the answers remembered.
+    matching = asyncio.create_task(  # noqa: RUF006 - awaited below, whatever happens
+        planner_of(ctx).match_all([snapshot.terms for _, snapshot in pending]))
+    try:
+        await _lock_planner(session)
+        while pending:
+            round_: list[tuple[Envelope, ContractSnapshot]] = []
+            later: list[tuple[Envelope, ContractSnapshot]] = []
+            named: set[str] = set()
+            for item in pending:
+                contract_id = item[1].contract_id
+                (later if contract_id in named else round_).append(item)
+                named.add(contract_id)
+            await _plan_contracts(ctx, session, round_, matching)
+            pending = later
+    finally:
+        if not matching.done():
+            matching.cancel()
+        await asyncio.gather(matching, return_exceptions=True)  # its error, if any, is the replan's to raise
 
 
 async def _plan_contracts(ctx: ServiceContext, session: AsyncSession,
-                          items: Sequence[tuple[Envelope, ContractSnapshot]]) -> None:
-    """Store each event's version of its contract (each contract once here), replan them, request what is due."""
+                          items: Sequence[tuple[Envelope, ContractSnapshot]],
+                          matching: asyncio.Task[None] | None = None) -> None:
+    """Store each event's version of its contract (each contract once here), replan them, request what is due.
+    `matching`: the engine's answers for these terms being computed; waited for before the replan."""
     ids = [snapshot.contract_id for _, snapshot in items]
     stored = {r.contract_id: r for r in await session.execute(
         select(planned_contracts).where(planned_contracts.c.contract_id.in_(ids)))}
@@ -132,6 +143,8 @@ async def _plan_contracts(ctx: ServiceContext, session: AsyncSession,
         await session.execute(planned_contracts.insert(), inserts)
     # A new contract's occurrences whose time has come are written as requested and their case.requested emitted
     # here, in this transaction: no read of what was just written, no second write of it (see _replan's `due`).
+    if matching is not None:
+        await asyncio.gather(matching, return_exceptions=True)  # a failure: the replan meets it again and raises
     due_now: list[_Due] = []
     for (reason, new), contracts in to_plan.items():
         await _replan(ctx, session, contracts, reason=reason, new=new, correlations=correlations,

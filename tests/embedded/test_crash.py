@@ -159,9 +159,13 @@ async def test_a_killed_embedded_process_plans_every_contract_after_a_restart_an
         return office.scalar("scheduler", "SELECT count(*) FROM planned_contracts")
 
     def in_the_bus() -> bool:
-        """Every contract event left the outbox (the relay marked it published), some but not all planned."""
-        unpublished = office.scalar("contracts", "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        return unpublished == 0 and CONTRACTS // 10 <= planned() < CONTRACTS
+        """Some but not all contracts planned, and contract events in the bus the scheduler has not handled yet
+        (published, not planned). The outbox is not waited for to drain: the scheduler plans this import as fast as
+        the relay publishes it, so once the outbox is empty the bus is too; a kill now leaves work in the bus's
+        file and maybe in the contracts outbox."""
+        published = office.scalar("contracts", "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+        done = planned()
+        return CONTRACTS // 10 <= done < CONTRACTS and published > done
 
     await wait_for(in_the_bus, timeout=180, interval=0.1, what="the scheduler in the middle of the import")
     office.kill()
