@@ -28,9 +28,7 @@ async def vat_case(office: Office, accountant: str = "anna") -> dict[str, Any]:
             items = (await api.get("/api/v1/cases", params={"code": "JPK_V7M"})).json()["items"]
         return next((c for c in items if c["period"] == "2026-10"), None)
 
-    listed = await wait_for(found, what="the October JPK_V7M case")
-    async with office.api() as api:  # the whole case (a list gives each case's list columns, not its checklist)
-        case: dict[str, Any] = (await api.get(f"/api/v1/cases/{listed['id']}")).json()
+    case: dict[str, Any] = await wait_for(found, what="the October JPK_V7M case")
     return case
 
 
