@@ -5,17 +5,21 @@ token per user, the gateway's visibility rule, the cases service's query) over 1
 
 (a) 50 users, each calling it once a second (closed loop, 1 s think time): p50/p95 of the call; target p95 < 50 ms.
 (b) No think time: calls per second through the gateway beside a bare endpoint (one process, no auth, no second
-    hop) running the same SQL — the cases service's own `handlers.list_cases` with the same scope — in the same
-    run; target ratio >= 0.5.
+    hop) running the same SQL — the cases service's own `views.find_cases` with the same scope and filter — in the
+    same run; target ratio >= 0.5. Also, at the same time, the bare endpoint selecting only the list's own
+    columns (LIST_COLUMNS: what the page and the calendar feed show) against every column (`cases.*`, what the
+    API answers): whether narrowing the page would pay.
 The cases are written straight into the cases database with one INSERT … SELECT FROM generate_series (not through
-events); the gateway's users, tokens and contract teams straight into its database. The query plans (EXPLAIN
-ANALYZE of the page and of its count) are printed.
+events), each with a checklist, notice and required attachment as the VAT rule gives them; the gateway's users,
+tokens and contract teams straight into its database. The query plans (EXPLAIN ANALYZE of the page and of the
+counts per status the API runs) are printed, and the machine's load average beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import statistics
@@ -33,12 +37,12 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from services.cases import handlers
 from services.cases.models import cases
+from services.cases.views import CaseFilter, _conditions, _ordered, find_cases
 from services.common.scope import Scope
 from tests.conftest import free_port
 from tests.distributed.cluster import TERMINARZ, Cluster
@@ -46,6 +50,7 @@ from tests.distributed.cluster import TERMINARZ, Cluster
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 FROZEN_TIME = "2026-11-28T09:00:00+00:00"  # a Saturday: the morning job has nothing to do during the run
+TODAY = date(2026, 11, 28)
 PAGE = 100  # the API's default page
 TARGET_P95_MS = 50.0
 TARGET_RATIO = 0.5
@@ -61,6 +66,15 @@ def contracts_of(login: str, staff: int, contracts: int) -> list[str]:
     return [str(k) for k in range(n + 1, contracts + 1, staff)]
 
 
+# The monthly VAT rule's checklist (rules/vat.yaml) as a case keeps it.
+CHECKLIST = json.dumps([
+    {"item": "Zaksięguj faktury sprzedaży i zakupu za miesiąc (KSeF)", "done": True},
+    {"item": "Uzgodnij VAT należny i naliczony", "done": False},
+    {"item": "Wyślij JPK_V7M i pobierz UPO", "required": True, "done": False},
+    {"item": "Przekaż klientowi kwotę VAT do zapłaty na mikrorachunek", "done": False},
+], ensure_ascii=False).replace("'", "''")
+
+
 def load_sql(count: int, staff: int, contracts: int) -> str:
     """Cases over ~600 days of due dates (June 2025 to January 2027), 100 per contract; those due before
     November 2026 done, the rest open (every fifth in progress); every 20th commissioned by a colleague."""
@@ -70,16 +84,17 @@ def load_sql(count: int, staff: int, contracts: int) -> str:
     INSERT INTO cases (id, contract_id, contract_number, client_name, rule_id, code, period, rules_version,
         contract_version, title, title_en, due, generate_on, status, role, assignee_login, assignee_name,
         assignee_email, commissioner_login, commissioner_name, commissioner_email, checklist, notice, created_at,
-        updated_at, completed_at, late_on_creation, deadline_state)
+        updated_at, completed_at, late_on_creation, deadline_state, requires)
     SELECT md5(i::text)::uuid::text, (i % {contracts} + 1)::text, (i % {contracts} + 1) || '/2025',
         'Klient ' || (i % {contracts} + 1), 'r' || (i / {contracts}), 'VAT', 'p' || (i / {contracts}), 'bench', 1,
         'Sprawa ' || i, 'Case ' || i, d.due, d.due - 10,
         CASE WHEN d.due < date '2026-11-01' THEN 'done' WHEN i % 5 = 0 THEN 'in_progress' ELSE 'open' END,
         'accountant', 'staff' || lpad(((i % {contracts}) % {staff})::text, 3, '0'), 'Pracownik', 'p@biuro.example',
         CASE WHEN i % 20 = 0 THEN 'staff' || lpad((((i % {contracts}) + 1) % {staff})::text, 3, '0') END,
-        '', '', '[]'::json, '[]'::json, d.due - 20, d.due - 20,
+        '', '', '{CHECKLIST}'::json, '["vat"]'::json, d.due - 20, d.due - 20,
         CASE WHEN d.due < date '2026-11-01' THEN d.due::timestamptz END, false,
-        CASE WHEN d.due < date '2026-11-28' AND d.due >= date '2026-11-01' THEN 'overdue' ELSE 'on_time' END
+        CASE WHEN d.due < date '2026-11-28' AND d.due >= date '2026-11-01' THEN 'overdue' ELSE 'on_time' END,
+        '["upo"]'::json
     FROM generate_series(0, {count - 1}) AS i,
          LATERAL (SELECT date '2025-06-02' + ((i / {contracts}) * {step} + (i % 7)) AS due) AS d
     """
@@ -119,12 +134,27 @@ async def load(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
     return tokens
 
 
+# What the "my cases" page and the calendar feed show of a case, and what a row links, filters and sorts by: the
+# narrowed page measured against `cases.*` (the JSON checklist, notice, requires and liabilities left out).
+LIST_COLUMNS = tuple(cases.c[name] for name in (
+    "id", "contract_id", "contract_number", "client_id", "client_name", "rule_id", "code", "period", "title",
+    "title_en", "due", "status", "deadline_state", "late_on_creation", "role", "assignee_login", "assignee_name",
+    "commissioner_login", "commissioner_name", "substitute_login", "substitute_name"))
+
+
+def the_filter(login: str) -> CaseFilter:
+    """What `GET /api/v1/cases?mine=true&status=open` asks the cases service for."""
+    return CaseFilter(mine_of=login, status="open", limit=PAGE)
+
+
 def the_query(login: str, scope: Scope) -> tuple[Any, Any]:
-    """The page and count `handlers.list_cases` runs for `mine=true&status=open` (same conditions, same order)."""
-    query = select(cases).where(handlers.visible(scope)).where(
-        or_(cases.c.assignee_login == login, cases.c.commissioner_login == login), cases.c.status == "open")
-    return (query.order_by(cases.c.due, cases.c.title).limit(PAGE).offset(0),
-            select(func.count()).select_from(query.subquery()))
+    """The page and the counts per status `views.find_cases` runs for `mine=true&status=open` (same conditions,
+    same order)."""
+    f = the_filter(login)
+    where = _conditions(scope, f, TODAY)
+    counts = select(cases.c.status, func.count()).where(*where).group_by(cases.c.status)
+    page = _ordered(select(cases).where(*where, cases.c.status == f.status), f).limit(f.limit).offset(0)
+    return page, counts
 
 
 async def explain(url: str, args: argparse.Namespace) -> None:
@@ -132,7 +162,7 @@ async def explain(url: str, args: argparse.Namespace) -> None:
     scope = Scope(login=login, role="accountant", contracts=contracts_of(login, args.staff, args.contracts))
     engine = create_async_engine(url)
     async with engine.connect() as conn:
-        for name, query in zip(("page", "count"), the_query(login, scope), strict=True):
+        for name, query in zip(("page", "counts per status"), the_query(login, scope), strict=True):
             sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             plan = (await conn.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql))).scalars().all()
             print(f"\n--- EXPLAIN ANALYZE, {name} of {login}'s open cases ({len(scope.contracts or [])} contracts "
@@ -154,16 +184,21 @@ bare_app = FastAPI(lifespan=_bare_lifespan)
 
 
 @bare_app.get("/bare")
-async def bare(login: str) -> dict[str, Any]:
+async def bare(login: str, every_column: bool = True) -> dict[str, Any]:
+    """The cases service's list for `mine=true&status=open`, as the API runs it; `every_column=false`: only
+    LIST_COLUMNS of each case."""
     staff, contracts = int(os.environ["BENCH_STAFF"]), int(os.environ["BENCH_CONTRACTS"])
     scope = Scope(login=login, role="accountant", contracts=contracts_of(login, staff, contracts))
     async with bare_app.state.sessions() as session:
-        items, total = await handlers.list_cases(session=session, scope=scope, visible_to=login, status="open",
-                                                 limit=PAGE, offset=0)
-    return {"items": items, "total": total}
+        return await find_cases(session, scope, the_filter(login), TODAY,
+                                columns=None if every_column else LIST_COLUMNS)
 
 
 # --- Load ------------------------------------------------------------------------------------------------
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -192,7 +227,14 @@ async def think_time_users(port: int, tokens: dict[str, str], users_n: int, seco
     return durations
 
 
-async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, bare: bool) -> list[float]:
+def _params(login: str, bare: bool, list_columns: bool) -> dict[str, str]:
+    if not bare:
+        return {"mine": "true", "status": "open"}
+    return {"login": login, **({"every_column": "false"} if list_columns else {})}
+
+
+async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, bare: bool,
+                     list_columns: bool = False) -> list[float]:
     """One caller at a time (no concurrency): the floor of a call on this machine now."""
     durations = []
     logins = sorted(tokens)
@@ -200,7 +242,7 @@ async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, ba
         for n in range(calls):
             login = logins[n % len(logins)]
             headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
-            params = {"login": login} if bare else {"mine": "true", "status": "open"}
+            params = _params(login, bare, list_columns)
             began = time.perf_counter()
             (await api.get(path, params=params, headers=headers)).raise_for_status()
             durations.append(time.perf_counter() - began)
@@ -208,7 +250,7 @@ async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, ba
 
 
 async def flat_out(url: str, path: str, tokens: dict[str, str], workers: int, seconds: float,
-                   bare: bool) -> tuple[int, float]:
+                   bare: bool, list_columns: bool = False) -> tuple[int, float]:
     """`workers` callers with no think time for `seconds`: how many calls answered, and the elapsed time."""
     done = 0
     errors: list[str] = []
@@ -220,7 +262,7 @@ async def flat_out(url: str, path: str, tokens: dict[str, str], workers: int, se
         nonlocal done
         login = logins[index % len(logins)]
         headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
-        params = {"login": login} if bare else {"mine": "true", "status": "open"}
+        params = _params(login, bare, list_columns)
         async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as api:
             while time.perf_counter() < deadline:
                 response = await api.get(path, params=params)
@@ -277,25 +319,46 @@ async def main(args: argparse.Namespace) -> int:
             warm_bare = await flat_out(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 4, 3, bare=True)
             print(f"warm-up: gateway {warm[0]} calls in {warm[1]:.1f} s, bare {warm_bare[0]} in {warm_bare[1]:.1f} s")
 
+            bare_url = f"http://127.0.0.1:{bare_port}"
+            loads = [load_average()]
             alone = await one_caller(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 30, bare=False)
-            alone_bare = await one_caller(f"http://127.0.0.1:{bare_port}", "/bare", tokens, 30, bare=True)
+            alone_bare, alone_list = [], []
+            for _ in range(30):  # alternately, so neither side warms the page cache for the other
+                alone_bare += await one_caller(bare_url, "/bare", tokens, 1, bare=True)
+                alone_list += await one_caller(bare_url, "/bare", tokens, 1, bare=True, list_columns=True)
+            loads.append(load_average())
             durations = await think_time_users(gateway, tokens, args.users, args.seconds)
+            loads.append(load_average())
             p50, p95 = quantile(durations, 0.5) * 1000, quantile(durations, 0.95) * 1000
             calls, elapsed = await flat_out(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, args.workers,
                                             args.seconds / 2, bare=False)
-            bare_calls, bare_elapsed = await flat_out(f"http://127.0.0.1:{bare_port}", "/bare", tokens,
-                                                      args.workers, args.seconds / 2, bare=True)
+            bare_calls, bare_elapsed = await flat_out(bare_url, "/bare", tokens, args.workers, args.seconds / 2,
+                                                      bare=True)
+            # The list's columns and every column at the same time, half the callers each: the same machine, cache
+            # and load for both.
+            half = max(1, args.workers // 2)
+            (list_calls, list_elapsed), (every_calls, every_elapsed) = await asyncio.gather(
+                flat_out(bare_url, "/bare", tokens, half, args.seconds / 2, bare=True, list_columns=True),
+                flat_out(bare_url, "/bare", tokens, half, args.seconds / 2, bare=True))
+            loads.append(load_average())
             rate, bare_rate = calls / elapsed, bare_calls / bare_elapsed
-            print(f"\n{args.cases:,} cases, {args.staff} staff, {args.contracts:,} contracts; page of {PAGE}")
+            list_rate, every_rate = list_calls / list_elapsed, every_calls / every_elapsed
+            print(f"\n{args.cases:,} cases, {args.staff} staff, {args.contracts:,} contracts; page of {PAGE}; "
+                  f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in loads)} "
+                  f"on {os.cpu_count()} CPUs")
             print(f"(a) {args.users} users, 1 s think time, {args.seconds:.0f} s: {len(durations)} calls, "
                   f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, mean {statistics.mean(durations) * 1000:.1f} ms — "
                   f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'NOT met'}")
             print(f"one caller alone, 30 calls each: gateway p50 {quantile(alone, 0.5) * 1000:.1f} ms, "
-                  f"bare endpoint p50 {quantile(alone_bare, 0.5) * 1000:.1f} ms")
+                  f"bare endpoint p50 {quantile(alone_bare, 0.5) * 1000:.1f} ms, "
+                  f"bare with the list's columns only (alternating with it) p50 "
+                  f"{quantile(alone_list, 0.5) * 1000:.1f} ms")
             ratio = rate / bare_rate
             print(f"(b) {args.workers} callers, no think time: gateway {rate:.0f} calls/s, bare endpoint (same SQL) "
                   f"{bare_rate:.0f} calls/s, ratio {ratio:.2f} — target >= {TARGET_RATIO}: "
                   f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+            print(f"    bare, the list's columns against every column (cases.*), {half} callers each at the same time: "
+                  f"{list_rate:.1f} against {every_rate:.1f} calls/s ({list_rate / every_rate:.2f}×)")
         except BaseException:
             print(cluster.logs(), file=sys.stderr)
             raise

@@ -6,6 +6,7 @@ and its counts alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -107,8 +108,12 @@ def _ordered(query: Select[Any], f: CaseFilter) -> Select[Any]:
     return query.order_by(*keys, cases.c.title, cases.c.id)
 
 
-async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: date) -> dict[str, Any]:
-    """A page of cases, their total, and the count per status of the same filters without the status one."""
+async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: date, *,
+                     columns: Sequence[ColumnElement[Any]] | None = None) -> dict[str, Any]:
+    """A page of cases, their total, and the count per status of the same filters without the status one.
+
+    `columns`: only these of each case (bench/my_cases.py compares the list's own columns with every column: at
+    1,000,000 cases no difference, the counts per status are what cost); by default every column."""
     where = _conditions(scope, f, today)
     by_status = {status: 0 for status in STATUSES}
     for status, n in await session.execute(select(cases.c.status, func.count()).where(*where)
@@ -119,6 +124,7 @@ async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: 
         total = by_status.get(f.status, 0)
     else:
         total = sum(by_status.values())
-    rows = await session.execute(_ordered(select(cases).where(*where), f).limit(f.limit).offset(f.offset))
+    query = select(cases) if columns is None else select(*columns)
+    rows = await session.execute(_ordered(query.where(*where), f).limit(f.limit).offset(f.offset))
     return {"items": [dict(row._mapping) for row in rows], "total": total, "counts": by_status,
             "limit": f.limit, "offset": f.offset}

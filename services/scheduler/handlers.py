@@ -8,7 +8,7 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
@@ -59,23 +59,34 @@ async def on_contract_events(ctx: ServiceContext, session: AsyncSession, envelop
     their contracts together (one read of what is stored, the new occurrences in bulk) and request what is due
     with one outbox write. A contract named twice in the batch is handled in order: its later events in a
     next round, which sees the first."""
-    await _lock_planner(session)
     pending = [(envelope, ContractSnapshot.model_validate(envelope.payload)) for envelope in envelopes]
-    while pending:
-        round_: list[tuple[Envelope, ContractSnapshot]] = []
-        later: list[tuple[Envelope, ContractSnapshot]] = []
-        named: set[str] = set()
-        for item in pending:
-            contract_id = item[1].contract_id
-            (later if contract_id in named else round_).append(item)
-            named.add(contract_id)
-        await _plan_contracts(ctx, session, round_)
-        pending = later
+    # The engine matches the events' terms on its own thread while this one waits for the database (the lock,
+    # the stored versions); the replan finds the answers remembered.
+    matching = asyncio.create_task(  # noqa: RUF006 - awaited below, whatever happens
+        planner_of(ctx).match_all([snapshot.terms for _, snapshot in pending]))
+    try:
+        await _lock_planner(session)
+        while pending:
+            round_: list[tuple[Envelope, ContractSnapshot]] = []
+            later: list[tuple[Envelope, ContractSnapshot]] = []
+            named: set[str] = set()
+            for item in pending:
+                contract_id = item[1].contract_id
+                (later if contract_id in named else round_).append(item)
+                named.add(contract_id)
+            await _plan_contracts(ctx, session, round_, matching)
+            pending = later
+    finally:
+        if not matching.done():
+            matching.cancel()
+        await asyncio.gather(matching, return_exceptions=True)  # its error, if any, is the replan's to raise
 
 
 async def _plan_contracts(ctx: ServiceContext, session: AsyncSession,
-                          items: Sequence[tuple[Envelope, ContractSnapshot]]) -> None:
-    """Store each event's version of its contract (each contract once here), replan them, request what is due."""
+                          items: Sequence[tuple[Envelope, ContractSnapshot]],
+                          matching: asyncio.Task[None] | None = None) -> None:
+    """Store each event's version of its contract (each contract once here), replan them, request what is due.
+    `matching`: the engine's answers for these terms being computed; waited for before the replan."""
     ids = [snapshot.contract_id for _, snapshot in items]
     stored = {r.contract_id: r for r in await session.execute(
         select(planned_contracts).where(planned_contracts.c.contract_id.in_(ids)))}
@@ -130,10 +141,35 @@ async def _plan_contracts(ctx: ServiceContext, session: AsyncSession,
             known[snapshot.contract_id] = _Contract(snapshot.number, snapshot.client_name, versions)
     if inserts:
         await session.execute(planned_contracts.insert(), inserts)
+    # A new contract's occurrences whose time has come are written as requested and their case.requested emitted
+    # here, in this transaction: no read of what was just written, no second write of it (see _replan's `due`).
+    if matching is not None:
+        await asyncio.gather(matching, return_exceptions=True)  # a failure: the replan meets it again and raises
+    due_now: list[_Due] = []
     for (reason, new), contracts in to_plan.items():
-        await _replan(ctx, session, contracts, reason=reason, new=new, correlations=correlations)
-    await request_due(ctx, session, contract_ids=ids, known=known, correlations=correlations,
-                      limit=max(500, 50 * len(ids)))
+        await _replan(ctx, session, contracts, reason=reason, new=new, correlations=correlations,
+                      due=due_now if new else None)
+    if due_now:
+        await _emit_requests(ctx, session, due_now, known, correlations)
+    known_before = [contract_id for (_, new), contracts in to_plan.items() if not new for contract_id in contracts]
+    if known_before:
+        await request_due(ctx, session, contract_ids=known_before, known=known, correlations=correlations,
+                          limit=max(500, 50 * len(known_before)))
+
+
+class _Due(NamedTuple):
+    """An occurrence to request now, as request_due reads it from a stored row."""
+
+    contract_id: str
+    rule_id: str
+    code: str
+    period: str
+    due: date
+    generate_on: date
+    role: str
+    detail: dict[str, Any]
+    rules_version: str
+    contract_version: int
 
 
 class _Contract(NamedTuple):
@@ -156,17 +192,22 @@ def plan_window(today: date) -> tuple[date, date]:
 
 
 async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping[str, list[dict[str, Any]]], *,
-                  reason: str, new: bool = False, correlations: Mapping[str, str] | None = None) -> dict[str, int]:
+                  reason: str, new: bool = False, correlations: Mapping[str, str] | None = None,
+                  due: list[_Due] | None = None) -> dict[str, int]:
     """Make each contract's stored plan equal the desired one over the plan window: add what is new, withdraw
     what is no longer owed, move what is planned, and tell the cases service (case.replanned) what changed for an
     occurrence whose case exists; nothing is requested twice. A few statements in all (one read of what is
     stored, bulk writes of what is new), however many contracts.
 
     `new`: the contracts' rows were just inserted, already marked planned; they have no occurrences yet.
-    `correlations`: the correlation id of each contract's event, carried by the events emitted for it."""
+    `correlations`: the correlation id of each contract's event, carried by the events emitted for it.
+    `due` (only with `new`): the occurrences whose generate-on date has come are written as requested (what
+    request_due would do next in this transaction) and appended to it; the caller emits their case.requested."""
+    assert due is None or new, "only a new contract's occurrences are requested as they are written"
     correlation_of = (correlations or {}).get
     planner = planner_of(ctx)
     today = ctx.clock.today()
+    now = ctx.clock.now()
     window_start, window_end = plan_window(today)
     ids = sorted(contracts)
     current: dict[tuple[str, str, str], Any] = {}
@@ -179,6 +220,8 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
                 current[key] = r
             else:
                 earlier.add(key)
+    # The engine's answers for every version of these contracts at once: one hand-over to its thread.
+    await planner.match_all(v["terms"] for versions in contracts.values() for v in versions)
     writer = _OccurrenceWriter(session)
     wanted: set[tuple[str, str, str]] = set()
     revived: list[tuple[int, Occurrence]] = []
@@ -195,7 +238,18 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
                     wanted.add(key)
                     row = current.get(key)
                     if row is None:
-                        if key not in earlier:
+                        if due is not None:
+                            columns = occurrence_columns(occ)
+                            if occ.generate_on <= today:
+                                rows.append({"contract_id": contract_id, "status": "requested",
+                                             "rules_version": planner.version, **columns, "requested_at": now})
+                                due.append(_Due(contract_id, occ.rule_id, occ.code, occ.period, occ.due,
+                                                occ.generate_on, occ.role, columns["detail"], planner.version,
+                                                occ.contract_version))
+                            else:
+                                rows.append({"contract_id": contract_id, "status": "planned",
+                                             "rules_version": planner.version, **columns, "requested_at": None})
+                        elif key not in earlier:
                             rows.append({"contract_id": contract_id, "status": "planned",
                                          "rules_version": planner.version, **occurrence_columns(occ)})
                     elif row.status == "withdrawn":
@@ -351,6 +405,30 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
         contracts.update((c.contract_id, c) for c in await session.execute(
             select(planned_contracts.c.contract_id, planned_contracts.c.number, planned_contracts.c.client_name,
                    planned_contracts.c.versions).where(planned_contracts.c.contract_id.in_(missing))))
+    await _emit_case_requests(ctx, session, rows, contracts, correlations)
+    await session.execute(update(occurrences).where(occurrences.c.id.in_([row.id for row in rows])).values(
+        status="requested", requested_at=ctx.clock.now()))
+    log.info("cases.requested", count=len(rows),
+             contract_id=contract_ids[0] if contract_ids is not None and len(contract_ids) == 1 else None,
+             contracts=len({row.contract_id for row in rows}))
+    return len(rows)
+
+
+async def _emit_requests(ctx: ServiceContext, session: AsyncSession, due: Sequence[_Due],
+                         known: Mapping[str, _Contract], correlations: Mapping[str, str]) -> None:
+    """case.requested for new contracts' occurrences already written as requested, in request_due's order
+    (generate-on date, then the order they were written in)."""
+    ordered = sorted(due, key=attrgetter("generate_on"))  # stable: the write order within a day
+    await _emit_case_requests(ctx, session, ordered, known, correlations)
+    named = {d.contract_id for d in ordered}
+    log.info("cases.requested", count=len(ordered), contract_id=ordered[0].contract_id if len(named) == 1 else None,
+             contracts=len(named))
+
+
+async def _emit_case_requests(ctx: ServiceContext, session: AsyncSession, rows: Sequence[Any],
+                              contracts: Mapping[str, Any], correlations: Mapping[str, str] | None) -> None:
+    """One case.requested per occurrence (a stored row or a _Due), in the order given, to the team in force today."""
+    today = ctx.clock.today()
     requests: list[tuple[str, dict[str, Any]]] = []
     teams: dict[str, dict[str, TeamMember | None]] = {}
     for row in rows:
@@ -377,12 +455,6 @@ async def request_due(ctx: ServiceContext, session: AsyncSession, *, contract_id
     correlation_of = (correlations or {}).get
     await ctx.messaging.emit_many(session, requests, correlation_ids=[correlation_of(row.contract_id)
                                                                       for row in rows])
-    await session.execute(update(occurrences).where(occurrences.c.id.in_([row.id for row in rows])).values(
-        status="requested", requested_at=ctx.clock.now()))
-    log.info("cases.requested", count=len(rows),
-             contract_id=contract_ids[0] if contract_ids is not None and len(contract_ids) == 1 else None,
-             contracts=len({row.contract_id for row in rows}))
-    return len(rows)
 
 
 def _client_of(versions: Sequence[dict[str, Any]]) -> str:

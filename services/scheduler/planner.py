@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import lru_cache
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 from services.common.calendar import BusinessCalendar
 from services.common.terms import TermsDocument
-from services.scheduler.domain.conditions import terms_read
-from services.scheduler.domain.facts import build_fact, fact_key, parse_terms
-from services.scheduler.domain.planning import Occurrence, TermsVersion, contract_dates, plan_contract
+from services.scheduler.domain.conditions import evaluate, terms_read
+from services.scheduler.domain.facts import TermsError, build_fact, fact_key, parse_terms
+from services.scheduler.domain.planning import CONTRACT_ANCHORS, Occurrence, TermsVersion, contract_dates, plan_contract
 from services.scheduler.domain.rules import (
-    DUE_ANCHORS,
-    PERIOD_ANCHORS,
+    RequiredItem,
     RuleProblem,
     RuleSet,
     RuleSetError,
@@ -46,12 +44,20 @@ class Detail(dict[str, Any]):
         return text
 
 
-@lru_cache(maxsize=65_536)
 def occurrence_columns(o: Occurrence) -> dict[str, Any]:
     """An occurrence as a row of the `occurrences` table (without contract, status and rules version).
 
-    Remembered: contracts of one shape share their occurrences (see Planner.plan), and so their rows.
+    Remembered on the occurrence itself (not a field: equality and hashing ignore it): contracts share their
+    occurrences (see Planner.plan), and so their rows, without hashing every field of the occurrence to find it.
     Callers copy it (`{**occurrence_columns(o), ...}`) and never change it."""
+    columns: dict[str, Any] | None = o.__dict__.get("_columns")
+    if columns is None:
+        columns = _columns(o)
+        object.__setattr__(o, "_columns", columns)  # a frozen dataclass: a private memo beside its fields
+    return columns
+
+
+def _columns(o: Occurrence) -> dict[str, Any]:
     return {
         "rule_id": o.rule_id, "period": o.period, "code": o.code, "due": o.due, "generate_on": o.generate_on,
         "role": o.role, "contract_version": o.contract_version,
@@ -83,8 +89,6 @@ def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-# Due dates counting from one of these depend on the contract's own dates, not only on its start month.
-_CONTRACT_ANCHORS = frozenset(a for a in DUE_ANCHORS if a not in PERIOD_ANCHORS)
 
 # What one rule contributes to a plan depends only on this key (see Planner.plan).
 _RuleKey = tuple[Any, ...]
@@ -118,10 +122,18 @@ class Planner:
         # the start's month matters, as every period kind (month, quarter, year, fiscal year and quarter) begins
         # and ends on a month's boundary.
         self._start_day_matters = {rule.id for rule in ruleset.rules
-                                   if rule.recurrence.period == "once" or rule.due.anchor in _CONTRACT_ANCHORS}
+                                   if rule.recurrence.period == "once" or rule.due.anchor in CONTRACT_ANCHORS}
         # Client-party rules: their plan also depends on the duties each version's contract sets.
         self._duty_rules = {rule.id for rule in ruleset.rules if rule.duty is not None}
+        # Rules with checklist items required only where the terms meet a condition: their plan depends on it.
+        self._conditional = {rule.id: tuple(i.when for i in rule.checklist
+                                            if isinstance(i, RequiredItem) and i.when is not None)
+                             for rule in ruleset.rules}
+        self._conditional = {rule_id: conditions for rule_id, conditions in self._conditional.items() if conditions}
         self._memo: dict[_RuleKey, list[Occurrence]] = {}
+        # Each occurrence by rule, period, deciding version (and the contract's dates where the rule counts from
+        # them): shared by contracts of different shapes (see plan_contract's `memo`).
+        self._occurrences: dict[Any, Occurrence | None] = {}
         self._memo_window: tuple[date, date] | None = None
         self.memo_hits = self.memo_misses = 0
         # The fact keys some rule reads: terms that agree on these match the same rules.
@@ -154,6 +166,26 @@ class Planner:
         matched = {v.version: await self.match(v.terms) for v in terms_versions}
         return self.plan(contract_id, terms_versions, matched, date_from, date_to)
 
+    async def match_all(self, documents: Iterable[TermsDocument | Mapping[str, Any]]) -> None:
+        """Remember the rules the engine matches for all these terms, with one call to the engine's thread for
+        those not remembered yet (a batch of contracts: one hand-over instead of one per new shape of terms).
+        Terms that cannot be parsed are left to `match`, which raises for them when they are planned."""
+        missing: dict[Any, TermsDocument] = {}
+        for terms in documents:
+            try:
+                document = parse_terms(terms)
+            except TermsError:
+                continue
+            key = self._read_key(build_fact(document))
+            if key not in self._matches:
+                missing.setdefault(key, document)
+        if not missing:
+            return
+        found = await self.matcher.match_many(list(missing.values()))
+        if len(self._matches) + len(missing) > self.MEMO_LIMIT:
+            self._matches.clear()
+        self._matches.update(zip(missing, found, strict=True))
+
     async def match(self, terms: TermsDocument | Mapping[str, Any]) -> list[str]:
         """The rule ids the engine matches for these terms, remembered by the values of the terms the rules
         read: identifiers and other terms no rule reads make every contract's fact unique, but not its answer.
@@ -179,8 +211,10 @@ class Planner:
         periods and business-day due dates are computed once per shape instead of once per contract."""
         if not versions:
             return []
-        if self._memo_window != (date_from, date_to) or len(self._memo) > self.MEMO_LIMIT:
+        if (self._memo_window != (date_from, date_to) or len(self._memo) > self.MEMO_LIMIT
+                or len(self._occurrences) > self.MEMO_LIMIT):
             self._memo.clear()
+            self._occurrences.clear()
             self._memo_window = (date_from, date_to)
         ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
         dates = contract_dates(ordered)  # raises PlanningError as plan_contract would
@@ -196,18 +230,26 @@ class Planner:
                    end, fiscal_year_end,
                    tuple((v.version, _month(v.effective_from) if by_month else v.effective_from,
                           rule_id in matched.get(v.version, ()),
-                          v.terms.contract.client_duties if rule_id in self._duty_rules else None)
+                          v.terms.contract.client_duties if rule_id in self._duty_rules else None,
+                          self._conditions_met(rule_id, v.terms))
                          for v in ordered))
             part = self._memo.get(key)
             if part is None:
                 self.memo_misses += 1
                 part = self._memo[key] = plan_contract(
                     contract_id=contract_id, versions=ordered, ruleset=self._single[rule_id], matched=matched,
-                    calendar=self.calendar, date_from=date_from, date_to=date_to)
+                    calendar=self.calendar, date_from=date_from, date_to=date_to, memo=self._occurrences)
             else:
                 self.memo_hits += 1
             found.extend(part)
         return sorted(found, key=_BY_DUE)
+
+    def _conditions_met(self, rule_id: str, terms: TermsDocument) -> tuple[bool, ...]:
+        conditions = self._conditional.get(rule_id)
+        if not conditions:
+            return ()
+        fact = build_fact(terms)
+        return tuple(bool(evaluate(condition, fact)) for condition in conditions)
 
     def close(self) -> None:
         self.matcher.close()

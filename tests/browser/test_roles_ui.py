@@ -163,7 +163,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
 
     login = {"admin": "admin", "manager": "maria", "accountant": "anna", "payroll": "piotr"}[role]
     anna_s, _, _ = await _two_contracts(office)
-    menus = {"admin": ["Raporty", "Nieobecności", "Dziennik zmian", "Użytkownicy"],
+    menus = {"admin": ["Raporty", "Nieobecności", "Dziennik zmian", "Użytkownicy", "Komunikaty nieobsłużone"],
              "manager": ["Raporty", "Nieobecności", "Dziennik zmian"], "accountant": [], "payroll": []}
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
@@ -176,7 +176,8 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                                             "Poczta wychodząca", "Reguły", *menus[role]])
             for name, path in (("cases", "/cases?status="), ("contracts", "/contracts"), ("account", "/account"),
                                ("contract", f"/contracts/{anna_s['id']}"), ("audit", "/audit"),
-                               ("users", "/users"), ("reports", "/reports/financial"), ("absences", "/absences")):
+                               ("users", "/users"), ("reports", "/reports/financial"), ("absences", "/absences"),
+                               ("dead_letters", "/system/dead-letters")):
                 answer = await page.goto(f"{base_url}{path}")
                 assert answer is not None
                 assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 251)"
@@ -185,7 +186,7 @@ async def test_each_roles_pages_in_the_layout(base_url: str, office: Office, rol
                     assert answer.status == (404 if role == "payroll" else 200)
                 if name == "audit":
                     assert answer.status == (200 if role in ("admin", "manager") else 403)
-                if name == "users":
+                if name in ("users", "dead_letters"):
                     assert answer.status == (200 if role == "admin" else 403)
                 if name in ("reports", "absences"):
                     assert answer.status == (200 if role in ("admin", "manager") else 403)

@@ -16,7 +16,9 @@ from services.common.terms import ClientDuty, TermsDocument
 from services.scheduler.domain.conditions import evaluate
 from services.scheduler.domain.facts import build_fact, parse_terms
 from services.scheduler.domain.rules import (
+    DUE_ANCHORS,
     END_ANCHORS,
+    PERIOD_ANCHORS,
     ChecklistEntry,
     Due,
     DueAnchor,
@@ -25,6 +27,9 @@ from services.scheduler.domain.rules import (
     Rule,
     RuleSet,
 )
+
+# Due dates counting from one of these depend on the contract's own dates, not only on the period.
+CONTRACT_ANCHORS = frozenset(a for a in DUE_ANCHORS if a not in PERIOD_ANCHORS)
 
 # Due dates lie at most ~2 years after their period ends (months_after <= 24, add_days <= 366), so
 # periods ending earlier than this before the horizon cannot be due inside it.
@@ -282,6 +287,12 @@ def _checklist(rule: Rule, version: TermsVersion) -> tuple[ChecklistEntry, ...]:
                  else RequiredItem(i.item) if isinstance(i, RequiredItem) else i for i in rule.checklist)
 
 
+def _depends_on_terms(rule: Rule) -> bool:
+    """An occurrence of this rule reads the version's terms (a duty's day, a checklist item `required_when`), so it
+    cannot be shared between contracts by (rule, period, version number) alone."""
+    return rule.due.contract_day or any(isinstance(i, RequiredItem) and i.when is not None for i in rule.checklist)
+
+
 def duty_applies(rule: Rule, version: TermsVersion) -> bool:
     """A client-party rule applies only where the version's contract sets its duty (office rules: always)."""
     return rule.duty is None or version.terms.contract.client_duties.has(ClientDuty(rule.duty))
@@ -316,12 +327,18 @@ def plan_contract(
     calendar: BusinessCalendar,
     date_from: date,
     date_to: date,
+    memo: dict[Any, Occurrence | None] | None = None,
 ) -> list[Occurrence]:
     """Occurrences whose (shifted) due date lies in [date_from, date_to], sorted by due date and rule.
 
     A period is planned when it overlaps the contract's [start, end]; the terms version that decides
     whether a rule applies is the one in force on the period's last day (or on the contract's end when
     that is earlier). `matched` gives the rule ids per version number, or computes them from terms.
+
+    `memo`: a dict the caller keeps for one `ruleset` (its overrides) and one `calendar`, where each occurrence
+    is remembered by what it depends on — the rule, the period, the deciding version's number and, for a rule
+    counting from the contract's own dates, those dates — so a period's due and generate-on dates are computed
+    once per rule and period, not once per contract.
     """
     if not versions:
         return []
@@ -351,7 +368,14 @@ def plan_contract(
                 continue
             if not duty_applies(rule, version):
                 continue
-            occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
+            if memo is None or _depends_on_terms(rule):
+                occurrence = _occurrence(rule, period, version, dates, ruleset, calendar)
+            else:
+                key = (rule.id, period, version.version, dates if rule.due.anchor in CONTRACT_ANCHORS else None)
+                if key in memo:
+                    occurrence = memo[key]
+                else:
+                    occurrence = memo[key] = _occurrence(rule, period, version, dates, ruleset, calendar)
             if occurrence is not None and date_from <= occurrence.due <= date_to:
                 found[(rule.id, period.label)] = occurrence
     return sorted(found.values(), key=lambda o: (o.due, o.rule_id, o.period))

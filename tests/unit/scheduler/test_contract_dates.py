@@ -211,3 +211,33 @@ def test_the_planners_memo_never_lends_one_contracts_dates_to_another(ruleset: R
         assert planner.memo_hits > 0
     finally:
         planner.close()
+
+
+def test_the_planners_memo_never_lends_one_contracts_duty_days_or_checklist_to_another(ruleset: RuleSet) -> None:
+    """Rules that read the terms themselves — a client's duty due on the day its contract sets, an onboarding
+    item required only for some services — must plan per contract, whatever the memo holds."""
+    from services.scheduler.planner import Planner
+
+    variants: list[dict[str, Any]] = []
+    for day in (8, 15, None):
+        for services in (["bookkeeping", "vat"], ["bookkeeping", "payroll"], ["bookkeeping"]):
+            terms = copy.deepcopy(SOLE_TRADER)
+            terms["contract"].update(start="2026-11-01", signed_on="2026-10-20", services=services)
+            if day is not None:
+                terms["contract"]["client_duties"] = {"documents_day": day, "payroll_data_day": day}
+            variants.append(terms)
+    planner = Planner(ruleset)
+    try:
+        plans = []
+        for index, terms in enumerate(variants * 2):
+            versions = [TermsVersion(1, date(2026, 11, 1), terms)]
+            matched = {1: ruleset.matching_rule_ids(terms)}
+            expected = plan_contract(contract_id=f"c-{index}", versions=versions, ruleset=ruleset, matched=matched,
+                                     calendar=planner.calendar, date_from=date(2026, 10, 28),
+                                     date_to=date(2027, 3, 31))
+            assert planner.plan(f"c-{index}", versions, matched, date(2026, 10, 28), date(2027, 3, 31)) == expected
+            plans.append(expected)
+        documents = {o.due for plan in plans for o in plan if o.duty == "documents" and o.period == "2026-11"}
+        assert documents == {date(2026, 12, 8), date(2026, 12, 15)}  # Tue, Tue: each contract its own day
+    finally:
+        planner.close()
