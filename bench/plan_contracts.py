@@ -416,7 +416,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a PostgreSQL URL whose server gets a fresh database (dropped at the end)")
     parser.add_argument("--seed", type=int, default=4, help="seed of the generated contracts (4)")
     parser.add_argument("--batch", type=int, default=Settings().bus_batch,
-                        help="messages per transaction on the event path (TERMINARZ_BUS_BATCH, 100); 1: one by one")
+                        help="messages per transaction on the event path (TERMINARZ_BUS_BATCH, 250); 1: one by one")
     parser.add_argument("--copy-repeats", type=int, default=3, help="COPY runs; the median counts (3)")
     parser.add_argument("--log-level", default="WARNING", help="the service's log level (WARNING)")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the planning phase to FILE")

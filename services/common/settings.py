@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     bus_retry_delay_ms: int = 1000
     # A consumer whose service registers batch handlers takes up to this many deliveries per transaction,
     # waiting up to the linger for more after the first (1: one message per transaction, as without them).
-    bus_batch: int = Field(default=100, ge=1, le=1000)
+    bus_batch: int = Field(default=250, ge=1, le=1000)
     bus_batch_linger_ms: int = Field(default=0, ge=0, le=1000)
 
     host: str = "127.0.0.1"
