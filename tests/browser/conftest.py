@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -44,3 +45,10 @@ async def base_url(office: Office) -> AsyncIterator[str]:  # noqa: F811
         await task
 
 
+async def log_in(page: Any, base_url: str, login: str) -> None:
+    """Log in through the form as a person does (password `secret-<login>`, as tests/embedded makes them)."""
+    await page.goto(f"{base_url}/login")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", f"secret-{login}")
+    await page.click("button:has-text('Zaloguj')")
+    await page.wait_for_url(f"{base_url}/")

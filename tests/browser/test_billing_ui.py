@@ -4,24 +4,14 @@ monthly summary. Screenshots go to test-artifacts/billing/."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.embedded.conftest import Office
 from tests.embedded.test_billing import _case, _contract, rules_dir  # noqa: F401  (the fixture: no generated cases)
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "billing"
-
-
-async def _log_in(page: Any, base_url: str, login: str) -> None:
-    await page.goto(f"{base_url}/login")
-    await page.fill("input[name=login]", login)
-    await page.fill("input[name=password]", f"secret-{login}")
-    await page.click("button:has-text('Zaloguj')")
-    await page.wait_for_url(f"{base_url}/")
 
 
 async def test_the_accountants_counts_show_in_the_managers_summary(base_url: str, office: Office) -> None:
@@ -35,7 +25,7 @@ async def test_the_accountants_counts_show_in_the_managers_summary(base_url: str
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             anna = await (await browser.new_context(locale="pl-PL")).new_page()
-            await _log_in(anna, base_url, "anna")
+            await log_in(anna, base_url, "anna")
             await anna.goto(f"{base_url}/cases/{vat}")
             await anna.fill("input[name=documents]", "230")
             await anna.screenshot(path=str(SHOTS / "finish_with_documents.png"), full_page=True)
@@ -48,7 +38,7 @@ async def test_the_accountants_counts_show_in_the_managers_summary(base_url: str
 
             maria = await (await browser.new_context(viewport={"width": 1400, "height": 900},
                                                      locale="pl-PL")).new_page()
-            await _log_in(maria, base_url, "maria")
+            await log_in(maria, base_url, "maria")
             await maria.goto(f"{base_url}/reports/financial?month=2026-10")
             row = maria.locator("#financial-contracts tbody tr", has_text="B/1")
             await expect(row.locator("td.fee-breakdown")).to_have_text(

@@ -7,20 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.embedded.conftest import Office
 from tests.embedded.test_payments import GAMMA_NIP, _contracts, rules_dir  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "payments"
-
-
-async def _log_in(page: Any, base_url: str, login: str) -> None:
-    await page.goto(f"{base_url}/login")
-    await page.fill("input[name=login]", login)
-    await page.fill("input[name=password]", f"secret-{login}")
-    await page.click("button:has-text('Zaloguj')")
-    await page.wait_for_url(f"{base_url}/")
 
 
 async def test_the_manager_imports_a_bank_csv_and_sees_october_paid(base_url: str, office: Office,
@@ -36,7 +28,7 @@ async def test_the_manager_imports_a_bank_csv_and_sees_october_paid(base_url: st
         try:
             maria = await (await browser.new_context(viewport={"width": 1400, "height": 900},
                                                      locale="pl-PL")).new_page()
-            await _log_in(maria, base_url, "maria")
+            await log_in(maria, base_url, "maria")
             await maria.goto(f"{base_url}/payments")
             await maria.set_input_files("#statement-form input[name=file]", str(statement))
             await maria.click("#statement-form button[type=submit]")

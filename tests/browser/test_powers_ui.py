@@ -8,20 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.embedded.conftest import Office
 from tests.embedded.test_powers import PDF, _client_with_vat_case, rules_dir  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "powers"
-
-
-async def _log_in(page: Any, base_url: str, login: str) -> None:
-    await page.goto(f"{base_url}/login")
-    await page.fill("input[name=login]", login)
-    await page.fill("input[name=password]", f"secret-{login}")
-    await page.click("button:has-text('Zaloguj')")
-    await page.wait_for_url(f"{base_url}/")
 
 
 async def test_the_manager_registers_a_upl1_and_the_vat_case_warns_it_ends_too_soon(base_url: str, office: Office,
@@ -37,7 +29,7 @@ async def test_the_manager_registers_a_upl1_and_the_vat_case_warns_it_ends_too_s
         try:
             maria = await (await browser.new_context(viewport={"width": 1400, "height": 900},
                                                      locale="pl-PL")).new_page()
-            await _log_in(maria, base_url, "maria")
+            await log_in(maria, base_url, "maria")
             await maria.goto(f"{base_url}/clients/{client_id}")
             await expect(maria.locator("#power-kinds [data-kind='UPL-1']")).to_have_text("brak")
             await expect(maria.locator("#client-power-warnings")).to_contain_text("Brak pełnomocnictwa UPL-1")

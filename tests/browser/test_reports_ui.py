@@ -4,25 +4,16 @@ downloads the XLSX; every role's dashboard. Screenshots go to test-artifacts/rep
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.embedded.conftest import Office
 from tests.embedded.test_reports import _office_data, rules_dir  # noqa: F401  (the fixture: no generated cases)
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "reports"
-
-
-async def _log_in(page: Any, base_url: str, login: str) -> None:
-    await page.goto(f"{base_url}/login")
-    await page.fill("input[name=login]", login)
-    await page.fill("input[name=password]", f"secret-{login}")
-    await page.click("button:has-text('Zaloguj')")
-    await page.wait_for_url(f"{base_url}/")
 
 
 async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: str, office: Office) -> None:
@@ -39,7 +30,7 @@ async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: 
             page = await context.new_page()
             page.on("console", lambda message: blocked.append(message.text)
                     if "Content Security Policy" in message.text else None)
-            await _log_in(page, base_url, "maria")
+            await log_in(page, base_url, "maria")
             await expect(page.locator("#office-overdue .n")).to_have_text("3")
             await page.click("header nav >> text=Raporty")
             await page.click("text=Podsumowanie finansowe miesiąca")
@@ -83,7 +74,7 @@ async def test_each_roles_dashboard(base_url: str, office: Office) -> None:
         try:
             for login, overdue in expected_overdue.items():
                 page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
-                await _log_in(page, base_url, login)
+                await log_in(page, base_url, login)
                 await expect(page.locator("#my-overdue .n")).to_have_text(str(overdue))
                 office_tile = page.locator("#office-overdue")
                 if login in ("admin", "maria"):
