@@ -80,7 +80,7 @@ async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseC
         body=body_of(case.title, case.period, case.due, ctx.settings.office_name), requires_confirmation=True,
         due=case.due, send_after=at,
         accountant=member(case.assignee), created_by=None, case_id=case.case_id, rule_id=case.rule_id,
-        created_at=now, updated_at=now))
+        duty=case.duty, created_at=now, updated_at=now))
     await add_event(session, notice_id, now, "created", f"client task {case.case_id}, first reminder {at.isoformat()}")
     wake_jobs(ctx, session)
     return notice_id
@@ -108,9 +108,8 @@ async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: Ca
     if row is None or row.due == replanned.due:
         return False
     now = ctx.clock.now()
-    duty = next((d for d, what in WHAT.items() if (row.subject or "").startswith(what)), None)
     values = {"due": replanned.due, "updated_at": now,
-              "subject": subject_of(duty, replanned.title_pl, replanned.period, replanned.due),
+              "subject": subject_of(row.duty, replanned.title_pl, replanned.period, replanned.due),
               "body": body_of(replanned.title_pl, replanned.period, replanned.due, ctx.settings.office_name)}
     if row.status == "scheduled":
         values["send_after"] = first_reminder(ctx, replanned.due)
