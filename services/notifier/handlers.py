@@ -114,6 +114,8 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
 
 async def on_case_reopened(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     reopened = CaseReopened.model_validate(envelope.payload)
+    if await duties.on_client_task_reopened(ctx, session, reopened.case_id, reopened.reason):
+        return  # a client task: its reminders resume
     await notices.reopen_case(ctx, session, reopened.case_id, reopened.reason)
 
 
