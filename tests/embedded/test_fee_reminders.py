@@ -152,3 +152,32 @@ async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(of
 async def _at_least(office: Office, n: int) -> list[dict[str, Any]] | None:
     found = await mails(office)
     return found if len(found) >= n else None
+
+
+async def test_the_client_confirms_the_transfer_and_is_not_reminded_again(office: Office) -> None:
+    async with office.api("maria") as maria:
+        body = sole_trader("Gamma", seed="526104057")
+        body["contact_emails"] = [CLIENT_MAIL]
+        client = (await maria.post("/api/v1/clients", json=body)).json()
+        terms = {**contract(client["id"], number="G/2", start="2026-10-01"), "signed_on": "2026-09-20",
+                 "fee": {"monthly_net": "800.00", "vat_rate": "23"}}
+        signed = await maria.post("/api/v1/contracts", json=terms)
+        assert signed.status_code == 201, signed.text
+        contract_id = str(signed.json()["id"])
+    assert (await at(office, datetime(2026, 11, 17, 7, 30, tzinfo=UTC)))["announced"] == 1
+    [mail] = await wait_for(lambda: _at_least(office, 1), what="the overdue-fee notice")
+    token = str(mail["body"]).split("/confirm/")[1].split()[0]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.gateway.app),
+                                 base_url=office.system.settings.public_url) as phone:
+        page = await phone.get(f"/confirm/{token}")  # a mail scanner or the client opening it confirms nothing
+        assert page.status_code == 200 and "Zapłacone / przelew wysłany" in page.text
+        confirmed = await phone.post(f"/confirm/{token}")
+        assert confirmed.status_code == 200 and "Potwierdzony przelew" in confirmed.text
+
+    async def confirmed_notice() -> bool:
+        return any(n["status"] == "confirmed" for n in await fee_notices(office, contract_id))
+
+    await wait_for(confirmed_notice, what="the notice confirmed")
+    for day in (18, 19):
+        await at(office, datetime(2026, 11, day, 7, 30, tzinfo=UTC))
+    assert len(await mails(office)) == 1  # no reminders after the confirmation
