@@ -269,7 +269,12 @@ async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office
         await log_in(maria, "maria")
         manager_home = (await maria.get("/")).text
         summary = (await maria.get("/reports/financial?month=2026-11")).text
-    assert _tile(manager_home, "office-overdue") == 3
+        overdue_page = (await maria.get("/reports/overdue")).text
+        workload_page = (await maria.get("/reports/workload")).text
+    assert _tile(manager_home, "office-overdue") == 3  # the office's cases; Alfa's awaited documents apart:
+    client_tasks = overdue_page.split('id="overdue-client-tasks"')[1]
+    assert "Zadania klientów po terminie" in overdue_page and "Alfa sp. j." in client_tasks
+    assert "Zadania klienta po terminie" in workload_page
     assert "K/1" in manager_home.split('id="worst-contracts"')[1]
     assert "2\u00a0150,00\u00a0zł" in summary and "2\u00a0644,50\u00a0zł" in summary and "60,0 %" in summary
     assert '<svg' in summary and 'class="bar fee marked"' in summary
