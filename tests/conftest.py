@@ -89,21 +89,25 @@ async def wait_for(
 
 
 async def wait_while_progressing(
-    condition: Callable[[], bool], progress: Callable[[], object], *, stall: float = 120.0, timeout: float = 900.0,
-    interval: float = 0.5, what: str = "",
+    condition: Callable[[], Awaitable[bool] | bool], progress: Callable[[], object], *, stall: float = 120.0,
+    timeout: float = 900.0, interval: float = 0.5, what: str = "",
 ) -> None:
     """Poll a condition that a long batch of work will make true; fail when the work stalls, not when it is slow.
 
     `progress` returns a snapshot of the work done (counts); every change of it restarts the `stall` deadline, so a
     loaded machine that is merely slow passes while a stuck pipeline still fails within `stall` seconds. `timeout`
-    bounds the whole wait.
+    bounds the whole wait. Either callable may be a coroutine function (`progress` is read after `condition`).
     """
+
+    async def call(fn: Callable[[], Any]) -> Any:
+        result = fn()
+        return await result if isinstance(result, Awaitable) else result
+
     started = time.monotonic()
-    seen = progress()
-    moved = started
-    while not condition():
+    seen, moved = None, started
+    while not await call(condition):
         now = time.monotonic()
-        snapshot = progress()
+        snapshot = await call(progress)
         if snapshot != seen:
             seen, moved = snapshot, now
         if now - moved > stall or now - started > timeout:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request, Response
 from services.common.errors import Problem
 from services.common.runtime import ServiceContext, get_context
 from services.common.settings import Settings
-from services.gateway import sessions, users
+from services.gateway import i18n, sessions, users
 from services.gateway.sessions import SessionPolicy, WebSession
 from services.gateway.users import User
 
@@ -56,6 +56,8 @@ async def web_session(request: Request, ctx: ServiceContext = Depends(get_contex
             async with ctx.db.transaction() as session:
                 await sessions.touch(session=session, session_row_id=found.id, now=now)
     request.state.web_session = found
+    if found is not None:
+        i18n.use(found.user.language)  # the pages and messages of this request speak the user's language
     return found
 
 

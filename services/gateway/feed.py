@@ -69,13 +69,13 @@ async def feed_of(*, session: AsyncSession, user_id: int) -> dict[str, Any] | No
 async def feed_user(*, session: AsyncSession, token: str, now: datetime) -> User | None:
     """The active user a feed token belongs to; None for an unknown, replaced or revoked token."""
     row = (await session.execute(
-        select(users.c.id, users.c.login, users.c.name, users.c.email, users.c.role)
+        select(users.c.id, users.c.login, users.c.name, users.c.email, users.c.role, users.c.language)
         .join(calendar_feeds, calendar_feeds.c.user_id == users.c.id)
         .where(calendar_feeds.c.token_hash == _hash(token), users.c.active.is_(True)))).first()
     if row is None:
         return None
     await session.execute(update(calendar_feeds).where(calendar_feeds.c.user_id == row.id).values(last_used_at=now))
-    return User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role)
+    return User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role, language=row.language)
 
 
 async def open_cases(*, svc: ServiceClients, ctx: ServiceContext, user: User) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ users = Table(
     Column("password_hash", String(300), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The UI's language: "pl" (default) or "en" (services/gateway/i18n.py LANGUAGES).
+    Column("language", String(5), nullable=False, default="pl", server_default="pl"),
 )
 
 api_tokens = Table(

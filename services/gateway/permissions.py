@@ -88,6 +88,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/login"): "the login form",
     ("POST", "/login"): "logging in (throttled, CSRF double-submit cookie)",
     ("POST", "/logout"): "ends whatever session the browser has (its CSRF token checked when there is one)",
+    ("GET", "/language/{language}"): "the login page's language switch: sets a cookie with the UI's language",
     ("GET", "/healthz"): "liveness, says nothing but up",
     ("GET", "/readyz"): "readiness, says nothing but ready",
     ("GET", "/metrics"): "Prometheus; wants the internal token",

@@ -68,7 +68,7 @@ async def find(*, session: AsyncSession, policy: SessionPolicy, session_id: str,
     """The live session with this id, or None: unknown, ended, idle too long, too old, or its user deactivated."""
     row = (
         await session.execute(
-            select(users.c.id, users.c.login, users.c.name, users.c.email, users.c.role,
+            select(users.c.id, users.c.login, users.c.name, users.c.email, users.c.role, users.c.language,
                    sessions.c.id.label("session_id"), sessions.c.csrf_token, sessions.c.created_at,
                    sessions.c.last_seen_at)
             .join(users, users.c.id == sessions.c.user_id)
@@ -77,7 +77,7 @@ async def find(*, session: AsyncSession, policy: SessionPolicy, session_id: str,
     ).first()
     if row is None or now - row.last_seen_at > policy.idle or now - row.created_at > policy.lifetime:
         return None
-    user = User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role)
+    user = User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role, language=row.language)
     return WebSession(row.session_id, user, row.csrf_token, row.last_seen_at)
 
 

@@ -27,6 +27,7 @@ class User:
     name: str
     email: str
     role: str
+    language: str = "pl"  # the UI's language for this person (services/gateway/i18n.py)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _token_hash(token: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role)
+    return User(id=row.id, login=row.login, name=row.name, email=row.email, role=row.role, language=row.language)
 
 
 def _account(row: Any) -> Account:
@@ -158,7 +159,7 @@ async def list_accounts(*, session: AsyncSession) -> list[Account]:
 
 
 async def update_user(*, session: AsyncSession, user_id: int, **values: Any) -> None:
-    """Set any of name, email, role, active."""
+    """Set any of name, email, role, active, language."""
     await session.execute(update(users).where(users.c.id == user_id).values(**values))
 
 

@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,22 +22,28 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from services.common.clock import WARSAW
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
-from services.common.money import format_amount
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import format as fmt
+from services.gateway import i18n
 from services.gateway.auth import LOGIN_CSRF_COOKIE, LoginRequired, set_cookie, web_session
 from services.gateway.common import read_form
-from services.gateway.format import money_pl, percent_pl
+from services.gateway.i18n import N_, Translated
 from services.gateway.messages_pl import translated
 from services.gateway.permissions import WHAT, PageForbidden, Permission, role_may
 from services.gateway.sessions import WebSession
 from services.gateway.users import User
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.add_extension("jinja2.ext.i18n")
+# Newstyle: `_("… %(n)s …", n=3)` escapes its values; a literal percent sign in a msgid is written %%.
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+i18n.load()
 
-ROLE_PL = {"admin": "administrator", "manager": "kierownik", "accountant": "księgowa/y", "payroll": "kadry i płace"}
+
+ROLE_PL = Translated({"admin": N_("administrator"), "manager": N_("kierownik"), "accountant": N_("księgowa/y"),
+                      "payroll": N_("kadry i płace")})
 
 
 @dataclass(frozen=True)
@@ -49,50 +55,53 @@ class NavLink:
 
 # The menu of the layout, in order; an entry shows to those whose role has its permission.
 NAV = (
-    NavLink("/", "Pulpit", Permission.view),
-    NavLink("/cases?mine=true&tab=open", "Moje sprawy", Permission.view),
-    NavLink("/cases", "Sprawy", Permission.view),
-    NavLink("/clients", "Klienci", Permission.view),
-    NavLink("/contracts", "Umowy", Permission.view),
-    NavLink("/notices", "Zawiadomienia", Permission.view),
-    NavLink("/mail", "Poczta wychodząca", Permission.view),
-    NavLink("/rules", "Reguły", Permission.view),
-    NavLink("/reports", "Raporty", Permission.read_reports),
-    NavLink("/absences", "Nieobecności", Permission.manage_cases),
-    NavLink("/audit", "Dziennik zmian", Permission.read_audit),
-    NavLink("/users", "Użytkownicy", Permission.manage_users),
-    NavLink("/system/dead-letters", "Komunikaty nieobsłużone", Permission.manage_settings),
+    NavLink("/", N_("Pulpit"), Permission.view),
+    NavLink("/cases?mine=true&tab=open", N_("Moje sprawy"), Permission.view),
+    NavLink("/cases", N_("Sprawy"), Permission.view),
+    NavLink("/clients", N_("Klienci"), Permission.view),
+    NavLink("/contracts", N_("Umowy"), Permission.view),
+    NavLink("/notices", N_("Zawiadomienia"), Permission.view),
+    NavLink("/mail", N_("Poczta wychodząca"), Permission.view),
+    NavLink("/rules", N_("Reguły"), Permission.view),
+    NavLink("/reports", N_("Raporty"), Permission.read_reports),
+    NavLink("/absences", N_("Nieobecności"), Permission.manage_cases),
+    NavLink("/audit", N_("Dziennik zmian"), Permission.read_audit),
+    NavLink("/users", N_("Użytkownicy"), Permission.manage_users),
+    NavLink("/system/dead-letters", N_("Komunikaty nieobsłużone"), Permission.manage_settings),
 )
 
 
 def date_pl(value: Any) -> str:
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    return value.strftime("%d.%m.%Y") if isinstance(value, date) else ""
+    """A date in the page's language (format.py); the name is from before there was English."""
+    return fmt.day(value)
 
 
 def timestamp_pl(value: Any) -> str:
-    """A timestamp (UTC, ISO text or datetime) as the office's local time "dd.mm.rrrr hh:mm"; empty for none."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+    """A timestamp (UTC, ISO text or datetime) as the office's local time in the page's language; "" for none."""
+    return fmt.timestamp(value)
 
 
 def dates_pl(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """A form's values with the named ISO dates shown as DD.MM.YYYY (what the user typed stays as typed)."""
+    """A form's values with the named ISO dates shown as the page's language writes them (what the user typed
+    stays as typed)."""
     shown = dict(values)
     for name in names:
         value = shown.get(name)
         if isinstance(value, str) and _ISO_DAY.fullmatch(value):
-            shown[name] = date_pl(value)
+            shown[name] = fmt.day(value)
     return shown
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PL_DAY = re.compile(r"(\d{1,2})[.\-/ ](\d{1,2})[.\-/ ](\d{4})")
+
+
+def query_day(value: Any) -> Any:
+    """A date filter of a page's address as typed in its text input ("29.11.2026", "29/11/2026") or as ISO, for
+    a `LocalDate` query parameter to validate; empty is no date (`BeforeValidator(query_day)`)."""
+    if isinstance(value, str):
+        return form_date(value) if value.strip() else None
+    return value
 
 
 def form_date(text: str) -> str:
@@ -108,13 +117,26 @@ def form_date(text: str) -> str:
     return text.strip()
 
 
-templates.env.filters["date_pl"] = date_pl
-templates.env.filters["dates_pl"] = dates_pl
-templates.env.filters["timestamp_pl"] = timestamp_pl
-templates.env.filters["money_pl"] = money_pl
-templates.env.filters["amount_pl"] = format_amount
-templates.env.filters["percent_pl"] = percent_pl
-templates.env.globals.update(ROLE_PL=ROLE_PL)
+# Formats follow the page's language (format.py); the `_pl` names are the same filters under their old names.
+for _names, _filter in ((("date", "date_pl"), fmt.day), (("dates", "dates_pl"), dates_pl),
+                        (("timestamp", "timestamp_pl"), fmt.timestamp), (("money", "money_pl"), fmt.money),
+                        (("amount", "amount_pl"), fmt.amount), (("percent", "percent_pl"), fmt.percent)):
+    for _name in _names:
+        templates.env.filters[_name] = _filter
+def title_of(item: Any) -> str:
+    """A case's or duty's title in the page's language: the rule's English title (`title_en`) on an English page
+    when it has one, else the Polish (`title`, or `title_pl` in a plan)."""
+    def get(name: str) -> Any:
+        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+    if i18n.current() == "en" and get("title_en"):
+        return str(get("title_en"))
+    return str(get("title") or get("title_pl") or "")
+
+
+# `tr`: a text kept in Python (marked N_) said in the page's language, escaped like any value.
+templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.gettext, title_of=title_of, date_hint=fmt.date_hint,
+                             LANGUAGES=i18n.LANGUAGES)
 
 
 class CsrfRejected(Exception):
@@ -155,10 +177,11 @@ def render(request: Request, template: str, user: User | None, *, status_code: i
         return user is not None and role_may(user.role, Permission(permission))
 
     nav = [link for link in NAV if user is not None and role_may(user.role, link.permission)]
+    language = i18n.use(user.language if user is not None else request.cookies.get(i18n.COOKIE))
     response = templates.TemplateResponse(
         request, template,
         {"user": user, "may": may, "nav": nav, "today": ctx.clock.today(), "csrf_token": csrf_token(request),
-         **context},
+         "language": language, "path": request.url.path, **context},
         status_code=status_code, headers=headers,
     )
     new_token = getattr(request.state, "new_login_csrf", None)
@@ -177,24 +200,25 @@ def not_found(request: Request, user: User | None, what: str, *, status_code: in
 
 # The API's generic messages, said in Polish on the forms; the domain's own ones are in messages_pl.py.
 _MESSAGES_PL = (
-    ("String should have at least 1 character", "To pole jest wymagane."),
-    ("Field required", "To pole jest wymagane."),
-    ("List should have at least 1 item", "Podaj co najmniej jedną wartość."),
-    ("Input should be a valid integer", "Podaj liczbę całkowitą."),
-    ("Input should be a valid decimal", "Podaj kwotę, np. 1 200,00."),
-    ("a date is written YYYY-MM-DD, got ", "Podaj datę jako DD.MM.RRRR, np. 29.11.2026."),
-    ("Input should be ", "Wybierz wartość z listy."),
+    ("String should have at least 1 character", N_("To pole jest wymagane.")),
+    ("Field required", N_("To pole jest wymagane.")),
+    ("List should have at least 1 item", N_("Podaj co najmniej jedną wartość.")),
+    ("Input should be a valid integer", N_("Podaj liczbę całkowitą.")),
+    ("Input should be a valid decimal", N_("Podaj kwotę, np. 1 200,00.")),
+    ("a date is written YYYY-MM-DD, got ", N_("Podaj datę jako DD.MM.RRRR, np. 29.11.2026.")),
+    ("Input should be ", N_("Wybierz wartość z listy.")),
 )
 
 
 def message_pl(message: str) -> str:
+    """A service's message said in the page's language (Polish or English, despite the name)."""
     known = translated(message)
     if known is not None:
         return known
     for prefix, polish in _MESSAGES_PL:
         if message.startswith(prefix) and (prefix != _MESSAGES_PL[5][0] or message == prefix):
-            return polish
-    return message
+            return i18n.gettext(polish)
+    return i18n.gettext(message)  # a Polish message of the gateway's own (marked N_), else as it is
 
 
 def form_errors(problem: Problem, field_of: Any = None) -> dict[str, list[str]]:
@@ -245,8 +269,9 @@ async def malformed_address_page(request: Request, exc: Exception) -> Response:
     web = await web_session(request, ctx)
     user = web.user if web else None
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
-        return not_found(request, user, "Pod tym adresem nic nie ma.")
-    return not_found(request, user, "Adres zawiera nieprawidłowy filtr lub numer strony.", status_code=422)
+        return not_found(request, user, i18n.gettext("Pod tym adresem nic nie ma."))
+    return not_found(request, user, i18n.gettext("Adres zawiera nieprawidłowy filtr lub numer strony."),
+                     status_code=422)
 
 
 async def _page_user(request: Request) -> User | None:
@@ -266,7 +291,7 @@ async def problem_page(request: Request, exc: Exception) -> Response:
         return JSONResponse(exc.document(str(request.url.path)), status_code=exc.status, media_type=PROBLEM_JSON)
     user = await _page_user(request)
     if exc.status == 404:
-        return not_found(request, user, "Nie ma tego lub nie masz do tego dostępu.")
+        return not_found(request, user, i18n.gettext("Nie ma tego lub nie masz do tego dostępu."))
     return render(request, "problem.html", user, problem=exc, status_code=exc.status)
 
 
@@ -282,7 +307,8 @@ def install(app: FastAPI) -> None:
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageForbidden)
-        return render(request, "forbidden.html", exc.user, what=WHAT[exc.permission][1], status_code=403)
+        what = WHAT[exc.permission][0 if i18n.current() == "en" else 1]
+        return render(request, "forbidden.html", exc.user, what=what, status_code=403)
 
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(CsrfRejected, form_rejected)
@@ -292,6 +318,9 @@ def install(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def no_store(request: Request, call_next: Any) -> Any:
+        # Before the session is known the page's language is the switch's cookie; a session's user then sets
+        # theirs (auth.web_session). The context variable is copied into the request's task from here.
+        i18n.use(request.cookies.get(i18n.COOKIE))
         response = await call_next(request)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")

@@ -87,6 +87,10 @@ class ClientView:
                                      ppk_institution=self.ppk_institution)
 
 
+class ClientNotKnownYet(RuntimeError):
+    """A message about a client the notifier has no record of yet: to be delivered again later."""
+
+
 async def client_view(session: AsyncSession, client_id: str, fallback_name: str = "") -> ClientView:
     """The client as client.changed described it; until that arrives, what its contracts say (the contact
     e-mails of its contracts in force become the recipients)."""
@@ -218,6 +222,11 @@ async def add_completion(ctx: ServiceContext, session: AsyncSession, event: Case
     if not event.liabilities and not previous:
         return None  # nothing to pay and nothing told before: no notice
     client = await client_view(session, event.client_id, event.client_name)
+    if not client.contract_ids and not (client.nip or client.pesel):
+        # The case finished before this notifier heard of the client (its events arrive on other queues, or a
+        # competing notifier process holds them): a notice now would lack the client's tax account. Raised, the
+        # message comes again after the bus's retry delay, by when the client is known (else: a dead letter).
+        raise ClientNotKnownYet(f"client {event.client_id} of case {event.case_id} is not known to the notifier yet")
     items = items_of(event, client)
     accountant = member(event.completed_by)
     older = previous[0] if previous else None

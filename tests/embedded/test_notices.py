@@ -143,6 +143,26 @@ async def test_a_finished_vat_case_becomes_one_notice_with_account_title_due_dat
     assert len(mail.messages) == 1 + _staff_mails(mail)  # the client got exactly one message
 
 
+async def test_a_case_finished_before_the_notifier_knows_its_client_waits_for_the_client_not_for_nothing(
+    office: Office,
+) -> None:
+    """Events reach the notifier on different queues (and, distributed, different processes): a completion may
+    come first. Its notice must still carry the client's tax account, so the notifier takes the message again
+    after the bus's retry delay instead of writing a notice without one."""
+    nip = "5261040567"
+    done = case_completed("case-early", "contract-early", "client-early", client_name="Wczesna Sp. z o.o.",
+                          amount="300.00", due=date(2026, 11, 25))
+    await publish(office, CASE_COMPLETED, done)
+    assert await notices_of(office, case_id="case-early") == []
+    await publish(office, CLIENT_CHANGED, client_changed("client-early", name="Wczesna Sp. z o.o.", nip=nip,
+                                                         recipients=[{"email": "ksiegowosc@wczesna.example"}]))
+    [notice] = await wait_for(lambda: notices_of(office, case_id="case-early"), timeout=30,
+                              what="the notice once the client is known")
+    [item] = notice["items"]
+    assert item["account"] == mikrorachunek(nip=nip)
+    assert await office.system.bus.dead_letters() == []
+
+
 def _staff_mails(mail: CapturedMail) -> int:
     return len([m for m in mail.messages if m["To"].addresses[0].addr_spec.endswith("@biuro.example")])
 

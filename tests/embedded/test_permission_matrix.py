@@ -742,6 +742,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/account/tokens/{token_id}/revoke"): Route("own_account", 303, _page_revoke_own),
     ("POST", "/account/calendar"): Route("own_account", 200, form("/account/calendar")),
     ("POST", "/account/calendar/revoke"): Route("own_account", 303, form("/account/calendar/revoke")),
+    ("POST", "/account/language"): Route("own_account", 303, form("/account/language", language="pl")),
     ("GET", "/users"): Route("manage_users", 200, static("/users")),
     ("GET", "/users/new"): Route("manage_users", 200, static("/users/new")),
     ("POST", "/users/new"): Route("manage_users", 201, _page_new_user),
@@ -772,7 +773,7 @@ ROUTES: dict[tuple[str, str], Route] = {
 # Anyone may call these (their reasons are in permissions.PUBLIC_ROUTES).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/healthz"), ("GET", "/readyz"),
           ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
-          ("GET", "/static"), ("GET", "/calendar/{token}.ics")}
+          ("GET", "/static"), ("GET", "/calendar/{token}.ics"), ("GET", "/language/{language}")}
 
 
 def expected(route: Route, role: str) -> int:

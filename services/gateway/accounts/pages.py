@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.errors import Problem
 from services.common.log import current_correlation_id
 from services.common.runtime import ServiceContext, get_context
-from services.gateway import feed, logins, sessions
+from services.gateway import feed, i18n, logins, sessions
 from services.gateway.accounts import service as accounts
 from services.gateway.accounts.api import LoginPath, TokenIdPath
 from services.gateway.audit import service as audit
 from services.gateway.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie, web_session
+from services.gateway.i18n import N_
 from services.gateway.logins import LoginPolicy
 from services.gateway.models import ROLES
 from services.gateway.permissions import Caller, Permission, allow_page
@@ -44,7 +45,7 @@ def _user_url(login: str) -> str:
 async def login_form(request: Request, changed: bool = False, ctx: ServiceContext = Depends(get_context)) -> Response:
     # The session is looked up so that a browser already logged in gets a form with its own session's token.
     await web_session(request, ctx)
-    notice = "Hasło zmienione. Zaloguj się nowym hasłem." if changed else None
+    notice = i18n.gettext("Hasło zmienione. Zaloguj się nowym hasłem.") if changed else None
     return render(request, "accounts/login.html", None, error=None, notice=notice, login="")
 
 
@@ -62,10 +63,11 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
         minutes = math.ceil(result.retry_after / 60)
         return render(request, page, None, login=login, notice=None, status_code=429,
                       headers={"Retry-After": str(result.retry_after)},
-                      error=f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {minutes} min.")
+                      error=i18n.gettext("Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {minutes} min.")
+                      .format(minutes=minutes))
     if result.session_id is None:
-        return render(request, page, None, error="Nieprawidłowy login lub hasło.", notice=None, login=login,
-                      status_code=401)
+        return render(request, page, None, error=i18n.gettext("Nieprawidłowy login lub hasło."), notice=None,
+                      login=login, status_code=401)
     if web is not None:  # whoever was logged in on this browser before is logged out
         async with ctx.db.transaction() as session:
             await sessions.end(session=session, session_row_id=web.id)
@@ -88,6 +90,18 @@ async def logout(request: Request, ctx: ServiceContext = Depends(get_context)) -
                               correlation_id=current_correlation_id())
     response = RedirectResponse("/login", status_code=303)
     clear_cookie(response, ctx.settings, SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{language}")
+async def switch_language(request: Request, language: str, next: str = "/login",
+                          ctx: ServiceContext = Depends(get_context)) -> Response:
+    """The login page's language switch: a cookie for the pages seen before logging in (a user's own setting,
+    on their account page, wins once they are logged in). Goes back to a page of this site only."""
+    target = next if next.startswith("/") and not next.startswith("//") else "/login"
+    response = RedirectResponse(target, status_code=303)
+    if i18n.valid(language):
+        set_cookie(response, ctx.settings, i18n.COOKIE, language, max_age=365 * 24 * 3600)
     return response
 
 
@@ -124,7 +138,7 @@ async def change_password(request: Request, caller: Caller = Depends(OWN),
         raise CsrfRejected  # not our form
     if new != repeated:
         return await _account_page(request, caller, ctx, status_code=422,
-                                   errors={"repeat": ["Hasła się różnią."]})
+                                   errors={"repeat": [i18n.gettext("Hasła się różnią.")]})
     try:
         await accounts.change_own_password(ctx=ctx, caller=caller, current=current, new=new)
     except Problem as problem:
@@ -133,6 +147,24 @@ async def change_password(request: Request, caller: Caller = Depends(OWN),
         return await _account_page(request, caller, ctx, status_code=422, errors=_polish(form_errors(problem)))
     response = RedirectResponse("/login?changed=true", status_code=303)
     clear_cookie(response, ctx.settings, SESSION_COOKIE)
+    return response
+
+
+@router.post("/account/language", dependencies=[Depends(check_csrf)])
+async def change_own_language(request: Request, caller: Caller = Depends(OWN),
+                              ctx: ServiceContext = Depends(get_context)) -> Response:
+    """The UI's language for oneself (kept on the account; also in the cookie, for the login page after logout)."""
+    form = await request.form()
+    language = text_of(form, "language")
+    try:
+        await accounts.update_account(ctx=ctx, caller=caller, login=caller.login,
+                                      changes=accounts.Changes(language=language))
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        return await _account_page(request, caller, ctx, status_code=422, errors=_polish(form_errors(problem)))
+    response = RedirectResponse("/account", status_code=303)
+    set_cookie(response, ctx.settings, i18n.COOKIE, language, max_age=365 * 24 * 3600)
     return response
 
 
@@ -146,24 +178,26 @@ async def revoke_own_token(token_id: TokenIdPath, caller: Caller = Depends(OWN),
 # --- Staff accounts (admins) -------------------------------------------------------------------------
 
 _PL = {
-    "is not your current password": "To nie jest Twoje obecne hasło.",
-    f"at least {accounts.MIN_PASSWORD} characters": f"Hasło ma mieć co najmniej {accounts.MIN_PASSWORD} znaków.",
-    f"at most {accounts.MAX_PASSWORD} characters": f"Hasło może mieć najwyżej {accounts.MAX_PASSWORD} znaków.",
-    "must not be the login": "Hasło nie może być loginem.",
-    "must differ from the current password": "Nowe hasło musi się różnić od obecnego.",
-    "a name is required": "Podaj imię i nazwisko.",
-    "is not an e-mail address": "To nie jest adres e-mail.",
-    "a login is one word without spaces or slashes": "Login to jedno słowo, bez spacji i ukośników.",
-    "already used by another user": "Ten login jest już zajęty.",
+    "is not your current password": N_("To nie jest Twoje obecne hasło."),
+    f"at least {accounts.MIN_PASSWORD} characters": N_("Hasło ma mieć co najmniej {min} znaków."),
+    f"at most {accounts.MAX_PASSWORD} characters": N_("Hasło może mieć najwyżej {max} znaków."),
+    "must not be the login": N_("Hasło nie może być loginem."),
+    "must differ from the current password": N_("Nowe hasło musi się różnić od obecnego."),
+    "a name is required": N_("Podaj imię i nazwisko."),
+    "is not an e-mail address": N_("To nie jest adres e-mail."),
+    "a login is one word without spaces or slashes": N_("Login to jedno słowo, bez spacji i ukośników."),
+    "already used by another user": N_("Ten login jest już zajęty."),
     "you cannot change your own role or deactivate yourself":
-        "Nie możesz zmienić własnej roli ani dezaktywować własnego konta.",
-    "the user is deactivated": "Konto jest nieaktywne: najpierw je aktywuj.",
-    "say in 1 to 100 characters what the token is for": "Podaj nazwę tokenu (do 100 znaków).",
+        N_("Nie możesz zmienić własnej roli ani dezaktywować własnego konta."),
+    "the user is deactivated": N_("Konto jest nieaktywne: najpierw je aktywuj."),
+    "say in 1 to 100 characters what the token is for": N_("Podaj nazwę tokenu (do 100 znaków)."),
 }
 
 
 def _polish(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {field: [_PL.get(m, m) for m in messages] for field, messages in errors.items()}
+    """The accounts' messages said in the page's language (the others are already, by form_errors)."""
+    return {field: [i18n.gettext(_PL[m]).format(min=accounts.MIN_PASSWORD, max=accounts.MAX_PASSWORD)
+                    if m in _PL else m for m in messages] for field, messages in errors.items()}
 
 
 @router.get("/users")
@@ -204,7 +238,8 @@ async def _user_page(request: Request, caller: Caller, ctx: ServiceContext, logi
     user = account.user
     return render(request, "accounts/user.html", caller.user, account=account, roles=ROLES,
                   tokens=await accounts.list_tokens(ctx=ctx, login=login), errors=errors or {},
-                  values=values or {"name": user.name, "email": user.email, "role": user.role},
+                  values=values or {"name": user.name, "email": user.email, "role": user.role,
+                                    "language": user.language},
                   url=_user_url(login), status_code=status_code, **shown)
 
 
@@ -218,7 +253,8 @@ async def user_page(request: Request, login: LoginPath, caller: Caller = Depends
 async def user_edit(request: Request, login: LoginPath, caller: Caller = Depends(ADMIN),
                     ctx: ServiceContext = Depends(get_context)) -> Response:
     form = await request.form()
-    changes = accounts.Changes(name=text_of(form, "name"), email=text_of(form, "email"), role=text_of(form, "role"))
+    changes = accounts.Changes(name=text_of(form, "name"), email=text_of(form, "email"), role=text_of(form, "role"),
+                               language=text_of(form, "language") or None)
     return await _change(request, caller, ctx, login, changes, values=dict(form))
 
 

@@ -19,6 +19,7 @@ from services.common.runtime import ServiceContext
 from services.common.text import unsafe_character
 from services.gateway import sessions, users
 from services.gateway.audit import service as audit
+from services.gateway.i18n import LANGUAGES
 from services.gateway.passwords import hash_password, verify_password
 from services.gateway.permissions import Caller
 from services.gateway.users import Account, Token
@@ -35,6 +36,7 @@ class Changes:
     email: str | None = None
     role: str | None = None
     active: bool | None = None
+    language: str | None = None
 
 
 def password_problems(password: str, *, field: str, login: str) -> list[dict[str, str]]:
@@ -93,19 +95,21 @@ async def create_account(*, ctx: ServiceContext, caller: Caller, login: str, nam
 
 
 async def update_account(*, ctx: ServiceContext, caller: Caller, login: str, changes: Changes) -> Account:
-    """Name, e-mail, role, active. Nobody deactivates themselves or changes their own role, so the office keeps
-    the admin who manages its users. A deactivated user's sessions end and tokens are revoked in the same
+    """Name, e-mail, role, active, UI language. Nobody deactivates themselves or changes their own role, so the
+    office keeps the admin who manages its users. A deactivated user's sessions end and tokens are revoked in the same
     transaction."""
     async with ctx.db.transaction() as session:
         account = await _account(session, login)
         user = account.user
         current: dict[str, Any] = {"name": user.name, "email": user.email, "role": user.role,
-                                   "active": account.active}
+                                   "active": account.active, "language": user.language}
         wanted: dict[str, Any] = {"name": changes.name, "email": changes.email, "role": changes.role,
-                                  "active": changes.active}
+                                  "active": changes.active, "language": changes.language}
         values = {k: v for k, v in wanted.items() if v is not None and v != current[k]}
         after = {**current, **values}
         problems = users.person_problems(name=after["name"], email=after["email"], role=after["role"])
+        if after["language"] not in LANGUAGES:
+            problems.append({"field": "language", "message": f"must be one of {', '.join(LANGUAGES)}"})
         if user.id == caller.user.id and ("role" in values or values.get("active") is False):
             problems.append({"field": "role" if "role" in values else "active",
                              "message": "you cannot change your own role or deactivate yourself"})

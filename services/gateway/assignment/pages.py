@@ -11,13 +11,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.errors import Problem
 from services.common.params import CaseIdPath
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import i18n
 from services.gateway.assignment import service as assignment
 from services.gateway.cases import pages as case_pages
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.i18n import N_
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, record_id, render, text_of
+from services.gateway.web import check_csrf, form_date, form_errors, not_found, record_id, render, text_of
 
 router = APIRouter(include_in_schema=False)
 MANAGE = allow_page(Permission.manage_cases)
@@ -48,9 +50,10 @@ async def absences_page(request: Request, all: bool = False, moved: int | None =
                         svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     notice = ""
     if moved is not None:
-        notice = f"Nieobecność zapisana. Spraw przekazanych zastępcy: {moved}."
+        notice = i18n.gettext("Nieobecność zapisana. Spraw przekazanych zastępcy: {moved}.").format(moved=moved)
     elif handed_back is not None:
-        notice = f"Zapisano. Spraw zwróconych osobie nieobecnej: {handed_back}."
+        notice = i18n.gettext("Zapisano. Spraw zwróconych osobie nieobecnej: {handed_back}.").format(
+            handed_back=handed_back)
     elif reassigned is not None:
         notice = f"Przekazano otwartych spraw: {reassigned}."
     return await _absences_page(request, caller, ctx, svc, notice=notice, show_all=all)
@@ -65,8 +68,8 @@ async def absence_create(request: Request, caller: Caller = Depends(MANAGE),
                          ctx: ServiceContext = Depends(get_context),
                          svc: ServiceClients = Depends(service_clients)) -> Response:
     form = await request.form()
-    body = {"login": text_of(form, "login"), "starts_on": text_of(form, "starts_on") or None,
-            "ends_on": text_of(form, "ends_on") or None, "substitute": text_of(form, "substitute") or None,
+    body = {"login": text_of(form, "login"), "starts_on": form_date(text_of(form, "starts_on")) or None,
+            "ends_on": form_date(text_of(form, "ends_on")) or None, "substitute": text_of(form, "substitute") or None,
             "note": text_of(form, "note")}
     try:
         absence = await assignment.create_absence(ctx=ctx, svc=svc, caller=caller, body=body)
@@ -85,10 +88,10 @@ async def absence_end(request: Request, absence_id: UUID = AbsenceIdPath, caller
     form = await request.form()
     try:
         absence = await assignment.end_absence(ctx=ctx, svc=svc, caller=caller, absence_id=str(absence_id),
-                                               ends_on=text_of(form, "ends_on") or None)
+                                               ends_on=form_date(text_of(form, "ends_on")) or None)
     except Problem as problem:
         if problem.status == 404:
-            return not_found(request, caller.user, "Nie ma takiej nieobecności.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiej nieobecności."))
         if problem.status >= 500:
             raise
         return await _absences_page(request, caller, ctx, svc, status_code=422,
@@ -104,7 +107,7 @@ async def absence_cancel(request: Request, absence_id: UUID = AbsenceIdPath, cal
         absence = await assignment.cancel_absence(ctx=ctx, svc=svc, caller=caller, absence_id=str(absence_id))
     except Problem as problem:
         if problem.status == 404:
-            return not_found(request, caller.user, "Nie ma takiej nieobecności.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiej nieobecności."))
         raise
     return RedirectResponse(f"/absences?handed_back={absence['handed_back']}", status_code=303)
 
@@ -117,7 +120,7 @@ async def reassign_all(request: Request, caller: Caller = Depends(MANAGE),
     contract_id = record_id(text_of(form, "contract_id"))
     try:
         if contract_id is None:
-            raise Problem(422, "No contract", errors=[{"field": "contract_id", "message": "Wybierz umowę."}])
+            raise Problem(422, "No contract", errors=[{"field": "contract_id", "message": N_("Wybierz umowę.")}])
         result = await assignment.reassign_all(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
                                                from_login=text_of(form, "from_login"), to=text_of(form, "to"),
                                                reason=text_of(form, "reason"))
@@ -139,7 +142,7 @@ async def reassign_case(request: Request, case_id: CaseIdPath, caller: Caller = 
                                        to=text_of(form, "to"), reason=text_of(form, "reason"))
     except Problem as problem:
         if problem.status == 404:
-            return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
+            return not_found(request, caller.user, i18n.gettext("Sprawa nie istnieje lub nie masz do niej dostępu."))
         if problem.status >= 500:
             raise
         return await case_pages.case_page_response(request, caller, svc, str(case_id), status_code=422,

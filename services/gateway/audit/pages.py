@@ -15,13 +15,13 @@ from services.common.terms import LocalDate
 from services.gateway import users
 from services.gateway.audit import service as audit
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import render
+from services.gateway.web import query_day, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 Filter = Annotated[str, Query(max_length=MAX_SEARCH), AfterValidator(plain_or_none)]
 # A date input left empty is sent as "": no date.
-Day = Annotated[LocalDate | None, Query(), BeforeValidator(lambda value: value or None)]
+Day = Annotated[LocalDate | None, Query(), BeforeValidator(query_day)]
 
 
 @router.get("/audit")

@@ -4,13 +4,12 @@ Warsaw time) and the form of a one-off case."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BeforeValidator
 from starlette.datastructures import UploadFile
 
 from services.common.errors import Problem
@@ -25,47 +24,68 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import LocalDate
+from services.gateway import format as fmt
+from services.gateway import i18n, users
 from services.gateway import powers as power_checks
-from services.gateway import users
 from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts.service import staff
+from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
+from services.gateway.web import (
+    check_csrf,
+    form_date,
+    form_errors,
+    not_found,
+    query_day,
+    render,
+    templates,
+    text_of,
+)
 
 router = APIRouter(include_in_schema=False)
 WARSAW = ZoneInfo("Europe/Warsaw")
-STATUS_PL = {"open": "otwarta", "in_progress": "w toku", "done": "zakończona", "not_applicable": "nie dotyczy",
-             "withdrawn": "wycofana"}
-TAB_PL = {"today": "Na dziś", "week": "Ten tydzień", "overdue": "Po terminie", "open": "Wszystkie otwarte"}
-EVENT_PL = {"created": "utworzona", "started": "rozpoczęta", "done": "zakończona", "not_applicable": "nie dotyczy",
-            "reopened": "wznowiona", "ticked": "odhaczono", "unticked": "cofnięto odhaczenie",
-            "attached": "dodano plik", "withdrawn": "wycofana", "replanned": "zmiana planu",
-            "received": "dokumenty otrzymane", "client_received": "dokumenty klienta otrzymane",
-            "client_confirmed": "klient potwierdził wysłanie"}
+STATUS_PL = Translated({
+    "open": N_("otwarta"), "in_progress": N_("w toku"), "done": N_("zakończona"), "not_applicable": N_("nie dotyczy"),
+    "withdrawn": N_("wycofana"),
+})
+TAB_PL = Translated({
+    "today": N_("Na dziś"), "week": N_("Ten tydzień"), "overdue": N_("Po terminie"), "open": N_("Wszystkie otwarte"),
+})
+EVENT_PL = Translated({
+    "created": N_("utworzona"), "started": N_("rozpoczęta"), "done": N_("zakończona"),
+    "not_applicable": N_("nie dotyczy"), "reopened": N_("wznowiona"), "ticked": N_("odhaczono"),
+    "unticked": N_("cofnięto odhaczenie"), "attached": N_("dodano plik"), "withdrawn": N_("wycofana"),
+    "replanned": N_("zmiana planu"), "received": N_("dokumenty otrzymane"),
+    "client_received": N_("dokumenty klienta otrzymane"), "client_confirmed": N_("klient potwierdził wysłanie"),
+})
 # Whose duty a case is (cases' `party`): the client's tasks are listed apart from the office's own work.
-PARTY_PL = {"office": "Obowiązek biura", "client": "Zadanie klienta"}
-LIABILITY_PL = {"vat": "VAT", "pit": "zaliczka na PIT", "cit": "CIT", "zus": "składki ZUS", "ppk": "PPK",
-                "pfron": "PFRON"}
-KIND_PL = {"upo": "UPO", "statement": "oświadczenie", "other": "inny"}
-SORT_PL = {"due": "termin", "client": "klient", "status": "status"}
+PARTY_PL = Translated({
+    "office": N_("Obowiązek biura"), "client": N_("Zadanie klienta"),
+})
+LIABILITY_PL = Translated({
+    "vat": N_("VAT"), "pit": N_("zaliczka na PIT"), "cit": N_("CIT"), "zus": N_("składki ZUS"), "ppk": N_("PPK"),
+    "pfron": N_("PFRON"),
+})
+KIND_PL = Translated({
+    "upo": N_("UPO"), "statement": N_("oświadczenie"), "other": N_("inny"),
+})
+SORT_PL = Translated({
+    "due": N_("termin"), "client": N_("klient"), "status": N_("status"),
+})
 PAGE_SIZE = 50
 
 
 def local_time_pl(value: Any) -> str:
-    """A UTC timestamp as Warsaw local time, "dd.mm.rrrr hh:mm"."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+    """A UTC timestamp as Warsaw local time in the page's language (format.py)."""
+    return fmt.timestamp(value)
 
 
 def pln(value: Any) -> str:
-    """An amount ("1234.50") as Polish money: "1 234,50 zł"."""
-    whole, _, cents = f"{Decimal(str(value)):.2f}".partition(".")
-    return f"{int(whole):,}".replace(",", " ") + f",{cents} zł"
+    """An amount ("1234.50") as money in the page's language: "1 234,50 zł" / "PLN 1,234.50"."""
+    return fmt.money(value)
 
 
 templates.env.filters["local_time_pl"] = local_time_pl
@@ -87,8 +107,10 @@ async def case_list(
     contract_id: ContractIdFilter = None,
     code: NameFilter = None,
     assignee: LoginFilter = None,
-    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (YYYY-MM-DD)")] = None,
-    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (YYYY-MM-DD)")] = None,
+    due_from: Annotated[LocalDate | None, Query(description="due on or after this day (DD.MM.YYYY or ISO)"),
+                        BeforeValidator(query_day)] = None,
+    due_to: Annotated[LocalDate | None, Query(description="due on or before this day (DD.MM.YYYY or ISO)"),
+                      BeforeValidator(query_day)] = None,
     sort: Literal["due", "client", "status"] = "due",
     party: Literal["", "office", "client"] = "",
     offset: Offset = 0,
@@ -116,8 +138,8 @@ async def _names(request: Request) -> dict[str, str]:
     async with ctx.db.reading() as session:
         staff = {u.login: u.name for u in await users.list_users(session=session)}
     # Changes the system makes itself, by who made them.
-    return {"scheduler": "Terminarz (plan obowiązków)", "absence": "Terminarz (zastępstwo)",
-            "annex": "Terminarz (aneks)", **staff}
+    return {"scheduler": i18n.gettext("Terminarz (plan obowiązków)"), "absence": i18n.gettext("Terminarz (zastępstwo)"),
+            "annex": i18n.gettext("Terminarz (aneks)"), **staff}
 
 
 async def case_page_response(request: Request, caller: Caller, svc: ServiceClients, case_id: str, *,
@@ -126,7 +148,7 @@ async def case_page_response(request: Request, caller: Caller, svc: ServiceClien
     """The case page (also after a refused form of another domain's, e.g. a reassignment: its `context`)."""
     case = await cases.find_case(svc=svc, caller=caller, case_id=case_id)
     if case is None:
-        return not_found(request, caller.user, "Sprawa nie istnieje lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Sprawa nie istnieje lub nie masz do niej dostępu."))
     # Managers get the form handing the case to someone else (assignment/pages.py).
     extra: dict[str, Any] = {"staff": await staff(request.app.state.ctx)} if caller.may(Permission.manage_cases) else {}
     case["power_warnings"] = await power_checks.case_warnings(svc, caller, case, request.app.state.ctx.clock.today())
@@ -176,7 +198,9 @@ async def case_finish(request: Request, case_id: CaseIdPath, caller: Caller = De
     amounts = {str(key)[len("amount_"):]: value for key, value in form.items()
                if str(key).startswith("amount_") and isinstance(value, str)}
     counts = {k: text_of(form, k) for k in ("documents", "employees")}
-    return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": amounts},
+    # Read the page's language's way ("1,200.00" in English) before the cases service reads it the Polish way.
+    read = {kind: fmt.form_amount(value) if value.strip() else value for kind, value in amounts.items()}
+    return await _change(request, caller, ctx, svc, str(case_id), "finish", {"liabilities": read},
                          values={**{f"amount_{k}": v for k, v in amounts.items()}, **counts}, counts=counts)
 
 
@@ -266,7 +290,7 @@ async def _one_off_form(request: Request, caller: Caller, svc: ServiceClients, c
                         values: dict[str, Any], errors: dict[str, list[str]], status_code: int = 200) -> HTMLResponse:
     contract = await svc.find("contracts", f"/contracts/{contract_id}", scope=caller.scope)
     if contract is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy lub nie masz do niej dostępu."))
     team = {m["login"]: f"{m.get('name') or m['login']} ({role})"
             for role, m in (contract.get("team_members") or {}).items() if m}
     return render(request, "cases/new.html", caller.user, contract=contract, team=team, values=values,
@@ -288,7 +312,7 @@ async def one_off_create(request: Request, contract_id: ContractIdPath, caller: 
     checklist = [line.strip() for line in values["checklist"].splitlines() if line.strip()]
     try:
         case = await cases.create_one_off(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
-                                          title=values["title"], due=values["due"] or None,
+                                          title=values["title"], due=form_date(values["due"]) or None,
                                           assignee=values["assignee"] or None, checklist=checklist)
     except Problem as problem:
         if problem.status >= 500 or problem.status == 404:

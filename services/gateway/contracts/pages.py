@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
-from services.common.money import form_amount, parse_amount
+from services.common.money import parse_amount
 from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
@@ -31,10 +31,13 @@ from services.common.terms import (
     client_terms,
     term_labels,
 )
+from services.gateway import i18n
 from services.gateway import powers as power_checks
 from services.gateway.clients import ServiceClients
 from services.gateway.common import decode_upload, read_form, service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.format import form_amount
+from services.gateway.i18n import N_, Bilingual, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import (
@@ -51,24 +54,33 @@ from services.gateway.web import (
 
 router = APIRouter(include_in_schema=False)
 
-# The vocabulary of shared/domain/terms.md in Polish, from services/common/terms.py; the keys are what the API takes.
-TEAM_PL = TeamRole.labels("pl")
+# The vocabulary of shared/domain/terms.md in the page's language (its Polish or English labels), from
+# services/common/terms.py; the keys are what the API takes.
+TEAM_PL = Bilingual(TeamRole.labels("pl"), TeamRole.labels("en"))
 # The yes/no terms of a client's tax profile, one checkbox each on the client form (in_krs follows the legal form).
 PROFILE_FLAGS = tuple(info.field for info in client_terms() if info.kind == "bool" and not info.derived
                       and info.field in TaxTerms.model_fields and info.field != "in_krs")
 # The client's duties a contract may set (services/common/terms.py, ClientDuties): days of the next month.
-DUTY_DAYS_PL = {"documents_day": "Dokumenty za miesiąc do dnia", "payroll_data_day": "Dane kadrowo-płacowe do dnia",
-                "bank_statements_day": "Wyciągi bankowe do dnia"}
+DUTY_DAYS_PL = Translated({"documents_day": N_("Dokumenty za miesiąc do dnia"),
+                           "payroll_data_day": N_("Dane kadrowo-płacowe do dnia"),
+                           "bank_statements_day": N_("Wyciągi bankowe do dnia")})
 
 
 templates.env.globals.update(
-    LEGAL_FORM_PL=LegalForm.labels("pl"), BOOKS_PL=Books.labels("pl"), INCOME_TAX_PL=IncomeTax.labels("pl"),
-    ADVANCES_PL=IncomeTaxAdvances.labels("pl"), VAT_PL=VatPeriod.labels("pl"), SERVICE_PL=Service.labels("pl"),
-    TEAM_PL=TEAM_PL, TERM_PL=term_labels("pl"), PROFILE_FLAGS=PROFILE_FLAGS,
-    CONTRACT_STATUS_PL={"active": "obowiązuje", "terminated": "rozwiązana"},
-    VERSION_KIND_PL={"signed": "umowa", "annex": "aneks", "termination": "rozwiązanie"},
+    **{name: Bilingual(vocabulary.labels("pl"), vocabulary.labels("en")) for name, vocabulary in (
+        ("LEGAL_FORM_PL", LegalForm), ("BOOKS_PL", Books), ("INCOME_TAX_PL", IncomeTax),
+        ("ADVANCES_PL", IncomeTaxAdvances), ("VAT_PL", VatPeriod), ("SERVICE_PL", Service))},
+    TEAM_PL=TEAM_PL, TERM_PL=Bilingual(term_labels("pl"), term_labels("en")), PROFILE_FLAGS=PROFILE_FLAGS,
+    CONTRACT_STATUS_PL=Translated({
+        "active": N_("obowiązuje"), "terminated": N_("rozwiązana"),
+    }),
+    VERSION_KIND_PL=Translated({
+        "signed": N_("umowa"), "annex": N_("aneks"), "termination": N_("rozwiązanie"),
+    }),
     DUTY_DAYS_PL=DUTY_DAYS_PL,
-    PLAN_STATUS_PL={"planned": "zaplanowany", "requested": "sprawa utworzona", "withdrawn": "wycofany"},
+    PLAN_STATUS_PL=Translated({
+        "planned": N_("zaplanowany"), "requested": N_("sprawa utworzona"), "withdrawn": N_("wycofany"),
+    }),
 )
 PAGE = 25
 VIEW = allow_page(Permission.view)
@@ -220,7 +232,7 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
                       svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta lub nie masz do niego dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta lub nie masz do niego dostępu."))
     client_notices: dict[str, Any] | None
     # Who receives notices is the client record's (just saved, it shows at once); how delivery to each address
     # goes is the notifier's, which learns of a change a moment later (404: it knows no contract of the client yet).
@@ -238,10 +250,10 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
                   **await _powers_view(request, caller, svc, client_id))
 
 
-POWER_STATE_PL = {"valid": "ważne", "expiring": "wygasa", "expired": "wygasło", "revoked": "odwołane",
-                  "future": "od daty udzielenia", "missing": "brak"}
-POWER_KIND_PL = {"UPL-1": "UPL-1 (urząd skarbowy, e-deklaracje)", "PEL": "PEL (ZUS)",
-                 "KRS": "KRS / e-sprawozdania", "other": "inne"}
+POWER_STATE_PL = Translated({"valid": N_("ważne"), "expiring": N_("wygasa"), "expired": N_("wygasło"),
+                             "revoked": N_("odwołane"), "future": N_("od daty udzielenia"), "missing": N_("brak")})
+POWER_KIND_PL = Translated({"UPL-1": N_("UPL-1 (urząd skarbowy, e-deklaracje)"), "PEL": N_("PEL (ZUS)"),
+                            "KRS": N_("KRS / e-sprawozdania"), "other": N_("inne")})
 templates.env.globals.update(POWER_STATE_PL=POWER_STATE_PL, POWER_KIND_PL=POWER_KIND_PL)
 
 
@@ -366,7 +378,7 @@ async def client_edit_form(request: Request, client_id: ClientIdPath, caller: Ca
                            svc: ServiceClients = Depends(service_clients)) -> HTMLResponse:
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
     return render(request, "contracts/client_edit.html", caller.user, client=client,
                   values=client_edit_values(client), errors={})
 
@@ -384,7 +396,7 @@ async def client_edit(request: Request, client_id: ClientIdPath, caller: Caller 
             raise
         client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
         if client is None:
-            return not_found(request, caller.user, "Nie ma takiego klienta.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
         values: dict[str, Any] = dict(form)
         values["recipient_rows"] = min(record_id(text_of(form, "recipient_rows")) or 0, 100)
         return render(request, "contracts/client_edit.html", caller.user, client=client, values=values,
@@ -418,7 +430,7 @@ async def contract_form(request: Request, client_id: Annotated[int | None, Query
                       total=found["total"], q=q)
     client = await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
     if client is None:
-        return not_found(request, caller.user, "Nie ma takiego klienta.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
     today = ctx.clock.today()
     first = (today.replace(day=1) + relativedelta(months=1)).isoformat()
     values = {"client_id": str(client_id), "signed_on": today.isoformat(), "start": first,
@@ -442,7 +454,7 @@ async def contract_create(request: Request, caller: Caller = Depends(CHANGE),
         client = (await contracts.find_client(svc=svc, caller=caller, client_id=client_id)
                   if client_id is not None else None)
         if client is None:
-            return not_found(request, caller.user, "Nie ma takiego klienta.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta."))
         return render(request, "contracts/contract_form.html", caller.user, client=client, values=dict(form),
                       chosen=form.getlist("services"), errors=form_errors(problem, form_field),
                       staff=await contracts.staff(ctx), status_code=422)
@@ -453,7 +465,7 @@ async def _contract_page(request: Request, caller: Caller, ctx: ServiceContext, 
                          contract_id: int, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     contract = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
     if contract is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy lub nie masz do niej dostępu.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy lub nie masz do niej dostępu."))
     client = await contracts.get_client(svc=svc, caller=caller, client_id=contract["client_id"])
     horizon = (ctx.clock.today() + relativedelta(months=12)).isoformat()
     plan_error = None
@@ -486,7 +498,7 @@ async def contract_annex(request: Request, contract_id: ContractIdPath, caller: 
     form = await request.form()
     current = await contracts.find_contract(svc=svc, caller=caller, contract_id=contract_id)
     if current is None:
-        return not_found(request, caller.user, "Nie ma takiej umowy.")
+        return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy."))
     try:
         await contracts.add_annex(ctx=ctx, svc=svc, caller=caller, contract_id=contract_id,
                                   body=annex_body(form, current))
@@ -511,7 +523,7 @@ async def contract_termination(request: Request, contract_id: ContractIdPath, ca
         if problem.status >= 500:
             raise
         if problem.status == 404:
-            return not_found(request, caller.user, "Nie ma takiej umowy.")
+            return not_found(request, caller.user, i18n.gettext("Nie ma takiej umowy."))
         return await _contract_page(request, caller, ctx, svc, contract_id, status_code=422,
                                     termination_values=dict(form),
                                     termination_errors=form_errors(problem, form_field))
@@ -551,7 +563,8 @@ async def import_check(request: Request, caller: Caller = Depends(CHANGE), ctx: 
     except Problem as problem:
         where = problem.errors[0]["message"] if problem.errors else ""
         return render(request, page, caller.user, report=None, csv_text="", result=None, status_code=422,
-                      error=f"Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
+                      error=i18n.gettext("Nie można odczytać pliku: to ani UTF-8, ani Windows-1250 ({where}).")
+                      .format(where=where))
     report = await contracts.import_dry_run(ctx=ctx, svc=svc, caller=caller, text=text)
     return render(request, page, caller.user, report=report, csv_text=text, result=None, error=None)
 
@@ -605,7 +618,7 @@ async def payments_import(request: Request, caller: Caller = Depends(CHANGE),
     data = await upload.read() if isinstance(upload, UploadFile) else b""
     if not data.strip():
         return await _payments_page(request, caller, svc, status_code=422,
-                                    errors=[{"row": "", "field": "file", "message": "Wybierz plik CSV wyciągu."}])
+                                    errors=[{"row": "", "field": "file", "message": N_("Wybierz plik CSV wyciągu.")}])
     try:
         result = await contracts.import_payments(ctx=ctx, svc=svc, caller=caller, text=decode_upload(data))
     except Problem as problem:

@@ -12,43 +12,62 @@ from starlette.datastructures import FormData
 
 from services.common.accounts import format_nrb
 from services.common.errors import Problem
-from services.common.money import form_amount
 from services.common.params import MAX_ID, Offset
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import i18n
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts import service as contracts
+from services.gateway.format import form_amount
+from services.gateway.i18n import N_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
-from services.gateway.web import check_csrf, form_errors, not_found, render, templates, text_of
+from services.gateway.web import check_csrf, form_date, form_errors, not_found, render, templates, text_of
 
 router = APIRouter(include_in_schema=False)
 
 
 templates.env.filters["nrb"] = lambda value: format_nrb(value) if value else ""
-PROOF_EVENT_PL = {"opened": "otwarcie linku", "confirmed": "potwierdzenie", "withdrawn": "wycofanie",
-                  "superseded": "zastąpione korektą", "escalated": "zgłoszone księgowej",
-                  "expired": "koniec przypomnień", "recipient_added": "dodany odbiorca",
-                  "recipient_removed": "usunięty odbiorca", "created": "utworzone", "issued": "wydane",
-                  "failed": "nie doręczono", "liability_added": "dodana należność",
-                  "liability_retired": "należność wycofana", "revised": "korekta", "render_failed": "błąd szablonu"}
+PROOF_EVENT_PL = Translated({
+    "opened": N_("otwarcie linku"), "confirmed": N_("potwierdzenie"), "withdrawn": N_("wycofanie"),
+    "superseded": N_("zastąpione korektą"), "escalated": N_("zgłoszone księgowej"),
+    "expired": N_("koniec przypomnień"), "recipient_added": N_("dodany odbiorca"),
+    "recipient_removed": N_("usunięty odbiorca"), "created": N_("utworzone"), "issued": N_("wydane"),
+    "failed": N_("nie doręczono"), "liability_added": N_("dodana należność"),
+    "liability_retired": N_("należność wycofana"), "revised": N_("korekta"), "render_failed": N_("błąd szablonu"),
+})
 templates.env.globals.update(
-    MAIL_STATUS_PL={"pending": "czeka", "sending": "wysyłana", "sent": "wysłana", "kept": "w skrzynce lokalnej",
-                    "failed": "błąd"},
-    NOTICE_STATUS_PL={"draft": "do wysłania", "scheduled": "zaplanowane", "issued": "wysłane",
-                      "confirmed": "potwierdzone", "withdrawn": "wycofane", "superseded": "zastąpione korektą",
-                      "expired": "bez potwierdzenia (przypomnienia zakończone)"},
-    NOTICE_STATE_PL={"sent": "wysłane", "waiting": "czekają na potwierdzenie", "confirmed": "potwierdzone",
-                     "failed": "niedostarczone"},
-    DELIVERY_PL={"not_sent": "jeszcze nie wysłane", "no_recipient": "brak odbiorcy",
-                 "failing": "serwer odbiorcy odrzucił wiadomość", "pending": "w trakcie wysyłki",
-                 "local": "w skrzynce lokalnej", "delivered": "dostarczone do serwera poczty"},
-    RECIPIENT_STATUS_PL={"ok": "poczta dochodzi", "failing": "odrzuca pocztę (błąd 5xx)", "pending": "w trakcie",
-                         "sent": "wysłano", "kept": "w skrzynce lokalnej", "removed": "usunięty",
-                         "confirmed": "potwierdził"},
-    LIABILITY_PL={"vat": "VAT", "pit": "PIT", "cit": "CIT", "zus": "ZUS", "ppk": "PPK", "pfron": "PFRON"},
-    ACCOUNT_PL={"mikrorachunek": "Mikrorachunek podatkowy (VAT, PIT, CIT)", "nrs": "ZUS (NRS)",
-                "ppk": "PPK (rachunek instytucji)", "pfron": "PFRON"},
+    MAIL_STATUS_PL=Translated({
+        "pending": N_("czeka"), "sending": N_("wysyłana"), "sent": N_("wysłana"), "kept": N_("w skrzynce lokalnej"),
+        "failed": N_("błąd"),
+    }),
+    NOTICE_STATUS_PL=Translated({
+        "draft": N_("do wysłania"), "scheduled": N_("zaplanowane"), "issued": N_("wysłane"),
+        "confirmed": N_("potwierdzone"), "withdrawn": N_("wycofane"), "superseded": N_("zastąpione korektą"),
+        "expired": N_("bez potwierdzenia (przypomnienia zakończone)"),
+    }),
+    NOTICE_STATE_PL=Translated({
+        "sent": N_("wysłane"), "waiting": N_("czekają na potwierdzenie"), "confirmed": N_("potwierdzone"),
+        "failed": N_("niedostarczone"),
+    }),
+    DELIVERY_PL=Translated({
+        "not_sent": N_("jeszcze nie wysłane"), "no_recipient": N_("brak odbiorcy"),
+        "failing": N_("serwer odbiorcy odrzucił wiadomość"), "pending": N_("w trakcie wysyłki"),
+        "local": N_("w skrzynce lokalnej"), "delivered": N_("dostarczone do serwera poczty"),
+    }),
+    RECIPIENT_STATUS_PL=Translated({
+        "ok": N_("poczta dochodzi"), "failing": N_("odrzuca pocztę (błąd 5xx)"), "pending": N_("w trakcie"),
+        "sent": N_("wysłano"), "kept": N_("w skrzynce lokalnej"), "removed": N_("usunięty"),
+        "confirmed": N_("potwierdził"),
+    }),
+    LIABILITY_PL=Translated({
+        "vat": N_("VAT"), "pit": N_("PIT"), "cit": N_("CIT"), "zus": N_("ZUS"), "ppk": N_("PPK"),
+        "pfron": N_("PFRON"),
+    }),
+    ACCOUNT_PL=Translated({
+        "mikrorachunek": N_("Mikrorachunek podatkowy (VAT, PIT, CIT)"), "nrs": N_("ZUS (NRS)"),
+        "ppk": N_("PPK (rachunek instytucji)"), "pfron": N_("PFRON"),
+    }),
 )
 VIEW = allow_page(Permission.view)
 PAGE = 50
@@ -62,9 +81,10 @@ def proof_event_pl(event: str) -> str:
     if event in PROOF_EVENT_PL:
         return PROOF_EVENT_PL[event]
     kind, _, outcome = event.rpartition("_")
-    what = {"notice": "zawiadomienie", "manual": "zawiadomienie", "reminder": "przypomnienie",
-            "correction": "korekta"}.get(kind, kind)
-    how = {"sent": "wysłane", "kept": "w skrzynce lokalnej", "refused": "odrzucone", "queued": "w kolejce"}
+    what = Translated({"notice": N_("zawiadomienie"), "manual": N_("zawiadomienie"),
+                       "reminder": N_("przypomnienie"), "correction": N_("korekta")}).get(kind, kind)
+    how = Translated({"sent": N_("wysłane"), "kept": N_("w skrzynce lokalnej"), "refused": N_("odrzucone"),
+                      "queued": N_("w kolejce")})
     return f"{what}: {how.get(outcome, outcome)}" if kind else event
 
 
@@ -125,13 +145,13 @@ def manual_body(form: FormData) -> dict[str, Any]:
         "client_ids": [str(c) for c in form.getlist("client_ids")],
         "subject": text_of(form, "subject"), "text": text_of(form, "text"),
         "template": text_of(form, "template") or None,
-        "send_on": text_of(form, "send_on") or None,
+        "send_on": form_date(text_of(form, "send_on")) or None,
         "requires_confirmation": form.get("requires_confirmation") == "on",
         "liabilities": [],
     }
     if text_of(form, "amount"):
         body["liabilities"] = [{"kind": text_of(form, "kind") or "vat", "amount": form_amount(text_of(form, "amount")),
-                                "due": text_of(form, "due"), "period": text_of(form, "period")}]
+                                "due": form_date(text_of(form, "due")), "period": text_of(form, "period")}]
     return body
 
 
@@ -202,7 +222,8 @@ async def _notice_page(request: Request, caller: Caller, svc: ServiceClients, no
                        status_code: int = 200, errors: dict[str, list[str]] | None = None) -> HTMLResponse:
     notice = await notices.find_notice(svc=svc, caller=caller, notice_id=str(notice_id))
     if notice is None:
-        return not_found(request, caller.user, "Nie ma takiego zawiadomienia lub nie masz do niego dostępu.")
+        return not_found(request, caller.user,
+                         i18n.gettext("Nie ma takiego zawiadomienia lub nie masz do niego dostępu."))
     return render(request, "notices/notice.html", caller.user, notice=notice, errors=errors or {},
                   status_code=status_code)
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
+from services.gateway import i18n
 from services.gateway.format import money_pl
 
 WIDTH, HEIGHT = 540, 250
 LEFT, RIGHT, TOP, BOTTOM = 78, 10, 14, 34
 MONTHS_PL = ("sty", "lut", "mar", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "lis", "gru")
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _months() -> tuple[str, ...]:
+    """Short month names in the page's language."""
+    return MONTHS_EN if i18n.current() == "en" else MONTHS_PL
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ def _step(top: Decimal) -> Decimal:
 
 def month_label(month: str) -> str:
     year, number = month.split("-")
-    return f"{MONTHS_PL[int(number) - 1]} {year[2:]}"
+    return f"{_months()[int(number) - 1]} {year[2:]}"
 
 
 def bar_chart(title: str, months: list[str], series: list[tuple[str, str, list[Decimal]]],
@@ -79,7 +86,7 @@ def bar_chart(title: str, months: list[str], series: list[tuple[str, str, list[D
         x = LEFT + i * slot + slot * 0.15
         # The month under each bar; its year under the first bar and under each January.
         year = month[:4] if i == 0 or month.endswith("-01") else ""
-        chart.labels.append((round(LEFT + i * slot + slot / 2, 1), MONTHS_PL[int(month[5:]) - 1], year))
+        chart.labels.append((round(LEFT + i * slot + slot / 2, 1), _months()[int(month[5:]) - 1], year))
         base = Decimal(0)
         for css, name, values in series:
             value = values[i]

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from services.common.months import parse_month
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import i18n
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.permissions import Caller, Permission, allow_page
@@ -47,10 +48,11 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
     office = report["office"]
     months = report["months"]
     fee_chart = charts.bar_chart(
-        "Opłaty netto (całe biuro)", months, [("fee", "opłaty netto", [Decimal(m["fee"]["net"]) for m in office])],
+        i18n.gettext("Opłaty netto (całe biuro)"), months,
+        [("fee", i18n.gettext("opłaty netto"), [Decimal(m["fee"]["net"]) for m in office])],
         marked={m["month"] for m in office if m["fee"]["provisional"]})
     liability_chart = charts.bar_chart(
-        "Zobowiązania przekazane klientom", months,
+        i18n.gettext("Zobowiązania przekazane klientom"), months,
         [(KIND_CSS[k], reports.KIND_PL[k], [Decimal(m["liabilities"].get(k, {}).get("amount", "0")) for m in office])
          for k in report["kinds"]])
     current = office[-1]

@@ -11,16 +11,21 @@ from services.common.errors import Problem
 from services.common.runtime import ServiceContext, get_context
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.i18n import N_, Translated
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.rules import service as rules
 from services.gateway.web import check_csrf, render, templates
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(
-    RULESET_STATUS_PL={"active": "obowiązuje", "superseded": "zastąpiona", "rejected": "odrzucona"},
+    RULESET_STATUS_PL=Translated({
+        "active": N_("obowiązuje"), "superseded": N_("zastąpiona"), "rejected": N_("odrzucona"),
+    }),
     # What a rules preview says changed for an occurrence (the scheduler's CASE_FIELDS).
-    CHANGE_PL={"due": "termin", "generate_on": "utworzenie sprawy", "title_pl": "tytuł", "title_en": "tytuł (en)",
-               "checklist": "lista kontrolna", "role": "rola"})
+    CHANGE_PL=Translated({
+        "due": N_("termin"), "generate_on": N_("utworzenie sprawy"), "title_pl": N_("tytuł"),
+        "title_en": N_("tytuł (en)"), "checklist": N_("lista kontrolna"), "role": N_("rola"),
+    }))
 MANAGE = allow_page(Permission.manage_rules)
 
 

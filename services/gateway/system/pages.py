@@ -8,15 +8,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
 from services.common.runtime import ServiceContext, get_context
+from services.gateway.i18n import N_, Translated
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.system import service as system
 from services.gateway.system.api import Queue
 from services.gateway.web import check_csrf, render, templates
 
 router = APIRouter(include_in_schema=False)
-templates.env.globals.update(QUEUE_PL={
-    "contracts": "Umowy i klienci (contracts)", "scheduler": "Planowanie obowiązków (scheduler)",
-    "cases": "Sprawy (cases)", "notifier": "Poczta i zawiadomienia (notifier)", "gateway": "Interfejs (gateway)"})
+templates.env.globals.update(QUEUE_PL=Translated({
+    "contracts": N_("Umowy i klienci (contracts)"), "scheduler": N_("Planowanie obowiązków (scheduler)"),
+    "cases": N_("Sprawy (cases)"), "notifier": N_("Poczta i zawiadomienia (notifier)"),
+    "gateway": N_("Interfejs (gateway)")}))
 ADMIN = allow_page(Permission.manage_settings)
 
 
