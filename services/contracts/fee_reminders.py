@@ -12,7 +12,8 @@ link ("Zapłacone / przelew wysłany").
 A payment recorded, imported or assigned that covers an announced month settles it in the same transaction
 (`settle`): the row moves open → settled by an update conditional on `open` and `fee.settled` goes out once; the
 notifier withdraws the notice (its link says the payment arrived). The daily check re-checks every open row too (a
-payment assigned some other way, a fee lowered by an annex).
+payment assigned some other way, a fee lowered by an annex), and a settled month unpaid again (its payment
+reassigned) is announced again: the notifier brings its notice back.
 
 The manager's "Przypomnij klientowi" button (`remind`) takes the same claim: before the daily check it announces
 the month itself; after it, it announces nothing new (the client is already reminded daily).
@@ -65,7 +66,13 @@ async def _announce(ctx: ServiceContext, session: AsyncSession, item: dict[str, 
         outstanding=Decimal(item["outstanding"]), payment_due=date.fromisoformat(item["payment_due"]),
         source=source, state="open", created_at=ctx.clock.now()))
     if not won.rowcount:  # type: ignore[attr-defined]
-        return False
+        # Announced before. Settled then, and unpaid again (its payment reassigned): announced again, once.
+        again = await session.execute(update(fee_reminders).where(
+            fee_reminders.c.contract_id == int(item["contract_id"]), fee_reminders.c.month == parse_month(month),
+            fee_reminders.c.state == "settled").values(
+            state="open", settled_at=None, outstanding=Decimal(item["outstanding"]), source=source))
+        if not again.rowcount:  # type: ignore[attr-defined]
+            return False
     await ctx.messaging.emit(session, FEE_OVERDUE, FeeOverdue(
         contract_id=item["contract_id"], number=item["number"], client_id=item["client_id"],
         client_name=item.get("client_name") or "", month=month, gross=Decimal(item["gross"]),

@@ -80,12 +80,34 @@ async def on_fee_overdue(ctx: ServiceContext, session: AsyncSession, event: FeeO
         accountant=_accountant(client.team, event.requested_by), created_by=member(event.requested_by),
         duty=KIND, created_at=now, updated_at=now))
     if not inserted.rowcount:  # type: ignore[attr-defined]
-        log.info("fee.already_noticed", contract_id=event.contract_id, month=event.month)
-        return None
+        return await _paid_no_more(ctx, session, event)
     await add_event(session, notice_id, now, "created",
                     f"fee of {event.month} overdue ({event.source}): {event.outstanding} outstanding")
     wake_jobs(ctx, session)
     return notice_id
+
+
+async def _paid_no_more(ctx: ServiceContext, session: AsyncSession, event: FeeOverdue) -> str | None:
+    """The month's notice exists: withdrawn as paid and announced again (its payment was reassigned), it reminds the
+    client again with the amount now outstanding; otherwise nothing changes (a replay)."""
+    row = (await session.execute(select(notices).where(
+        notices.c.kind == KIND, notices.c.contract_id == event.contract_id, notices.c.period == event.month,
+        notices.c.status == "withdrawn", notices.c.withdrawn_reason == PAID_REASON))).first()
+    if row is None:
+        log.info("fee.already_noticed", contract_id=event.contract_id, month=event.month)
+        return None
+    now = ctx.clock.now()
+    values: dict[str, object] = {
+        "withdrawn_at": None, "withdrawn_reason": None, "updated_at": now, "subject": subject_of(event),
+        "body": body_of(event, account=ctx.settings.office_account, office=ctx.settings.office_name)}
+    if row.issued_at is not None:
+        values["status"] = "issued"  # reminded again from the next morning
+    else:
+        values.update(status="scheduled", send_after=now)
+    await session.execute(update(notices).where(notices.c.id == row.id).values(**values))
+    await add_event(session, row.id, now, "reopened", f"fee of {event.month} unpaid again: {event.outstanding}")
+    wake_jobs(ctx, session)
+    return str(row.id)
 
 
 async def on_fee_settled(ctx: ServiceContext, session: AsyncSession, event: FeeSettled) -> bool:

@@ -70,12 +70,14 @@ async def fee_notices(office: Office, contract_id: str) -> list[dict[str, Any]]:
     return [n for n in items if n["kind"] == "fee"]
 
 
-async def pay(office: Office, line: str) -> None:
+async def pay(office: Office, line: str) -> dict[str, Any]:
     async with office.api("maria") as maria:
         answer = await maria.post("/api/v1/payments/import", content=f"Data;Kwota;Tytuł;NIP\n{line}\n".encode(),
                                   headers={"Content-Type": "text/csv"})
         assert answer.status_code == 201, answer.text
         assert answer.json()["matched"] == 1, answer.text
+    imported: dict[str, Any] = answer.json()["rows"][0]
+    return imported
 
 
 async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(office: Office) -> None:
@@ -130,7 +132,7 @@ async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(of
 
     # The payment arrives and is imported on 19.11: the notice is withdrawn, its link says it was paid.
     office.clock.set(datetime(2026, 11, 19, 10, 0, tzinfo=UTC))
-    await pay(office, f"19.11.2026;984,00;Opłata FV 10/2026;{GAMMA_NIP}")
+    payment = await pay(office, f"19.11.2026;984,00;Opłata FV 10/2026;{GAMMA_NIP}")
 
     async def withdrawn() -> dict[str, Any] | None:
         found = await fee_notices(office, contract_id)
@@ -147,6 +149,21 @@ async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(of
     assert len(await mails(office)) == 3
     [notice] = await fee_notices(office, contract_id)
     assert notice["status"] == "withdrawn"
+
+    # The payment was September's after all (assigned by hand): October is unpaid again — the next daily check
+    # announces it again and the same notice reminds the client again.
+    async with office.api("maria") as maria:
+        moved = await maria.put(f"/api/v1/payments/{payment['payment_id']}/assignment",
+                                json={"client_id": int(client["id"]), "months": [{"month": "2026-09"}]})
+        assert moved.status_code == 200, moved.text
+    assert (await at(office, datetime(2026, 11, 24, 7, 30, tzinfo=UTC)))["announced"] == 1
+
+    async def issued_again() -> bool:
+        return [n["status"] for n in await fee_notices(office, contract_id)] == ["issued"]
+
+    await wait_for(issued_again, what="the notice back in the reminders")
+    await at(office, datetime(2026, 11, 25, 7, 30, tzinfo=UTC))
+    await wait_for(lambda: _at_least(office, 4), what="the reminder once unpaid again")
 
 
 async def _at_least(office: Office, n: int) -> list[dict[str, Any]] | None:
