@@ -121,7 +121,12 @@ async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(of
         not_due = await maria.post(f"/api/v1/contracts/{contract_id}/fees/2026-11/reminder")
     assert pressed.status_code == 201 and pressed.json()["already_reminded"] is True, pressed.text
     assert not_due.status_code == 409
-    [notice] = await fee_notices(office, contract_id)
+    async def delivered() -> dict[str, Any] | None:
+        [notice] = await fee_notices(office, contract_id)
+        kept = [(r["email"], r["status"]) for r in notice["recipients"]] == [(CLIENT_MAIL, "kept")]  # local outbox
+        return notice if kept else None
+
+    notice = await wait_for(delivered, what="the notice delivered to the client's address")
     assert (notice["status"], notice["period"]) == ("issued", "2026-10")
 
     # Daily reminders after it.
