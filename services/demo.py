@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 
 from services.common.clock import Clock
+from services.common.money import CENT
+from services.common.months import add_months
+from services.contracts import fee_reminders
+from services.contracts.fees import payment_due
 from services.gateway import users
 from services.notifier.models import case_completions, notice_recipients, notices
 from services.notifier.notices import release_due
@@ -136,11 +141,21 @@ def demo_clients(start: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             team["payroll"] = "piotr"
         contract = {"number": f"BR/{start[:4]}/{n + 1:03d}", "services": list(services), "team": team,
                     "fee_net": fee}
+        if n in CLIENT_DUTIES:  # the client's duties: documents for the month by day 8 or 10 of the next one
+            contract["client_duties"] = CLIENT_DUTIES[n]
         pairs.append((client, contract))
     return pairs
 
 
 _ASCII = str.maketrans("ąćęłńóśźż", "acelnoszz")
+# Contracts (by position in _OFFICE) whose terms set the client's duties.
+CLIENT_DUTIES: dict[int, dict[str, Any]] = {0: {"documents_day": 8}, 2: {"documents_day": 10},
+                                            5: {"documents_day": 8, "payroll_data_day": 5},
+                                            10: {"documents_day": 10}, 11: {"documents_day": 8}}
+POWERS_MISSING = 4  # this client has filed no UPL-1 yet: its VAT and income tax cases warn
+POWER_EXPIRING = 1  # this client's UPL-1 ends in 20 days
+FEES_BEHIND = 6  # this client has not paid the last months' fees: overdue, reminded
+_PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"  # the scanned power of attorney (a stand-in)
 
 
 async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str]]:
@@ -171,11 +186,13 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
                 "client_id": client_id, "number": contract["number"], "signed_on": signed.isoformat(),
                 "start": start.isoformat(), "notice_period_months": 3, "services": contract["services"],
                 "fee": {"monthly_net": contract["fee_net"], "vat_rate": "23"}, "team": contract["team"],
+                **({"client_duties": contract["client_duties"]} if "client_duties" in contract else {}),
             }
             response = await api.post("/api/v1/contracts", json=body,
                                       headers={"Idempotency-Key": f"demo-{contract['number']}"})
             response.raise_for_status()
             contract_ids.append(str(response.json()["id"]))
+            await _powers(api, client_id, client, contract, len(contract_ids) - 1, start, today)
         monday = today - timedelta(days=today.weekday())
         if today.weekday() >= 5:  # on a weekend "this week" is the coming one
             monday += timedelta(days=7)
@@ -185,9 +202,69 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
         response.raise_for_status()
         cases = await _planned_cases(api, contract_ids)
         finished = await _work_the_cases(api, cases, today)
+        await _documents_received(api, cases, today)
+        await _fees_paid(api, demo_clients(start.isoformat()), start, today)
         if finished:
             await _send_and_confirm_notices(system, finished)
+    # The overdue fees remind their client at once (the daily check already ran this morning, before the demo).
+    await fee_reminders.run_daily(system.runtimes["contracts"].ctx)
     return [(login, DEMO_PASSWORD) for login, *_ in STAFF]
+
+
+async def _powers(api: httpx.AsyncClient, client_id: str, client: dict[str, Any], contract: dict[str, Any], n: int,
+                  start: date, today: date) -> None:
+    """The powers of attorney the office files under: UPL-1 (tax office) for every client but one, PEL (ZUS) where it
+    runs payroll or ZUS, KRS where it files the annual statements; one UPL-1 ends soon."""
+    services = set(contract["services"])
+    kinds = [k for k, needed in (("UPL-1", n != POWERS_MISSING), ("PEL", bool({"payroll", "zus"} & services)),
+                                 ("KRS", "annual_statements" in services and "krs" in client)) if needed]
+    for kind in kinds:
+        until = (today + timedelta(days=20)).isoformat() if (kind == "UPL-1" and n == POWER_EXPIRING) else ""
+        response = await api.post(f"/api/v1/clients/{client_id}/powers", data={
+            "kind": kind, "granted_on": (start - timedelta(days=20)).isoformat(), "valid_until": until,
+            "scope": {"UPL-1": "e-deklaracje, JPK", "PEL": "ZUS PUE: deklaracje i raporty",
+                      "KRS": "sprawozdania finansowe do KRS"}[kind]},
+            files={"file": (f"{kind.lower()}.pdf", _PDF, "application/pdf")})
+        response.raise_for_status()
+
+
+async def _documents_received(api: httpx.AsyncClient, cases: list[dict[str, Any]], today: date) -> None:
+    """The client's documents of the past months arrived and were marked received: on the day, except one month of
+    one client a few days late; this month's are still awaited."""
+    tasks = sorted((c for c in cases if c.get("party") == "client" and c["status"] == "open"
+                    and date.fromisoformat(c["due"]) < today), key=lambda c: (c["due"], c["id"]))
+    late = tasks[-1]["id"] if tasks else None
+    for n, task in enumerate(tasks):
+        due = date.fromisoformat(task["due"])
+        arrived = min(due + timedelta(days=4), today) if task["id"] == late else due - timedelta(days=n % 3)
+        body: dict[str, Any] = {"received_on": arrived.isoformat()}
+        if task.get("duty") == "documents":
+            body["count"] = 40 + (n * 37) % 260
+        (await api.post(f"/api/v1/cases/{task['id']}/received", json=body)).raise_for_status()
+
+
+async def _fees_paid(api: httpx.AsyncClient, pairs: list[tuple[dict[str, Any], dict[str, Any]]], start: date,
+                     today: date) -> None:
+    """The clients paid the office's fee of every past month two days before its payment day (one bank statement
+    CSV), except one client whose last two months are still unpaid."""
+    lines = ["Data;Kwota;Tytuł;NIP"]
+    for n, (client, contract) in enumerate(pairs):
+        gross = (Decimal(contract["fee_net"]) * Decimal("1.23")).quantize(CENT)
+        month = start
+        paid_months = []
+        while payment_due(month) < today:
+            paid_months.append(month)
+            month = add_months(month, 1)
+        if n == FEES_BEHIND:
+            paid_months = paid_months[:-2]
+        for first in paid_months:
+            paid_on = payment_due(first) - timedelta(days=2)
+            lines.append(f"{paid_on.strftime('%d.%m.%Y')};{str(gross).replace('.', ',')};"
+                         f"FV {first.month}/{first.year};{client['nip']}")
+    if len(lines) > 1:
+        response = await api.post("/api/v1/payments/import", content="\n".join(lines).encode(),
+                                  headers={"Content-Type": "text/csv"})
+        response.raise_for_status()
 
 
 HISTORY_MONTHS = 4  # contracts start this many months before the current one
@@ -240,7 +317,7 @@ def _amount(case: dict[str, Any], kind: str) -> str:
 
 async def _work_the_cases(api: httpx.AsyncClient, cases: list[dict[str, Any]], today: date) -> int:
     """Past cases done (a few overdue, some not applicable), a few current ones in progress. The number finished."""
-    cases = sorted(cases, key=lambda c: (c["due"], c["id"]))
+    cases = sorted((c for c in cases if c.get("party") != "client"), key=lambda c: (c["due"], c["id"]))
     past = [c for c in cases if date.fromisoformat(c["due"]) < today and c["status"] == "open"]
     soon = [c for c in cases if today <= date.fromisoformat(c["due"]) <= today + timedelta(days=10)]
     overdue = {c["id"] for c in past[-OVERDUE:]}  # the most recent ones slipped

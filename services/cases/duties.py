@@ -76,13 +76,25 @@ def lateness(task: Any, today: date) -> dict[str, Any]:
     return {"state": "awaited", "days_late": 0, "text": f"{label}: termin {day_text(task.due)}"}
 
 
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+def task_period(period: str) -> str:
+    """The period of the client tasks an office case of `period` waits for: the same month; for a quarter
+    (`2026-Q3`, e.g. the quarterly JPK_V7K) its last month (`2026-09`) — the first two have their own cases."""
+    if match := _QUARTER.match(period):
+        return f"{match[1]}-{int(match[2]) * 3:02d}"
+    return period
+
+
 async def client_tasks_for(session: AsyncSession, row: Any) -> list[Any]:
-    """The client tasks an office case depends on: same contract and period, a duty it names in `depends_on`."""
+    """The client tasks an office case depends on: same contract and period (a quarter's: its last month's), a duty
+    it names in `depends_on`."""
     duties = list(row.depends_on or [])
     if not duties or row.contract_id is None or row.period is None:
         return []
     return list((await session.execute(select(cases).where(
-        cases.c.party == "client", cases.c.contract_id == row.contract_id, cases.c.period == row.period,
+        cases.c.party == "client", cases.c.contract_id == row.contract_id, cases.c.period == task_period(row.period),
         cases.c.duty.in_(duties), cases.c.status != "withdrawn").order_by(cases.c.due))).all())
 
 

@@ -125,7 +125,10 @@ async def reopen(ctx: ServiceContext, session: AsyncSession, *, case_id: str, sc
     row = await load_for_change(session, case_id, scope)
     if row.status not in FINISHED_STATUSES:
         raise _wrong_status(row, "reopened", FINISHED_STATUSES)
-    await _set(session, ctx, row, status="in_progress", status_reason=None, completed_at=None)
+    # A client task reopened is awaited again (what arrived was not all): the dependent cases show it awaited, and
+    # the notifier resumes its reminders (case.reopened, notifier/duties.py).
+    received = {"received_on": None, "received_count": None} if row.party == "client" else {}
+    await _set(session, ctx, row, status="in_progress", status_reason=None, completed_at=None, **received)
     await record(session, ctx, case_id, who.login, "reopened",
                  f"{row.status} → in_progress" + (f": {reason}" if reason else ""))
     if row.status == "done" and row.completions:

@@ -70,21 +70,28 @@ async def execution(*, session: AsyncSession, scope: Scope, first: date, last: d
 
 
 async def overdue(*, session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
-    """Open and in-progress cases past due on `today`: how many, by assignee, by client and by contract (most
-    first), each with its oldest due date."""
-    where = (visible(scope), cases.c.status.in_(OPEN_STATUSES), cases.c.due < today)
+    """The office's open and in-progress cases past due on `today`: how many, by assignee, by client and by contract
+    (most first), each with its oldest due date. The client's tasks still awaited past their due date are counted
+    apart (`client_tasks`: total, by client, by the accountant who owns them): they are the client's lateness, not
+    the accountant's own overdue work."""
+    late = (visible(scope), cases.c.status.in_(OPEN_STATUSES), cases.c.due < today)
 
-    async def grouped(*columns: Any) -> list[dict[str, Any]]:
+    async def grouped(party: Any, *columns: Any) -> list[dict[str, Any]]:
         query = (select(*columns, func.count().label("overdue"), func.min(cases.c.due).label("oldest_due"))
-                 .where(*where).group_by(*columns).order_by(func.count().desc(), *columns))
+                 .where(*late, party).group_by(*columns).order_by(func.count().desc(), *columns))
         return [{**row._mapping, "oldest_due": _iso(row.oldest_due), "overdue": int(row.overdue)}
                 for row in await session.execute(query)]
 
-    by_assignee = await grouped(cases.c.assignee_login, cases.c.assignee_name)
-    by_client = await grouped(cases.c.client_name)
-    by_contract = await grouped(cases.c.contract_id, cases.c.contract_number, cases.c.client_name)
+    office, client = cases.c.party != "client", cases.c.party == "client"
+    by_assignee = await grouped(office, cases.c.assignee_login, cases.c.assignee_name)
+    by_client = await grouped(office, cases.c.client_name)
+    by_contract = await grouped(office, cases.c.contract_id, cases.c.contract_number, cases.c.client_name)
+    client_by_client = await grouped(client, cases.c.client_name)
+    client_by_assignee = await grouped(client, cases.c.assignee_login, cases.c.assignee_name)
     return {"today": today.isoformat(), "total": sum(r["overdue"] for r in by_assignee),
-            "by_assignee": by_assignee, "by_client": by_client, "by_contract": by_contract}
+            "by_assignee": by_assignee, "by_client": by_client, "by_contract": by_contract,
+            "client_tasks": {"total": sum(r["overdue"] for r in client_by_client), "by_client": client_by_client,
+                             "by_assignee": client_by_assignee}}
 
 
 def week_starts(today: date, weeks: int = WORKLOAD_WEEKS) -> list[date]:
@@ -94,16 +101,27 @@ def week_starts(today: date, weeks: int = WORKLOAD_WEEKS) -> list[date]:
 
 
 async def workload(*, session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
-    """Open and in-progress cases per assignee and ISO week of their due date, from today to the end of the
-    seventh week after this one; those already overdue (due before today) are counted apart, not in their week."""
+    """The office's open and in-progress cases per assignee and ISO week of their due date, from today to the end of
+    the seventh week after this one; those already overdue (due before today) are counted apart, not in their week.
+    The client's tasks the person owns are counted beside (`client_open`: awaited within the weeks, `client_overdue`:
+    awaited past their due date), not as the person's work."""
     mondays = week_starts(today)
     end = mondays[-1] + timedelta(weeks=1)
     week = case(*[(cases.c.due < monday + timedelta(weeks=1), n) for n, monday in enumerate(mondays)]).label("week")
-    base = (visible(scope), cases.c.status.in_(OPEN_STATUSES))
+    base = (visible(scope), cases.c.status.in_(OPEN_STATUSES), cases.c.party != "client")
     people: dict[str | None, dict[str, Any]] = {}
 
     def person(login: str | None, name: str) -> dict[str, Any]:
-        return people.setdefault(login, {"login": login, "name": name, "weeks": [0] * len(mondays), "overdue": 0})
+        return people.setdefault(login, {"login": login, "name": name, "weeks": [0] * len(mondays), "overdue": 0,
+                                         "client_open": 0, "client_overdue": 0})
+
+    for row in await session.execute(
+            select(cases.c.assignee_login, func.max(cases.c.assignee_name).label("name"),
+                   _count(cases.c.due >= today).label("waiting"), _count(cases.c.due < today).label("late"))
+            .where(visible(scope), cases.c.status.in_(OPEN_STATUSES), cases.c.party == "client", cases.c.due < end)
+            .group_by(cases.c.assignee_login)):
+        shown = person(row.assignee_login, row.name)
+        shown["client_open"], shown["client_overdue"] = int(row.waiting or 0), int(row.late or 0)
 
     for row in await session.execute(
             select(cases.c.assignee_login, func.max(cases.c.assignee_name).label("name"), week, func.count())
@@ -121,15 +139,18 @@ async def workload(*, session: AsyncSession, scope: Scope, today: date) -> dict[
 
 
 async def mine(*, session: AsyncSession, scope: Scope, login: str, today: date) -> dict[str, Any]:
-    """One person's own open cases (they are the assignee): due today, due this week (today to Sunday), overdue."""
+    """One person's own open cases (they are the assignee): due today, due this week (today to Sunday), overdue —
+    the office's cases; the client's tasks they own still awaited past the due date apart (`client_overdue`)."""
     sunday = today + timedelta(days=6 - today.weekday())
+    office = cases.c.party != "client"
     row = (await session.execute(
-        select(_count(cases.c.due == today), _count(and_(cases.c.due >= today, cases.c.due <= sunday)),
-               _count(cases.c.due < today))
+        select(_count(and_(office, cases.c.due == today)),
+               _count(and_(office, cases.c.due >= today, cases.c.due <= sunday)),
+               _count(and_(office, cases.c.due < today)), _count(and_(~office, cases.c.due < today)))
         .where(visible(scope), cases.c.status.in_(OPEN_STATUSES),
                cases.c.assignee_login == login))).one()
     return {"login": login, "today": today.isoformat(), "due_today": int(row[0] or 0),
-            "due_this_week": int(row[1] or 0), "overdue": int(row[2] or 0)}
+            "due_this_week": int(row[1] or 0), "overdue": int(row[2] or 0), "client_overdue": int(row[3] or 0)}
 
 
 def _iso(value: Any) -> Any:

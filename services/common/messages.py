@@ -391,6 +391,35 @@ class NoticeEscalated(BaseModel):
     accountant: TeamMember | None = None
 
 
+class FeeOverdue(BaseModel):
+    """Payload of fee.overdue (contracts service): a contract month's fee is still unpaid after its payment day
+    (the business calendar's shift applied). Sent once per (contract, month), by the daily check or the manager's
+    "Przypomnij klientowi" button (`source`); the notifier reminds the client of it daily until `fee.settled` or the
+    client confirms the transfer. Amounts travel as decimal strings."""
+
+    contract_id: str
+    number: str
+    client_id: str
+    client_name: str = ""
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    gross: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    paid: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    outstanding: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    payment_due: date
+    source: Literal["daily", "manual"] = "daily"
+    requested_by: TeamMember | None = None  # the manager who pressed the button (the notice's Reply-To)
+
+
+class FeeSettled(BaseModel):
+    """Payload of fee.settled (contracts service): a month announced by fee.overdue is paid now (a payment recorded,
+    imported or assigned covers it); its reminders stop and the client's link says it was paid."""
+
+    contract_id: str
+    client_id: str
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    paid: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+
+
 CONTRACT_CREATED = "contract.created"
 CONTRACT_CHANGED = "contract.changed"
 CONTRACT_TERMINATED = "contract.terminated"
@@ -413,6 +442,8 @@ NOTICE_SENT = "notice.sent"
 NOTICE_CONFIRMED = "notice.confirmed"
 NOTICE_FAILED = "notice.failed"
 NOTICE_ESCALATED = "notice.escalated"
+FEE_OVERDUE = "fee.overdue"
+FEE_SETTLED = "fee.settled"
 
 
 class AbsenceChanged(BaseModel):

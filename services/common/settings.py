@@ -79,6 +79,12 @@ class Settings(BaseSettings):
 
     # Client notices (services/notifier/README.md).
     office_name: str = "Biuro Rachunkowe"
+    # The office's bank account (NRB) the client pays its fee to: in the overdue-fee notice (notifier/fee_notices.py);
+    # empty: the notice asks for the account on the invoice.
+    office_account: str = ""
+    # An overdue fee reminds the client automatically (contracts/fee_reminders.py: checked daily from the reminder
+    # hour); off: only the manager's "Przypomnij klientowi" button announces one.
+    fee_reminders: bool = True
     links_url: str | None = None  # base of the links in client mail; default public_url
     notifier_templates_dir: Path | None = None  # an admin's templates, used before the built-in ones
     notice_grouping: Literal["period", "case"] = "period"
@@ -123,6 +129,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on in distributed mode")
+
+    @field_validator("office_account")
+    @classmethod
+    def _office_account_nrb(cls, value: str) -> str:
+        """26 digits with matching check digits (spaces, dashes and a PL prefix accepted), or empty."""
+        from services.common.accounts import AccountError, normalize_nrb
+
+        if not value.strip():
+            return ""
+        try:
+            return normalize_nrb(value, "TERMINARZ_OFFICE_ACCOUNT")
+        except AccountError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("case_escalation_steps")
     @classmethod

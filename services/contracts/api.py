@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,7 @@ from services.common.params import (
 )
 from services.common.runtime import ServiceContext, get_context
 from services.common.scope import Scope, request_scope
-from services.contracts import fees, handlers, importing, payments, personal, powers
+from services.contracts import fee_reminders, fees, handlers, importing, payments, personal, powers
 from services.contracts.domain import AnnexIn, ClientIn, ContractIn, TerminationIn
 
 router = APIRouter()
@@ -440,8 +440,10 @@ async def list_payments(ctx: ServiceContext = Depends(get_context), client_id: C
 async def record_payment(body: payments.PaymentIn, recorded_by: Actor, ctx: ServiceContext = Depends(get_context),
                          scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     async with ctx.db.transaction() as session:
-        return await payments.record(session, payment=body, recorded_by=recorded_by, now=ctx.clock.now(),
-                                     scope=scope)
+        recorded = await payments.record(session, payment=body, recorded_by=recorded_by, now=ctx.clock.now(),
+                                         scope=scope)
+        await fee_reminders.settle(ctx, session)  # an overdue month it pays: its reminders stop
+        return recorded
 
 
 class StatementCsv(BaseModel):
@@ -453,8 +455,10 @@ async def import_payments(body: StatementCsv, recorded_by: Actor, ctx: ServiceCo
                           scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     """A bank statement CSV (date, amount, title, nip): every row stored and matched, or nothing (422 by row)."""
     async with ctx.db.transaction() as session:
-        return await payments.import_statement(session, text=body.csv, recorded_by=recorded_by,
-                                               now=ctx.clock.now(), scope=scope)
+        imported = await payments.import_statement(session, text=body.csv, recorded_by=recorded_by,
+                                                   now=ctx.clock.now(), scope=scope)
+        await fee_reminders.settle(ctx, session)
+        return imported
 
 
 @router.put("/payments/{payment_id}/assignment")
@@ -462,4 +466,26 @@ async def assign_payment(payment_id: ContractIdPath, body: payments.AssignmentIn
                          ctx: ServiceContext = Depends(get_context),
                          scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     async with ctx.db.transaction() as session:
-        return await payments.assign(session, payment_id=payment_id, body=body, scope=scope)
+        assigned = await payments.assign(session, payment_id=payment_id, body=body, scope=scope)
+        await fee_reminders.settle(ctx, session)
+        return assigned
+
+
+# --- Overdue fees remind the client (fee_reminders.py) ------------------------------------------------------------
+
+
+@router.post("/jobs/fee-reminders", summary="Run the daily overdue-fee check now: each overdue month announced once, "
+                                            "each paid one settled")
+async def run_fee_reminders(ctx: ServiceContext = Depends(get_context)) -> dict[str, Any]:
+    return await fee_reminders.run_daily(ctx)
+
+
+@router.post("/contracts/{contract_id}/fees/{month}/reminder", status_code=201)
+async def remind_fee(contract_id: ContractIdPath, month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+                     requested_by: TeamMember, ctx: ServiceContext = Depends(get_context),
+                     scope: Scope = Depends(request_scope)) -> dict[str, Any]:
+    """The manager's button: the month's overdue fee announced to the client now (once per contract month:
+    `created` false when it was before); 409 when the month is paid or not yet due."""
+    async with ctx.db.transaction() as session:
+        return await fee_reminders.remind(ctx, session, contract_id=contract_id, month=month,
+                                          requested_by=requested_by, scope=scope)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.calendar import BusinessCalendar
 from services.common.errors import NotFound, Problem
 from services.common.money import CENT
 from services.common.months import add_months, month_end, month_key
@@ -111,10 +112,14 @@ async def fees(*, session: AsyncSession, month: date, scope: Scope = SERVICE_SCO
     return (await fees_by_month(session=session, months=[month], scope=scope))[0]
 
 
+CALENDAR = BusinessCalendar()  # statutory holidays: a payment day on a free day moves to the next business day
+
+
 def payment_due(month: date, payment_day: int = DEFAULT_PAYMENT_DAY) -> date:
-    """The day a month's fee is due: day `payment_day` of the next month (its last day when the month is shorter)."""
+    """The day a month's fee is due: day `payment_day` of the next month (its last day when the month is shorter),
+    moved to the next business day when it falls on a Saturday, Sunday or holiday (art. 115 of the Civil Code)."""
     following = add_months(month, 1)
-    return following.replace(day=min(payment_day, monthrange(following.year, following.month)[1]))
+    return CALENDAR.shift(following.replace(day=min(payment_day, monthrange(following.year, following.month)[1])))
 
 
 async def contract_starts(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, date]:

@@ -150,3 +150,20 @@ payment_months = Table(
     Column("month", Date, primary_key=True),
     Column("amount", Numeric(12, 2), nullable=False),
 )
+
+# The overdue fees the client was told of (fee_reminders.py): one row per contract month, its primary key the claim
+# that lets fee.overdue out once whatever the runs or processes; `state` open → settled when a payment covers it
+# (fee.settled once: the update that moves it is conditional on `open`).
+fee_reminders = Table(
+    "fee_reminders",
+    metadata,
+    Column("contract_id", Integer, ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("client_id", Integer, nullable=False, index=True),
+    Column("outstanding", Numeric(12, 2), nullable=False),
+    Column("payment_due", Date, nullable=False),
+    Column("source", String(10), nullable=False),
+    Column("state", String(10), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime, nullable=True),
+)

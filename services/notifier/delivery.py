@@ -36,7 +36,9 @@ MAIL_SIGNAL = "mail_signal"
 MAIL_CACHE = "mail_cache"
 BOOKKEEPING = "delivery_bookkeeping"
 MAIL_CACHE_LIMIT = 50_000  # messages this process wrote and has not sent yet, kept to save reading them back
-FIRST_SEND_KINDS = ("notice", "correction", "manual")  # the mails that deliver a notice (not its reminders)
+# The mails that deliver a notice (not its reminders): a liability notice, its correction, a manual notice, a
+# client task's notice and an overdue fee's — the recipient's first delivery and notice.sent come from these.
+FIRST_SEND_KINDS = ("notice", "correction", "manual", "duty", "fee")
 RETRY_CAP_SECONDS = 3600.0
 # At most this many mails per connection are accepted by the server but not yet committed as sent: what a
 # crash can make go twice is bounded by this times the connections (README: "the window").

@@ -28,6 +28,7 @@ from services.notifier.notices import add_event, client_view, member, wake_jobs
 log = get_logger(__name__)
 KIND = "duty"
 TEMPLATE = "duty"
+RECEIVED = "biuro otrzymało dokumenty"  # the withdrawal of a task done (a reopened task's notice comes back)
 # What the client is asked for, by the task's duty (the subject names it; rules/client.yaml).
 WHAT = {
     "documents": "Dokumenty",
@@ -80,7 +81,7 @@ async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseC
         body=body_of(case.title, case.period, case.due, ctx.settings.office_name), requires_confirmation=True,
         due=case.due, send_after=at,
         accountant=member(case.assignee), created_by=None, case_id=case.case_id, rule_id=case.rule_id,
-        created_at=now, updated_at=now))
+        duty=case.duty, created_at=now, updated_at=now))
     await add_event(session, notice_id, now, "created", f"client task {case.case_id}, first reminder {at.isoformat()}")
     wake_jobs(ctx, session)
     return notice_id
@@ -94,7 +95,7 @@ async def on_client_task_done(ctx: ServiceContext, session: AsyncSession, event:
     if row is None:
         return False
     await session.execute(update(notices).where(notices.c.id == row.id).values(
-        status="withdrawn", withdrawn_at=now, withdrawn_reason="biuro otrzymało dokumenty", updated_at=now))
+        status="withdrawn", withdrawn_at=now, withdrawn_reason=RECEIVED, updated_at=now))
     await add_event(session, row.id, now, "withdrawn", f"client task done by {event.completed_by.login}")
     return True
 
@@ -108,9 +109,8 @@ async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: Ca
     if row is None or row.due == replanned.due:
         return False
     now = ctx.clock.now()
-    duty = next((d for d, what in WHAT.items() if (row.subject or "").startswith(what)), None)
     values = {"due": replanned.due, "updated_at": now,
-              "subject": subject_of(duty, replanned.title_pl, replanned.period, replanned.due),
+              "subject": subject_of(row.duty, replanned.title_pl, replanned.period, replanned.due),
               "body": body_of(replanned.title_pl, replanned.period, replanned.due, ctx.settings.office_name)}
     if row.status == "scheduled":
         values["send_after"] = first_reminder(ctx, replanned.due)
@@ -118,5 +118,27 @@ async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: Ca
         values["status"] = "issued"  # reminded again until the new date has passed and the cut-off after it
     await session.execute(update(notices).where(notices.c.id == row.id).values(**values))
     await add_event(session, row.id, now, "replanned", f"due {row.due} → {replanned.due} ({replanned.reason})")
+    wake_jobs(ctx, session)
+    return True
+
+
+async def on_client_task_reopened(ctx: ServiceContext, session: AsyncSession, case_id: str, reason: str) -> bool:
+    """A finished client task reopened (what arrived was not all): its notice, withdrawn when the task was done,
+    reminds the client again — issued before: daily again from the next reminder run (past the due date, until the
+    cut-off); never issued: its first reminder N days before the due date, as planned. A recipient who had confirmed
+    sending is not reminded again (the confirmation stands; the accountant asks the client directly)."""
+    row = (await session.execute(select(notices).where(
+        notices.c.case_id == case_id, notices.c.kind == KIND, notices.c.status == "withdrawn",
+        notices.c.withdrawn_reason == RECEIVED))).first()
+    if row is None:
+        return False
+    now = ctx.clock.now()
+    values: dict[str, object] = {"withdrawn_at": None, "withdrawn_reason": None, "updated_at": now}
+    if row.issued_at is not None:
+        values["status"] = "issued"
+    else:
+        values.update(status="scheduled", send_after=first_reminder(ctx, row.due))
+    await session.execute(update(notices).where(notices.c.id == row.id).values(**values))
+    await add_event(session, row.id, now, "reopened", "client task reopened" + (f": {reason}" if reason else ""))
     wake_jobs(ctx, session)
     return True

@@ -24,10 +24,12 @@ from services.common.messages import (
     ClientChanged,
     ContractSnapshot,
     Envelope,
+    FeeOverdue,
+    FeeSettled,
     TeamMember,
 )
 from services.common.runtime import ServiceContext
-from services.notifier import domain, duties, notices
+from services.notifier import domain, duties, fee_notices, notices
 from services.notifier.delivery import insert_ignoring_duplicates, insert_mails, mail_row
 from services.notifier.mailer import OutgoingMail
 from services.notifier.models import clients, contracts, mail_claims, notice_recipients
@@ -112,6 +114,8 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
 
 async def on_case_reopened(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     reopened = CaseReopened.model_validate(envelope.payload)
+    if await duties.on_client_task_reopened(ctx, session, reopened.case_id, reopened.reason):
+        return  # a client task: its reminders resume
     await notices.reopen_case(ctx, session, reopened.case_id, reopened.reason)
 
 
@@ -215,3 +219,16 @@ async def on_case_overdue_summary(ctx: ServiceContext, session: AsyncSession, en
                               "total": summary.total, "cases": [case_context(ctx, c) for c in summary.cases],
                               "more": summary.total - len(summary.cases),
                               "url": ctx.settings.public_url.rstrip("/")})
+
+
+# --- Overdue fees (fee_notices.py) --------------------------------------------------------------------------------
+
+
+async def on_fee_overdue(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """fee.overdue: the month's fee is unpaid after its payment day — the client's notice, reminded daily."""
+    await fee_notices.on_fee_overdue(ctx, session, FeeOverdue.model_validate(envelope.payload))
+
+
+async def on_fee_settled(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """fee.settled: a payment covers the month — its notice is withdrawn (the link says it was paid)."""
+    await fee_notices.on_fee_settled(ctx, session, FeeSettled.model_validate(envelope.payload))

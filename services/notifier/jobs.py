@@ -185,7 +185,8 @@ async def escalate(ctx: ServiceContext) -> int:
                 notices.c.issued_at < day_start(today)]
         if days_before is not None:
             query = select(notices).where(*base, notices.c.escalated_at.is_(None), notices.c.due.is_not(None),
-                                          notices.c.kind != "duty",  # the client's own task: its lateness shows
+                                          # the client's own task (its lateness shows) or fee (already late)
+                                          notices.c.kind.not_in(("duty", "fee")),
                                           notices.c.due <= today + timedelta(days=days_before)).limit(200)
             for notice in await _locked(ctx, session, query):
                 await _report(ctx, session, notice, "unconfirmed_before_due")

@@ -161,6 +161,11 @@ notices = Table(
     Column("case_id", String(36), nullable=True),
     Column("rule_id", String(100), nullable=True),
     Index("ix_notices_case_id", "case_id", unique=True),
+    # notifier_0004_duty_column: what the client is asked for — a client task's duty (documents, payroll_data, …) or
+    # `fee` (an overdue fee, kind fee: one notice per contract and month, the partial unique index below).
+    Column("duty", String(30), nullable=True),
+    Index("ix_notices_fee_month", "contract_id", "period", unique=True,
+          sqlite_where=text("kind = 'fee'"), postgresql_where=text("kind = 'fee'")),
 )
 
 # One liability on a notice, with what the client was told exactly: the account, the transfer title and the

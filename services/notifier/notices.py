@@ -370,6 +370,7 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
         "subject": notice.subject or "", "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
         "reminder_every_day": settings.reminder_days == "calendar",
         "duty": notice.kind == "duty",  # a client task's reminder: its button says "Dokumenty wysłane"
+        "fee": notice.kind == "fee",  # an overdue fee: "Zapłacone / przelew wysłany"; withdrawn when paid
     }
 
 
@@ -424,7 +425,8 @@ async def issue(ctx: ServiceContext, session: AsyncSession, notice: Any) -> int:
         await session.execute(update(notices).where(notices.c.id == notice.id).values(
             send_after=now + timedelta(minutes=15), updated_at=now))
         return 0
-    kind = "correction" if notice.replaces_id else {"liability": "notice", "duty": "duty"}.get(notice.kind, "manual")
+    mail_kinds = {"liability": "notice", "duty": "duty", "fee": "fee"}
+    kind = "correction" if notice.replaces_id else mail_kinds.get(notice.kind, "manual")
     rows = []
     for recipient, mail in zip(recipients, rendered, strict=True):
         recipient_id = (await session.execute(notice_recipients.insert().values(

@@ -13,7 +13,7 @@ from services.notifier.rendering import Rendered, Templates
 
 SAMPLE_CLIENT = domain.ClientIdentity(name="Jan Kowalski Usługi", nip="1234563218",
                                       accounts={"nrs": "43600000020260001234563218"})
-CLIENT_TEMPLATES = ("notice", "reminder", "manual", "duty")
+CLIENT_TEMPLATES = ("notice", "reminder", "manual", "duty", "fee")
 STAFF_TEMPLATES = ("case_created", "case_due_soon", "case_overdue", "case_escalated", "case_digest",
                    "case_overdue_summary", "notice_escalated")
 PAGES = ("confirm_page",)
@@ -28,6 +28,9 @@ def _item(position: int, kind: str, amount: str, due: date, form: str, period: s
 
 
 _MANUAL_BODY = "Od przyszłego miesiąca prosimy o przesyłanie faktur do 5. dnia miesiąca.\n\nDziękujemy."
+_FEE_BODY = ("Nie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu październik 2026 (umowa BR/2026/100). Do zapłaty "
+             "pozostało 1 273,05 zł; termin płatności minął 16.11.2026.\n\nProsimy o przelew na rachunek biura "
+             "z tytułem „FV 10/2026”.")
 _DUTY_BODY = ("Zgodnie z umową prosimy o przekazanie do biura dokumentów za październik 2026 do 09.11.2026.\n\n"
               "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku.")
 
@@ -41,8 +44,9 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
         requires_confirmation=True, replaces_id=None, status="issued",
         accountant={"login": "anna", "name": "Anna Nowak", "email": "anna@biuro.example"},
         subject={"manual": "Nowe zasady przesyłania dokumentów",
-                 "duty": "Dokumenty za październik 2026 — termin 09.11.2026"}.get(kind),
-        body=_DUTY_BODY if kind == "duty" else _MANUAL_BODY,
+                 "duty": "Dokumenty za październik 2026 — termin 09.11.2026",
+                 "fee": "Opłata za obsługę za październik 2026 — do zapłaty 1 273,05 zł"}.get(kind),
+        body={"duty": _DUTY_BODY, "fee": _FEE_BODY}.get(kind, _MANUAL_BODY),
         issued_at=datetime(2026, 11, 16, 14, 0, tzinfo=UTC),
     )
     return notice, items
@@ -51,8 +55,8 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
 def context_for(settings: Settings, name: str, lang: str) -> dict[str, Any]:
     recipient = notices.Recipient("jan@kowalski.example", "Jan Kowalski", lang)
     link = f"{settings.client_links_url}/confirm/PRZYKLADOWY-TOKEN"
-    if name in ("notice", "confirm_page", "manual", "duty"):
-        notice, items = sample_notice(name if name in ("manual", "duty") else "liability")
+    if name in ("notice", "confirm_page", "manual", "duty", "fee"):
+        notice, items = sample_notice(name if name in ("manual", "duty", "fee") else "liability")
         context = notices.notice_context(settings, notice, items, client_name=SAMPLE_CLIENT.name,
                                          recipient=recipient, link=link)
         if name == "confirm_page":

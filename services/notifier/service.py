@@ -20,6 +20,8 @@ from services.common.messages import (
     CONTRACT_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_TERMINATED,
+    FEE_OVERDUE,
+    FEE_SETTLED,
 )
 from services.common.metrics import Metrics
 from services.common.runtime import ServiceContext, ServiceSpec, each_in_the_batch
@@ -73,6 +75,8 @@ spec = ServiceSpec(
         CASE_ESCALATED: handlers.on_case_escalated,
         CASE_DIGEST: handlers.on_case_digest,
         CASE_OVERDUE_SUMMARY: handlers.on_case_overdue_summary,
+        FEE_OVERDUE: handlers.on_fee_overdue,  # an overdue fee reminds the client (fee_notices.py)
+        FEE_SETTLED: handlers.on_fee_settled,
     },
     # A large import: thousands of contracts, then of cases created at once, many per transaction.
     batch_handlers={CASE_CREATED: each_in_the_batch(handlers.on_case_created),

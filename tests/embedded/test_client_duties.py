@@ -317,3 +317,38 @@ async def test_an_overdue_client_task_climbs_no_escalation_ladder(office: Office
     async with office.api() as api:
         shown = (await api.get(f"/api/v1/cases/{task['id']}")).json()
     assert shown["deadline_state"] == "overdue"  # its accountant still sees (and is told) it is overdue
+
+
+async def test_a_reopened_client_task_reminds_the_client_again(office: Office) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "D/9", "712345674")
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    task = await client_task(office, contract_id, "2026-10")
+    await at(office, datetime(2026, 11, 10, 7, 30, tzinfo=UTC))  # past the due date (09.11): the notice goes
+    await wait_for(lambda: _count(office, 1), what="the client task's notice")
+
+    office.clock.set(datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
+    async with office.api() as api:
+        marked = await api.post(f"/api/v1/cases/{task['id']}/received", json={"received_on": "2026-11-10"})
+        assert marked.status_code == 200, marked.text
+
+    async def notice_status(status: str) -> bool:
+        async with notifier(office) as api:
+            items = (await api.get("/notices", params={"contract_id": contract_id})).json()["items"]
+        return any(n["status"] == status for n in items)
+
+    await wait_for(lambda: notice_status("withdrawn"), what="the notice withdrawn when the documents arrived")
+    await at(office, datetime(2026, 11, 11, 7, 30, tzinfo=UTC))
+    assert len(await mails_to_client(office)) == 1
+
+    # Not all of them arrived: the manager reopens the task; it is awaited again and the client reminded daily.
+    office.clock.set(datetime(2026, 11, 11, 10, 0, tzinfo=UTC))
+    async with office.api("maria") as api:
+        reopened = await api.post(f"/api/v1/cases/{task['id']}/reopen", json={"reason": "brak faktur zakupu"})
+        assert reopened.status_code == 200, reopened.text
+        shown = (await api.get(f"/api/v1/cases/{task['id']}")).json()
+    assert (shown["status"], shown["received_on"]) == ("in_progress", None)
+    await wait_for(lambda: notice_status("issued"), what="the notice back in the reminders")
+    await at(office, datetime(2026, 11, 12, 7, 30, tzinfo=UTC))
+    again = await wait_for(lambda: _count(office, 2), what="the reminder after reopening")
+    assert "Dokumenty za październik 2026" in again[-1]["body"]

@@ -1,5 +1,7 @@
 """The demo office looks like an ordinary working day: history behind it, most past work done, a few cases
-overdue, some in progress and due this week, notices sent and partly confirmed, one accountant away."""
+overdue, some in progress and due this week, notices sent and partly confirmed, one accountant away; the clients'
+duties tracked (documents received, one month late), powers of attorney registered (one ending soon, one missing) and
+the fees paid but for one client behind, who is reminded."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from sqlalchemy import select
 from services.common.clock import ManualClock
 from services.demo import load_demo
 from services.notifier.models import notices
+from tests.conftest import wait_for
 from tests.embedded.conftest import open_office
 
 
 async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tmp_path: Path) -> None:
     monday = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))  # a Monday: VAT is due on Wednesday
-    async with open_office(tmp_path, clock=monday) as office:
+    async with open_office(tmp_path, clock=monday, fee_reminders=True) as office:
         started = time.monotonic()
         logins = await load_demo(office.system, office.clock)
         took = time.monotonic() - started
@@ -26,11 +29,26 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
         async with office.api("admin") as api:
             cases = (await api.get("/api/v1/cases", params={"limit": 1000})).json()["items"]
             absences = (await api.get("/api/v1/absences")).json()
+            clients = (await api.get("/api/v1/clients", params={"limit": 100})).json()["items"]
+            powers = {c["name"]: (await api.get(f"/api/v1/clients/{c['id']}/powers")).json()["kinds"]
+                      for c in clients}
+            financial = (await api.get("/api/v1/reports/financial", params={"month": "2026-11"})).json()
         async with office.system.runtimes["notifier"].ctx.db.reading() as session:
             statuses = Counter((await session.execute(
                 select(notices.c.status).where(notices.c.kind == "liability"))).scalars())
 
+        async def fee_notices() -> list[str] | None:
+            async with office.system.runtimes["notifier"].ctx.db.reading() as session:
+                found = list((await session.execute(
+                    select(notices.c.period).where(notices.c.kind == "fee", notices.c.status == "issued"))).scalars())
+            return found if len(found) >= 2 else None
+
+        reminded = await wait_for(fee_notices, what="the overdue fees' notices")
+
     assert {"admin", "maria", "anna", "kasia", "piotr"} <= {login for login, _ in logins}
+    # The office's own cases; the client's tasks (documents by the 8th/10th) are counted apart below.
+    tasks = [c for c in cases if c["party"] == "client"]
+    cases = [c for c in cases if c["party"] != "client"]
     status = Counter(c["status"] for c in cases)
     overdue = [c for c in cases if c["status"] in ("open", "in_progress") and date.fromisoformat(c["due"]) < today]
     this_week = [c for c in cases if c["status"] in ("open", "in_progress")
@@ -45,3 +63,18 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
     items = absences["items"]
     assert [(a["login"], a["substitute_login"]) for a in items] == [("kasia", "anna")]
     assert took < 60, f"loading the demo took {took:.1f} s"
+
+    # The client's duties (the planner makes client tasks of the last month past, and those due soon): every past
+    # one received, one of them late; one coming still awaited.
+    past = [t for t in tasks if date.fromisoformat(t["due"]) < today]
+    assert len(past) >= 5 and all(t["status"] == "done" for t in past)
+    late = [t for t in past if date.fromisoformat(t["received_on"]) > date.fromisoformat(t["due"])]
+    assert len(late) == 1
+    assert any(t["status"] == "open" and date.fromisoformat(t["due"]) >= today for t in tasks)
+    # Powers of attorney: one client has no UPL-1 (its cases warn), one's ends within 30 days.
+    upl = Counter(kinds["UPL-1"]["state"] for kinds in powers.values())
+    assert (upl["missing"], upl["expiring"], upl["valid"]) == (1, 1, len(powers) - 2), upl
+    # Fees: paid on time, but for one client two months behind — overdue and reminded.
+    behind = {(o["client_name"], o["month"]) for o in financial["overdue_fees"]}
+    assert len({name for name, _ in behind}) == 1 and len(behind) == 2, behind
+    assert sorted(reminded) == sorted(month for _, month in behind)

@@ -84,7 +84,7 @@ async def test_a_bank_csv_marks_the_right_months_paid_and_the_summary_shows_what
         "2026-10": ("984.00", "0.00", False),
         "2026-11": ("0.00", "984.00", False)}  # due 15.12.2026: not yet overdue
     assert gamma["2026-11"]["payment_due"] == "2026-12-15"
-    # Delta paid nothing: October's fee was due on 15.11.2026, so it is overdue.
+    # Delta paid nothing: October's fee was due on 15.11.2026 (a Sunday: 16.11), so it is overdue.
     assert [(o["number"], o["month"], o["outstanding"]) for o in report["overdue_fees"]] == [
         ("D/1", "2026-10", "984.00")]
     october = next(m for m in report["office"] if m["month"] == "2026-10")
@@ -178,7 +178,8 @@ async def test_an_annex_moves_the_payment_day_from_its_month(office: Office) -> 
         report = (await api.get("/api/v1/reports/financial", params={"month": "2026-11"})).json()
     assert "płatna do 15. dnia następnego miesiąca" in shown
     delta = _fees(report, "D/1")
-    assert (delta["2026-10"]["payment_due"], delta["2026-11"]["payment_due"]) == ("2026-11-15", "2026-12-10")
+    assert (delta["2026-10"]["payment_due"], delta["2026-11"]["payment_due"]) == (
+        "2026-11-16", "2026-12-10")  # 15.11.2026 is a Sunday: the next business day
 
 
 async def test_an_overdue_fee_is_a_reminder_mailed_to_the_client(office: Office) -> None:
@@ -194,8 +195,8 @@ async def test_an_overdue_fee_is_a_reminder_mailed_to_the_client(office: Office)
     async def mailed() -> list[dict[str, object]]:
         items: list[dict[str, object]] = (await office.internal("notifier", "/mails",
                                                                 to="klient@example.com"))["items"]
-        return [m for m in items if "Przypomnienie o płatności za 10.2026" in str(m.get("subject"))]
+        return [m for m in items if "Opłata za obsługę za październik 2026" in str(m.get("subject"))]
 
     [mail] = await wait_for(mailed, what="the reminder in the outbox")
-    assert "984,00\u00a0zł" in str(mail["body"]) and "15.11.2026" in str(mail["body"])
+    assert "984,00\u00a0zł" in str(mail["body"]) and "16.11.2026" in str(mail["body"])  # 15.11 is a Sunday
     assert [e["target"] for e in audit["items"]] == [f"contract:{delta}"]

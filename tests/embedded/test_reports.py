@@ -69,14 +69,15 @@ async def _office_data(office: Office) -> dict[str, str]:
     await wait_for(anna_sees_k1, what="anna on K/1's team in the gateway")
 
     def case(contract_id: str, number: str, client: str, due: str, status: str, login: str,
-             completed: str | None = None) -> dict[str, Any]:
+             completed: str | None = None, party: str = "office") -> dict[str, Any]:
         return {"id": str(uuid.uuid4()), "contract_id": contract_id, "contract_number": number, "client_name": client,
                 "rule_id": f"r-{uuid.uuid4().hex[:6]}", "period": due[:7], "title": "Sprawa", "title_en": "",
                 "due": date.fromisoformat(due), "status": status, "assignee_login": login,
                 "assignee_name": {"anna": "Anna Nowak", "ola": "Ola Wiśniewska"}[login], "assignee_email": "",
                 "commissioner_name": "", "checklist": [], "notice": [], "late_on_creation": False,
                 "created_at": utc("2026-09-01T08:00:00"), "updated_at": utc("2026-09-01T08:00:00"),
-                "completed_at": utc(completed) if completed else None}
+                "completed_at": utc(completed) if completed else None, "party": party,
+                "duty": "documents" if party == "client" else None}
 
     alfa_case = {"contract_id": c1, "number": "K/1", "client": "Alfa sp. j."}
     beta_case = {"contract_id": c2, "number": "K/2", "client": "Beta"}
@@ -92,6 +93,10 @@ async def _office_data(office: Office) -> dict[str, str]:
         case(**alfa_case, due="2026-11-28", status="open", login="anna"),  # due today
         case(**beta_case, due="2026-11-05", status="open", login="ola"),  # overdue
         case(**beta_case, due="2026-11-16", status="done", login="ola", completed="2026-11-16T10:00:00"),
+        # The client's tasks (documents by the 9th): awaited past the due date, and the next month's not yet due.
+        # They are counted apart from the office's cases: the client's lateness, not anna's overdue work.
+        case(**alfa_case, due="2026-11-09", status="open", login="anna", party="client"),
+        case(**alfa_case, due="2026-12-09", status="open", login="anna", party="client"),
     ]
     async with office.system.runtimes["cases"].ctx.db.transaction() as session:
         await session.execute(cases.insert(), rows)
@@ -211,12 +216,18 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
     assert [(r["assignee_login"], r["overdue"], r["oldest_due"]) for r in overdue["by_assignee"]] == [
         ("anna", 2, "2026-11-10"), ("ola", 1, "2026-11-05")]
     assert [(r["client_name"], r["overdue"]) for r in overdue["by_client"]] == [("Alfa sp. j.", 2), ("Beta", 1)]
+    assert overdue["client_tasks"]["total"] == 1
+    assert [(r["client_name"], r["overdue"], r["oldest_due"]) for r in overdue["client_tasks"]["by_client"]] == [
+        ("Alfa sp. j.", 1, "2026-11-09")]
+    assert [(r["assignee_login"], r["overdue"]) for r in overdue["client_tasks"]["by_assignee"]] == [("anna", 1)]
     assert workload["weeks"][0]["start"] == "2026-11-23" and workload["weeks"][0]["iso_week"] == "2026-W48"
     people = {p["login"]: p for p in workload["people"]}
     assert people["anna"]["weeks"] == [1, 1, 0, 0, 0, 0, 0, 0] and people["anna"]["overdue"] == 2
+    assert (people["anna"]["client_overdue"], people["anna"]["client_open"]) == (1, 1)
     assert people["anna"]["absences"][1] == {"days": 3, "substitutes": ["ola"]}
     assert people["anna"]["absences"][0] is None
     assert people["ola"]["weeks"] == [0] * 8 and people["ola"]["overdue"] == 1
+    assert (people["ola"]["client_overdue"], people["ola"]["client_open"]) == (0, 0)
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "from"
     assert bad.status_code == 422
     book = load_workbook(io.BytesIO(xlsx.content))
@@ -224,11 +235,12 @@ async def test_execution_overdue_and_workload(office: Office) -> None:
         ("Anna Nowak", "anna", 2), ("Ola Wiśniewska", "ola", 1)]
     anna_row = next(r for r in load_workbook(io.BytesIO(workload_xlsx.content)).active.iter_rows(values_only=True)
                     if r[1] == "anna")
-    assert anna_row[2:11] == (2, 1, 1, 0, 0, 0, 0, 0, 0)
-    assert anna_row[11] == "2026-W49: 3 dni (zastępstwo: ola)"
+    assert anna_row[2:12] == (2, 1, 1, 1, 0, 0, 0, 0, 0, 0)  # overdue, the client's tasks overdue, the weeks
+    assert anna_row[12] == "2026-W49: 3 dni (zastępstwo: ola)"
+    assert [r[:2] for r in book["Zadania klientów"].iter_rows(min_row=2, values_only=True)] == [("Alfa sp. j.", 1)]
     lines = execution_csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Umowa,Klient,Miesiąc,Do wykonania")
-    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1,0,0,0,0" in lines  # the last four: the client's tasks
+    assert "K/1,Alfa sp. j.,2026-11,4,0,0,2,1,1,1,0,0,1" in lines  # the last four: the client's tasks
 
 
 async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office) -> None:
@@ -257,7 +269,12 @@ async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office
         await log_in(maria, "maria")
         manager_home = (await maria.get("/")).text
         summary = (await maria.get("/reports/financial?month=2026-11")).text
-    assert _tile(manager_home, "office-overdue") == 3
+        overdue_page = (await maria.get("/reports/overdue")).text
+        workload_page = (await maria.get("/reports/workload")).text
+    assert _tile(manager_home, "office-overdue") == 3  # the office's cases; Alfa's awaited documents apart:
+    client_tasks = overdue_page.split('id="overdue-client-tasks"')[1]
+    assert "Zadania klientów po terminie" in overdue_page and "Alfa sp. j." in client_tasks
+    assert "Zadania klienta po terminie" in workload_page
     assert "K/1" in manager_home.split('id="worst-contracts"')[1]
     assert "2\u00a0150,00\u00a0zł" in summary and "2\u00a0644,50\u00a0zł" in summary and "60,0 %" in summary
     assert '<svg' in summary and 'class="bar fee marked"' in summary

@@ -7,11 +7,9 @@ which answer only what it holds (and 404 for the rest); each change is audited o
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from services.common.errors import Problem
-from services.common.money import format_pln
 from services.common.runtime import ServiceContext
 from services.common.terms import TeamRole
 from services.gateway import users
@@ -275,28 +273,15 @@ async def assign_payment(*, ctx: ServiceContext, svc: ServiceClients, caller: Ca
 
 async def remind_overdue(*, ctx: ServiceContext, svc: ServiceClients, caller: Caller, contract_id: int, month: str,
                          today: date) -> dict[str, Any]:
-    """Mail the client a reminder of an overdue fee (a notice through the notifier, written by the caller): 404 for
-    a contract month the caller does not see, 409 when that month's fee is not overdue."""
-    page: dict[str, Any] = await svc.call("contracts", "GET", "/fees", scope=caller.scope, params={"month": month})
-    fee = next((i for i in page["items"] if i["contract_id"] == str(contract_id)), None)
-    if fee is None:
-        raise Problem(404, "Not found", f"contract {contract_id} does not cover {month} or is not yours")
-    due = date.fromisoformat(fee["payment_due"])
-    if Decimal(fee["outstanding"]) <= 0 or due >= today:
-        raise Problem(409, "Not overdue", f"the fee of {month} is paid or not yet due ({due.isoformat()})",
-                      errors=[{"field": "month", "message": "the fee of this month is not overdue"}])
-    year, number = month.split("-")
-    text = (f"Dzień dobry,\n\nnie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu {number}.{year} "
-            f"(umowa {fee['number']}). Do zapłaty pozostało {format_pln(fee['outstanding'])} "
-            f"(z {format_pln(fee['gross'])} brutto), termin płatności minął {due.strftime('%d.%m.%Y')}.\n"
-            f"Prosimy o przelew z tytułem „FV {int(number)}/{year}”. Jeśli wpłata została już wysłana, "
-            "prosimy zignorować tę wiadomość.")
-    result = await svc.call("notifier", "POST", "/notices", scope=caller.scope, json={
-        "client_ids": [fee["client_id"]], "subject": f"Przypomnienie o płatności za {number}.{year}", "text": text,
-        "requires_confirmation": False,
-        "created_by": {"login": caller.user.login, "name": caller.user.name, "email": caller.user.email}})
-    notice_id = result["ids"][0] if result.get("ids") else None
+    """The client is reminded of an overdue fee: the contracts service announces the month (fee.overdue, once per
+    contract and month — the daily check may have done it already; then nothing new is sent) and the notifier
+    mails the client its notice, reminded daily until paid or confirmed. 404 for a contract month the caller does
+    not see, 409 when that month's fee is not overdue."""
+    answer: dict[str, Any] = await svc.call(
+        "contracts", "POST", f"/contracts/{contract_id}/fees/{month}/reminder", scope=caller.scope,
+        json={"login": caller.user.login, "name": caller.user.name, "email": caller.user.email})
     await audit.record(ctx, caller.user, action="payment.remind", target=f"contract:{contract_id}",
-                       detail={"month": month, "outstanding": fee["outstanding"], "notice": notice_id})
-    return {"contract_id": str(contract_id), "month": month, "outstanding": fee["outstanding"],
-            "payment_due": fee["payment_due"], "notice_id": notice_id}
+                       detail={"month": month, "outstanding": answer["outstanding"], "created": answer["created"]})
+    return {"contract_id": str(contract_id), "month": month, "outstanding": answer["outstanding"],
+            "payment_due": answer["payment_due"], "created": answer["created"],
+            "already_reminded": not answer["created"]}

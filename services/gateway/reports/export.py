@@ -109,19 +109,24 @@ def overdue_tables(report: dict[str, Any]) -> list[Table]:
         Table("Wg umowy", ["Umowa", "Klient", "Przeterminowane", "Najstarszy termin"],
               [[r["contract_number"], r["client_name"], r["overdue"], date.fromisoformat(r["oldest_due"])]
                for r in report["by_contract"]]),
+        Table("Zadania klientów", ["Klient", "Zadania po terminie", "Najstarszy termin"],
+              [[r["client_name"], r["overdue"], date.fromisoformat(r["oldest_due"])]
+               for r in (report.get("client_tasks") or {}).get("by_client", [])]),
     ]
 
 
 def workload_tables(report: dict[str, Any]) -> list[Table]:
     weeks = report["weeks"]
-    head = ["Osoba", "Login", "Przeterminowane", *[f"{w['iso_week']} (od {w['start']})" for w in weeks],
+    head = ["Osoba", "Login", "Przeterminowane", "Zadania klienta po terminie",
+            *[f"{w['iso_week']} (od {w['start']})" for w in weeks],
             "Nieobecności"]
     rows: list[list[Cell]] = []
     for p in report["people"]:
         absent = "; ".join(f"{w['iso_week']}: {a['days']} dni" + (f" (zastępstwo: {', '.join(a['substitutes'])})"
                                                                     if a["substitutes"] else "")
                            for w, a in zip(weeks, p.get("absences") or [], strict=False) if a)
-        rows.append([p["name"] or "(nieprzydzielone)", p["login"] or "", p["overdue"], *p["weeks"], absent])
+        rows.append([p["name"] or "(nieprzydzielone)", p["login"] or "", p["overdue"], p.get("client_overdue", 0),
+                     *p["weeks"], absent])
     return [Table("Obciążenie 8 tygodni", head, rows)]
 
 

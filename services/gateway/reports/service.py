@@ -7,7 +7,8 @@
   outstanding and whether it is overdue (past its payment day), and the list of overdue fees; liabilities
   notified that month by kind with the share confirmed, notices sent and confirmed (notifier), cases done (cases).
 - `execution`: contract execution per contract and month (cases).
-- `overdue`: overdue cases now, by person, by client and by contract (cases).
+- `overdue`: overdue cases now, by person, by client and by contract (cases); the client's tasks awaited past their
+  due date apart (`client_tasks`).
 - `workload`: open cases per person per ISO week for the next 8 weeks (cases), with the absences of each week
   (the gateway's `absences`, mirrored from the cases service).
 Money travels as strings of PLN to the grosz (JSON has no decimal), computed as Decimal.
@@ -163,7 +164,8 @@ async def workload(*, svc: ServiceClients, caller: Caller, session: AsyncSession
     people = {p["login"]: p for p in page["people"]}
     for login in by_login:
         if login not in people and caller.scope.unrestricted:
-            people[login] = {"login": login, "name": login, "weeks": [0] * len(starts), "overdue": 0}
+            people[login] = {"login": login, "name": login, "weeks": [0] * len(starts), "overdue": 0,
+                             "client_open": 0, "client_overdue": 0}
     for person in people.values():
         person["absences"] = [_absent_in(by_login.get(person["login"] or "", []), monday) for monday in starts]
     page["people"] = list(people.values())

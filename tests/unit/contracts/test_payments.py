@@ -62,6 +62,9 @@ def test_a_month_named_in_the_title_takes_the_payment() -> None:
     assert [o.month.month for o, _ in other] == [8]
 
 
-def test_the_fee_is_due_on_the_payment_day_of_the_next_month() -> None:
-    assert payment_due(date(2026, 10, 1)) == date(2026, 11, 15)
-    assert payment_due(date(2027, 1, 1), 31) == date(2027, 2, 28)
+def test_the_fee_is_due_on_the_payment_day_of_the_next_month_moved_past_free_days() -> None:
+    assert payment_due(date(2026, 9, 1)) == date(2026, 10, 15)  # a Thursday
+    assert payment_due(date(2026, 10, 1)) == date(2026, 11, 16)  # 15.11.2026 is a Sunday
+    assert payment_due(date(2026, 10, 1), 10) == date(2026, 11, 10)  # a Tuesday
+    assert payment_due(date(2026, 10, 1), 11) == date(2026, 11, 12)  # Independence Day
+    assert payment_due(date(2027, 1, 1), 31) == date(2027, 3, 1)  # the last day, 28.02.2027, is a Sunday
