@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.cases import watch
-from services.cases.models import cases, outbox
+from services.cases.models import case_alerts, cases, outbox
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.common.settings import Settings
 from tests.conftest import free_port, wait_while_progressing
@@ -132,8 +132,11 @@ async def test_two_cases_processes_running_the_morning_job_at_once_publish_each_
 
     # A process's own start-up run may still hold rows the calls above skipped; it finishes them (slowly on a
     # loaded machine): wait while the count grows, fail when it stops short.
-    await wait_while_progressing(all_published, lambda: dict(published), stall=90,
-                                 what=f"the morning's decisions {dict(expected)}")
+    try:
+        await wait_while_progressing(all_published, lambda: dict(published), stall=90,
+                                     what=f"the morning's decisions {dict(expected)}")
+    except AssertionError as stalled:
+        raise AssertionError(f"{stalled}\n{await _why_short(url, data, steps)}") from None
     await asyncio.gather(run(cluster.ports["cases"]), run(second))
     events = await outbox_events(url)
     assert Counter(kind for kind, _ in events) == expected
@@ -151,3 +154,36 @@ async def test_two_cases_processes_running_the_morning_job_at_once_publish_each_
     born = sum(1 for row in data if row["late_on_creation"])
     assert sorted((s["recipient"]["email"], s["total"]) for s in summary) == [
         ("jan@biuro.example", born), ("maria@biuro.example", born)]
+
+
+async def _why_short(url: str, data: list[dict[str, Any]], steps: list[int]) -> str:
+    """What a stalled run left: the escalations not published, with each case's row and alerts, and what the
+    database's sessions were doing (seen under a heavily loaded PostgreSQL only; kept to diagnose it)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            events = [(kind, json.loads(body)["payload"])
+                      for kind, body in await conn.execute(select(outbox.c.type, outbox.c.body))]
+            published = {(p["case"]["case_id"], p["step"]) for kind, p in events if kind == "case.escalated"}
+            missing = []
+            for row in data:
+                if watch.deadline_state(row["due"], MONDAY, 3) != "overdue":
+                    continue
+                days = watch.business_days_between(watch.ladder_start(row["due"], row["created_at"]), MONDAY)
+                missing += [(row["id"], n) for n, t in enumerate(steps, 1)
+                            if days >= t and (row["id"], n) not in published]
+            lines = [f"{len(missing)} escalations missing; first: {missing[:3]}"]
+            for case_id, _ in missing[:3]:
+                stored = (await conn.execute(select(cases).where(cases.c.id == case_id))).one()._mapping
+                alerts = (await conn.execute(select(case_alerts).where(case_alerts.c.case_id == case_id))).all()
+                lines.append(f"case {case_id}: due {stored['due']} created {stored['created_at']} state "
+                             f"{stored['deadline_state']} status {stored['status']} born {stored['late_on_creation']};"
+                             f" alerts {[tuple(a) for a in alerts]}")
+            activity = await conn.execute(text(
+                "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 120)"
+                " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            lines += [f"session {tuple(r)}" for r in activity]
+            return "\n".join(lines)
+    finally:
+        await engine.dispose()
+
