@@ -486,6 +486,7 @@ async def remind_fee(contract_id: ContractIdPath, month: Annotated[str, Path(pat
                      scope: Scope = Depends(request_scope)) -> dict[str, Any]:
     """The manager's button: the month's overdue fee announced to the client now (once per contract month:
     `created` false when it was before); 409 when the month is paid or not yet due."""
+    _month_path(month)  # 2000-2200 only, as every month here
     async with ctx.db.transaction() as session:
         return await fee_reminders.remind(ctx, session, contract_id=contract_id, month=month,
                                           requested_by=requested_by, scope=scope)

@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import AfterValidator
 
 from services.common.errors import Problem
+from services.common.months import parse_month
 from services.common.params import (
     ClientIdFilter,
     ClientIdPath,
@@ -45,7 +47,13 @@ from services.gateway.permissions import Caller, Permission, allow
 
 router = APIRouter(prefix="/api/v1", tags=["contracts"])
 
-MonthPath = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="a month, YYYY-MM")]
+def _month(value: str) -> str:
+    parse_month(value)  # ValueError (a 422 naming the field) for a month that is not one, or outside 2000-2200
+    return value
+
+
+MonthPath = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="a month, YYYY-MM (2000-2200)"),
+                      AfterValidator(_month)]
 
 CLIENT_EXAMPLE = {
     "name": "Jan Kowalski Usługi",
@@ -357,8 +365,9 @@ async def power_document(client_id: ClientIdPath, power_id: ContractIdPath,
 # --- Fee payments --------------------------------------------------------------------------------------------
 
 
-@router.get("/payments", responses=READ, summary="The clients' fee payments, newest first, with the months each "
-                                                  "pays; `unassigned=true`: those not matched to a month yet")
+@router.get("/payments", responses=problems(401, 403, 422, 503),
+            summary="The clients' fee payments, newest first, with the months each pays; `unassigned=true`: those "
+                    "not matched to a month yet")
 async def list_payments(client_id: ClientIdFilter = None, unassigned: bool = False,
                         batch: Annotated[str | None, Query(max_length=36)] = None,
                         limit: int = Query(100, ge=1, le=500), offset: Offset = 0,
