@@ -80,16 +80,22 @@ async def pay(office: Office, line: str) -> dict[str, Any]:
     return imported
 
 
-async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(office: Office) -> None:
+async def gamma_signs(office: Office, *, number: str, start: str, signed_on: str) -> tuple[dict[str, Any], str]:
+    """Client Gamma (its mail to CLIENT_MAIL) signs a contract at 800.00 net + 23 % VAT a month: the client as the API
+    returned it, and the contract's id."""
     async with office.api("maria") as maria:
         body = sole_trader("Gamma", seed="526104057")
         body["contact_emails"] = [CLIENT_MAIL]
-        client = (await maria.post("/api/v1/clients", json=body)).json()
-        terms = {**contract(client["id"], number="G/1", start="2026-08-01"), "signed_on": "2026-07-20",
+        client: dict[str, Any] = (await maria.post("/api/v1/clients", json=body)).json()
+        terms = {**contract(client["id"], number=number, start=start), "signed_on": signed_on,
                  "fee": {"monthly_net": "800.00", "vat_rate": "23"}}
         signed = await maria.post("/api/v1/contracts", json=terms)
         assert signed.status_code == 201, signed.text
-        contract_id = str(signed.json()["id"])
+    return client, str(signed.json()["id"])
+
+
+async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(office: Office) -> None:
+    client, contract_id = await gamma_signs(office, number="G/1", start="2026-08-01", signed_on="2026-07-20")
 
     # August and September are paid on time: no notice for them, ever.
     office.clock.set(datetime(2026, 9, 10, 9, 0, tzinfo=UTC))
@@ -177,15 +183,7 @@ async def _at_least(office: Office, n: int) -> list[dict[str, Any]] | None:
 
 
 async def test_the_client_confirms_the_transfer_and_is_not_reminded_again(office: Office) -> None:
-    async with office.api("maria") as maria:
-        body = sole_trader("Gamma", seed="526104057")
-        body["contact_emails"] = [CLIENT_MAIL]
-        client = (await maria.post("/api/v1/clients", json=body)).json()
-        terms = {**contract(client["id"], number="G/2", start="2026-10-01"), "signed_on": "2026-09-20",
-                 "fee": {"monthly_net": "800.00", "vat_rate": "23"}}
-        signed = await maria.post("/api/v1/contracts", json=terms)
-        assert signed.status_code == 201, signed.text
-        contract_id = str(signed.json()["id"])
+    _, contract_id = await gamma_signs(office, number="G/2", start="2026-10-01", signed_on="2026-09-20")
     assert (await at(office, datetime(2026, 11, 17, 7, 30, tzinfo=UTC)))["announced"] == 1
     [mail] = await wait_for(lambda: _at_least(office, 1), what="the overdue-fee notice")
     token = str(mail["body"]).split("/confirm/")[1].split()[0]
