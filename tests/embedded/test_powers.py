@@ -18,7 +18,7 @@ import pytest
 from services.cases.models import cases
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
-from tests.embedded.web import browser, log_in
+from tests.embedded.web import browser, log_in, post_form
 from tests.samples import contract, sole_trader
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -120,3 +120,17 @@ async def test_a_power_expiring_before_a_vat_cases_due_date_warns_on_that_case(o
     assert 'id="client-powers"' in client_page and "upl-1.pdf" in client_page
     assert "Brak pełnomocnictwa UPL-1 — e-deklaracji nie można złożyć" in client_page
     assert 'id="power-warnings"' in case_page and "Brak pełnomocnictwa UPL-1" in case_page
+
+
+async def test_a_power_form_sent_wrong_answers_with_the_whole_client_page(office: Office) -> None:
+    async with office.api("maria") as api:
+        gamma = (await api.post("/api/v1/clients", json=sole_trader("Gamma"))).json()
+    client_page = f"/clients/{gamma['id']}"
+    async with browser(office) as page:
+        await log_in(page, "maria")
+        answer = await post_form(page, client_page, f"{client_page}/powers",
+                                 {"kind": "UPL-1", "granted_on": "2026-11-27", "valid_until": "2026-01-01"})
+    assert answer.status_code == 422
+    assert "<code>valid_until</code>" in answer.text
+    # The notice recipients are the client record's, shown as on the page itself.
+    assert "&lt;klient@example.com&gt;" in answer.text and "Brak odbiorców" not in answer.text

@@ -234,20 +234,26 @@ async def client_page(request: Request, client_id: ClientIdPath, caller: Caller 
     if client is None:
         return not_found(request, caller.user, i18n.gettext("Nie ma takiego klienta lub nie masz do niego dostępu."))
     client_notices: dict[str, Any] | None
-    # Who receives notices is the client record's (just saved, it shows at once); how delivery to each address
-    # goes is the notifier's, which learns of a change a moment later (404: it knows no contract of the client yet).
-    try:
-        delivery = (await notices.recipients(svc=svc, caller=caller, client_id=client_id))["items"]
-    except Problem:
-        delivery = []
-    recipients = {"items": notices.recipients_with_delivery(client, delivery)}
     try:
         client_notices = await notices.list_notices(svc=svc, caller=caller, client_id=client_id, limit=20)
     except Problem:  # the notifier not answering leaves the rest of the page
         client_notices = None
-    return render(request, "contracts/client.html", caller.user, client=client, recipients=recipients,
+    return render(request, "contracts/client.html", caller.user, client=client,
+                  recipients=await _recipients(svc, caller, client_id, client),
                   client_notices=client_notices, accounts=notices.accounts_view(client),
                   **await _powers_view(request, caller, svc, client_id))
+
+
+async def _recipients(svc: ServiceClients, caller: Caller, client_id: int,
+                      client: dict[str, Any]) -> list[dict[str, Any]]:
+    """Who receives the client's notices: the client record's (just saved, it shows at once), each with how delivery
+    to its address goes, the notifier's, which learns of a change a moment later (404: it knows no contract of the
+    client yet; no status when it does not answer)."""
+    try:
+        delivery = (await notices.recipients(svc=svc, caller=caller, client_id=client_id))["items"]
+    except Problem:
+        delivery = []
+    return notices.recipients_with_delivery(client, delivery)
 
 
 POWER_STATE_PL = Translated({"valid": N_("ważne"), "expiring": N_("wygasa"), "expired": N_("wygasło"),
@@ -289,8 +295,9 @@ async def power_add(request: Request, client_id: ClientIdPath, caller: Caller = 
         if problem.status >= 500 or problem.status == 404:
             raise
         client = await contracts.get_client(svc=svc, caller=caller, client_id=client_id)
-        return render(request, "contracts/client.html", caller.user, client=client, recipients=None,
-                      client_notices=None, accounts=notices.accounts_view(client), status_code=problem.status,
+        return render(request, "contracts/client.html", caller.user, client=client,
+                      recipients=await _recipients(svc, caller, client_id, client), client_notices=None,
+                      accounts=notices.accounts_view(client), status_code=problem.status,
                       **await _powers_view(request, caller, svc, client_id, power_errors=form_errors(problem),
                                            power_values=fields))
     return RedirectResponse(f"/clients/{client_id}#powers", status_code=303)
