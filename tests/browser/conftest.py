@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,18 @@ async def log_in(page: Any, base_url: str, login: str) -> None:
     await page.fill("input[name=password]", f"secret-{login}")
     await page.click("button:has-text('Zaloguj')")
     await page.wait_for_url(f"{base_url}/")
+
+
+@asynccontextmanager
+async def logged_in_page(base_url: str, login: str) -> AsyncIterator[Any]:
+    """Chromium with one wide page in Polish, logged in as `login`; the browser is closed afterwards."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1400, "height": 900}, locale="pl-PL")).new_page()
+            await log_in(page, base_url, login)
+            yield page
+        finally:
+            await browser.close()

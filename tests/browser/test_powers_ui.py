@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
+from tests.browser.conftest import ARTIFACTS, logged_in_page
 from tests.embedded.conftest import Office
 from tests.embedded.test_powers import PDF, _client_with_vat_case, rules_dir  # noqa: F401  (the fixture)
 
@@ -18,33 +18,26 @@ SHOTS = ARTIFACTS / "powers"
 
 async def test_the_manager_registers_a_upl1_and_the_vat_case_warns_it_ends_too_soon(base_url: str, office: Office,
                                                                                      tmp_path: Any) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     client_id, case_id = await _client_with_vat_case(office)
     document = tmp_path / "upl-1.pdf"
     document.write_bytes(PDF)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            maria = await (await browser.new_context(viewport={"width": 1400, "height": 900},
-                                                     locale="pl-PL")).new_page()
-            await log_in(maria, base_url, "maria")
-            await maria.goto(f"{base_url}/clients/{client_id}")
-            await expect(maria.locator("#power-kinds [data-kind='UPL-1']")).to_have_text("brak")
-            await expect(maria.locator("#client-power-warnings")).to_contain_text("Brak pełnomocnictwa UPL-1")
-            await maria.select_option("#power-form select[name=kind]", "UPL-1")
-            await maria.fill("#power-form input[name=granted_on]", "2026-01-05")
-            await maria.fill("#power-form input[name=valid_until]", "2027-01-10")
-            await maria.fill("#power-form input[name=scope]", "e-deklaracje, JPK")
-            await maria.set_input_files("#power-form input[name=file]", str(document))
-            await maria.click("#power-form button[type=submit]")
-            # 43 days left: more than 30, so "ważne"
-            await expect(maria.locator("#power-kinds [data-kind='UPL-1']")).to_have_text("ważne")
-            await expect(maria.locator("#powers-list")).to_contain_text("upl-1.pdf")
-            await maria.screenshot(path=str(SHOTS / "client_powers.png"), full_page=True)
-            await maria.goto(f"{base_url}/cases/{case_id}")
-            await expect(maria.locator("#power-warnings")).to_contain_text("Pełnomocnictwo UPL-1 wygasa 10.01.2027")
-            await maria.screenshot(path=str(SHOTS / "vat_case_warning.png"), full_page=True)
-        finally:
-            await browser.close()
+    async with logged_in_page(base_url, "maria") as maria:
+        await maria.goto(f"{base_url}/clients/{client_id}")
+        await expect(maria.locator("#power-kinds [data-kind='UPL-1']")).to_have_text("brak")
+        await expect(maria.locator("#client-power-warnings")).to_contain_text("Brak pełnomocnictwa UPL-1")
+        await maria.select_option("#power-form select[name=kind]", "UPL-1")
+        await maria.fill("#power-form input[name=granted_on]", "2026-01-05")
+        await maria.fill("#power-form input[name=valid_until]", "2027-01-10")
+        await maria.fill("#power-form input[name=scope]", "e-deklaracje, JPK")
+        await maria.set_input_files("#power-form input[name=file]", str(document))
+        await maria.click("#power-form button[type=submit]")
+        # 43 days left: more than 30, so "ważne"
+        await expect(maria.locator("#power-kinds [data-kind='UPL-1']")).to_have_text("ważne")
+        await expect(maria.locator("#powers-list")).to_contain_text("upl-1.pdf")
+        await maria.screenshot(path=str(SHOTS / "client_powers.png"), full_page=True)
+        await maria.goto(f"{base_url}/cases/{case_id}")
+        await expect(maria.locator("#power-warnings")).to_contain_text("Pełnomocnictwo UPL-1 wygasa 10.01.2027")
+        await maria.screenshot(path=str(SHOTS / "vat_case_warning.png"), full_page=True)
