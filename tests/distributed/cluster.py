@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ from tests.conftest import free_port, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 TERMINARZ = [sys.executable, "-m", "services.cli"]
 SERVICE_NAMES = ("contracts", "scheduler", "cases", "notifier", "gateway")
+FROZEN_TIME = "2026-11-28T09:00:00+00:00"  # the services' clock in most distributed tests
 
 
 class Cluster:
-    def __init__(self, *, database_url: str, amqp_url: str, smtp: tuple[str, int], frozen_time: str,
+    def __init__(self, *, database_url: str, amqp_url: str, smtp: tuple[str, int], frozen_time: str | None,
                  log_dir: Path, rules_dir: Path | None = None) -> None:
+        """`frozen_time` None: the services run on the real clock."""
         suffix = uuid.uuid4().hex[:8]
         self.ports = {name: free_port() for name in SERVICE_NAMES}
         self.env = {
@@ -36,7 +40,6 @@ class Cluster:
             "TERMINARZ_BUS_RETRY_DELAY_MS": "200",
             "TERMINARZ_SMTP_HOST": smtp[0],
             "TERMINARZ_SMTP_PORT": str(smtp[1]),
-            "TERMINARZ_FROZEN_TIME": frozen_time,
             "TERMINARZ_RULES_DIR": str(rules_dir or ROOT / "rules"),
             "TERMINARZ_SCHEDULER_TICK_SECONDS": "1",
             "TERMINARZ_OUTBOX_POLL_SECONDS": "0.3",
@@ -48,6 +51,8 @@ class Cluster:
             "TERMINARZ_SECRET_KEY": new_secret(),
             "TERMINARZ_INTERNAL_TOKEN": new_secret(),
         }
+        if frozen_time is not None:
+            self.env["TERMINARZ_FROZEN_TIME"] = frozen_time
         for name, port in self.ports.items():
             self.env[f"TERMINARZ_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
         self.log_dir = log_dir
@@ -132,6 +137,37 @@ class Cluster:
     def logs(self) -> str:
         logs = sorted(self.log_dir.glob("*.log"))
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in logs)
+
+
+@asynccontextmanager
+async def running_cluster(
+    *, database_url: str, amqp_url: str, log_dir: Path, smtp: tuple[str, int] | None = None,
+    frozen_time: str | None = FROZEN_TIME, env: Mapping[str, str] | None = None, databases: Sequence[str] = (),
+    users: Sequence[tuple[str, str]] = (), services: Sequence[str] = (),
+) -> AsyncIterator[Cluster]:
+    """A cluster with its databases upgraded (every service's, or those in `databases`), `users` created (login,
+    role; e-mail `<login>@biuro.example`) and `services` started and ready; a test starts any others itself. On the
+    way out: the logs printed on a failure inside, every process stopped, this run's queues and exchanges deleted
+    from the shared broker. `smtp` None: a port nothing listens on (for tests that read no mail)."""
+    cluster = Cluster(database_url=database_url, amqp_url=amqp_url, smtp=smtp or ("127.0.0.1", free_port()),
+                      frozen_time=frozen_time, log_dir=log_dir)
+    cluster.env.update(env or {})
+    cluster.cli("db", "upgrade", *databases)
+    for login, role in users:
+        cluster.cli("users", "create", login, "--name", login.title(), "--email", f"{login}@biuro.example",
+                    "--role", role)
+    try:
+        for name in services:
+            cluster.start(name)
+        for name in services:
+            await cluster.wait_ready(name)
+        yield cluster
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop_all()
+        await cluster.delete_broker_objects()
 
 
 async def json_items(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from services.cases.models import case_alerts, cases, outbox
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.common.settings import Settings
 from tests.conftest import free_port, wait_while_progressing
-from tests.distributed.cluster import Cluster
+from tests.distributed.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.distributed
 
@@ -34,19 +34,11 @@ PEOPLE = 12
 
 @pytest.fixture
 async def cluster(pg_database: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    cluster = Cluster(database_url=pg_database, amqp_url=amqp_url, smtp=("127.0.0.1", free_port()),
-                      frozen_time=NOW, log_dir=tmp_path)
-    cluster.env.update({"TERMINARZ_CASE_MANAGERS": "Maria <maria@biuro.example>, Jan <jan@biuro.example>",
-                        "TERMINARZ_CASE_WATCH_TICK_SECONDS": "0.5", "TERMINARZ_LOG_LEVEL": "WARNING"})
-    cluster.cli("db", "upgrade")
-    try:
+    async with running_cluster(database_url=pg_database, amqp_url=amqp_url, frozen_time=NOW, log_dir=tmp_path, env={
+        "TERMINARZ_CASE_MANAGERS": "Maria <maria@biuro.example>, Jan <jan@biuro.example>",
+        "TERMINARZ_CASE_WATCH_TICK_SECONDS": "0.5", "TERMINARZ_LOG_LEVEL": "WARNING",
+    }) as cluster:
         yield cluster
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.stop_all()
-        await cluster.delete_broker_objects()
 
 
 def rows() -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.common.settings import Settings
 from services.contracts.models import outbox
 from tests.conftest import free_port, wait_for
-from tests.distributed.cluster import Cluster
+from tests.distributed.cluster import Cluster, running_cluster
 from tests.samples import contract, nip, sole_trader
 
 pytestmark = pytest.mark.distributed
@@ -32,18 +32,9 @@ ANNA = {"login": "anna", "name": "Anna", "email": "anna@biuro.example"}
 
 @pytest.fixture
 async def cluster(pg_database: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    cluster = Cluster(database_url=pg_database, amqp_url=amqp_url, smtp=("127.0.0.1", free_port()),
-                      frozen_time=NOW, log_dir=tmp_path)
-    cluster.env.update({"TERMINARZ_FEE_REMINDERS": "true", "TERMINARZ_LOG_LEVEL": "WARNING"})
-    cluster.cli("db", "upgrade")
-    try:
+    async with running_cluster(database_url=pg_database, amqp_url=amqp_url, frozen_time=NOW, log_dir=tmp_path,
+                               env={"TERMINARZ_FEE_REMINDERS": "true", "TERMINARZ_LOG_LEVEL": "WARNING"}) as cluster:
         yield cluster
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.stop_all()
-        await cluster.delete_broker_objects()
 
 
 def seeds() -> list[str]:

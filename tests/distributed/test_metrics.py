@@ -13,7 +13,7 @@ import pytest
 
 from services.common.runtime import INTERNAL_TOKEN_HEADER
 from tests.conftest import CapturedMail, wait_for
-from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items
+from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items, running_cluster
 from tests.distributed.proxy import CuttableProxy
 from tests.metrics import value
 from tests.samples import contract, sole_trader
@@ -89,21 +89,12 @@ async def contracts_alone(pg_database: str, amqp_url: str, broker_proxy: Cuttabl
                           tmp_path: Path) -> AsyncIterator[Cluster]:
     """The contracts service alone, reaching the broker through the proxy, on a clock that moves."""
     proxied = amqp_url.replace(f":{urlparse(amqp_url).port or 5672}/", f":{broker_proxy.port}/")
-    cluster = Cluster(database_url=pg_database, amqp_url=proxied, smtp=("127.0.0.1", 1),
-                      frozen_time="", log_dir=tmp_path)
-    del cluster.env["TERMINARZ_FROZEN_TIME"]
-    cluster.cli("db", "upgrade", "contracts")
-    try:
-        cluster.start("contracts")
-        await cluster.wait_ready("contracts")
-        yield cluster
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.stop_all()
-        await broker_proxy.open()  # the broken-off test may have left it cut
-        await cluster.delete_broker_objects()
+    async with running_cluster(database_url=pg_database, amqp_url=proxied, smtp=("127.0.0.1", 1), frozen_time=None,
+                               log_dir=tmp_path, databases=("contracts",), services=("contracts",)) as cluster:
+        try:
+            yield cluster
+        finally:
+            cluster.env["TERMINARZ_AMQP_URL"] = amqp_url  # clean up past the proxy: the test may have left it cut
 
 
 async def test_outbox_backs_up_while_the_broker_is_away_and_drains_after(

@@ -24,7 +24,7 @@ from services.common.runtime import INTERNAL_TOKEN_HEADER
 from services.notifier.delivery import UNRECORDED_PER_CONNECTION
 from services.notifier.qr import qr_png
 from tests.conftest import free_port, wait_for
-from tests.distributed.cluster import Cluster
+from tests.distributed.cluster import Cluster, running_cluster
 from tests.notice_samples import ANNA, case_completed, contract_snapshot, envelope, parts
 from tests.samples import nip
 
@@ -73,23 +73,14 @@ def sink() -> Iterator[tuple[SmtpSink, int]]:
 async def cluster(pg_database: str, amqp_url: str, sink: tuple[SmtpSink, int], tmp_path: Path) \
         -> AsyncIterator[Cluster]:
     """Only the notifier runs (the test publishes what the other services would); notices go out at once."""
-    cluster = Cluster(database_url=pg_database, amqp_url=amqp_url, smtp=("127.0.0.1", sink[1]),
-                      frozen_time="2026-11-28T09:00:00+00:00", log_dir=tmp_path)
-    cluster.env.update({
+    async with running_cluster(database_url=pg_database, amqp_url=amqp_url, smtp=("127.0.0.1", sink[1]),
+                               log_dir=tmp_path, env={
         "TERMINARZ_NOTICE_SEND_TIME": "00:00", "TERMINARZ_NOTIFIER_TICK_SECONDS": "0.5",
         "TERMINARZ_MAIL_POLL_SECONDS": "0.3", "TERMINARZ_SMTP_CONNECTIONS": str(CONNECTIONS),
         "TERMINARZ_MAIL_CLAIM_SECONDS": "8", "TERMINARZ_SMTP_TIMEOUT": "5", "TERMINARZ_LOG_LEVEL": "WARNING",
         "TERMINARZ_PUBLIC_URL": "https://biuro.example",
-    })
-    cluster.cli("db", "upgrade")
-    try:
+    }) as cluster:
         yield cluster
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.stop_all()
-        await cluster.delete_broker_objects()
 
 
 @pytest.fixture
