@@ -4,16 +4,18 @@ planned occurrences and the open cases (which keep their assignee and record the
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from services.cases.models import cases
 from services.scheduler import handlers
+from services.scheduler.models import occurrences, planned_contracts
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
 from tests.samples import contract, sole_trader
@@ -256,3 +258,42 @@ async def test_a_rule_that_comes_to_require_a_upo_and_the_clients_documents_upda
     # The next replan finds nothing more to carry.
     await handlers.tick(office.system.runtimes["scheduler"].ctx)
     assert [h["event"] for h in (await _case(office, a_id))["history"]].count("replanned") == 1
+
+
+async def test_cases_made_before_their_rule_had_depends_on_take_it_at_the_next_daily_replan(office: Office) -> None:
+    """The quarterly JPK_V7K came to depend on the documents in a rules change whose replan did not carry
+    `depends_on`: its cases, and the occurrences behind them, kept none. The next daily replan carries it."""
+    async with office.api() as api:
+        client = await api.post("/api/v1/clients", json=sole_trader("Klient S", seed="526104057"))
+        signed = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number="R/S"))
+        assert signed.status_code == 201, signed.text
+        contract_id = str(signed.json()["id"])
+
+        async def october_case() -> list[dict[str, Any]]:
+            return [c for c in await _items(api, "/api/v1/cases", contract_id=contract_id)
+                    if c["rule_id"] == JPK and c["period"] == "2026-10"]
+
+        [case] = await wait_for(october_case, what="the October JPK_V7M case")
+    scheduler = office.system.runtimes["scheduler"].ctx
+    # As written before the rule said `depends_on` (and as the replan then left them): the case and its occurrence.
+    async with office.system.runtimes["cases"].ctx.db.transaction() as session:
+        await session.execute(update(cases).where(cases.c.id == case["id"]).values(depends_on=[]))
+    async with scheduler.db.transaction() as session:
+        mine = (occurrences.c.contract_id == contract_id) & (occurrences.c.status == "requested")
+        for row in (await session.execute(select(occurrences.c.id, occurrences.c.detail).where(mine))).all():
+            detail = {k: v for k, v in row.detail.items() if k != "depends_on"}
+            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(detail=detail))
+        # Planned yesterday: the tick replans it today (as it replans every contract once a day).
+        await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id)
+                              .values(planned_on=scheduler.clock.today() - timedelta(days=1)))
+    assert (await _case(office, case["id"]))["depends_on"] == []
+
+    await handlers.tick(scheduler)
+
+    async def healed() -> dict[str, Any] | None:
+        shown = await _case(office, case["id"])
+        return shown if shown["depends_on"] == ["documents"] else None
+
+    shown = await wait_for(healed, what="the case to take its rule's depends_on")
+    assert [h["detail"] for h in shown["history"] if h["event"] == "replanned"] == [
+        "depends-on — → documents (replan)"]
