@@ -79,6 +79,10 @@ def occurrence_changes(stored: Any, occurrence: Occurrence) -> dict[str, dict[st
     """What a case would show differently if `stored` (an `occurrences` row) became `occurrence`:
     {field: {"from": old, "to": new}} in JSON form, for the fields of CASE_FIELDS that differ. A row's detail
     leaves out an empty `requires` or `depends_on` and an office rule's party (see `_columns`)."""
+    columns = occurrence_columns(occurrence)
+    if (stored.due == occurrence.due and stored.generate_on == occurrence.generate_on and stored.role == occurrence.role
+            and stored.code == occurrence.code and stored.detail == columns["detail"]):
+        return {}  # the common case, stored as this scheduler writes it: no field by field comparison
     detail = stored.detail
     old = {"due": stored.due, "generate_on": stored.generate_on, "code": stored.code,
            "title_pl": detail.get("title_pl"), "title_en": detail.get("title_en"),
