@@ -115,9 +115,10 @@ async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope
 
 
 async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
-    """case.replanned: an open case follows its obligation's new due and generate-on dates, titles, checklist and
-    role, keeps its assignee and records the move in its history. Done, not-applicable and withdrawn cases are
-    never touched; a replayed message changes nothing."""
+    """case.replanned: an open or in-progress case takes everything its rule now gives it — due and generate-on
+    dates, code, titles, checklist (ticked items stay ticked where their text remains), role, notice, requires,
+    party and duty, depends_on — keeps its assignee and records what changed in its history. Done,
+    not-applicable and withdrawn cases are history and never touched; a replayed message changes nothing."""
     replanned = CaseReplanned.model_validate(envelope.payload)
     row = (await session.execute(select(cases).where(
         cases.c.contract_id == replanned.contract_id, cases.c.rule_id == replanned.rule_id,
@@ -131,21 +132,34 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
     for item in replanned.checklist:
         entry = dict(item) if isinstance(item, dict) else {"item": item}
         checklist.append({**entry, "done": done.get(entry.get("item"), False)})
-    new = {"due": replanned.due, "generate_on": replanned.generate_on, "title": replanned.title_pl,
-           "title_en": replanned.title_en, "checklist": checklist, "role": replanned.role}
+    new: dict[str, Any] = {"due": replanned.due, "generate_on": replanned.generate_on, "title": replanned.title_pl,
+                           "title_en": replanned.title_en, "checklist": checklist, "role": replanned.role}
+    # A message from an older scheduler does not carry these (None): the case keeps its values.
+    for name in ("code", "notice", "requires", "depends_on"):
+        if getattr(replanned, name) is not None:
+            new[name] = getattr(replanned, name)
+    if replanned.party is not None:
+        new.update(party=replanned.party, duty=replanned.duty)
     changed = {name: (getattr(row, name), value) for name, value in new.items() if getattr(row, name) != value}
     if not changed:
         return
     await session.execute(update(cases).where(cases.c.id == row.id).values(
         **new, rules_version=replanned.rules_version, updated_at=ctx.clock.now()))
-    moves = [f"{name.replace('_', '-')} {old} → {value}" for name, (old, value) in changed.items()
-             if name in ("due", "generate_on", "role")]
+    moves = [f"{name.replace('_', '-')} {_shown(old)} → {_shown(value)}" for name, (old, value) in changed.items()
+             if name not in ("title", "title_en", "checklist")]
     moves += [f"{name.replace('_', ' ')} changed" for name in changed if name in ("title", "title_en", "checklist")]
     await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
     if "due" in changed:
         await cover(ctx, session, row.id, actor="absence")  # the new due date may fall in or out of an absence
     log.info("case.replanned", case_id=row.id, rule_id=replanned.rule_id, period=replanned.period,
              changed=sorted(changed))
+
+
+def _shown(value: Any) -> str:
+    """A value in a `replanned` history line: a list as its items ("upo, statement"), nothing as "—"."""
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "—"
+    return "—" if value is None else str(value)
 
 
 async def _by_natural_key(session: AsyncSession, contract_id: str, rule_id: str, period: str) -> Any:

@@ -99,8 +99,12 @@ class CaseRequested(BaseModel):
 
 
 class CaseReplanned(BaseModel):
-    """Payload of case.replanned: an occurrence whose case exists changed (rules or contract change): its due and
-    generate-on dates, titles, checklist or role are now these. Open cases follow and keep their assignee."""
+    """Payload of case.replanned: an occurrence whose case exists changed (rules or contract change): what its rule
+    gives a case (due and generate-on dates, code, titles, checklist, role, notice, requires, party and duty,
+    depends_on) is now this. Open and in-progress cases follow and keep their assignee.
+
+    The fields from `code` on are None in a message that does not carry them (one from a scheduler older than
+    them, replayed): the case keeps its value. `duty` travels with `party` (an office case has no duty)."""
 
     contract_id: str
     rule_id: str
@@ -113,6 +117,12 @@ class CaseReplanned(BaseModel):
     role: str
     rules_version: str
     reason: str
+    code: str | None = None
+    notice: list[str] | None = None
+    requires: list[str] | None = None
+    party: Literal["office", "client"] | None = None
+    duty: str | None = None
+    depends_on: list[str] | None = None
 
 
 class CaseWithdrawn(BaseModel):

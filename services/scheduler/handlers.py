@@ -274,7 +274,8 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
     for occurrence_id, occ in moved:
         await session.execute(update(occurrences).where(occurrences.c.id == occurrence_id).values(
             rules_version=planner.version, **occurrence_columns(occ)))
-    # The case exists: it follows (the cases service keeps its assignee and leaves finished cases alone).
+    # The case exists: it follows, every field its rule gives it (the cases service keeps its assignee and leaves
+    # finished cases alone).
     replans: list[tuple[str, dict[str, Any]]] = []
     for row, occ in replanned:
         await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(
@@ -283,7 +284,9 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
             contract_id=row.contract_id, rule_id=occ.rule_id, period=occ.period, due=occ.due,
             generate_on=occ.generate_on, title_pl=occ.title_pl, title_en=occ.title_en,
             checklist=checklist_json(occ.checklist),
-            role=occ.role, rules_version=planner.version, reason=reason).model_dump(mode="json")))
+            role=occ.role, rules_version=planner.version, reason=reason, code=occ.code, notice=list(occ.notice),
+            requires=list(occ.requires), party="client" if occ.party == "client" else "office", duty=occ.duty,
+            depends_on=list(occ.depends_on)).model_dump(mode="json")))
     await ctx.messaging.emit_many(session, replans, correlation_ids=[correlation_of(p["contract_id"])
                                                                      for _, p in replans])
     withdrawals: list[tuple[str, dict[str, Any]]] = []

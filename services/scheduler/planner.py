@@ -69,18 +69,32 @@ def _columns(o: Occurrence) -> dict[str, Any]:
     }
 
 
-# What a case shows of its occurrence: a change to one of these reaches the open case (case.replanned).
-CASE_FIELDS = ("due", "generate_on", "title_pl", "title_en", "checklist", "role")
+# What a case takes from its rule: a change to one of these reaches the open case (case.replanned). Not here:
+# `requires_power`, which no case stores (the gateway reads it from the rules in force by the case's rule id).
+CASE_FIELDS = ("due", "generate_on", "code", "title_pl", "title_en", "checklist", "role", "notice", "requires",
+               "party", "duty", "depends_on")
 
 
 def occurrence_changes(stored: Any, occurrence: Occurrence) -> dict[str, dict[str, Any]]:
     """What a case would show differently if `stored` (an `occurrences` row) became `occurrence`:
-    {field: {"from": old, "to": new}} in JSON form, for the fields of CASE_FIELDS that differ."""
+    {field: {"from": old, "to": new}} in JSON form, for the fields of CASE_FIELDS that differ. A row's detail
+    leaves out an empty `requires` or `depends_on` and an office rule's party (see `_columns`)."""
+    columns = occurrence_columns(occurrence)
+    if (stored.due == occurrence.due and stored.generate_on == occurrence.generate_on and stored.role == occurrence.role
+            and stored.code == occurrence.code and stored.detail == columns["detail"]):
+        return {}  # the common case, stored as this scheduler writes it: no field by field comparison
     detail = stored.detail
-    old = {"due": stored.due, "generate_on": stored.generate_on, "title_pl": detail.get("title_pl"),
-           "title_en": detail.get("title_en"), "checklist": list(detail.get("checklist") or []), "role": stored.role}
-    new = {"due": occurrence.due, "generate_on": occurrence.generate_on, "title_pl": occurrence.title_pl,
-           "title_en": occurrence.title_en, "checklist": checklist_json(occurrence.checklist), "role": occurrence.role}
+    old = {"due": stored.due, "generate_on": stored.generate_on, "code": stored.code,
+           "title_pl": detail.get("title_pl"), "title_en": detail.get("title_en"),
+           "checklist": list(detail.get("checklist") or []), "role": stored.role,
+           "notice": list(detail.get("notice") or []), "requires": list(detail.get("requires") or []),
+           "party": detail.get("party") or "office", "duty": detail.get("duty"),
+           "depends_on": list(detail.get("depends_on") or [])}
+    new = {"due": occurrence.due, "generate_on": occurrence.generate_on, "code": occurrence.code,
+           "title_pl": occurrence.title_pl, "title_en": occurrence.title_en,
+           "checklist": checklist_json(occurrence.checklist), "role": occurrence.role,
+           "notice": list(occurrence.notice), "requires": list(occurrence.requires), "party": occurrence.party,
+           "duty": occurrence.duty, "depends_on": list(occurrence.depends_on)}
     return {name: {"from": _json(old[name]), "to": _json(new[name])} for name in CASE_FIELDS
             if old[name] != new[name]}
 

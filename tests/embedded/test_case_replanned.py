@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from services.cases import handlers
@@ -19,11 +20,12 @@ def _envelope(kind: str, payload: dict[str, Any]) -> Envelope:
     return Envelope(type=kind, producer="scheduler", correlation_id="test", payload=payload)
 
 
-async def _request(office: Office) -> dict[str, Any]:
+async def _request(office: Office, **fields: Any) -> dict[str, Any]:
     ctx = office.system.runtimes["cases"].ctx
-    request = CaseRequested(**KEY, code="JPK_V7M", title_pl="JPK_V7M", title_en="JPK_V7M", due=date(2026, 11, 25),
-                            generate_on=date(2026, 11, 15), role="accountant", assignee=TeamMember(login="anna"),
-                            checklist=["Uzgodnij rejestry", "Wyślij JPK"], rules_version="v1", contract_version=1)
+    request = CaseRequested(**{**KEY, "code": "JPK_V7M", "title_pl": "JPK_V7M", "title_en": "JPK_V7M",
+                               "due": date(2026, 11, 25), "generate_on": date(2026, 11, 15), "role": "accountant",
+                               "assignee": TeamMember(login="anna"), "checklist": ["Uzgodnij rejestry", "Wyślij JPK"],
+                               "rules_version": "v1", "contract_version": 1, **fields})
     async with ctx.db.transaction() as session:
         await handlers.on_case_requested(ctx, session, _envelope(CASE_REQUESTED, request.model_dump(mode="json")))
         row = (await session.execute(select(cases).where(cases.c.rule_id == KEY["rule_id"]))).one()
@@ -31,17 +33,26 @@ async def _request(office: Office) -> dict[str, Any]:
 
 
 async def _replan(office: Office, **changes: Any) -> tuple[dict[str, Any], list[str]]:
+    row, history = await _replan_detail(office, **changes)
+    return row, [event for event, _ in history]
+
+
+async def _replan_detail(office: Office, **changes: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Replan the case (by default: two days later, new titles); the case and its history (event, detail).
+    A field given as None is left out of the message, as a scheduler older than the field sends it."""
     ctx = office.system.runtimes["cases"].ctx
     message = CaseReplanned(**{**KEY, "due": date(2026, 11, 27), "generate_on": date(2026, 11, 17),
                                "title_pl": "JPK_V7M (nowy)", "title_en": "JPK_V7M (new)", "role": "accountant",
                                "checklist": ["Uzgodnij rejestry", "Wyślij JPK"], "rules_version": "v2",
                                "reason": "rules v2", **changes})
+    payload = message.model_dump(mode="json", exclude_none=True)
     async with ctx.db.transaction() as session:
-        await handlers.on_case_replanned(ctx, session, _envelope(CASE_REPLANNED, message.model_dump(mode="json")))
+        await handlers.on_case_replanned(ctx, session, _envelope(CASE_REPLANNED, payload))
         row = (await session.execute(select(cases).where(cases.c.rule_id == KEY["rule_id"]))).one()
-        history = (await session.execute(select(case_history.c.event).where(case_history.c.case_id == row.id)
-                                         .order_by(case_history.c.id))).scalars().all()
-    return dict(row._mapping), list(history)
+        history = (await session.execute(select(case_history.c.event, case_history.c.detail)
+                                         .where(case_history.c.case_id == row.id)
+                                         .order_by(case_history.c.id))).all()
+    return dict(row._mapping), [(event, detail) for event, detail in history]
 
 
 async def test_an_open_case_takes_the_new_dates_titles_and_checklist_and_keeps_its_assignee_and_ticks(
@@ -69,11 +80,46 @@ async def test_an_open_case_takes_the_new_dates_titles_and_checklist_and_keeps_i
     assert again == moved and history == ["created", "replanned"]
 
 
-async def test_a_done_case_is_never_replanned(office: Office) -> None:
+@pytest.mark.parametrize("status", ["done", "not_applicable", "withdrawn"])
+async def test_a_finished_or_withdrawn_case_is_never_replanned(office: Office, status: str) -> None:
     case = await _request(office)
     ctx = office.system.runtimes["cases"].ctx
     async with ctx.db.transaction() as session:
-        await session.execute(update(cases).where(cases.c.id == case["id"]).values(status="done"))
-    after, history = await _replan(office)
+        await session.execute(update(cases).where(cases.c.id == case["id"]).values(status=status))
+    after, history = await _replan(office, requires=["upo"], depends_on=["documents"], notice=["vat"])
     assert (after["due"], after["title"], after["rules_version"]) == (date(2026, 11, 25), "JPK_V7M", "v1")
+    assert (after["requires"], after["depends_on"], after["notice"]) == ([], [], [])
     assert history == ["created"]
+
+
+async def test_an_open_case_takes_every_field_its_rule_gives_it_and_the_history_says_which(office: Office) -> None:
+    await _request(office, notice=["vat"])
+    # The rule now: another code, the UPO required, the client's documents first, no notice; dates unchanged.
+    after, history = await _replan_detail(office, due=date(2026, 11, 25), generate_on=date(2026, 11, 15),
+                                          title_pl="JPK_V7M", title_en="JPK_V7M", code="JPK_VAT", notice=[],
+                                          requires=["upo"], party="office", duty=None, depends_on=["documents"])
+    assert (after["code"], after["notice"], after["requires"], after["depends_on"]) == (
+        "JPK_VAT", [], ["upo"], ["documents"])
+    assert (after["party"], after["duty"], after["status"], after["assignee_login"], after["rules_version"]) == (
+        "office", None, "open", "anna", "v2")
+    assert history[-1] == ("replanned", "code JPK_V7M → JPK_VAT; notice vat → —; requires — → upo; "
+                                        "depends-on — → documents (rules v2)")
+
+
+async def test_a_client_rule_turns_the_case_into_a_client_task(office: Office) -> None:
+    await _request(office)
+    after, history = await _replan_detail(office, party="client", duty="documents", depends_on=[])
+    assert (after["party"], after["duty"], after["depends_on"]) == ("client", "documents", [])
+    assert "party office → client; duty — → documents" in history[-1][1]
+
+
+async def test_a_message_without_the_rules_newer_fields_leaves_them_as_they_are(office: Office) -> None:
+    """case.replanned from a scheduler older than `requires`, `depends_on` and the rest (e.g. replayed events)."""
+    await _request(office, notice=["vat"], requires=["upo"], depends_on=["documents"])
+    after, history = await _replan_detail(office, code=None, notice=None, requires=None, party=None, duty=None,
+                                          depends_on=None)
+    assert (after["due"], after["title"]) == (date(2026, 11, 27), "JPK_V7M (nowy)")  # what it carries, it changes
+    assert (after["code"], after["notice"], after["requires"], after["depends_on"], after["party"]) == (
+        "JPK_V7M", ["vat"], ["upo"], ["documents"], "office")
+    assert history[-1][1] == ("due 2026-11-25 → 2026-11-27; generate-on 2026-11-15 → 2026-11-17; title changed; "
+                              "title en changed (rules v2)")

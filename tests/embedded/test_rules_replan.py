@@ -4,16 +4,18 @@ planned occurrences and the open cases (which keep their assignee and record the
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from services.cases.models import cases
 from services.scheduler import handlers
+from services.scheduler.models import occurrences, planned_contracts
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
 from tests.samples import contract, sole_trader
@@ -28,10 +30,14 @@ def rules_dir(tmp_path: Path) -> Path:
     return target
 
 
-def edit_jpk_v7m(directory: Path, **changes: Any) -> None:
+def edit_jpk_v7m(directory: Path, *, without: tuple[str, ...] = (), **changes: Any) -> None:
+    """Change (or, `without`, drop) fields of the JPK_V7M rule in the rules folder."""
     path = directory / "vat.yaml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    next(r for r in document["rules"] if r["id"] == JPK).update(changes)
+    rule = next(r for r in document["rules"] if r["id"] == JPK)
+    rule.update(changes)
+    for name in without:
+        rule.pop(name, None)
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
@@ -42,16 +48,17 @@ async def _items(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[
     return items
 
 
-async def two_contracts_one_case_done(office: Office) -> dict[str, dict[str, Any]]:
+async def two_contracts_one_case_done(office: Office, **terms: Any) -> dict[str, dict[str, Any]]:
     """Contracts A and B, monthly VAT from 1 October 2026 to 31 January 2027 (the clock stands at 28 November):
     JPK_V7M for 2026-10 (due 25.11) is a case for each; B's is done and B is terminated. The rest of JPK_V7M is planned:
-    2026-11 (due Mon 28.12: 25-27.12 are holidays and a Sunday), 2026-12 (25.01.2027), 2027-01 (25.02.2027)."""
+    2026-11 (due Mon 28.12: 25-27.12 are holidays and a Sunday), 2026-12 (25.01.2027), 2027-01 (25.02.2027).
+    `terms`: more of the contracts' terms (e.g. client_duties)."""
     found: dict[str, dict[str, Any]] = {}
     async with office.api() as api:
         for name, seed in (("A", "526104057"), ("B", "951217341")):
             client = await api.post("/api/v1/clients", json=sole_trader(f"Klient {name}", seed=seed))
             assert client.status_code == 201, client.text
-            body = {**contract(client.json()["id"], number=f"R/{name}"), "end": "2027-01-31"}
+            body = {**contract(client.json()["id"], number=f"R/{name}"), "end": "2027-01-31", **terms}
             signed = await api.post("/api/v1/contracts", json=body)
             assert signed.status_code == 201, signed.text
             cid = str(signed.json()["id"])
@@ -196,3 +203,97 @@ async def test_a_lead_time_change_is_previewed_and_moves_generate_on_dates_of_pl
         "2026-12": ("2027-01-25", "2026-12-11", "planned"),
         "2027-01": ("2027-02-25", "2027-01-11", "planned"),
     }
+
+
+async def test_a_rule_that_comes_to_require_a_upo_and_the_clients_documents_updates_its_open_cases_not_done_ones(
+    office: Office, rules_dir: Path
+) -> None:
+    # Before: JPK_V7M without `depends_on` (as the quarterly JPK_V7K was, when its cases were made).
+    edit_jpk_v7m(rules_dir, without=("depends_on",))
+    async with office.api() as api:
+        assert (await api.post("/api/v1/rules/apply")).status_code == 200
+    # The clients send their documents by the 8th (October's: Sun 8.11 → Mon 9.11.2026, awaited still on 28.11).
+    contracts = await two_contracts_one_case_done(office, client_duties={"documents_day": 8})
+    a_id, b_id = contracts["A"]["case"]["id"], contracts["B"]["case"]["id"]
+    before = await _case(office, a_id)
+    assert (before["requires"], before["depends_on"], before.get("client_duties", [])) == ([], [], [])
+    async with office.api("anna") as api:  # A's work has begun: its first item is ticked
+        assert (await api.post(f"/api/v1/cases/{a_id}/start")).status_code == 200
+        assert (await api.put(f"/api/v1/cases/{a_id}/checklist/0", json={"done": True})).status_code == 200
+
+    edit_jpk_v7m(rules_dir, requires=["upo"], depends_on=["documents"])
+    added = {"requires": {"from": [], "to": ["upo"]}, "depends_on": {"from": [], "to": ["documents"]}}
+    async with office.api() as api:
+        preview = (await api.post("/api/v1/rules/preview")).json()
+        assert preview["added"] == [] and preview["withdrawn"] == []
+        assert _moved(preview) == {(number, period): added for number in ("R/A", "R/B")
+                                   for period in ("2026-10", "2026-11", "2026-12", "2027-01")}
+        applied = await api.post("/api/v1/rules/apply")
+        assert applied.status_code == 200, applied.text
+
+    async def a_follows() -> dict[str, Any] | None:
+        case = await _case(office, a_id)
+        return case if case["requires"] == ["upo"] else None
+
+    case_a = await wait_for(a_follows, what="A's open October case to take the rule's new requires and depends_on")
+    assert case_a["depends_on"] == ["documents"]
+    assert (case_a["status"], case_a["assignee_login"], case_a["due"]) == ("in_progress", "anna", "2026-11-25")
+    assert case_a["rules_version"] == applied.json()["version"]
+    assert [item["done"] for item in case_a["checklist"]] == [True, False, False, False]  # the tick stays
+    [move] = [h for h in case_a["history"] if h["event"] == "replanned"]
+    assert move["detail"] == f"requires — → upo; depends-on — → documents (rules {applied.json()['version']})"
+    # What the new fields do: the case shows the client's documents, and is not done without a UPO.
+    assert [(d["state"], d["text"]) for d in case_a["client_duties"]] == [
+        ("overdue", "Dokumenty za październik 2026 jeszcze nie wpłynęły, termin minął 09.11.2026")]
+    async with office.api("anna") as api:
+        required = next(i for i, item in enumerate(case_a["checklist"]) if item.get("required"))
+        assert (await api.put(f"/api/v1/cases/{a_id}/checklist/{required}", json={"done": True})).status_code == 200
+        blocked = await api.post(f"/api/v1/cases/{a_id}/finish", json={"liabilities": {"vat": "0"}})
+        assert blocked.status_code == 409 and blocked.json()["errors"] == [{"field": "attachments", "message": "upo"}]
+
+    # B's October case was done before the change: history, not rewritten.
+    done = await _case(office, b_id)
+    assert (done["status"], done["requires"], done["depends_on"]) == ("done", [], [])
+    assert [h["event"] for h in done["history"]] == ["created"]
+    # The next replan finds nothing more to carry.
+    await handlers.tick(office.system.runtimes["scheduler"].ctx)
+    assert [h["event"] for h in (await _case(office, a_id))["history"]].count("replanned") == 1
+
+
+async def test_cases_made_before_their_rule_had_depends_on_take_it_at_the_next_daily_replan(office: Office) -> None:
+    """The quarterly JPK_V7K came to depend on the documents in a rules change whose replan did not carry
+    `depends_on`: its cases, and the occurrences behind them, kept none. The next daily replan carries it."""
+    async with office.api() as api:
+        client = await api.post("/api/v1/clients", json=sole_trader("Klient S", seed="526104057"))
+        signed = await api.post("/api/v1/contracts", json=contract(client.json()["id"], number="R/S"))
+        assert signed.status_code == 201, signed.text
+        contract_id = str(signed.json()["id"])
+
+        async def october_case() -> list[dict[str, Any]]:
+            return [c for c in await _items(api, "/api/v1/cases", contract_id=contract_id)
+                    if c["rule_id"] == JPK and c["period"] == "2026-10"]
+
+        [case] = await wait_for(october_case, what="the October JPK_V7M case")
+    scheduler = office.system.runtimes["scheduler"].ctx
+    # As written before the rule said `depends_on` (and as the replan then left them): the case and its occurrence.
+    async with office.system.runtimes["cases"].ctx.db.transaction() as session:
+        await session.execute(update(cases).where(cases.c.id == case["id"]).values(depends_on=[]))
+    async with scheduler.db.transaction() as session:
+        mine = (occurrences.c.contract_id == contract_id) & (occurrences.c.status == "requested")
+        for row in (await session.execute(select(occurrences.c.id, occurrences.c.detail).where(mine))).all():
+            detail = {k: v for k, v in row.detail.items() if k != "depends_on"}
+            await session.execute(update(occurrences).where(occurrences.c.id == row.id).values(detail=detail))
+        # Planned yesterday: the tick replans it today (as it replans every contract once a day).
+        await session.execute(update(planned_contracts).where(planned_contracts.c.contract_id == contract_id)
+                              .values(planned_on=scheduler.clock.today() - timedelta(days=1)))
+    assert (await _case(office, case["id"]))["depends_on"] == []
+
+    await handlers.tick(scheduler)
+
+    async def healed() -> dict[str, Any] | None:
+        shown = await _case(office, case["id"])
+        return shown if shown["depends_on"] == ["documents"] else None
+
+    shown = await wait_for(healed, what="the case to take its rule's depends_on")
+    assert [h["detail"] for h in shown["history"] if h["event"] == "replanned"] == [
+        "depends-on — → documents (replan)"]

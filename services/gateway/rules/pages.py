@@ -24,7 +24,10 @@ templates.env.globals.update(
     # What a rules preview says changed for an occurrence (the scheduler's CASE_FIELDS).
     CHANGE_PL=Translated({
         "due": N_("termin"), "generate_on": N_("utworzenie sprawy"), "title_pl": N_("tytuł"),
-        "title_en": N_("tytuł (en)"), "checklist": N_("lista kontrolna"), "role": N_("rola"),
+        "title_en": N_("tytuł (en)"), "checklist": N_("lista kontrolna"), "role": N_("rola"), "code": N_("kod"),
+        "notice": N_("zobowiązania w powiadomieniu"), "requires": N_("wymagane załączniki"),
+        "party": N_("czyje zadanie (biuro/klient)"), "duty": N_("obowiązek klienta"),
+        "depends_on": N_("zależy od obowiązków klienta"),
     }))
 MANAGE = allow_page(Permission.manage_rules)
 
