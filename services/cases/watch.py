@@ -11,20 +11,27 @@ Each business morning (from `case_watch_time`, Warsaw) the job
 
 Exactly once, across restarts and several cases processes: every decision is a claim row (`case_alerts`
 (case, kind, step, due), `case_digests` (login, day), `case_watch_runs` (job, day)) whose primary key admits it
-once, inserted ON CONFLICT DO NOTHING in the same transaction as its outbox event; the work is selected
-`FOR UPDATE SKIP LOCKED` (PostgreSQL) so two processes split it instead of queueing on it.
+once, inserted ON CONFLICT DO NOTHING in the same transaction as its outbox event; the cases a decision is due for
+are locked `FOR UPDATE SKIP LOCKED` (PostgreSQL) so two processes split them instead of queueing on them.
+
+Skipped is not done: a case is also held by work that does not make the job's decisions — the other process's
+born-overdue summary (its claim rows' foreign key locks each case it lists), a user's comment or command, an
+escalation whose transaction is then rolled back. So the state and ladder passes count the cases they skipped and
+come back for them (`_until_free`, up to `BUSY_WAIT_SECONDS`); a run that still leaves some says so (`left`), and
+the morning loop runs again at its next tick instead of calling the day done.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from email.utils import getaddresses
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +63,7 @@ DIGEST_SECTION_MAX = 100  # cases listed per digest section
 SUMMARY_MAX = 50  # cases listed in a born-overdue summary (its total counts all)
 CALENDAR = BusinessCalendar()  # statutory holidays; the cases service has no rule files of its own
 LAST_RUN = "cases.watch.last_day"
+BUSY_WAIT_SECONDS = 30.0  # how long a pass comes back for the cases other transactions hold; then the next run's
 
 router = APIRouter()
 
@@ -131,6 +139,57 @@ def _locked(ctx: ServiceContext, query: Any) -> Any:
     return query if ctx.db.is_sqlite else query.with_for_update(of=cases, skip_locked=True)
 
 
+# A chunk of cases (read, not locked) -> (decisions made, cases with a decision due that another transaction held).
+ChunkWork = Callable[[AsyncSession, list[Any]], Awaitable[tuple[int, int]]]
+
+
+async def _pass(ctx: ServiceContext, condition: ColumnElement[bool], work: ChunkWork) -> tuple[int, int]:
+    """One pass over the cases matching `condition`, by id, CHUNK per transaction: `work` gets each chunk as
+    read and locks (`_lock`) only the cases it has a decision for. Returns (decisions made, cases left held)."""
+    made = left = 0
+    after = ""
+    while True:
+        async with ctx.db.transaction() as session:
+            rows = list((await session.execute(select(cases).where(condition, cases.c.id > after)
+                                               .order_by(cases.c.id).limit(CHUNK))).all())
+            if rows:
+                chunk_made, chunk_left = await work(session, rows)
+                made, left = made + chunk_made, left + chunk_left
+        if len(rows) < CHUNK:
+            return made, left
+        after = rows[-1].id
+
+
+async def _lock(ctx: ServiceContext, session: AsyncSession, condition: ColumnElement[bool],
+                rows: list[Any]) -> list[Any]:
+    """These cases as they are now, locked for this transaction, if they still match `condition`; the ones another
+    transaction holds are skipped (PostgreSQL): the caller counts them as left."""
+    if not rows:
+        return []
+    query = select(cases).where(cases.c.id.in_([r.id for r in rows]), condition).order_by(cases.c.id)
+    return list((await session.execute(_locked(ctx, query))).all())
+
+
+async def _until_free(what: str, one_pass: Callable[[], Awaitable[tuple[int, int]]]) -> tuple[int, int]:
+    """Run a pass again, after growing pauses, while it leaves cases another transaction held — at most
+    `BUSY_WAIT_SECONDS`. A held case is most often the other process doing the same decision (the next pass finds
+    it made), but it may be work that makes none (a summary, a comment, a transaction rolled back), and skipping
+    it for good would lose its decision for the day. Returns (decisions made, cases still left)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_WAIT_SECONDS
+    made, pause = 0, 0.05
+    while True:
+        pass_made, left = await one_pass()
+        made += pass_made
+        if not left:
+            return made, 0
+        if loop.time() >= deadline:
+            log.warning("cases.morning_job.busy", part=what, cases_left=left, waited_seconds=BUSY_WAIT_SECONDS)
+            return made, left
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
 # --- On creation -----------------------------------------------------------------------------------------
 
 
@@ -175,38 +234,43 @@ async def run_morning(ctx: ServiceContext) -> dict[str, Any]:
     if not CALENDAR.is_business_day(today):
         return {"day": today.isoformat(), "business_day": False}
     done: dict[str, Any] = {"day": today.isoformat(), "business_day": True}
-    done.update(await update_states(ctx, today))
-    done["escalated"] = await escalate(ctx, today)
+    states = await update_states(ctx, today)
+    states_left = states.pop("left")
+    done.update(states)
+    done["escalated"], escalations_left = await escalate(ctx, today)
     done["summaries"] = await summarize_born_overdue(ctx, today)
     done["digests"] = await send_digests(ctx, today)
+    # Cases other transactions held past the wait: their decisions are the next run's.
+    done["left"] = states_left + escalations_left
     log.info("cases.morning_job", **done)
     return done
 
 
 async def update_states(ctx: ServiceContext, today: date) -> dict[str, int]:
     """Open cases whose deadline state is not the one their due date gives today take it; entering due soon
-    or overdue tells the assignee (once per case, state and due date)."""
+    or overdue tells the assignee (once per case, state and due date). `left`: cases held past the wait."""
     horizon = CALENDAR.add_business_days(today, ctx.settings.case_due_soon_days)
-    wrong = or_(
+    wrong = and_(cases.c.status.in_(OPEN_STATUSES), or_(
         and_(cases.c.due < today, cases.c.deadline_state != "overdue"),
         and_(cases.c.due >= today, cases.c.due <= horizon, cases.c.deadline_state != "due_soon"),
         and_(cases.c.due > horizon, cases.c.deadline_state != "on_time"),
-    )
+    ))
     counts = {"due_soon": 0, "overdue": 0, "on_time": 0, "told": 0}
-    while True:
-        async with ctx.db.transaction() as session:
-            query = select(cases).where(cases.c.status.in_(OPEN_STATUSES), wrong).order_by(cases.c.due).limit(CHUNK)
-            rows = list((await session.execute(_locked(ctx, query))).all())
-            for row in rows:
-                state = deadline_state(row.due, today, ctx.settings.case_due_soon_days)
-                await session.execute(update(cases).where(cases.c.id == row.id).values(deadline_state=state))
-                counts[state] += 1
-                if state == "overdue":
-                    counts["told"] += await _tell_overdue(ctx, session, row, today)
-                elif state == "due_soon":
-                    counts["told"] += await _tell_due_soon(ctx, session, row, today)
-        if len(rows) < CHUNK:
-            return counts
+
+    async def work(session: AsyncSession, rows: list[Any]) -> tuple[int, int]:
+        locked = await _lock(ctx, session, wrong, rows)
+        for row in locked:
+            state = deadline_state(row.due, today, ctx.settings.case_due_soon_days)
+            await session.execute(update(cases).where(cases.c.id == row.id).values(deadline_state=state))
+            counts[state] += 1
+            if state == "overdue":
+                counts["told"] += await _tell_overdue(ctx, session, row, today)
+            elif state == "due_soon":
+                counts["told"] += await _tell_due_soon(ctx, session, row, today)
+        return len(locked), len(rows) - len(locked)
+
+    _, left = await _until_free("deadline_states", lambda: _pass(ctx, wrong, work))
+    return {**counts, "left": left}
 
 
 async def _tell_due_soon(ctx: ServiceContext, session: AsyncSession, row: Any, today: date) -> bool:
@@ -221,11 +285,12 @@ async def _tell_due_soon(ctx: ServiceContext, session: AsyncSession, row: Any, t
     return True
 
 
-async def escalate(ctx: ServiceContext, today: date) -> int:
-    """Each overdue open case climbs its ladder: every step reached and not yet taken is taken once."""
+async def escalate(ctx: ServiceContext, today: date) -> tuple[int, int]:
+    """Each overdue open case climbs its ladder: every step reached and not yet taken is taken once. Returns (steps
+    taken, cases held past the wait)."""
     steps = ctx.settings.escalation_steps
     if not steps:
-        return 0
+        return 0, 0
     # Only cases at least the first step's business days past due can have reached a step (a due date on a
     # free day counts from the next business day).
     latest_due = CALENDAR.add_business_days(today, -steps[0])
@@ -233,33 +298,40 @@ async def escalate(ctx: ServiceContext, today: date) -> int:
         latest_due += timedelta(days=1)
     top_taken = exists().where(case_alerts.c.case_id == cases.c.id, case_alerts.c.kind == "escalated",
                                case_alerts.c.step == len(steps), case_alerts.c.due == cases.c.due)
-    sent = 0
-    after = ""
-    while True:
-        async with ctx.db.transaction() as session:
-            # A client task is late by the client: the notifier reminds the client, its accountant is told once
-            # it is overdue, and it shows on the office's cases that depend on it; it climbs no ladder.
-            query = (select(cases).where(cases.c.status.in_(OPEN_STATUSES), cases.c.due <= latest_due,
-                                         cases.c.party != "client", ~top_taken, cases.c.id > after)
-                     .order_by(cases.c.id).limit(CHUNK))
-            rows = list((await session.execute(_locked(ctx, query))).all())
-            if not rows:
-                return sent
-            after = rows[-1].id
-            taken = await _taken_steps(session, [r.id for r in rows])
-            for row in rows:
-                overdue_days = business_days_between(ladder_start(row.due, row.created_at), today)
-                for number, threshold in enumerate(steps, start=1):
-                    if overdue_days < threshold or (row.id, number, row.due) in taken:
-                        continue
-                    if not await _claim(session, case_alerts, case_id=row.id, kind="escalated", step=number,
-                                        due=row.due, day=today, created_at=ctx.clock.now()):
-                        continue
-                    reason = f"{overdue_days} dni roboczych po terminie"
-                    await ctx.messaging.emit(session, CASE_ESCALATED, CaseEscalated(
-                        case=_ref(row), contract_id=row.contract_id or "", step=number, reason=reason,
-                        recipients=step_recipients(ctx, row, number)).model_dump(mode="json"))
-                    sent += 1
+    # A client task is late by the client: the notifier reminds the client, its accountant is told once it is
+    # overdue, and it shows on the office's cases that depend on it; it climbs no ladder.
+    climbing = and_(cases.c.status.in_(OPEN_STATUSES), cases.c.due <= latest_due, cases.c.party != "client",
+                    ~top_taken)
+
+    def due_steps(row: Any, taken: set[tuple[str, int, date]]) -> list[tuple[int, int]]:
+        """The steps the case has reached and not taken, as (step, business days overdue)."""
+        overdue_days = business_days_between(ladder_start(row.due, row.created_at), today)
+        return [(number, overdue_days) for number, threshold in enumerate(steps, start=1)
+                if overdue_days >= threshold and (row.id, number, row.due) not in taken]
+
+    async def work(session: AsyncSession, rows: list[Any]) -> tuple[int, int]:
+        # Only the cases with a step to take are locked (most overdue cases wait for their next step).
+        taken = await _taken_steps(session, [r.id for r in rows])
+        wanted = [row for row in rows if due_steps(row, taken)]
+        locked = await _lock(ctx, session, climbing, wanted)
+        if not locked:
+            return 0, len(wanted)
+        # Read again under the lock: the other process may have taken a step since the read above.
+        taken = await _taken_steps(session, [r.id for r in locked])
+        sent = 0
+        for row in locked:
+            for number, overdue_days in due_steps(row, taken):
+                if not await _claim(session, case_alerts, case_id=row.id, kind="escalated", step=number,
+                                    due=row.due, day=today, created_at=ctx.clock.now()):
+                    continue
+                reason = f"{overdue_days} dni roboczych po terminie"
+                await ctx.messaging.emit(session, CASE_ESCALATED, CaseEscalated(
+                    case=_ref(row), contract_id=row.contract_id or "", step=number, reason=reason,
+                    recipients=step_recipients(ctx, row, number)).model_dump(mode="json"))
+                sent += 1
+        return sent, len(wanted) - len(locked)
+
+    return await _until_free("escalation", lambda: _pass(ctx, climbing, work))
 
 
 async def _taken_steps(session: AsyncSession, case_ids: list[str]) -> set[tuple[str, int, date]]:
@@ -357,8 +429,9 @@ async def morning_loop(ctx: ServiceContext) -> None:
     several processes may run it, the claims keep each decision single."""
     while True:
         today = ctx.clock.today()
-        if ctx.extras.get(LAST_RUN) != today and CALENDAR.is_business_day(today) and morning_reached(ctx, today):
-            await run_morning(ctx)
+        due = ctx.extras.get(LAST_RUN) != today and CALENDAR.is_business_day(today) and morning_reached(ctx, today)
+        # Cases held past the wait (`left`): run again at the next tick; the claims keep what was done single.
+        if due and not (await run_morning(ctx)).get("left"):
             ctx.extras[LAST_RUN] = today
         await asyncio.sleep(ctx.settings.case_watch_tick_seconds)
 

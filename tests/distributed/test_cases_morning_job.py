@@ -111,8 +111,8 @@ async def test_two_cases_processes_running_the_morning_job_at_once_publish_each_
     expected["case.digest"] = PEOPLE
 
     # Both processes at once, twice each (their own loops run it too as they start). A call returns what it
-    # did itself: rows another process holds are skipped, so the work is done when every decision is published.
-    await asyncio.gather(run(cluster.ports["cases"]), run(second), run(cluster.ports["cases"]), run(second))
+    # did itself: it comes back for the cases other work held, and `left` counts those still held after its wait.
+    answers = await asyncio.gather(run(cluster.ports["cases"]), run(second), run(cluster.ports["cases"]), run(second))
 
     published: Counter[str] = Counter()
 
@@ -128,7 +128,7 @@ async def test_two_cases_processes_running_the_morning_job_at_once_publish_each_
         await wait_while_progressing(all_published, lambda: dict(published), stall=90,
                                      what=f"the morning's decisions {dict(expected)}")
     except AssertionError as stalled:
-        raise AssertionError(f"{stalled}\n{await _why_short(url, data, steps)}") from None
+        raise AssertionError(f"{stalled}\nthe calls answered {answers}\n{await _why_short(url, data, steps)}") from None
     await asyncio.gather(run(cluster.ports["cases"]), run(second))
     events = await outbox_events(url)
     assert Counter(kind for kind, _ in events) == expected
@@ -150,7 +150,8 @@ async def test_two_cases_processes_running_the_morning_job_at_once_publish_each_
 
 async def _why_short(url: str, data: list[dict[str, Any]], steps: list[int]) -> str:
     """What a stalled run left: the escalations not published, with each case's row and alerts, and what the
-    database's sessions were doing (seen under a heavily loaded PostgreSQL only; kept to diagnose it)."""
+    database's sessions were doing. Seen under a heavily loaded PostgreSQL: the born-overdue cases' step 1, skipped
+    by every run while the summary's transaction held them (tests/distributed/test_morning_job_held_cases.py)."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
