@@ -3,7 +3,9 @@
 The address holds a secret token (`/calendar/<token>.ics`) so a calendar program can subscribe without logging
 in; only the token's hash is stored, the address is shown once when it is made, and making a new one or revoking
 it (the account page) makes the old address answer 404. The feed route is public (PUBLIC_ROUTES) but answers only
-a valid token of an active user, and lists the cases the cases service gives for that user's scope today.
+a valid token of an active user, and lists the cases the cases service gives for that user's scope today. The
+feed speaks its owner's language (their account's): the calendar's name, the titles (`title_en` in English) and
+the descriptions' labels.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import format as fmt
+from services.gateway import i18n
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.i18n import N_, Translated
+from services.gateway.i18n import gettext as _
 from services.gateway.models import calendar_feeds, users
 from services.gateway.permissions import Caller, Permission, allow_page, scope_of
 from services.gateway.users import User
-from services.gateway.web import check_csrf
+from services.gateway.web import check_csrf, title_of
 
 router = APIRouter(include_in_schema=False)
 OPEN_STATUSES = ("open", "in_progress")
+STATUS = Translated({"open": N_("otwarta"), "in_progress": N_("w toku")})  # as the case pages name them
 PAGE = 1000
 MAX_EVENTS = 5000  # a calendar program wants the near work, not years of it
 FeedToken = Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
@@ -100,7 +107,7 @@ def ics(ctx: ServiceContext, user: User, cases: list[dict[str, Any]]) -> bytes:
     calendar.add("prodid", "-//Terminarz//Sprawy//PL")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"Terminarz — sprawy: {user.name or user.login}")
+    calendar.add("x-wr-calname", _("Terminarz — sprawy: {name}").format(name=user.name or user.login))
     stamp = ctx.clock.now()
     base = ctx.settings.public_url.rstrip("/")
     for case in cases:
@@ -111,12 +118,13 @@ def ics(ctx: ServiceContext, user: User, cases: list[dict[str, Any]]) -> bytes:
         event.add("dtstart", due)  # a date: an all-day event (VALUE=DATE)
         event.add("dtend", due + timedelta(days=1))
         client = f" — {case['client_name']}" if case.get("client_name") else ""
-        event.add("summary", f"{case['title']}{client}")
-        lines = [f"Termin: {due.isoformat()}", f"Status: {case['status']}"]
+        event.add("summary", f"{title_of(case)}{client}")
+        lines = [_("Termin: {day}").format(day=fmt.day(due)),
+                 _("Status: {status}").format(status=STATUS.get(case["status"], case["status"]))]
         if case.get("contract_number"):
-            lines.append(f"Umowa: {case['contract_number']}")
+            lines.append(_("Umowa: {number}").format(number=case["contract_number"]))
         if case.get("period"):
-            lines.append(f"Okres: {case['period']}")
+            lines.append(_("Okres: {period}").format(period=case["period"]))
         event.add("description", "\n".join(lines))
         event.add("url", f"{base}/cases/{case['id']}")
         event.add("transp", "TRANSPARENT")
@@ -135,6 +143,7 @@ async def calendar_feed(token: str = FeedToken, ctx: ServiceContext = Depends(ge
         user = await feed_user(session=session, token=token, now=ctx.clock.now())
     if user is None:
         raise NotFound("calendar feed", "this address")
+    i18n.use(user.language)  # no session here: the feed's owner's language
     body = ics(ctx, user, await open_cases(svc=svc, ctx=ctx, user=user))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, no-store",

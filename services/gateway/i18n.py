@@ -3,7 +3,9 @@
 The templates' texts are Polish and are the msgids (`{{ _("Sprawy") }}`, `{% trans %}…{% endtrans %}`); the English
 catalog is `locale/en/LC_MESSAGES/messages.po`, read once at start-up (compiled in memory: no .mo is kept in the
 repository to drift from the .po). Python code marks a Polish UI text with `_()` where it is said at once, and
-with `N_()` where it is kept for later (a table of messages), then says it with `_()`.
+with `N_()` where it is kept for later (a table of messages), then says it with `_()`. A Polish text that needs two
+English ones in different places ("Po terminie": a case list's tab "Overdue", a report's column "Late") takes a
+context: `pgettext("cases tab", "Po terminie")` at once, `NC_("cases tab", "Po terminie")` kept for later.
 
 The language of a request is a context variable: the user's setting once their session is known
 (`auth.web_session`), before that the language cookie of the login page's switch (the middleware in `web.py`),
@@ -83,8 +85,36 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def pgettext(context: str, message: str) -> str:
+    """A Polish UI text with a context (msgctxt) in the current language."""
+    return translations(current()).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     return message
+
+
+class InContext(str):
+    """A Polish text kept for later with its context (`NC_`): a str (the Polish text) that remembers the context."""
+
+    context: str
+
+    def __new__(cls, context: str, message: str) -> InContext:
+        text = super().__new__(cls, message)
+        text.context = context
+        return text
+
+
+def NC_(context: str, message: str) -> InContext:
+    """`N_` with a context (extracted as `NC_:1c,2`, babel.cfg)."""
+    return InContext(context, message)
+
+
+def say(message: str) -> str:
+    """A text kept for later (`N_` or `NC_`) in the current language."""
+    if isinstance(message, InContext):
+        return pgettext(message.context, message)
+    return gettext(message)
 
 
 class Translated(Mapping[str, str]):
@@ -95,7 +125,7 @@ class Translated(Mapping[str, str]):
         self._texts = dict(texts)
 
     def __getitem__(self, key: str) -> str:
-        return gettext(self._texts[key])
+        return say(self._texts[key])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._texts)

@@ -3,7 +3,7 @@
 A rule names the powers its cases need (`requires_power: [UPL-1]`, rules/README.md); the gateway resolves them
 from the case's rule id against the rules in force, so a rules change applies to existing cases at once. A case
 warns when a needed power is missing (none in force on its due date) or ends within 30 days after the due date
-or before it.
+or before it. A warning's `text` is in the current request's language (`i18n`: the page's; Polish for the API).
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.common.errors import Problem
+from services.gateway import format as fmt
 from services.gateway.clients import ServiceClients
+from services.gateway.i18n import N_, Translated
+from services.gateway.i18n import gettext as _
 from services.gateway.permissions import Caller
 
 EXPIRING_DAYS = 30
-KIND_LABEL = {"UPL-1": "UPL-1", "PEL": "PEL", "KRS": "KRS", "other": "inne"}
-BLOCKED_PL = {"UPL-1": "e-deklaracji nie można złożyć", "PEL": "deklaracji ZUS nie można złożyć",
-              "KRS": "sprawozdania do KRS nie można złożyć", "other": "nie można działać w imieniu klienta"}
-
-
-def _pl_date(day: date) -> str:
-    return day.strftime("%d.%m.%Y")
+KIND_LABEL = Translated({"UPL-1": N_("UPL-1"), "PEL": N_("PEL"), "KRS": N_("KRS"), "other": N_("inne")})
+BLOCKED_PL = Translated({"UPL-1": N_("e-deklaracji nie można złożyć"), "PEL": N_("deklaracji ZUS nie można złożyć"),
+                         "KRS": N_("sprawozdania do KRS nie można złożyć"),
+                         "other": N_("nie można działać w imieniu klienta")})
 
 
 def _in_force(power: dict[str, Any], day: date) -> bool:
@@ -33,7 +33,8 @@ def _in_force(power: dict[str, Any], day: date) -> bool:
 
 
 def warnings(powers: list[dict[str, Any]], needed: list[str], due: date, today: date) -> list[dict[str, str]]:
-    """Per needed kind with a problem: {kind, state (missing | expiring | expired), until, text (Polish)}.
+    """Per needed kind with a problem: {kind, state (missing | expiring | expired), until, text (the current
+    language's)}.
 
     Missing: no power of the kind in force on the due date nor today ending later. Expiring: the power in force
     ends within 30 days after the due date, or before it."""
@@ -42,18 +43,20 @@ def warnings(powers: list[dict[str, Any]], needed: list[str], due: date, today: 
         mine = [p for p in powers if p["kind"] == kind and not p.get("revoked_on")]
         current = [p for p in mine if _in_force(p, due) or (_in_force(p, today) and today <= due)]
         if not current:
-            result.append({"kind": kind, "state": "missing", "until": "",
-                           "text": f"Brak pełnomocnictwa {KIND_LABEL.get(kind, kind)} — {BLOCKED_PL.get(kind, '')}"})
+            text = _("Brak pełnomocnictwa {kind} — {blocked}").format(kind=KIND_LABEL.get(kind, kind),
+                                                                       blocked=BLOCKED_PL.get(kind, ""))
+            result.append({"kind": kind, "state": "missing", "until": "", "text": text})
             continue
         ends = [p["valid_until"] for p in current]
         if any(e is None for e in ends):
             continue
         until = max(date.fromisoformat(e) for e in ends)
         if until <= due + timedelta(days=EXPIRING_DAYS):
-            word = "wygasło" if until < today else "wygasa"
-            result.append({"kind": kind, "state": "expired" if until < today else "expiring",
-                           "until": until.isoformat(),
-                           "text": f"Pełnomocnictwo {KIND_LABEL.get(kind, kind)} {word} {_pl_date(until)}"})
+            expired = until < today
+            text = (_("Pełnomocnictwo {kind} wygasło {day}") if expired else
+                    _("Pełnomocnictwo {kind} wygasa {day}")).format(kind=KIND_LABEL.get(kind, kind), day=fmt.day(until))
+            result.append({"kind": kind, "state": "expired" if expired else "expiring", "until": until.isoformat(),
+                           "text": text})
     return result
 
 

@@ -8,6 +8,7 @@ domain that adds a menu entry adds it to `NAV` with the permission that shows it
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ from services.gateway.users import User
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.add_extension("jinja2.ext.i18n")
 # Newstyle: `_("… %(n)s …", n=3)` escapes its values; a literal percent sign in a msgid is written %%.
-templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)
 i18n.load()
 
 
@@ -134,9 +136,33 @@ def title_of(item: Any) -> str:
     return str(get("title") or get("title_pl") or "")
 
 
+# The date picker's words (static/datepicker.js reads them from `<body data-calendar>`: no script inline under the
+# CSP, and a new language needs only its catalog): month names alone ("listopad 2026") and in a date ("30 listopada
+# 2026"), the weekdays short and in full, Monday first, the buttons' labels.
+CALENDAR_TEXTS: dict[str, str | list[str]] = {
+    "months": [N_("styczeń"), N_("luty"), N_("marzec"), N_("kwiecień"), N_("maj"), N_("czerwiec"), N_("lipiec"),
+               N_("sierpień"), N_("wrzesień"), N_("październik"), N_("listopad"), N_("grudzień")],
+    "monthsOf": [N_("stycznia"), N_("lutego"), N_("marca"), N_("kwietnia"), N_("maja"), N_("czerwca"), N_("lipca"),
+                 N_("sierpnia"), N_("września"), N_("października"), N_("listopada"), N_("grudnia")],
+    "days": [N_("Pn"), N_("Wt"), N_("Śr"), N_("Cz"), N_("Pt"), N_("So"), N_("Nd")],
+    "dayNames": [N_("poniedziałek"), N_("wtorek"), N_("środa"), N_("czwartek"), N_("piątek"), N_("sobota"),
+                 N_("niedziela")],
+    "open": N_("Wybierz datę z kalendarza"), "dialog": N_("Kalendarz"), "previous": N_("Poprzedni miesiąc"),
+    "next": N_("Następny miesiąc"), "close": N_("Zamknij"),
+}
+
+
+def calendar_texts() -> str:
+    """The date picker's words in the page's language, and its date separator (29.11.2026, 29/11/2026), as JSON."""
+    texts: dict[str, Any] = {key: i18n.gettext(value) if isinstance(value, str) else [i18n.gettext(t) for t in value]
+                             for key, value in CALENDAR_TEXTS.items()}
+    texts["separator"] = fmt.day(date(2000, 1, 2))[2]
+    return json.dumps(texts, ensure_ascii=False, separators=(",", ":"))
+
+
 # `tr`: a text kept in Python (marked N_) said in the page's language, escaped like any value.
-templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.gettext, title_of=title_of, date_hint=fmt.date_hint,
-                             LANGUAGES=i18n.LANGUAGES)
+templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.say, title_of=title_of, date_hint=fmt.date_hint,
+                             LANGUAGES=i18n.LANGUAGES, calendar_texts=calendar_texts)
 
 
 class CsrfRejected(Exception):

@@ -31,6 +31,13 @@ LIABILITY_LABELS: dict[str, dict[str, str]] = {
     "ppk": {"pl": "Wpłaty PPK", "en": "Employee capital plan (PPK) contributions"},
     "pfron": {"pl": "Wpłata na PFRON", "en": "PFRON contribution"},
 }
+# What a client task asks the client for, by its duty (rules/client.yaml): a duty notice's subject names it.
+DUTY_LABELS: dict[str, dict[str, str]] = {
+    "documents": {"pl": "Dokumenty", "en": "Documents"},
+    "payroll_data": {"pl": "Dane kadrowo-płacowe", "en": "Payroll data"},
+    "bank_statements": {"pl": "Wyciągi bankowe", "en": "Bank statements"},
+    "statements_signing": {"pl": "Podpisane sprawozdanie finansowe", "en": "The signed financial statements"},
+}
 ACCOUNT_LABELS: dict[str, dict[str, str]] = {
     "mikrorachunek": {"pl": "mikrorachunek podatkowy", "en": "individual tax account (mikrorachunek)"},
     "nrs": {"pl": "numer rachunku składkowego ZUS (NRS)", "en": "ZUS contribution account (NRS)"},
@@ -87,6 +94,35 @@ def period_label(period: str | None, lang: str = "pl") -> str:
         except ValueError:
             return period
     return period
+
+
+def duty_subject(duty: str | None, title: str, period: str | None, due: date, lang: str = "pl") -> str:
+    """A client task's notice subject: `Dokumenty za październik 2026 — termin 09.11.2026`, `Documents for October
+    2026 — due 9 November 2026` (the task's title when its duty is none of ours)."""
+    what = DUTY_LABELS.get(duty or "", {}).get(lang, title)
+    label = period_label(period, lang) if duty != "statements_signing" else ""
+    if lang == "en":
+        return f"{what}{' for ' + label if label else ''} — due {day(due, lang)}"
+    return f"{what}{' za ' + label if label else ''} — termin {day(due, lang)}"
+
+
+def fee_transfer_title(month: str) -> str:
+    """`2026-10` → `FV 10/2026`: the title the payments import reads the month from."""
+    year, number = month.split("-")
+    return f"FV {int(number)}/{year}"
+
+
+def client_subject(kind: str, duty: str | None, period: str | None, due: date | None, subject: str,
+                   lang: str) -> str:
+    """A notice's subject for a recipient: as written (Polish: the office's, or built when issued) — except in
+    English for a client task of a known duty and for an overdue fee, whose subjects are built from their facts."""
+    if lang != "en" or due is None:
+        return subject
+    if kind == "duty" and duty in DUTY_LABELS:
+        return duty_subject(duty, "", period, due, lang)
+    if kind == "fee" and period:
+        return f"Service fee for {period_label(period, lang)} — overdue (due {day(due, lang)})"
+    return subject
 
 
 def period_code(period: str | None) -> str | None:

@@ -30,18 +30,12 @@ KIND = "duty"
 TEMPLATE = "duty"
 RECEIVED = "biuro otrzymało dokumenty"  # the withdrawal of a task done (a reopened task's notice comes back)
 # What the client is asked for, by the task's duty (the subject names it; rules/client.yaml).
-WHAT = {
-    "documents": "Dokumenty",
-    "payroll_data": "Dane kadrowo-płacowe",
-    "bank_statements": "Wyciągi bankowe",
-    "statements_signing": "Podpisane sprawozdanie finansowe",
-}
+WHAT = {duty: labels["pl"] for duty, labels in domain.DUTY_LABELS.items()}
 
 
 def subject_of(duty: str | None, title: str, period: str | None, due: date) -> str:
-    what = WHAT.get(duty or "", title)
-    label = domain.period_label(period, "pl")
-    return f"{what}{' za ' + label if label and duty != 'statements_signing' else ''} — termin {domain.day(due, 'pl')}"
+    """The notice's (Polish) subject; an English recipient's is built from the same facts (`domain.client_subject`)."""
+    return domain.duty_subject(duty, title, period, due, "pl")
 
 
 def body_of(title: str, period: str | None, due: date, office: str) -> str:

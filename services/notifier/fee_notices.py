@@ -33,10 +33,7 @@ TEMPLATE = "fee"
 PAID_REASON = "wpłata zaksięgowana"
 
 
-def transfer_title(month: str) -> str:
-    """`2026-10` → `FV 10/2026`: the title the payments import reads the month from."""
-    year, number = month.split("-")
-    return f"FV {int(number)}/{year}"
+transfer_title = domain.fee_transfer_title  # `2026-10` → `FV 10/2026`: the payments import reads the month from it
 
 
 def subject_of(event: FeeOverdue) -> str:

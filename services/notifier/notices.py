@@ -367,10 +367,16 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
         "correction": notice.replaces_id is not None,
         "replaced_on_text": domain.day(local_date(replaced_issued_at), lang) if replaced_issued_at else "",
         "accountant_name": accountant.get("name", ""), "accountant_email": accountant.get("email", ""),
-        "subject": notice.subject or "", "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
+        "subject": domain.client_subject(notice.kind, getattr(notice, "duty", None), notice.period, notice.due,
+                                         notice.subject or "", lang),
+        "written_subject": notice.subject or "",  # as stored (Polish for a duty or a fee)
+        "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
         "reminder_every_day": settings.reminder_days == "calendar",
         "duty": notice.kind == "duty",  # a client task's reminder: its button says "Dokumenty wysłane"
         "fee": notice.kind == "fee",  # an overdue fee: "Zapłacone / przelew wysłany"; withdrawn when paid
+        # An overdue fee's facts for its English mail (its Polish text, with the amount, is in `paragraphs`).
+        "transfer_title": domain.fee_transfer_title(notice.period) if notice.kind == "fee" and notice.period else "",
+        "office_account_text": format_nrb(settings.office_account) if settings.office_account else "",
     }
 
 

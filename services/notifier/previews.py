@@ -40,7 +40,9 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
              _item(1, "zus", "1773.96", date(2026, 11, 20), "", "2026-10")] if kind == "liability" else []
     notice = SimpleNamespace(
         id="00000000-0000-0000-0000-000000000000", kind=kind, client_id="1", client_name=SAMPLE_CLIENT.name,
-        contract_id="1", period="2026-10" if kind == "liability" else None, due=date(2026, 11, 20),
+        contract_id="1", period=None if kind == "manual" else "2026-10",
+        due={"duty": date(2026, 11, 9), "fee": date(2026, 11, 16)}.get(kind, date(2026, 11, 20)),
+        duty={"duty": "documents", "fee": "fee"}.get(kind),
         requires_confirmation=True, replaces_id=None, status="issued",
         accountant={"login": "anna", "name": "Anna Nowak", "email": "anna@biuro.example"},
         subject={"manual": "Nowe zasady przesyłania dokumentów",

@@ -19,6 +19,10 @@ from tests.embedded.conftest import Office
 from tests.samples import contract, nip, sole_trader
 
 pytestmark = pytest.mark.browser
+POLISH_MONTHS = ["styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
+                 "październik", "listopad", "grudzień"]
+POLISH_MONTHS_OF = ["stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września",
+                    "października", "listopada", "grudnia"]
 
 
 async def _a_contract_with_cases(office: Office) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -45,6 +49,18 @@ async def test_a_manager_works_in_english(base_url: str, office: Office) -> None
             page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="pl-PL")
             await _log_in(page, base_url, "maria")
             await expect(page.locator("header nav")).to_contain_text("Sprawy")  # Polish by default
+            today = date.fromisoformat(await page.get_attribute("body", "data-today") or "")
+            await page.goto(f"{base_url}/contracts/{signed['id']}")  # the date picker in Polish, from the catalog
+            polish = page.locator("form[action$='/annex'] #field-effective_from")
+            await expect(polish.locator(".datepicker-toggle")).to_have_attribute("aria-label",
+                                                                                 "Wybierz datę z kalendarza")
+            await polish.locator(".datepicker-toggle").click()
+            await expect(polish.locator(".datepicker-title")).to_have_text(
+                f"{POLISH_MONTHS[today.month - 1]} {today.year}")
+            await expect(polish.locator("th").first).to_have_text("Pn")
+            await expect(polish.locator(f"[data-date='{today.isoformat()}']")).to_have_attribute(
+                "aria-label", re.compile(rf", {today.day} {POLISH_MONTHS_OF[today.month - 1]} {today.year}$"))
+            await page.keyboard.press("Escape")
             await page.goto(f"{base_url}/account")
             await page.select_option("select[name=language]", "en")
             await page.click("button:has-text('Zapisz język')")
@@ -76,7 +92,6 @@ async def test_a_manager_works_in_english(base_url: str, office: Office) -> None
             # Amounts shown and typed the English way; the annex's date picked in an English calendar.
             await page.goto(f"{base_url}/contracts/{signed['id']}")
             await expect(page.locator("main")).to_contain_text("PLN\u00a0800.00 net a month")
-            today = date.fromisoformat(await page.get_attribute("body", "data-today") or "")
             annex = page.locator("form[action$='/annex']")
             await annex.locator("#field-effective_from .datepicker-toggle").click()
             calendar = annex.locator("#field-effective_from [role=dialog]")
@@ -84,6 +99,13 @@ async def test_a_manager_works_in_english(base_url: str, office: Office) -> None
             await expect(calendar.locator(".datepicker-title")).to_have_text(
                 f"{today:%B} {today.year}")  # an English month name
             await expect(calendar.locator("th").first).to_have_text("Mo")  # Monday first
+            await expect(annex.locator("#field-effective_from .datepicker-toggle")).to_have_attribute(
+                "aria-label", "Choose a date from the calendar")
+            await expect(calendar).to_have_attribute("aria-label", "Calendar")
+            await expect(calendar.locator(".datepicker-nav").first).to_have_attribute("aria-label", "Previous month")
+            await expect(calendar.locator(f"[data-date='{today.isoformat()}']")).to_have_attribute(
+                "aria-label", f"{today:%A}, {today.day} {today:%B} {today.year}")  # e.g. Saturday, 28 November 2026
+            await expect(calendar.locator(".datepicker-close")).to_have_text("Close")
             await page.screenshot(path=str(ARTIFACTS / "english_datepicker.png"))
             open_picker = (await Axe().run(page, options=WCAG_A_AA)).response["violations"]
             assert open_picker == [], [(v["id"], v["nodes"][0]["html"][:160]) for v in open_picker]

@@ -1,6 +1,6 @@
 """Powers of attorney in a real browser: the manager registers the client's UPL-1 with its signed PDF on the client
-page; the badge turns from "brak" to "ważne" (43 days left), and the VAT case warns that it ends before its due date.
-Screenshots go to test-artifacts/powers/."""
+page; the badge turns from "brak" to "ważne" (43 days left), and the VAT case warns that it ends before its due date
+— in English too, once she reads English. Screenshots go to test-artifacts/powers/."""
 
 from __future__ import annotations
 
@@ -41,3 +41,11 @@ async def test_the_manager_registers_a_upl1_and_the_vat_case_warns_it_ends_too_s
         await maria.goto(f"{base_url}/cases/{case_id}")
         await expect(maria.locator("#power-warnings")).to_contain_text("Pełnomocnictwo UPL-1 wygasa 10.01.2027")
         await maria.screenshot(path=str(SHOTS / "vat_case_warning.png"), full_page=True)
+        # In English (her account's language), the same warning, the date day first with slashes.
+        await maria.goto(f"{base_url}/account")
+        await maria.select_option("select[name=language]", "en")
+        await maria.click("button:has-text('Zapisz język')")
+        await maria.goto(f"{base_url}/cases/{case_id}")
+        await expect(maria.locator("#power-warnings")).to_contain_text(
+            "The UPL-1 power of attorney expires on 10/01/2027")
+        await expect(maria.locator("#power-warnings")).not_to_contain_text("Pełnomocnictwo")

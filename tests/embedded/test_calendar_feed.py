@@ -82,3 +82,17 @@ async def test_a_made_up_or_malformed_token_gets_404_and_says_nothing(office: Of
     assert (await read(office, "/calendar/short.ics")).status_code in (404, 422)
     ola = await make_feed(office, "ola")
     assert ANNA.login not in (await read(office, ola)).text
+
+
+async def test_the_feed_speaks_its_owners_language(office: Office) -> None:
+    await request_case(office, "vat", date(2026, 12, 10))
+    path = await make_feed(office, "anna")
+    async with browser(office) as web:
+        await log_in(web, "anna")
+        assert (await post_form(web, "/account", "/account/language", {"language": "en"})).status_code == 303
+    calendar = Calendar.from_ical((await read(office, path)).content)
+    event = calendar.walk("VEVENT")[0]
+    assert str(calendar["x-wr-calname"]).startswith("Terminarz — cases: ")
+    assert str(event["summary"]) == "vat — Kowalski sp. z o.o."  # the rule's English title
+    assert str(event["description"]).splitlines() == ["Due: 10/12/2026", "Status: open", "Contract: 1/2026",
+                                                      "Period: 2026-10"]

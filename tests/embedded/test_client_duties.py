@@ -47,10 +47,12 @@ async def mails_to_client(office: Office) -> list[dict[str, Any]]:
     return sorted(items, key=lambda m: m["created_at"])
 
 
-async def sign(office: Office, number: str, seed: str) -> str:
+async def sign(office: Office, number: str, seed: str, *, language: str = "") -> str:
     async with office.api() as api:
         body = sole_trader(f"Klient {number}", seed=seed)
         body["contact_emails"] = [CLIENT_MAIL]
+        if language:  # the client's recipient speaks this language
+            body["recipients"] = [{"name": "", "email": CLIENT_MAIL, "language": language}]
         client = await api.post("/api/v1/clients", json=body)
         assert client.status_code == 201, client.text
         terms = {**contract(client.json()["id"], number=number, start="2026-10-01"),
@@ -352,3 +354,17 @@ async def test_a_reopened_client_task_reminds_the_client_again(office: Office) -
     await at(office, datetime(2026, 11, 12, 7, 30, tzinfo=UTC))
     again = await wait_for(lambda: _count(office, 2), what="the reminder after reopening")
     assert "Dokumenty za październik 2026" in again[-1]["body"]
+
+
+async def test_an_english_speaking_client_is_asked_for_the_documents_in_english(office: Office) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "D/9", "951217341", language="en")
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    await client_task(office, contract_id, "2026-10")
+    await at(office, datetime(2026, 11, 6, 7, 30, tzinfo=UTC))
+    [first] = await wait_for(lambda: mails_to_client(office), what="the reminder before the day")
+    assert first["subject"] == "Documents for October 2026 — due 9 November 2026"
+    assert "please send us what is due for October 2026 by 9 November 2026" in first["body"]
+    await at(office, datetime(2026, 11, 10, 7, 30, tzinfo=UTC))
+    after = await wait_for(lambda: _count(office, 2), what="the reminder after the day")
+    assert "Documents for October 2026 — due 9 November 2026" in after[-1]["body"]

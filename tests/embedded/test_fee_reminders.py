@@ -201,3 +201,29 @@ async def test_the_client_confirms_the_transfer_and_is_not_reminded_again(office
     for day in (18, 19):
         await at(office, datetime(2026, 11, day, 7, 30, tzinfo=UTC))
     assert len(await mails(office)) == 1  # no reminders after the confirmation
+
+
+async def test_an_english_speaking_client_gets_the_fee_notice_and_its_reminders_in_english(office: Office) -> None:
+    async with office.api("maria") as maria:
+        body = sole_trader("Gamma", seed="526104057")
+        body["recipients"] = [{"name": "Gamma Accounts", "email": CLIENT_MAIL, "language": "en"}]
+        client = (await maria.post("/api/v1/clients", json=body)).json()
+        terms = {**contract(client["id"], number="G/3", start="2026-10-01"), "signed_on": "2026-09-20",
+                 "fee": {"monthly_net": "800.00", "vat_rate": "23"}}
+        assert (await maria.post("/api/v1/contracts", json=terms)).status_code == 201
+    assert (await at(office, datetime(2026, 11, 17, 7, 30, tzinfo=UTC)))["announced"] == 1
+    [mail] = await wait_for(lambda: _at_least(office, 1), what="the overdue-fee notice")
+    assert mail["subject"] == "Service fee for October 2026 — overdue (due 16 November 2026)"
+    text = str(mail["body"]).replace("\u00a0", " ")
+    assert text.startswith("Hello Gamma Accounts,")
+    assert "the payment was due on 16 November 2026" in text
+    assert 'to the office\'s account 61 1090 1014 0000 0712 1981 2874 with the title "FV 10/2026"' in text
+    assert "Do zapłaty pozostało 984,00 zł" in text  # the amount, in the office's own (Polish) text
+    token = text.split("/confirm/")[1].split()[0]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.gateway.app),
+                                 base_url=office.system.settings.public_url) as phone:
+        page = await phone.get(f"/confirm/{token}")
+    assert page.status_code == 200 and "Paid / transfer sent" in page.text
+    await at(office, datetime(2026, 11, 18, 7, 30, tzinfo=UTC))
+    reminded = await wait_for(lambda: _at_least(office, 2), what="the next day's reminder")
+    assert "Service fee for October 2026 — overdue (due 16 November 2026)" in str(reminded[-1]["body"])

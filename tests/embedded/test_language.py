@@ -24,6 +24,8 @@ async def test_a_person_chooses_english_and_every_session_follows(office: Office
         assert chosen.status_code == 303 and chosen.headers["location"] == "/account"
         page = (await anna.get("/cases")).text
         assert '<html lang="en">' in page and "My cases" in page and "Moje sprawy" not in page
+        tabs = page[page.index('id="tabs"'):page.index("</nav>", page.index('id="tabs"'))]
+        assert ">Overdue</a>" in tabs and "Late" not in tabs  # "Po terminie" the tab; a report's column is "Late"
         wrong = await post_form(anna, "/account", "/account/language", {"language": "xx"})
         assert wrong.status_code == 422
     assert await _language(office, "anna") == "en"

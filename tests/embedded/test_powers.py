@@ -134,3 +134,19 @@ async def test_a_power_form_sent_wrong_answers_with_the_whole_client_page(office
     assert "<code>valid_until</code>" in answer.text
     # The notice recipients are the client record's, shown as on the page itself.
     assert "&lt;klient@example.com&gt;" in answer.text and "Brak odbiorców" not in answer.text
+
+
+async def test_an_english_speaking_person_reads_the_warnings_in_english(office: Office) -> None:
+    client_id, case_id = await _client_with_vat_case(office)
+    async with browser(office) as page:
+        await log_in(page, "maria")
+        assert (await post_form(page, "/account", "/account/language", {"language": "en"})).status_code == 303
+        client_page = (await page.get(f"/clients/{client_id}")).text
+        case_page = (await page.get(f"/cases/{case_id}")).text
+    assert "No UPL-1 power of attorney — e-declarations cannot be filed" in client_page
+    assert "No UPL-1 power of attorney — e-declarations cannot be filed" in case_page
+    assert "Brak pełnomocnictwa" not in client_page + case_page
+    async with office.api("maria") as api:  # the API's text as before: Polish (its fields are for machines)
+        warnings = (await api.get(f"/api/v1/cases/{case_id}")).json()["power_warnings"]
+    assert [(w["kind"], w["state"], w["text"]) for w in warnings] == [
+        ("UPL-1", "missing", "Brak pełnomocnictwa UPL-1 — e-deklaracji nie można złożyć")]

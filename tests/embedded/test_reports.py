@@ -26,7 +26,7 @@ from services.gateway.models import absences
 from services.notifier.models import notice_items, notices
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
-from tests.embedded.web import browser, log_in
+from tests.embedded.web import browser, log_in, post_form
 from tests.samples import contract, sole_trader
 
 
@@ -194,6 +194,41 @@ async def test_financial_xlsx_and_csv_hold_the_same_numbers(office: Office) -> N
     assert csv.headers["content-disposition"] == 'attachment; filename="podsumowanie-finansowe-2026-11.csv"'
     assert "2026-11,K/1,Alfa sp. j.,1350.00,310.50,1660.50,tak" in text
     assert [e["target"] for e in audit["items"]] == ["report:podsumowanie-finansowe-2026-11"] * 2
+
+
+async def test_an_english_speaking_manager_exports_in_english(office: Office) -> None:
+    """Headers, sheet names, words and the file's name in the caller's language; the data as it is; the audit
+    log's target the same in either language."""
+    await _office_data(office)
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        assert (await post_form(maria, "/account", "/account/language", {"language": "en"})).status_code == 303
+        xlsx = await maria.get("/reports/financial", params={"month": "2026-11", "format": "xlsx"})
+        workload = await maria.get("/reports/workload", params={"format": "xlsx"})
+    async with office.api("maria") as api:  # an API token of the same person: her language too
+        csv = await api.get("/api/v1/reports/execution", params={"from": "2026-10", "to": "2026-11",
+                                                                  "format": "csv"})
+        audit = (await api.get("/api/v1/audit", params={"action": "report.export"})).json()
+    assert xlsx.headers["content-disposition"] == 'attachment; filename="financial-summary-2026-11.xlsx"'
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Contracts 2026-11", "Office 12 months", "Contracts 12 months", "Overdue fees"]
+    sheet = book["Contracts 2026-11"]
+    head = [c.value for c in sheet[1]]
+    assert head[:6] == ["Month", "Contract", "Client", "Net fee", "VAT", "Gross fee"]
+    assert "Liabilities ZUS" in head and "Late" in head and "Zobowiązania ZUS" not in head
+    rows = {r[1]: dict(zip(head, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["K/1"]["Client"] == "Alfa sp. j." and Decimal(str(rows["K/1"]["Net fee"])) == Decimal("1350.00")
+    assert (rows["K/1"]["Provisional fee"], rows["K/2"]["Provisional fee"]) == ("yes", "no")
+    due = next(c for c in sheet[2] if c.is_date)
+    assert due.number_format == "DD/MM/YYYY"  # day first, as the English pages write it
+    anna = next(r for r in load_workbook(io.BytesIO(workload.content)).active.iter_rows(values_only=True)
+                if r[1] == "anna")
+    assert anna[12] == "2026-W49: 3 days (substitute: ola)"
+    assert csv.headers["content-disposition"] == 'attachment; filename="contract-execution-2026-10-2026-11.csv"'
+    assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("Contract,Client,Month,Due,On time,Late")
+    assert sorted(e["target"] for e in audit["items"]) == [
+        "report:obciazenie-2026-11-28", "report:podsumowanie-finansowe-2026-11",
+        "report:wykonanie-umow-2026-10-2026-11"]
 
 
 async def test_execution_overdue_and_workload(office: Office) -> None:

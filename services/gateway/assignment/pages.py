@@ -55,7 +55,7 @@ async def absences_page(request: Request, all: bool = False, moved: int | None =
         notice = i18n.gettext("Zapisano. Spraw zwróconych osobie nieobecnej: {handed_back}.").format(
             handed_back=handed_back)
     elif reassigned is not None:
-        notice = f"Przekazano otwartych spraw: {reassigned}."
+        notice = i18n.gettext("Przekazano otwartych spraw: {reassigned}.").format(reassigned=reassigned)
     return await _absences_page(request, caller, ctx, svc, notice=notice, show_all=all)
 
 

@@ -31,7 +31,7 @@ from services.gateway.cases import service as cases
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
 from services.gateway.contracts.service import staff
-from services.gateway.i18n import N_, Translated
+from services.gateway.i18n import N_, NC_, Translated
 from services.gateway.notices import service as notices
 from services.gateway.permissions import Caller, Permission, allow_page
 from services.gateway.web import (
@@ -52,7 +52,8 @@ STATUS_PL = Translated({
     "withdrawn": N_("wycofana"),
 })
 TAB_PL = Translated({
-    "today": N_("Na dziś"), "week": N_("Ten tydzień"), "overdue": N_("Po terminie"), "open": N_("Wszystkie otwarte"),
+    "today": N_("Na dziś"), "week": N_("Ten tydzień"), "overdue": NC_("cases tab", "Po terminie"),
+    "open": N_("Wszystkie otwarte"),
 })
 EVENT_PL = Translated({
     "created": N_("utworzona"), "started": N_("rozpoczęta"), "done": N_("zakończona"),
@@ -267,7 +268,8 @@ async def case_attach(request: Request, case_id: CaseIdPath, caller: Caller = De
     upload = form.get("file")
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
-            raise Problem(422, "Invalid input", "choose a file", errors=[{"field": "file", "message": "Wybierz plik."}])
+            raise Problem(422, "Invalid input", "choose a file",
+                          errors=[{"field": "file", "message": N_("Wybierz plik.")}])
         await cases.upload(ctx=ctx, svc=svc, caller=caller, case_id=str(case_id), kind=text_of(form, "kind"),
                            filename=upload.filename, content=upload.file, content_type=upload.content_type or "")
     except Problem as problem:

@@ -564,7 +564,7 @@ async def import_check(request: Request, caller: Caller = Depends(CHANGE), ctx: 
     page = "contracts/import.html"
     if not data.strip():
         return render(request, page, caller.user, report=None, csv_text="", result=None,
-                      error="Wybierz plik CSV.", status_code=422)
+                      error=i18n.gettext("Wybierz plik CSV."), status_code=422)
     try:
         text = decode_upload(data)
     except Problem as problem:

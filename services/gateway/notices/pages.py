@@ -180,7 +180,7 @@ async def manual_notice_send(request: Request, caller: Caller = Depends(allow_pa
     body = manual_body(form)
     try:
         if not body["client_ids"]:
-            raise Problem(422, "Invalid request", errors=[{"field": "client_ids", "message": "Wybierz klienta."}])
+            raise Problem(422, "Invalid request", errors=[{"field": "client_ids", "message": N_("Wybierz klienta.")}])
         result = await notices.create_notices(ctx=ctx, svc=svc, caller=caller, body=body)
     except Problem as problem:
         if problem.status >= 500:

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict
 
 from services.common.months import MonthParam
 from services.common.runtime import ServiceContext, get_context
+from services.gateway import i18n
 from services.gateway.audit import service as audit
 from services.gateway.clients import ServiceClients
 from services.gateway.common import service_clients
+from services.gateway.i18n import N_
 from services.gateway.openapi import problems
 from services.gateway.permissions import Caller, Permission, allow
 from services.gateway.reports import export
@@ -64,12 +66,21 @@ def _success(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
                                               export.XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
+# A download's file name, before its month or day: the audit log keeps the Polish one whatever the caller's language.
+FILE_NAMES = {"financial": N_("podsumowanie-finansowe"), "execution": N_("wykonanie-umow"),
+              "overdue": N_("przeterminowane"), "workload": N_("obciazenie")}
+
+
 async def answer(ctx: ServiceContext, caller: Caller, name: str, report: dict[str, Any], *, format: str,
-                 sheet: int, stem: str) -> Any:
-    """The report as JSON, or as a file (each download written to the audit log: who took which data out)."""
+                 sheet: int, suffix: str) -> Any:
+    """The report as JSON, or as a file in the caller's language (headers, sheet names, words; the data as it is),
+    each download written to the audit log: who took which data out."""
     if format == "json":
         return JSONResponse(report)  # JSON-ready already: no encoder pass over every row
-    response = export.download(export.TABLES[name](report), format=format, name=stem, sheet=sheet)
+    i18n.use(caller.user.language)  # the page's language already; an API token's user's too
+    stem = f"{FILE_NAMES[name]}-{suffix}"
+    response = export.download(export.TABLES[name](report), format=format,
+                               name=f"{i18n.gettext(FILE_NAMES[name])}-{suffix}", sheet=sheet)
     await audit.record(ctx, caller.user, action="report.export", target=f"report:{stem}", detail={"format": format})
     return response
 
@@ -83,7 +94,7 @@ async def financial(month: MonthParam = None, format: Format = "json", sheet: Sh
     chosen = reports.chosen_month(month, ctx.clock.today())
     report = await reports.financial(svc=svc, caller=caller, month=chosen, today=ctx.clock.today())
     return await answer(ctx, caller, "financial", report, format=format, sheet=sheet,
-                        stem=f"podsumowanie-finansowe-{report['month']}")
+                        suffix=report["month"])
 
 
 @router.get("/execution", summary="Contract execution per contract and month: due, done on time, done late, "
@@ -94,7 +105,7 @@ async def execution(from_: Annotated[MonthParam, Query(alias="from")] = None, to
                     ctx: ServiceContext = Depends(get_context)) -> Any:
     report = await reports.execution(svc=svc, caller=caller, first=from_, last=to)
     return await answer(ctx, caller, "execution", report, format=format, sheet=sheet,
-                        stem=f"wykonanie-umow-{report['months'][0]}-{report['months'][-1]}")
+                        suffix=f"{report['months'][0]}-{report['months'][-1]}")
 
 
 @router.get("/overdue", summary="Overdue cases now, by person, by client and by contract",
@@ -103,7 +114,7 @@ async def overdue(format: Format = "json", sheet: Sheet = 1, caller: Caller = De
                   svc: ServiceClients = Depends(service_clients), ctx: ServiceContext = Depends(get_context)) -> Any:
     report = await reports.overdue(svc=svc, caller=caller)
     return await answer(ctx, caller, "overdue", report, format=format, sheet=sheet,
-                        stem=f"przeterminowane-{report['today']}")
+                        suffix=report["today"])
 
 
 @router.get("/workload", summary="Open cases per person per ISO week for the next 8 weeks, with absences",
@@ -113,5 +124,5 @@ async def workload(format: Format = "json", sheet: Sheet = 1, caller: Caller = D
     async with ctx.db.reading() as session:
         report = await reports.workload(svc=svc, caller=caller, session=session)
     return await answer(ctx, caller, "workload", report, format=format, sheet=sheet,
-                        stem=f"obciazenie-{report['today']}")
+                        suffix=report["today"])
 

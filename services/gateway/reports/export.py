@@ -2,8 +2,10 @@
 with two decimals) and CSV (UTF-8 with BOM so that Excel reads the Polish letters, comma-separated, a dot for
 decimals; the report's first table, or the one `sheet` names).
 
-Each `*_tables` function turns what `reports/service.py` returns into `Table`s with Polish headers; a cell is a
-str, int, Decimal (money or share), date or None.
+Each `*_tables` function turns what `reports/service.py` returns into `Table`s whose headers, sheet names and
+words ("tak"/"nie", "całe biuro") are in the current request's language (`i18n`: the caller's); the data (client
+names, contract numbers, months) stays as it is. A cell is a str, int, Decimal (money or share), date or None; an
+XLSX date cell is shown day first in either language (`29.11.2026`, `29/11/2026`), a CSV date is ISO.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from services.gateway import format as fmt
+from services.gateway import i18n
+from services.gateway.i18n import gettext as _
 from services.gateway.reports.service import KIND_PL
 
 Cell = str | int | Decimal | date | None
 MONEY_FORMAT = "#,##0.00"
 SHARE_FORMAT = "0.0%"
+DATE_FORMAT = {"pl": "DD.MM.YYYY", "en": "DD/MM/YYYY"}  # as format.py writes a date on the pages
 
 
 @dataclass(frozen=True)
@@ -43,19 +49,19 @@ def _money(value: str | None) -> Decimal | None:
 
 def financial_tables(report: dict[str, Any]) -> list[Table]:
     kinds = report["kinds"]
-    head = ["Miesiąc", "Umowa", "Klient", "Opłata netto", "VAT", "Opłata brutto", "Opłata wstępna",
-            "Opłata podstawowa", "Za dokumenty ponad limit", "Za pracowników", "Dokumenty", "Pracownicy",
-            *[f"Zobowiązania {KIND_PL[k]}" for k in kinds], "Zobowiązania razem", "Liczba zobowiązań",
-            "Potwierdzone", "Udział potwierdzonych", "Powiadomienia wysłane", "Powiadomienia potwierdzone",
-            "Sprawy zakończone", "W terminie", "Po terminie", "Zapłacono", "Do zapłaty", "Termin płatności",
-            "Zaległa"]
+    head = [_("Miesiąc"), _("Umowa"), _("Klient"), _("Opłata netto"), _("VAT"), _("Opłata brutto"),
+            _("Opłata wstępna"), _("Opłata podstawowa"), _("Za dokumenty ponad limit"), _("Za pracowników"),
+            _("Dokumenty"), _("Pracownicy"), *[_("Zobowiązania {kind}").format(kind=KIND_PL[k]) for k in kinds],
+            _("Zobowiązania razem"), _("Liczba zobowiązań"), _("Potwierdzone"), _("Udział potwierdzonych"),
+            _("Powiadomienia wysłane"), _("Powiadomienia potwierdzone"), _("Sprawy zakończone"), _("W terminie"),
+            _("Po terminie"), _("Zapłacono"), _("Do zapłaty"), _("Termin płatności"), _("Zaległa")]
     money = frozenset({3, 4, 5, 7, 8, 9, *range(12, 13 + len(kinds)), 22 + len(kinds), 23 + len(kinds)})
     share = 15 + len(kinds)
 
     def line(r: dict[str, Any], number: str, client: str) -> list[Cell]:
         fee = r["fee"] or {}
         return [r["month"], number, client, _money(fee.get("net")), _money(fee.get("vat")), _money(fee.get("gross")),
-                ("tak" if fee.get("provisional") else "nie") if fee else "",
+                _yes_no(fee.get("provisional")) if fee else "",
                 _money(fee.get("base")), _money(fee.get("documents_part")), _money(fee.get("employees_part")),
                 fee.get("documents"), fee.get("employees"),
                 *[_money(r["liabilities"].get(k, {}).get("amount", "0.00")) for k in kinds],
@@ -65,18 +71,22 @@ def financial_tables(report: dict[str, Any]) -> list[Table]:
                 date.fromisoformat(fee["payment_due"]) if fee.get("payment_due") else None,
                 _overdue(fee)]
 
-    contracts = Table(f"Umowy {report['month']}", head, [line(r, r["number"], r["client_name"])
+    contracts = Table(_("Umowy {month}").format(month=report["month"]), head, [line(r, r["number"], r["client_name"])
                                                          for r in report["contracts"]], money, frozenset({share}))
-    office = Table("Biuro 12 miesięcy", head, [line(r, "", "całe biuro") for r in report["office"]], money,
+    office = Table(_("Biuro 12 miesięcy"), head, [line(r, "", _("całe biuro")) for r in report["office"]], money,
                    frozenset({share}))
-    history = Table("Umowy 12 miesięcy", head, [line(r, r["number"], r["client_name"]) for r in report["history"]],
+    history = Table(_("Umowy 12 miesięcy"), head, [line(r, r["number"], r["client_name"]) for r in report["history"]],
                     money, frozenset({share}))
-    overdue = Table("Zaległe opłaty", ["Miesiąc", "Umowa", "Klient", "Opłata brutto", "Zapłacono", "Do zapłaty",
-                                       "Termin płatności", "Dni po terminie"],
+    overdue = Table(_("Zaległe opłaty"), [_("Miesiąc"), _("Umowa"), _("Klient"), _("Opłata brutto"), _("Zapłacono"),
+                                          _("Do zapłaty"), _("Termin płatności"), _("Dni po terminie")],
                     [[o["month"], o["number"], o["client_name"], _money(o["gross"]), _money(o["paid"]),
                       _money(o["outstanding"]), date.fromisoformat(o["payment_due"]), o["days_late"]]
                      for o in report["overdue_fees"]], frozenset({3, 4, 5}))
     return [contracts, office, history, overdue]
+
+
+def _yes_no(value: Any) -> str:
+    return _("tak") if value else _("nie")
 
 
 def _overdue(fee: dict[str, Any]) -> Cell:
@@ -85,31 +95,32 @@ def _overdue(fee: dict[str, Any]) -> Cell:
     if value is None:
         return None
     if isinstance(value, bool):
-        return "tak" if value else "nie"
+        return _yes_no(value)
     return _money(value)
 
 
 def execution_tables(report: dict[str, Any]) -> list[Table]:
-    head = ["Umowa", "Klient", "Miesiąc", "Do wykonania", "W terminie", "Po terminie", "Przeterminowane",
-            "Nie dotyczy", "Otwarte w terminie", "Klient: zadania", "Klient: w terminie", "Klient: po terminie",
-            "Klient: zaległe"]
-    return [Table("Wykonanie umów", head, [
+    head = [_("Umowa"), _("Klient"), _("Miesiąc"), _("Do wykonania"), _("W terminie"), _("Po terminie"),
+            _("Przeterminowane"), _("Nie dotyczy"), _("Otwarte w terminie"), _("Klient: zadania"),
+            _("Klient: w terminie"), _("Klient: po terminie"), _("Klient: zaległe")]
+    return [Table(_("Wykonanie umów"), head, [
         [r["number"], r["client_name"], r["month"], r["due"], r["done_on_time"], r["done_late"], r["overdue"],
          r["not_applicable"], r["open"], r.get("client_due", 0), r.get("client_on_time", 0), r.get("client_late", 0),
          r.get("client_overdue", 0)] for r in report["items"]])]
 
 
 def overdue_tables(report: dict[str, Any]) -> list[Table]:
+    nobody = _("(nieprzydzielone)")
     return [
-        Table("Wg osoby", ["Osoba", "Login", "Przeterminowane", "Najstarszy termin"],
-              [[r["assignee_name"] or "(nieprzydzielone)", r["assignee_login"] or "", r["overdue"],
+        Table(_("Wg osoby"), [_("Osoba"), _("Login"), _("Przeterminowane"), _("Najstarszy termin")],
+              [[r["assignee_name"] or nobody, r["assignee_login"] or "", r["overdue"],
                 date.fromisoformat(r["oldest_due"])] for r in report["by_assignee"]]),
-        Table("Wg klienta", ["Klient", "Przeterminowane", "Najstarszy termin"],
+        Table(_("Wg klienta"), [_("Klient"), _("Przeterminowane"), _("Najstarszy termin")],
               [[r["client_name"], r["overdue"], date.fromisoformat(r["oldest_due"])] for r in report["by_client"]]),
-        Table("Wg umowy", ["Umowa", "Klient", "Przeterminowane", "Najstarszy termin"],
+        Table(_("Wg umowy"), [_("Umowa"), _("Klient"), _("Przeterminowane"), _("Najstarszy termin")],
               [[r["contract_number"], r["client_name"], r["overdue"], date.fromisoformat(r["oldest_due"])]
                for r in report["by_contract"]]),
-        Table("Zadania klientów", ["Klient", "Zadania po terminie", "Najstarszy termin"],
+        Table(_("Zadania klientów"), [_("Klient"), _("Zadania po terminie"), _("Najstarszy termin")],
               [[r["client_name"], r["overdue"], date.fromisoformat(r["oldest_due"])]
                for r in (report.get("client_tasks") or {}).get("by_client", [])]),
     ]
@@ -117,17 +128,25 @@ def overdue_tables(report: dict[str, Any]) -> list[Table]:
 
 def workload_tables(report: dict[str, Any]) -> list[Table]:
     weeks = report["weeks"]
-    head = ["Osoba", "Login", "Przeterminowane", "Zadania klienta po terminie",
-            *[f"{w['iso_week']} (od {w['start']})" for w in weeks],
-            "Nieobecności"]
+    head = [_("Osoba"), _("Login"), _("Przeterminowane"), _("Zadania klienta po terminie"),
+            *[_("{week} (od {start})").format(week=w["iso_week"], start=fmt.day(date.fromisoformat(w["start"])))
+              for w in weeks],
+            _("Nieobecności")]
     rows: list[list[Cell]] = []
     for p in report["people"]:
-        absent = "; ".join(f"{w['iso_week']}: {a['days']} dni" + (f" (zastępstwo: {', '.join(a['substitutes'])})"
-                                                                    if a["substitutes"] else "")
-                           for w, a in zip(weeks, p.get("absences") or [], strict=False) if a)
-        rows.append([p["name"] or "(nieprzydzielone)", p["login"] or "", p["overdue"], p.get("client_overdue", 0),
+        absent = "; ".join(_absence(w["iso_week"], a) for w, a in zip(weeks, p.get("absences") or [], strict=False)
+                           if a)
+        rows.append([p["name"] or _("(nieprzydzielone)"), p["login"] or "", p["overdue"], p.get("client_overdue", 0),
                      *p["weeks"], absent])
-    return [Table("Obciążenie 8 tygodni", head, rows)]
+    return [Table(_("Obciążenie 8 tygodni"), head, rows)]
+
+
+def _absence(week: str, absence: dict[str, Any]) -> str:
+    """`2026-W49: 3 dni (zastępstwo: Ola)` in the current language."""
+    text = f"{week}: " + i18n.ngettext("{n} dzień", "{n} dni", absence["days"]).format(n=absence["days"])
+    if absence["substitutes"]:
+        text += " " + _("(zastępstwo: {names})").format(names=", ".join(absence["substitutes"]))
+    return text
 
 
 TABLES = {"financial": financial_tables, "execution": execution_tables, "overdue": overdue_tables,
@@ -155,7 +174,7 @@ def _cell(sheet: Any, value: Cell, *, column: int = -1, table: Table | None = No
     """A plain value, or a cell carrying its number format (money, share, date) or font."""
     number_format = None
     if isinstance(value, date):
-        number_format = "DD.MM.YYYY"
+        number_format = DATE_FORMAT.get(i18n.current(), DATE_FORMAT["pl"])
     elif table is not None and column in table.money:
         number_format = MONEY_FORMAT
     elif table is not None and column in table.shares:

@@ -44,7 +44,7 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
     report = await reports.financial(svc=svc, caller=caller, month=chosen, today=ctx.clock.today())
     if format:
         return await answer(ctx, caller, "financial", report, format=format, sheet=sheet,
-                            stem=f"podsumowanie-finansowe-{report['month']}")
+                            suffix=report["month"])
     office = report["office"]
     months = report["months"]
     fee_chart = charts.bar_chart(
@@ -82,7 +82,7 @@ async def execution_page(request: Request, from_: Annotated[str, Query(alias="fr
     report = await reports.execution(svc=svc, caller=caller, first=_valid_month(from_), last=_valid_month(to))
     if format:
         return await answer(ctx, caller, "execution", report, format=format, sheet=sheet,
-                            stem=f"wykonanie-umow-{report['months'][0]}-{report['months'][-1]}")
+                            suffix=f"{report['months'][0]}-{report['months'][-1]}")
     totals = {key: sum(r[key] for r in report["items"])
               for key in ("due", "done_on_time", "done_late", "overdue", "not_applicable", "open", "client_due",
                           "client_on_time", "client_late", "client_overdue")}
@@ -97,7 +97,7 @@ async def overdue_page(request: Request, format: Download = "", sheet: Sheet = 1
     report = await reports.overdue(svc=svc, caller=caller)
     if format:
         return await answer(ctx, caller, "overdue", report, format=format, sheet=sheet,
-                            stem=f"przeterminowane-{report['today']}")
+                            suffix=report["today"])
     return render(request, "reports/overdue.html", caller.user, report=report)
 
 
@@ -109,5 +109,5 @@ async def workload_page(request: Request, format: Download = "", sheet: Sheet = 
         report = await reports.workload(svc=svc, caller=caller, session=session)
     if format:
         return await answer(ctx, caller, "workload", report, format=format, sheet=sheet,
-                            stem=f"obciazenie-{report['today']}")
+                            suffix=report["today"])
     return render(request, "reports/workload.html", caller.user, report=report)

@@ -2,33 +2,20 @@
  *
  * Self-written and served from /static (the pages run under a strict CSP: no inline script or style, no CDN).
  * Without JS the text input stays as it is: the date is typed (DD.MM.RRRR in Polish, DD/MM/YYYY in English).
- * With JS a button after the input opens a month grid in the page's language (<html lang>), Monday first.
+ * With JS a button after the input opens a month grid in the page's language (its words from <body data-calendar>),
+ * Monday first.
  * Keyboard: arrows move a day or a week, PageUp/PageDown a month (with Shift a year), Home/End the start or end of
  * the week, Enter or Space picks the day, Escape closes and goes back to the button.
  */
 (function () {
   "use strict";
 
-  var TEXTS = {
-    pl: {
-      months: ["styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
-               "październik", "listopad", "grudzień"],
-      days: ["Pn", "Wt", "Śr", "Cz", "Pt", "So", "Nd"],
-      dayNames: ["poniedziałek", "wtorek", "środa", "czwartek", "piątek", "sobota", "niedziela"],
-      open: "Wybierz datę z kalendarza", dialog: "Kalendarz", previous: "Poprzedni miesiąc",
-      next: "Następny miesiąc", close: "Zamknij", separator: "."
-    },
-    en: {
-      months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December"],
-      days: ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"],
-      dayNames: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-      open: "Choose a date from the calendar", dialog: "Calendar", previous: "Previous month",
-      next: "Next month", close: "Close", separator: "/"
-    }
-  };
-  var lang = (document.documentElement.getAttribute("lang") || "pl").slice(0, 2);
-  var T = TEXTS[lang] || TEXTS.pl;
+  // The words come from the page (`<body data-calendar>`, rendered from the gateway's catalog in the page's language,
+  // web.py CALENDAR_TEXTS): months alone and in a date, weekdays short and in full, labels, the date separator.
+  var T = null;
+  function words() {
+    try { return JSON.parse(document.body.getAttribute("data-calendar") || "null"); } catch (e) { return null; }
+  }
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function ymd(y, m, d) { return new Date(Date.UTC(y, m, d)); }  // UTC dates: no time zone or DST surprises
@@ -56,7 +43,7 @@
     return pad(date.getUTCDate()) + T.separator + pad(date.getUTCMonth() + 1) + T.separator + date.getUTCFullYear();
   }
   function spoken(date) {
-    return T.dayNames[weekday(date)] + ", " + date.getUTCDate() + " " + T.months[date.getUTCMonth()] + " " +
+    return T.dayNames[weekday(date)] + ", " + date.getUTCDate() + " " + T.monthsOf[date.getUTCMonth()] + " " +
       date.getUTCFullYear();
   }
   function today() {
@@ -229,6 +216,8 @@
   }
 
   function start() {
+    T = words();
+    if (!T) { return; }  // no words on the page: the date is typed, as without JS
     Array.prototype.forEach.call(document.querySelectorAll("input[data-datepicker]"), attach);
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from services.gateway import format as fmt
@@ -20,24 +21,34 @@ from services.gateway.web import dates_pl, form_date, message_pl, query_day, tem
 
 ROOT = Path(__file__).resolve().parents[3]
 GATEWAY = ROOT / "services" / "gateway"
-METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
-OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def _mapping() -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
+    """babel.cfg's methods and options (its keywords too: NC_ with a context), its paths made relative to the
+    gateway's folder."""
+    with (GATEWAY / "babel.cfg").open() as cfg:
+        methods, options = parse_mapping_cfg(cfg)
+    prefix = "services/gateway/"
+    return ([(pattern.removeprefix(prefix), method) for pattern, method in methods],
+            {pattern.removeprefix(prefix): value for pattern, value in options.items()})
 
 
 def _extracted() -> dict[Any, str]:
-    """{msgid: where} of every marked text, as `pybabel extract -F services/gateway/babel.cfg` finds them."""
+    """{msgid (or (context, msgid)): where} of every marked text, as `pybabel extract -F services/gateway/babel.cfg`
+    finds them."""
+    methods, options = _mapping()
     found: dict[Any, str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(GATEWAY), METHODS, options_map=OPTIONS):
+    for filename, lineno, message, _comments, context in extract_from_dir(str(GATEWAY), methods,
+                                                                          options_map=options):
         if message:
-            found.setdefault(message, f"services/gateway/{filename}:{lineno}")
+            found.setdefault((context, message) if context else message, f"services/gateway/{filename}:{lineno}")
     return found
 
 
 def _catalog() -> dict[Any, Any]:
-    """{msgid: English}; a plural's msgid and English are tuples (singular, plural)."""
+    """{msgid (or (context, msgid)): English}; a plural's msgid and English are tuples (singular, plural)."""
     with i18n.catalog_path("en").open("rb") as po:
-        return {m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
+        return {(m.context, m.id) if m.context else m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
 
 
 def _translated(english: Any) -> bool:
@@ -126,7 +137,8 @@ def test_no_template_shows_text_that_is_not_marked_for_translation() -> None:
 
 def test_translations_keep_the_fields_of_their_text() -> None:
     wrong = []
-    for msgid, english in _catalog().items():
+    for key, english in _catalog().items():
+        msgid = key if not isinstance(key, tuple) or isinstance(english, tuple) else key[1]  # (context, msgid)
         for source, translated in zip(*((msgid, english) if isinstance(msgid, tuple) else ((msgid,), (english,))),
                                       strict=True):
             if _fields(source) != _fields(translated):
@@ -190,3 +202,62 @@ def test_domain_messages_follow_the_language() -> None:
     finally:
         i18n.use("pl")
     assert message_pl(nip) == "Błędna suma kontrolna NIP: ostatnia cyfra powinna być 5; sprawdź, czy nie ma literówki."
+
+
+def test_one_polish_text_says_two_english_ones_by_its_context() -> None:
+    """"Po terminie" is a case list's tab ("Overdue": the cases past their day) and a report's column ("Late": the
+    cases done after it): the tab takes a context (`NC_`, msgctxt "cases tab")."""
+    from services.gateway.cases.pages import TAB_PL
+
+    i18n.use("en")
+    try:
+        assert TAB_PL["overdue"] == "Overdue"
+        assert i18n.gettext("Po terminie") == "Late"
+        assert i18n.pgettext("cases tab", "Po terminie") == "Overdue"
+    finally:
+        i18n.use("pl")
+    assert TAB_PL["overdue"] == i18n.gettext("Po terminie") == "Po terminie"
+    assert ("cases tab", "Po terminie") in _extracted()  # babel.cfg's keywords find NC_
+
+
+def test_power_warnings_and_report_headers_follow_the_language() -> None:
+    from services.gateway import powers
+    from services.gateway.reports import export
+
+    upl = [{"kind": "UPL-1", "granted_on": "2026-01-01", "valid_until": "2027-01-10", "revoked_on": None}]
+    due, today = date(2026, 12, 25), date(2026, 11, 29)
+    report = {"today": "2026-11-29", "by_assignee": [{"assignee_name": None, "assignee_login": None, "overdue": 2,
+                                                      "oldest_due": "2026-11-02"}],
+              "by_client": [], "by_contract": []}
+    i18n.use("en")
+    try:
+        assert [w["text"] for w in powers.warnings([], ["UPL-1"], due, today)] == [
+            "No UPL-1 power of attorney — e-declarations cannot be filed"]
+        assert [w["text"] for w in powers.warnings(upl, ["UPL-1"], due, today)] == [
+            "The UPL-1 power of attorney expires on 10/01/2027"]
+        person = export.overdue_tables(report)[0]
+        assert (person.title, person.headers) == ("By person", ["Person", "Login", "Overdue", "Oldest due date"])
+        assert person.rows[0][0] == "(unassigned)"
+    finally:
+        i18n.use("pl")
+    assert [w["text"] for w in powers.warnings(upl, ["UPL-1"], due, today)] == [
+        "Pełnomocnictwo UPL-1 wygasa 10.01.2027"]
+    assert export.overdue_tables(report)[0].headers[0] == "Osoba"
+
+
+def test_the_date_picker_words_come_from_the_catalog() -> None:
+    import json
+
+    from services.gateway.web import calendar_texts
+
+    i18n.use("en")
+    try:
+        english = json.loads(calendar_texts())
+    finally:
+        i18n.use("pl")
+    polish = json.loads(calendar_texts())
+    assert (english["months"][10], english["monthsOf"][10], english["days"][0], english["open"],
+            english["separator"]) == ("November", "November", "Mo", "Choose a date from the calendar", "/")
+    assert (polish["months"][10], polish["monthsOf"][10], polish["days"][0], polish["separator"]) == (
+        "listopad", "listopada", "Pn", ".")
+    assert all(len(english[key]) == len(polish[key]) for key in ("months", "monthsOf", "days", "dayNames"))
