@@ -1,19 +1,24 @@
-"""Demo data for a first run: a few staff, clients and contracts, entered through the public API."""
+"""Demo data for a first run: a few staff, clients and contracts entered through the public API, and the past work
+recorded through the cases service on the days it was done."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 
-from services.common.clock import Clock
+from services.cases import lifecycle
+from services.common.calendar import BusinessCalendar, Shift
+from services.common.clock import WARSAW, Clock, ManualClock
 from services.common.money import CENT
 from services.common.months import add_months
+from services.common.scope import SERVICE_SCOPE
 from services.contracts import fee_reminders
 from services.contracts.fees import payment_due
 from services.gateway import users
@@ -201,7 +206,7 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
             "substitute": "anna", "note": "urlop"})
         response.raise_for_status()
         cases = await _planned_cases(api, contract_ids)
-        finished = await _work_the_cases(api, cases, today)
+        finished = await _work_the_cases(system, api, cases, today)
         await _documents_received(api, cases, today)
         await _fees_paid(api, demo_clients(start.isoformat()), start, today)
         if finished:
@@ -269,9 +274,11 @@ async def _fees_paid(api: httpx.AsyncClient, pairs: list[tuple[dict[str, Any], d
 
 HISTORY_MONTHS = 4  # contracts start this many months before the current one
 OVERDUE = 4  # past cases left undone (the office is good, not perfect)
+LATE_EVERY = 11  # of the past cases done, one in this many was done after its due date
 NOT_APPLICABLE = ("brak sprzedaży w okresie", "klient zawiesił działalność w tym miesiącu",
                   "sprzedaż wykazana w korekcie za poprzedni miesiąc")  # reasons for a VAT return not filed
 _PLANNING_SECONDS = 45.0
+_CALENDAR = BusinessCalendar()
 
 
 def _months_before(first: date, months: int) -> date:
@@ -315,8 +322,13 @@ def _amount(case: dict[str, Any], kind: str) -> str:
     return f"{(seed * 97) % 9000 + 150}.{seed % 100:02d}"
 
 
-async def _work_the_cases(api: httpx.AsyncClient, cases: list[dict[str, Any]], today: date) -> int:
-    """Past cases done (a few overdue, some not applicable), a few current ones in progress. The number finished."""
+async def _work_the_cases(system: EmbeddedSystem, api: httpx.AsyncClient, cases: list[dict[str, Any]],
+                          today: date) -> int:
+    """Past cases done by their assignee on a business day before their due date (a few a day or two late, a few
+    overdue, some not applicable), a few current ones in progress. The number finished.
+
+    The public API records a completion when it is made, so the past work goes through the cases service's own
+    functions with a clock that says the day it was done (`_done_at`): no backdating is open to API callers."""
     cases = sorted((c for c in cases if c.get("party") != "client"), key=lambda c: (c["due"], c["id"]))
     past = [c for c in cases if date.fromisoformat(c["due"]) < today and c["status"] == "open"]
     soon = [c for c in cases if today <= date.fromisoformat(c["due"]) <= today + timedelta(days=10)]
@@ -324,40 +336,42 @@ async def _work_the_cases(api: httpx.AsyncClient, cases: list[dict[str, Any]], t
     in_progress = {c["id"] for c in past[-OVERDUE:][:2]} | {c["id"] for c in soon[::3]}
     skipped = {c["id"] for c in past[:-OVERDUE] if c["code"].startswith("JPK_V7")}
     skipped = set(sorted(skipped)[:len(NOT_APPLICABLE)])
-    semaphore = asyncio.Semaphore(4)
+    cases_ctx = system.runtimes["cases"].ctx
     finished = 0
-
-    async def work(n: int, case: dict[str, Any]) -> None:
-        nonlocal finished
+    for case_id in sorted(in_progress):
+        (await api.post(f"/api/v1/cases/{case_id}/start")).raise_for_status()
+    for n, case in enumerate(past):
         case_id = case["id"]
-        async with semaphore:
-            if case_id in in_progress:
-                (await api.post(f"/api/v1/cases/{case_id}/start")).raise_for_status()
-                return
-            if case_id in overdue or case["id"] not in {c["id"] for c in past}:
-                return
+        if case_id in overdue or case_id in in_progress:
+            continue
+        ctx = replace(cases_ctx, clock=ManualClock(_done_at(case, n, today)))
+        who = lifecycle.Actor(login=case.get("assignee_login") or "admin", name=case.get("assignee_name") or "",
+                              email=case.get("assignee_email") or "")
+        async with ctx.db.transaction() as session:
             if case_id in skipped:
-                reason = NOT_APPLICABLE[sorted(skipped).index(case_id)]
-                (await api.post(f"/api/v1/cases/{case_id}/not-applicable", json={"reason": reason})
-                 ).raise_for_status()
-                return
+                await lifecycle.not_applicable(ctx, session, case_id=case_id, scope=SERVICE_SCOPE, who=who,
+                                               reason=NOT_APPLICABLE[sorted(skipped).index(case_id)])
+                continue
             for index, item in enumerate(case.get("checklist") or []):
                 if item.get("required") or n % 3 == 0:
-                    (await api.put(f"/api/v1/cases/{case_id}/checklist/{index}", json={"done": True})
-                     ).raise_for_status()
-            body: dict[str, Any] = {}
-            response = await api.post(f"/api/v1/cases/{case_id}/finish", json=body)
-            if response.status_code == 422:  # the case has a notice: the client is told the amounts
-                kinds = [e["field"].split(".", 1)[1] for e in response.json().get("errors", [])
-                         if e.get("field", "").startswith("liabilities.")]
-                body = {"liabilities": {kind: _amount(case, kind) for kind in kinds}}
-                response = await api.post(f"/api/v1/cases/{case_id}/finish", json=body)
-            response.raise_for_status()
-            if body:
-                finished += 1
-
-    await asyncio.gather(*(work(n, c) for n, c in enumerate(cases)))
+                    await lifecycle.tick(ctx, session, case_id=case_id, scope=SERVICE_SCOPE, who=who, index=index,
+                                         done=True)
+            # A case with a notice tells the client the amounts of its liabilities.
+            amounts = {kind: _amount(case, kind) for kind in case.get("notice") or []}
+            await lifecycle.finish(ctx, session, case_id=case_id, scope=SERVICE_SCOPE, who=who, amounts=amounts)
+        if amounts:
+            finished += 1
     return finished
+
+
+def _done_at(case: dict[str, Any], n: int, today: date) -> datetime:
+    """When a past case was done: on a business day up to five before its due date, in office hours; one in
+    `LATE_EVERY` a business day or two after it (never today or later)."""
+    due = _CALENDAR.shift(date.fromisoformat(case["due"]), Shift.PREVIOUS_BUSINESS_DAY)
+    day = _CALENDAR.add_business_days(due, -(n * 7 % 6))
+    if n % LATE_EVERY == LATE_EVERY // 2 and _CALENDAR.add_business_days(due, 1 + n % 2) < today:
+        day = _CALENDAR.add_business_days(due, 1 + n % 2)
+    return datetime.combine(day, time(9 + n % 7, (n * 13) % 60), tzinfo=WARSAW).astimezone(UTC)
 
 
 async def _send_and_confirm_notices(system: EmbeddedSystem, finished: int) -> None:

@@ -7,6 +7,7 @@
 | percent    | `66,7 %`              | `66.7%`                 |
 | date       | `29.11.2026`          | `29/11/2026` (day first, as in the UK; never month first) |
 | timestamp  | `29.11.2026 14:05`    | `29/11/2026 14:05` — both in the office's time, Europe/Warsaw |
+| month      | `listopad 2026`       | `November 2026` (a report's month to choose; `2026-11` in addresses) |
 
 The same date format is what a date input shows and its hint says; a typed date is read day first with a dot,
 dash, slash or space between the parts (`form_date` in web.py). The filters were named `money_pl`,
@@ -29,6 +30,12 @@ from services.gateway import i18n
 DATE_FORMAT = {"pl": "%d.%m.%Y", "en": "%d/%m/%Y"}
 # What a date input's hint and placeholder say (the Polish "RRRR": rok).
 DATE_HINT = {"pl": "DD.MM.RRRR", "en": "DD/MM/YYYY"}
+MONTH_NAMES = {
+    "pl": ("styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
+           "październik", "listopad", "grudzień"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
 
 
 def money(value: Any, *, cents: bool = True, language: str | None = None) -> str:
@@ -65,6 +72,20 @@ def day(value: Any, *, language: str | None = None) -> str:
     if not isinstance(value, date):
         return ""
     return value.strftime(DATE_FORMAT.get(language or i18n.current(), DATE_FORMAT["pl"]))
+
+
+def month(value: Any, *, language: str | None = None) -> str:
+    """A month (`YYYY-MM` or a date) named as the language says it: "listopad 2026" / "November 2026"; anything else
+    as given."""
+    if isinstance(value, date):
+        year, number = value.year, value.month
+    else:
+        found = re.fullmatch(r"(\d{4})-(\d{2})", str(value or ""))
+        if not found or not 1 <= int(found.group(2)) <= 12:
+            return str(value or "")
+        year, number = int(found.group(1)), int(found.group(2))
+    names = MONTH_NAMES.get(language or i18n.current(), MONTH_NAMES["pl"])
+    return f"{names[number - 1]} {year}"
 
 
 def timestamp(value: Any, *, language: str | None = None) -> str:

@@ -53,24 +53,41 @@ class NavLink:
     href: str
     label: str
     permission: Permission
+    admin: bool = False  # shown under "Administracja", a disclosure list, not in the menu's one line
+    current_if: str = ""  # a query parameter ("mine=true") the address has when this entry is the current page
+
+    def is_current(self, path: str, query: dict[str, str]) -> bool:
+        """Whether a page at `path` with `query` is this entry's (its list, or an object under it)."""
+        own, _, _ = self.href.partition("?")
+        if self.current_if:
+            key, _, value = self.current_if.partition("=")
+            if query.get(key) != value:
+                return False
+        return path == own or (own != "/" and path.startswith(own + "/"))
 
 
-# The menu of the layout, in order; an entry shows to those whose role has its permission.
+# The menu of the layout, in order; an entry shows to those whose role has its permission. The office's daily work
+# is the menu's one line; the administrative entries open from one entry, "Administracja".
 NAV = (
     NavLink("/", N_("Pulpit"), Permission.view),
-    NavLink("/cases?mine=true&tab=open", N_("Moje sprawy"), Permission.view),
+    NavLink("/cases?mine=true&tab=open", N_("Moje sprawy"), Permission.view, current_if="mine=true"),
     NavLink("/cases", N_("Sprawy"), Permission.view),
     NavLink("/clients", N_("Klienci"), Permission.view),
     NavLink("/contracts", N_("Umowy"), Permission.view),
     NavLink("/notices", N_("Zawiadomienia"), Permission.view),
-    NavLink("/mail", N_("Poczta wychodząca"), Permission.view),
-    NavLink("/rules", N_("Reguły"), Permission.view),
     NavLink("/reports", N_("Raporty"), Permission.read_reports),
-    NavLink("/absences", N_("Nieobecności"), Permission.manage_cases),
-    NavLink("/audit", N_("Dziennik zmian"), Permission.read_audit),
-    NavLink("/users", N_("Użytkownicy"), Permission.manage_users),
-    NavLink("/system/dead-letters", N_("Komunikaty nieobsłużone"), Permission.manage_settings),
+    NavLink("/absences", N_("Nieobecności"), Permission.manage_cases, admin=True),
+    NavLink("/mail", N_("Poczta wychodząca"), Permission.view, admin=True),
+    NavLink("/rules", N_("Reguły"), Permission.view, admin=True),
+    NavLink("/users", N_("Użytkownicy"), Permission.manage_users, admin=True),
+    NavLink("/audit", N_("Dziennik zmian"), Permission.read_audit, admin=True),
+    NavLink("/system/dead-letters", N_("Komunikaty nieobsłużone"), Permission.manage_settings, admin=True),
 )
+
+
+def current_link(links: list[NavLink], path: str, query: dict[str, str]) -> NavLink | None:
+    """The menu entry of the page at `path`: the first that claims it ("Moje sprawy" before "Sprawy")."""
+    return next((link for link in links if link.is_current(path, query)), None)
 
 
 def date_pl(value: Any) -> str:
@@ -121,7 +138,8 @@ def form_date(text: str) -> str:
 
 # Formats follow the page's language (format.py); the `_pl` names are the same filters under their old names.
 for _names, _filter in ((("date", "date_pl"), fmt.day), (("dates", "dates_pl"), dates_pl),
-                        (("timestamp", "timestamp_pl"), fmt.timestamp), (("money", "money_pl"), fmt.money),
+                        (("timestamp", "timestamp_pl"), fmt.timestamp), (("month_name",), fmt.month),
+                        (("money", "money_pl"), fmt.money),
                         (("amount", "amount_pl"), fmt.amount), (("percent", "percent_pl"), fmt.percent)):
     for _name in _names:
         templates.env.filters[_name] = _filter
@@ -193,7 +211,8 @@ async def check_csrf(request: Request, ctx: ServiceContext = Depends(get_context
 
 def render(request: Request, template: str, user: User | None, *, status_code: int = 200,
            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """A page in the layout: the menu the user's role allows, the CSRF token for its forms, today's date."""
+    """A page in the layout: the menu the user's role allows (its entry of this page marked), the CSRF token for its
+    forms, today's date."""
     ctx: ServiceContext = request.app.state.ctx
     if "staff" in context:
         context["staff_options"] = {u.login: f"{u.name} ({u.login})" for u in context["staff"]}
@@ -202,12 +221,14 @@ def render(request: Request, template: str, user: User | None, *, status_code: i
     def may(permission: str) -> bool:
         return user is not None and role_may(user.role, Permission(permission))
 
-    nav = [link for link in NAV if user is not None and role_may(user.role, link.permission)]
+    shown = [link for link in NAV if user is not None and role_may(user.role, link.permission)]
+    current = current_link(shown, request.url.path, dict(request.query_params))
     language = i18n.use(user.language if user is not None else request.cookies.get(i18n.COOKIE))
     response = templates.TemplateResponse(
         request, template,
-        {"user": user, "may": may, "nav": nav, "today": ctx.clock.today(), "csrf_token": csrf_token(request),
-         "language": language, "path": request.url.path, **context},
+        {"user": user, "may": may, "nav": [link for link in shown if not link.admin],
+         "admin_nav": [link for link in shown if link.admin], "current_link": current, "today": ctx.clock.today(),
+         "csrf_token": csrf_token(request), "language": language, "path": request.url.path, **context},
         status_code=status_code, headers=headers,
     )
     new_token = getattr(request.state, "new_login_csrf", None)

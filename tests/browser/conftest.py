@@ -68,3 +68,11 @@ async def logged_in_page(base_url: str, login: str) -> AsyncIterator[Any]:
             yield page
         finally:
             await browser.close()
+
+
+async def open_from_menu(page: Any, label: str) -> None:
+    """Open a menu entry as a person does: on the menu's line, or under "Administracja" (opened first)."""
+    entry = page.locator("header nav").get_by_role("link", name=label, exact=True)
+    if not await entry.is_visible():
+        await page.locator("header nav details > summary").click()
+    await entry.click()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_from_menu
 from tests.browser.test_accessibility import WCAG_A_AA
 from tests.browser.test_roles_ui import _log_in
 from tests.conftest import wait_for
@@ -47,7 +47,7 @@ async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: 
             await page.goto(f"{base_url}/cases")
             await expect(page.locator("#cases")).not_to_contain_text("zastępuje")
 
-            await page.click("header nav >> text=Nieobecności")
+            await open_from_menu(page, "Nieobecności")
             form = page.locator("#absence-form")
             await form.locator("select[name=login]").select_option("anna")
             await form.locator("input[name=starts_on]").fill("2026-11-20")
@@ -82,7 +82,7 @@ async def test_a_manager_registers_an_absence_and_sees_the_cases_move(base_url: 
             await expect(ola.locator("#cases tbody tr")).to_have_count(len(moving))
 
             # anna is back early: ending the absence hands back what ola has not started.
-            await page.click("header nav >> text=Nieobecności")
+            await open_from_menu(page, "Nieobecności")
             row = page.locator("#absences tbody tr[data-login=anna]")
             await row.locator("input[name=ends_on]").fill("2026-11-28")
             await row.locator("button:has-text('Zakończ wcześniej')").click()

@@ -34,7 +34,7 @@ async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: 
             await expect(page.locator("#office-overdue .n")).to_have_text("3")
             await page.click("header nav >> text=Raporty")
             await page.click("text=Podsumowanie finansowe miesiąca")
-            await page.fill("input[name=month]", "2026-11")
+            await page.select_option("select[name=month]", "2026-11")
             await page.click("button:has-text('Pokaż')")
             await expect(page.locator("#office-gross")).to_have_text("2 644,50 zł")
             await expect(page.locator("#office-share")).to_have_text("60,0 %")
@@ -84,5 +84,54 @@ async def test_each_roles_dashboard(base_url: str, office: Office) -> None:
                     await expect(page.locator("header nav")).not_to_contain_text("Raporty")
                 await page.screenshot(path=str(SHOTS / f"dashboard_{login}.png"), full_page=True)
                 await page.close()
+        finally:
+            await browser.close()
+
+
+async def test_the_summary_month_is_chosen_in_the_pages_language_without_javascript(base_url: str,
+                                                                                      office: Office) -> None:
+    """The month field lists the months by name in the page's language (not the browser's: the browser here is
+    English), and the plain form works with JavaScript off."""
+    from playwright.async_api import async_playwright, expect
+
+    await _office_data(office)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
+                                                java_script_enabled=False)
+            page = await context.new_page()
+            await log_in(page, base_url, "maria")
+            await page.goto(f"{base_url}/reports/financial")
+            month = page.locator("select[name=month]")
+            today = office.clock.today()
+            this_month = f"{today.year}-{today.month:02d}"
+            await expect(month.locator("option:checked")).to_have_attribute("value", this_month)
+            names = await month.locator("option").all_inner_texts()
+            assert "październik 2026" in names and "listopad 2026" in names, names
+            await month.select_option("2026-10")
+            await page.click("button:has-text('Pokaż')")
+            await page.wait_for_url("**/reports/financial?month=2026-10")
+            await expect(page.locator("h1")).to_have_text("Podsumowanie finansowe — październik 2026")
+            await expect(page.locator("select[name=month] option:checked")).to_have_text("październik 2026")
+
+            await page.goto(f"{base_url}/account")
+            await page.select_option("select[name=language]", "en")
+            await page.click("button:has-text('Zapisz język')")
+            await page.goto(f"{base_url}/reports/financial?month=2026-10")
+            await expect(page.locator("select[name=month] option:checked")).to_have_text("October 2026")
+            await page.select_option("select[name=month]", "2026-11")
+            await page.click("button:has-text('Show')")
+            await page.wait_for_url("**/reports/financial?month=2026-11")
+            await expect(page.locator("h1")).to_have_text("Financial summary — November 2026")
+            await expect(page.locator("#office-gross")).to_have_text("PLN 2,644.50")
+
+            # The execution report's range: two months chosen the same way.
+            await page.goto(f"{base_url}/reports/execution")
+            await page.select_option("select[name=from]", "2026-09")
+            await page.select_option("select[name=to]", "2026-11")
+            await page.click("button:has-text('Show')")
+            await page.wait_for_url("**/reports/execution?from=2026-09&to=2026-11")
+            await expect(page.locator("h1")).to_contain_text("September 2026 – November 2026")
         finally:
             await browser.close()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from services.common.clock import ManualClock
+from services.common.calendar import BusinessCalendar
+from services.common.clock import WARSAW, ManualClock
 from services.demo import load_demo
 from services.notifier.models import notices
 from tests.conftest import wait_for
@@ -33,6 +34,7 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
             powers = {c["name"]: (await api.get(f"/api/v1/clients/{c['id']}/powers")).json()["kinds"]
                       for c in clients}
             financial = (await api.get("/api/v1/reports/financial", params={"month": "2026-11"})).json()
+            execution = (await api.get("/api/v1/reports/execution", params={"from": "2026-10", "to": "2026-11"})).json()
         async with office.system.runtimes["notifier"].ctx.db.reading() as session:
             statuses = Counter((await session.execute(
                 select(notices.c.status).where(notices.c.kind == "liability"))).scalars())
@@ -63,6 +65,21 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
     items = absences["items"]
     assert [(a["login"], a["substitute_login"]) for a in items] == [("kasia", "anna")]
     assert took < 60, f"loading the demo took {took:.1f} s"
+
+    # The past work was done on its days, as an office's month looks: most on or before the due date, a few a day or
+    # two late, each on a business day before today, by the case's assignee. The reports count it so.
+    done = [c for c in cases if c["status"] == "done"]
+    days = [datetime.fromisoformat(c["completed_at"]).astimezone(WARSAW).date() for c in done]
+    assert all(day < today and BusinessCalendar().is_business_day(day) for day in days), days
+    late_done = [c for c, day in zip(done, days, strict=True) if day > date.fromisoformat(c["due"])]
+    assert 1 <= len(late_done) <= len(done) // 8, f"{len(late_done)} of {len(done)} done late"
+    on_time = sum(item["done_on_time"] for item in execution["items"])
+    late = sum(item["done_late"] for item in execution["items"])
+    assert (on_time, late) == (len(done) - len(late_done), len(late_done))
+    office_months = {m["month"]: m for m in financial["office"]}
+    assert sum(office_months[m]["done_late"] for m in ("2026-10", "2026-11")) == late
+    assert sum(office_months[m]["done_on_time"] for m in ("2026-10", "2026-11")) == on_time
+    assert {c["assignee_login"] for c in done} <= {"anna", "kasia", "piotr", "maria"}
 
     # The client's duties (the planner makes client tasks of the last month past, and those due soon): every past
     # one received, one of them late; one coming still awaited.

@@ -1,4 +1,5 @@
-"""Money and shares the Polish way, months of a report, and the chart's scale."""
+"""Money and shares the Polish way, months of a report (and their names in the page's language), and the chart's
+scale."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from services.common.months import month_range
-from services.gateway.format import money_pl, percent_pl
+from services.gateway.format import money_pl, month, percent_pl
 from services.gateway.reports.charts import bar_chart
+from services.gateway.reports.pages import month_choices
 
 
 def test_money_and_shares_read_the_polish_way() -> None:
@@ -19,6 +21,16 @@ def test_money_and_shares_read_the_polish_way() -> None:
     assert money_pl(None) == ""
     assert percent_pl("0.6667") == "66,7 %"
     assert percent_pl(None) == "—"
+
+
+def test_a_reports_month_is_named_in_the_pages_language_and_chosen_from_a_list() -> None:
+    assert month("2026-11", language="pl") == "listopad 2026"
+    assert month("2026-01", language="en") == "January 2026"
+    assert month(date(2026, 2, 14), language="pl") == "luty 2026"
+    assert month("2026-13", language="en") == "2026-13"  # not a month: as given
+    offered = month_choices(date(2026, 11, 30))
+    assert (offered[0], offered[-1], len(offered)) == ("2026-12", "2023-12", 37)  # next month, 36 back
+    assert month_choices(date(2026, 11, 30), "2019-05")[-1] == "2019-05"  # an address typed by hand stays chosen
 
 
 def test_a_report_covers_whole_months_within_a_limit() -> None:
