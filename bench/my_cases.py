@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from services.cases.models import cases
 from services.cases.views import CaseFilter, find_cases, statements
+from services.common.db import Database
 from services.common.scope import Scope
 from tests.conftest import free_port
 from tests.distributed.cluster import TERMINARZ, Cluster
@@ -170,10 +171,9 @@ async def explain(url: str, args: argparse.Namespace) -> None:
 
 @asynccontextmanager
 async def _bare_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.engine = create_async_engine(os.environ["BENCH_CASES_DB"], pool_size=5, max_overflow=10)
-    app.state.sessions = async_sessionmaker(app.state.engine, expire_on_commit=False)
+    app.state.db = Database(os.environ["BENCH_CASES_DB"])  # the services' own pool and reading sessions
     yield
-    await app.state.engine.dispose()
+    await app.state.db.dispose()
 
 
 bare_app = FastAPI(lifespan=_bare_lifespan)
@@ -185,7 +185,7 @@ async def bare(login: str, every_column: bool = True) -> dict[str, Any]:
     LIST_COLUMNS of each case."""
     staff, contracts = int(os.environ["BENCH_STAFF"]), int(os.environ["BENCH_CONTRACTS"])
     scope = Scope(login=login, role="accountant", contracts=contracts_of(login, staff, contracts))
-    async with bare_app.state.sessions() as session:
+    async with bare_app.state.db.reading() as session:
         return await find_cases(session, scope, the_filter(login), TODAY,
                                 columns=None if every_column else LIST_COLUMNS)
 

@@ -147,10 +147,12 @@ def plain(row: Any) -> dict[str, Any]:
     return {str(key): value for key, value in row._mapping.items()}
 
 
-def plain_rows(result: Any) -> list[dict[str, Any]]:
-    """Every row of a result as `plain` gives it (the keys converted once for all rows)."""
-    keys = [str(key) for key in result.keys()]  # noqa: SIM118 - a Result iterates its rows, not its keys
-    return [dict(zip(keys, row, strict=True)) for row in result]
+def plain_rows(rows: Any) -> list[dict[str, Any]]:
+    """Every row of a result (the keys converted once for all rows) or of a list of rows as `plain` gives it."""
+    if not hasattr(rows, "keys"):
+        return [plain(row) for row in rows]
+    keys = [str(key) for key in rows.keys()]  # noqa: SIM118 - a Result iterates its rows, not its keys
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def inserted_id(result: Any) -> int:
