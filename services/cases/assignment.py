@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import absences, case_history, cases, contract_teams, team_changes
 from services.common.clock import WARSAW
+from services.common.db import plain
 from services.common.errors import NotFound, Problem
 from services.common.log import get_logger
 from services.common.messages import (
@@ -176,7 +177,7 @@ async def cover(ctx: ServiceContext, session: AsyncSession, case_id: str, *, act
 
 
 def _absence_dict(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)
+    return plain(row)
 
 
 async def _emit_absence(ctx: ServiceContext, session: AsyncSession, row: Any) -> None:
@@ -329,7 +330,7 @@ async def reassign_case(*, ctx: ServiceContext, session: AsyncSession, case_id: 
     await _reassign(ctx, session, case, body.to, actor=scope.login or "service", event="reassigned",
                     detail=body.reason)
     row = (await session.execute(select(cases).where(cases.c.id == case_id))).one()
-    return dict(row._mapping)
+    return plain(row)
 
 
 async def reassign_all(*, ctx: ServiceContext, session: AsyncSession, body: ReassignAll,

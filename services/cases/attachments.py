@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import Actor, record
 from services.cases.models import case_attachments, cases
+from services.common.db import plain, plain_rows
 from services.common.errors import NotFound, Problem
 from services.common.files import ALLOWED, Upload, folder, receive
 from services.common.runtime import ServiceContext
@@ -54,7 +55,7 @@ async def store(ctx: ServiceContext, session: AsyncSession, *, case_id: str, sco
 async def list_for(session: AsyncSession, case_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(case_attachments).where(case_attachments.c.case_id == case_id)
                                  .order_by(case_attachments.c.uploaded_at, case_attachments.c.filename))
-    return [dict(r._mapping) for r in rows]
+    return plain_rows(rows)
 
 
 async def find(ctx: ServiceContext, session: AsyncSession, *, case_id: str, attachment_id: str,
@@ -71,4 +72,4 @@ async def find(ctx: ServiceContext, session: AsyncSession, *, case_id: str, atta
     path = folder(ctx.settings) / row.id
     if not path.is_file():
         raise Problem(410, "File missing", f"the file of attachment {attachment_id} is not in the attachments folder")
-    return dict(row._mapping), path
+    return plain(row), path

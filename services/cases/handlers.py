@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases import watch
 from services.cases.assignment import cover, mine_condition
 from services.cases.models import case_history, cases
+from services.common.db import plain, plain_rows
 from services.common.log import get_logger
 from services.common.messages import (
     CASE_CREATED,
@@ -212,7 +213,7 @@ async def list_cases(
         query = query.where(cases.c.deadline_state == deadline_state, cases.c.status.in_(OPEN_STATUSES))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await session.execute(query.order_by(cases.c.due, cases.c.title).limit(limit).offset(offset))
-    return [dict(row._mapping) for row in rows], int(total)
+    return plain_rows(rows), int(total)
 
 
 async def get_case(*, session: AsyncSession, case_id: str, scope: Scope = SERVICE_SCOPE) -> dict[str, Any] | None:
@@ -220,11 +221,11 @@ async def get_case(*, session: AsyncSession, case_id: str, scope: Scope = SERVIC
     row = (await session.execute(select(cases).where(cases.c.id == case_id, visible(scope)))).first()
     if row is None:
         return None
-    result = dict(row._mapping)
+    result = plain(row)
     history = await session.execute(
         select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.at)
     )
-    result["history"] = [dict(h._mapping) for h in history]
+    result["history"] = plain_rows(history)
     return result
 
 

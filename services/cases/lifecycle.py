@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases import watch
 from services.cases.assignment import cover
 from services.cases.models import case_attachments, case_comments, case_history, cases
+from services.common.db import plain_rows
 from services.common.errors import NotFound, Problem
 from services.common.limits import MAX_COMMENT_CHARS, MAX_REASON_CHARS
 from services.common.messages import (
@@ -341,4 +342,4 @@ async def create_one_off(ctx: ServiceContext, session: AsyncSession, *, scope: S
 async def comments_of(session: AsyncSession, case_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(case_comments).where(case_comments.c.case_id == case_id)
                                  .order_by(case_comments.c.at, case_comments.c.id))
-    return [dict(r._mapping) for r in rows]
+    return plain_rows(rows)

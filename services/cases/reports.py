@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.handlers import OPEN_STATUSES, visible
 from services.cases.models import cases
+from services.common.db import plain
 from services.common.errors import Problem
 from services.common.months import MonthParam, add_months, month_of, month_range, parse_month, warsaw_date
 from services.common.params import LoginFilter
@@ -66,7 +67,7 @@ async def execution(*, session: AsyncSession, scope: Scope, first: date, last: d
         .order_by(func.max(cases.c.contract_number), month)
     )
     return [{key: (int(value or 0) if key not in ("contract_id", "number", "client_name", "month") else value)
-             for key, value in row._mapping.items()} for row in await session.execute(query)]
+             for key, value in plain(row).items()} for row in await session.execute(query)]
 
 
 async def overdue(*, session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
@@ -79,7 +80,7 @@ async def overdue(*, session: AsyncSession, scope: Scope, today: date) -> dict[s
     async def grouped(party: Any, *columns: Any) -> list[dict[str, Any]]:
         query = (select(*columns, func.count().label("overdue"), func.min(cases.c.due).label("oldest_due"))
                  .where(*late, party).group_by(*columns).order_by(func.count().desc(), *columns))
-        return [{**row._mapping, "oldest_due": _iso(row.oldest_due), "overdue": int(row.overdue)}
+        return [{**plain(row), "oldest_due": _iso(row.oldest_due), "overdue": int(row.overdue)}
                 for row in await session.execute(query)]
 
     office, client = cases.c.party != "client", cases.c.party == "client"

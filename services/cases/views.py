@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import OPEN_STATUSES, STATUSES
 from services.cases.models import cases
+from services.common.db import plain_rows
 from services.common.scope import Scope
 
 Tab = Literal["today", "week", "overdue", "open"]
@@ -134,7 +135,7 @@ async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: 
         by_status[status] = int(n)
     total = by_status.get(f.status, 0) if f.status is not None else sum(by_status.values())
     rows = await session.execute(page)
-    return {"items": [dict(row._mapping) for row in rows], "total": total, "counts": by_status,
+    return {"items": plain_rows(rows), "total": total, "counts": by_status,
             "limit": f.limit, "offset": f.offset}
 
 

@@ -104,8 +104,8 @@ def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
         item: dict[str, Any] = {}
         for key, value in row._mapping.items():
             if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
-                item[key] = value
+                item[str(key)] = value
             else:
-                item[key] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+                item[str(key)] = value.isoformat() if hasattr(value, "isoformat") else str(value)
         out.append(item)
     return out

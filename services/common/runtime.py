@@ -24,17 +24,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.asgi import Correlation, DefaultHeaders
 from services.common.bus import Batching, Bus
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import PROBLEM_JSON, Problem, install_problem_handlers
 from services.common.limits import InputGuard
 from services.common.log import (
-    CORRELATION_HEADER,
-    accepted_correlation_id,
     bound,
     get_logger,
-    new_correlation_id,
 )
 from services.common.messages import Envelope
 from services.common.messaging import Messaging, OutboxRelay, consume_once, prune
@@ -138,12 +136,14 @@ class ServiceSpec:
     public_prefix: str = ""
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
+    """FastAPI dependency: the service's context. The dependencies here are `async def` though they never wait: a
+    plain `def` one runs in a worker thread, a hand-over per dependency per request (bench/my_cases.py)."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
 
-def require_internal_token(request: Request) -> None:
+async def require_internal_token(request: Request) -> None:
     expected = request.app.state.ctx.settings.internal_token
     sent = request.headers.get(INTERNAL_TOKEN_HEADER, "")
     # No token configured answers no one; the comparison takes the same time wherever the strings differ.
@@ -169,14 +169,8 @@ def install_security_headers(app: FastAPI, settings: Settings) -> None:
     if settings.https:
         fixed["Strict-Transport-Security"] = "max-age=31536000"
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        # A response may be stricter than the defaults (the confirmation page sends no referrer at all).
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        for name, value in fixed.items():
-            response.headers.setdefault(name, value)
-        return response
+    # A response may be stricter than the defaults (the confirmation page sends no referrer at all).
+    app.add_middleware(DefaultHeaders, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY, **fixed})
 
 
 def swagger_ui(title: str, openapi_url: str) -> HTMLResponse:
@@ -352,17 +346,7 @@ class ServiceRuntime:
         body_limit = self.ctx.settings.max_body_bytes * (2 if spec.internal else 1)
         app.add_middleware(InputGuard, max_body_bytes=body_limit)
 
-        @app.middleware("http")
-        async def correlation(request: Request, call_next: Any) -> Any:
-            cid = accepted_correlation_id(request.headers.get(CORRELATION_HEADER)) or new_correlation_id()
-            started = time.perf_counter()
-            with bound(correlation_id=cid, service=spec.name):
-                response = await call_next(request)
-                if request.url.path not in ("/healthz", "/readyz"):
-                    log.info("http.request", method=request.method, path=request.url.path,
-                             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
-            response.headers[CORRELATION_HEADER] = cid
-            return response
+        app.add_middleware(Correlation, service=spec.name)
 
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:

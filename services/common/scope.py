@@ -55,7 +55,7 @@ class Scope(BaseModel):
 SERVICE_SCOPE = Scope(login="", role="service", contracts=None)
 
 
-def request_scope(request: Request) -> Scope:
+async def request_scope(request: Request) -> Scope:
     """FastAPI dependency: the caller's scope; a malformed header is a 400 naming the header."""
     raw = request.headers.get(SCOPE_HEADER)
     if raw is None:

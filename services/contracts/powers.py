@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import plain
 from services.common.errors import NotFound, Problem
 from services.common.files import Upload, receive
 from services.common.files import folder as attachments_folder
@@ -57,7 +58,7 @@ def covers(row: dict[str, Any], day: date) -> bool:
 
 
 def as_json(row: Any, today: date) -> dict[str, Any]:
-    r = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    r = plain(row) if hasattr(row, "_mapping") else dict(row)
     return {"id": str(r["id"]), "client_id": str(r["client_id"]), "kind": r["kind"],
             "granted_on": r["granted_on"].isoformat(),
             "valid_until": r["valid_until"].isoformat() if r["valid_until"] else None, "scope": r["scope"],
@@ -160,5 +161,5 @@ async def document(ctx: ServiceContext, session: AsyncSession, *, client_id: int
     path = folder(ctx.settings) / row.document_id
     if not path.is_file():
         raise Problem(410, "File missing", f"the document of power {power_id} is not in the attachments folder")
-    return dict(row._mapping), path
+    return plain(row), path
 

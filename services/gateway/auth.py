@@ -5,7 +5,10 @@ The API reads only the Authorization header, never a cookie, so a page elsewhere
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Problem
 from services.common.runtime import ServiceContext, get_context
@@ -23,17 +26,24 @@ class LoginRequired(Exception):
     """A web page asked for without a live session: answered with a redirect to the login page."""
 
 
-async def api_user(request: Request, ctx: ServiceContext = Depends(get_context)) -> User:
+async def api_user(request: Request, session: AsyncSession, now: datetime) -> tuple[User, int | None]:
+    """The caller of an API route by their bearer token, read in `session`; and the token's id when its use is
+    to be recorded (`users.authenticate_token`: at most once a minute), which the caller does after reading."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("send 'Authorization: Bearer <token>' (make one with `terminarz users token LOGIN`)")
-    async with ctx.db.transaction() as session:
-        user = await users.authenticate_token(session=session, token=token.strip(), now=ctx.clock.now())
-    if user is None:
+    found = await users.authenticate_token(session=session, token=token.strip(), now=now)
+    if found is None:
         raise _unauthorized("the token is unknown or its user is disabled")
+    user, token_to_record = found
     request.state.user = user
-    return user
+    return user, token_to_record
+
+
+async def record_token_use(ctx: ServiceContext, token_id: int, now: datetime) -> None:
+    async with ctx.db.transaction() as session:
+        await users.record_token_use(session=session, token_id=token_id, now=now)
 
 
 def _unauthorized(detail: str) -> Problem:

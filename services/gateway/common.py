@@ -15,7 +15,7 @@ from services.common.text import decode_upload as decode_text
 from services.gateway.clients import ServiceClients
 
 
-def service_clients(ctx: ServiceContext = Depends(get_context)) -> ServiceClients:
+async def service_clients(ctx: ServiceContext = Depends(get_context)) -> ServiceClients:
     """FastAPI dependency: the clients of the other services (made at start-up)."""
     return clients_of(ctx)
 

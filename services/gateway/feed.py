@@ -21,6 +21,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import plain
 from services.common.errors import NotFound
 from services.common.runtime import ServiceContext, get_context
 from services.gateway import format as fmt
@@ -70,7 +71,7 @@ async def feed_of(*, session: AsyncSession, user_id: int) -> dict[str, Any] | No
     """When the user's feed was made and last read; None when they have none."""
     row = (await session.execute(select(calendar_feeds.c.created_at, calendar_feeds.c.last_used_at)
                                  .where(calendar_feeds.c.user_id == user_id))).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else plain(row)
 
 
 async def feed_user(*, session: AsyncSession, token: str, now: datetime) -> User | None:

@@ -22,7 +22,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.asgi import DefaultHeaders
 from services.common.errors import PROBLEM_JSON, Problem, validation_problem
 from services.common.params import MAX_ID
 from services.common.runtime import ServiceContext, get_context
@@ -181,6 +184,26 @@ def calendar_texts() -> str:
 # `tr`: a text kept in Python (marked N_) said in the page's language, escaped like any value.
 templates.env.globals.update(ROLE_PL=ROLE_PL, tr=i18n.say, title_of=title_of, date_hint=fmt.date_hint,
                              LANGUAGES=i18n.LANGUAGES, calendar_texts=calendar_texts)
+
+
+class CookieLanguage:
+    """Before the session is known, a request's language is the login page's switch cookie; a session's user then
+    sets theirs (auth.web_session). The language the caller's task had is restored after the request (a test's
+    in-process client runs the app in its own task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        before = i18n.current()
+        i18n.use(HTTPConnection(scope).cookies.get(i18n.COOKIE))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.use(before)
 
 
 class CsrfRejected(Exception):
@@ -363,12 +386,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, malformed_address_page)
     app.add_exception_handler(Problem, problem_page)
 
-    @app.middleware("http")
-    async def no_store(request: Request, call_next: Any) -> Any:
-        # Before the session is known the page's language is the switch's cookie; a session's user then sets
-        # theirs (auth.web_session). The context variable is copied into the request's task from here.
-        i18n.use(request.cookies.get(i18n.COOKIE))
-        response = await call_next(request)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(DefaultHeaders, headers={"Cache-Control": "no-store"},
+                       only_if=lambda path: not path.startswith("/static/"))
+    app.add_middleware(CookieLanguage)

@@ -15,6 +15,7 @@ from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import func, select
 
+from services.common.db import plain_rows
 from services.common.errors import NotFound, Problem
 from services.common.messages import Liability, TeamMember
 from services.common.params import ClientIdFilter, ClientIdPath, ContractIdFilter, Offset, plain_or_none
@@ -56,7 +57,7 @@ async def list_mails(
         query = query.where(mails.c.to_address == to)
         count = count.where(mails.c.to_address == to)
     async with ctx.db.reading() as session:
-        items = [dict(r._mapping) for r in await session.execute(query)]
+        items = plain_rows(await session.execute(query))
         total = (await session.execute(count)).scalar_one()
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 

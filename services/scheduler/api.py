@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
+from services.common.db import plain_rows
 from services.common.errors import NotFound, Problem
 from services.common.params import MAX_ID, ClientIdPath, ContractIdList
 from services.common.runtime import ServiceContext, get_context
@@ -57,7 +58,7 @@ async def rules_in_force(ctx: ServiceContext = Depends(get_context)) -> dict[str
             select(rule_sets.c.version, rule_sets.c.status, rule_sets.c.rule_count, rule_sets.c.errors,
                    rule_sets.c.loaded_at).order_by(rule_sets.c.id.desc()).limit(20))).all()
     return {"version": planner.version, "rules": planner.rule_summaries(),
-            "history": [dict(h._mapping) for h in history]}
+            "history": plain_rows(history)}
 
 
 @router.post("/rules/apply")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -157,6 +158,31 @@ async def test_a_user_changes_their_own_password_and_every_session_of_theirs_end
     assert by_api.status_code == 422 and {e["field"] for e in by_api.json()["errors"]} == {"new"}
     assert done.status_code == 204
     assert [t for _, t, _ in await _audit(office, "user.password_change")] == ["user:ola", "user:ola"]
+
+
+async def test_a_tokens_last_use_is_recorded_to_the_minute_not_on_every_call(office: Office) -> None:
+    """Recording each call's time made every API call a write transaction; the token list shows the last use to
+    the minute, and that is what is recorded."""
+    async def last_used(api: httpx.AsyncClient, token_id: int) -> str | None:
+        listed = (await api.get("/api/v1/users/piotr/tokens")).json()["items"]
+        used: str | None = next(t for t in listed if t["id"] == token_id)["last_used_at"]
+        return used
+
+    async with office.api() as api:
+        issued = (await api.post("/api/v1/users/piotr/tokens", json={"name": "kadry"})).json()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.gateway.app),
+                                     base_url="http://gateway",
+                                     headers={"Authorization": f"Bearer {issued['token']}"}) as new:
+            assert await last_used(api, issued["id"]) is None
+            assert (await new.get("/api/v1/me")).status_code == 200
+            first = await last_used(api, issued["id"])
+            assert first == office.clock.now().isoformat()
+            office.clock.advance(timedelta(seconds=59))
+            assert (await new.get("/api/v1/me")).status_code == 200
+            assert await last_used(api, issued["id"]) == first
+            office.clock.advance(timedelta(seconds=1))
+            assert (await new.get("/api/v1/me")).status_code == 200
+            assert await last_used(api, issued["id"]) == office.clock.now().isoformat()
 
 
 async def test_api_tokens_are_shown_once_listed_with_their_use_and_revocable(office: Office) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from services.common.params import (
     CaseIdPath,
@@ -57,10 +57,11 @@ async def list_cases(
     caller: Caller = Depends(allow(Permission.view)),
     svc: ServiceClients = Depends(service_clients),
 ) -> Any:
-    return await cases.list_cases(svc=svc, caller=caller, mine=mine, status=status, contract_id=contract_id,
-                                  limit=limit, offset=offset, tab=tab, client_id=client_id, client=client,
-                                  code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
-                                  desc=desc, deadline_state=deadline_state, party=party)
+    page = await cases.list_cases_json(svc=svc, caller=caller, mine=mine, status=status, contract_id=contract_id,
+                                       limit=limit, offset=offset, tab=tab, client_id=client_id, client=client,
+                                       code=code, assignee=assignee, due_from=due_from, due_to=due_to, sort=sort,
+                                       desc=desc, deadline_state=deadline_state, party=party)
+    return Response(page, media_type="application/json")
 
 
 @router.get("/cases/{case_id}", summary="One case: its history, comments, attachments and why it exists",
