@@ -38,6 +38,13 @@ DUTY_LABELS: dict[str, dict[str, str]] = {
     "bank_statements": {"pl": "Wyciągi bankowe", "en": "Bank statements"},
     "statements_signing": {"pl": "Podpisane sprawozdanie finansowe", "en": "The signed financial statements"},
 }
+# The same, as the object of "please send us …" / "prosimy przekazać do biura …" in a duty mail's text.
+DUTY_OBJECTS: dict[str, dict[str, str]] = {
+    "documents": {"pl": "dokumenty", "en": "the documents"},
+    "payroll_data": {"pl": "dane kadrowo-płacowe", "en": "the payroll data"},
+    "bank_statements": {"pl": "wyciągi bankowe", "en": "the bank statements"},
+    "statements_signing": {"pl": "podpisane sprawozdanie finansowe", "en": "the signed financial statements"},
+}
 ACCOUNT_LABELS: dict[str, dict[str, str]] = {
     "mikrorachunek": {"pl": "mikrorachunek podatkowy", "en": "individual tax account (mikrorachunek)"},
     "nrs": {"pl": "numer rachunku składkowego ZUS (NRS)", "en": "ZUS contribution account (NRS)"},
@@ -106,22 +113,44 @@ def duty_subject(duty: str | None, title: str, period: str | None, due: date, la
     return f"{what}{' za ' + label if label else ''} — termin {day(due, lang)}"
 
 
+def duty_object(duty: str | None, period: str | None, lang: str = "pl") -> str:
+    """What a client task asks for, to be said in a sentence: `the documents for October 2026`, `dokumenty za
+    październik 2026` (the statements without their year, as in the subject); "" for a duty none of ours."""
+    what = DUTY_OBJECTS.get(duty or "", {}).get(lang, "")
+    label = period_label(period, lang) if what and duty != "statements_signing" else ""
+    if not label:
+        return what
+    return f"{what} for {label}" if lang == "en" else f"{what} za {label}"
+
+
 def fee_transfer_title(month: str) -> str:
     """`2026-10` → `FV 10/2026`: the title the payments import reads the month from."""
     year, number = month.split("-")
     return f"FV {int(number)}/{year}"
 
 
+def fee_subject(month: str, amount: Decimal | None, due: date | None, lang: str = "pl") -> str:
+    """An overdue fee's subject: `Opłata za obsługę za październik 2026 — do zapłaty 1 273,05 zł`, `Service fee for
+    October 2026 — PLN 1,273.05 overdue (due 16 November 2026)`; without an amount (a notice written before it was
+    kept), `Service fee for October 2026 — overdue (due 16 November 2026)`."""
+    if lang == "en":
+        owed = f"{money(amount, lang)} overdue" if amount is not None else "overdue"
+        return f"Service fee for {period_label(month, lang)} — {owed}" + (f" (due {day(due, lang)})" if due else "")
+    return f"Opłata za obsługę za {period_label(month, lang)}" + (
+        f" — do zapłaty {money(amount, lang)}" if amount is not None else "")
+
+
 def client_subject(kind: str, duty: str | None, period: str | None, due: date | None, subject: str,
-                   lang: str) -> str:
+                   lang: str, *, amount: Decimal | None = None) -> str:
     """A notice's subject for a recipient: as written (Polish: the office's, or built when issued) — except in
-    English for a client task of a known duty and for an overdue fee, whose subjects are built from their facts."""
+    English for a client task of a known duty and for an overdue fee (`amount`: what is outstanding), whose
+    subjects are built from their facts."""
     if lang != "en" or due is None:
         return subject
     if kind == "duty" and duty in DUTY_LABELS:
         return duty_subject(duty, "", period, due, lang)
     if kind == "fee" and period:
-        return f"Service fee for {period_label(period, lang)} — overdue (due {day(due, lang)})"
+        return fee_subject(period, amount, due, lang)
     return subject
 
 

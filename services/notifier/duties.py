@@ -38,11 +38,14 @@ def subject_of(duty: str | None, title: str, period: str | None, due: date) -> s
     return domain.duty_subject(duty, title, period, due, "pl")
 
 
-def body_of(title: str, period: str | None, due: date, office: str) -> str:
-    return (f"Zgodnie z umową prosimy o przekazanie do biura: {title.lower()}"
-            f"{' (' + domain.period_label(period, 'pl') + ')' if period else ''} do {domain.day(due, 'pl')}.\n\n"
-            "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku — przestaniemy wtedy "
-            f"przypominać.\n\n{office}")
+def body_of(duty: str | None, title: str, period: str | None, due: date) -> str:
+    """The Polish text: what is asked for, in a sentence (`dokumenty za październik 2026`; a duty none of ours by the
+    task's title), by when, and how to confirm. The reminders and the signature are the template's."""
+    what = domain.duty_object(duty, period, "pl")
+    if not what:
+        what = f"„{title}”" + (f" za {domain.period_label(period, 'pl')}" if period else "")
+    return (f"Zgodnie z umową prosimy przekazać do biura {what} do {domain.day(due, 'pl')}.\n\n"
+            "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku.")
 
 
 def first_reminder(ctx: ServiceContext, due: date) -> datetime:
@@ -72,7 +75,7 @@ async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseC
         id=notice_id, kind=KIND, client_id=client_id, client_name=client.name, contract_id=case.contract_id,
         period=case.period, status="scheduled", draft_key=None, template=TEMPLATE,
         subject=subject_of(case.duty, case.title, case.period, case.due),
-        body=body_of(case.title, case.period, case.due, ctx.settings.office_name), requires_confirmation=True,
+        body=body_of(case.duty, case.title, case.period, case.due), requires_confirmation=True,
         due=case.due, send_after=at,
         accountant=member(case.assignee), created_by=None, case_id=case.case_id, rule_id=case.rule_id,
         duty=case.duty, created_at=now, updated_at=now))
@@ -105,7 +108,7 @@ async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: Ca
     now = ctx.clock.now()
     values = {"due": replanned.due, "updated_at": now,
               "subject": subject_of(row.duty, replanned.title_pl, replanned.period, replanned.due),
-              "body": body_of(replanned.title_pl, replanned.period, replanned.due, ctx.settings.office_name)}
+              "body": body_of(row.duty, replanned.title_pl, replanned.period, replanned.due)}
     if row.status == "scheduled":
         values["send_after"] = first_reminder(ctx, replanned.due)
     elif row.status == "expired" and replanned.due >= ctx.clock.today():

@@ -31,17 +31,26 @@ log = get_logger(__name__)
 KIND = "fee"
 TEMPLATE = "fee"
 PAID_REASON = "wpłata zaksięgowana"
+CURRENCY = "PLN"  # the office bills in złoty (fee.overdue's amounts are PLN)
 
 
 transfer_title = domain.fee_transfer_title  # `2026-10` → `FV 10/2026`: the payments import reads the month from it
 
 
 def subject_of(event: FeeOverdue) -> str:
-    return (f"Opłata za obsługę za {domain.period_label(event.month, 'pl')} — do zapłaty "
-            f"{format_pln(event.outstanding)}")
+    """The stored (Polish) subject; an English recipient's is built from the notice's facts (`domain.fee_subject`)."""
+    return domain.fee_subject(event.month, event.outstanding, event.payment_due, "pl")
 
 
-def body_of(event: FeeOverdue, *, account: str, office: str) -> str:
+def facts_of(event: FeeOverdue, *, account: str) -> dict[str, object]:
+    """The fee's facts kept on its notice (notifier_0005_fee_amount): each mail says them in its recipient's
+    language — the amount outstanding, of the month's gross, and the office's account as it was when announced."""
+    return {"amount": event.outstanding, "gross": event.gross, "currency": CURRENCY, "account": account}
+
+
+def body_of(event: FeeOverdue, *, account: str) -> str:
+    """The Polish text (the mail's, the page's and the proof's); the signature with the office's name is the
+    template's."""
     paid = f" (z {format_pln(event.gross)} brutto)" if event.paid > 0 else ""
     where = (f"na rachunek biura {format_nrb(account)}" if account
              else "na rachunek biura podany na fakturze")
@@ -49,8 +58,7 @@ def body_of(event: FeeOverdue, *, account: str, office: str) -> str:
             f"(umowa {event.number}). Do zapłaty pozostało {format_pln(event.outstanding)}{paid}; termin płatności "
             f"minął {domain.day(event.payment_due, 'pl')}.\n\n"
             f"Prosimy o przelew {where} z tytułem „{transfer_title(event.month)}”.\n\n"
-            "Gdy przelew zostanie wysłany, prosimy potwierdzić to przyciskiem na stronie z linku — przestaniemy wtedy "
-            f"przypominać.\n\n{office}")
+            "Gdy przelew zostanie wysłany, prosimy potwierdzić to przyciskiem na stronie z linku.")
 
 
 def _accountant(team: dict[str, Any], requested_by: TeamMember | None) -> dict[str, str] | None:
@@ -71,8 +79,8 @@ async def on_fee_overdue(ctx: ServiceContext, session: AsyncSession, event: FeeO
     inserted = await session.execute(insert_ignoring_duplicates(session, notices).values(
         id=notice_id, kind=KIND, client_id=event.client_id, client_name=client.name or event.client_name,
         contract_id=event.contract_id, period=event.month, status="scheduled", draft_key=None, template=TEMPLATE,
-        subject=subject_of(event),
-        body=body_of(event, account=ctx.settings.office_account, office=ctx.settings.office_name),
+        subject=subject_of(event), body=body_of(event, account=ctx.settings.office_account),
+        **facts_of(event, account=ctx.settings.office_account),
         requires_confirmation=True, due=event.payment_due, send_after=now,
         accountant=_accountant(client.team, event.requested_by), created_by=member(event.requested_by),
         duty=KIND, created_at=now, updated_at=now))
@@ -96,7 +104,8 @@ async def _paid_no_more(ctx: ServiceContext, session: AsyncSession, event: FeeOv
     now = ctx.clock.now()
     values: dict[str, object] = {
         "withdrawn_at": None, "withdrawn_reason": None, "updated_at": now, "subject": subject_of(event),
-        "body": body_of(event, account=ctx.settings.office_account, office=ctx.settings.office_name)}
+        "body": body_of(event, account=ctx.settings.office_account),
+        **facts_of(event, account=ctx.settings.office_account)}
     if row.issued_at is not None:
         values["status"] = "issued"  # reminded again from the next morning
     else:

@@ -88,7 +88,7 @@ async def _waiting(ctx: ServiceContext, today: date) -> list[Any]:
         select(notice_recipients.c.id.label("recipient_id"), notice_recipients.c.email, notice_recipients.c.name,
                notice_recipients.c.language, notice_recipients.c.token, notices.c.id.label("notice_id"),
                notices.c.kind, notices.c.client_name, notices.c.period, notices.c.due, notices.c.issued_at,
-               notices.c.subject, notices.c.duty, notices.c.accountant)
+               notices.c.subject, notices.c.duty, notices.c.amount, notices.c.accountant)
         .join(notices, notices.c.id == notice_recipients.c.notice_id)
         .where(*conditions)
         .order_by(notices.c.due, notices.c.issued_at)
@@ -164,7 +164,8 @@ def _notice_line(settings: Any, row: Any, items: list[Any], lang: str) -> dict[s
     total = sum((Decimal(i.amount) for i in items), Decimal("0"))
     return {
         "client_name": row.client_name, "period_text": domain.period_label(row.period, lang),
-        "subject": domain.client_subject(row.kind, row.duty, row.period, row.due, row.subject or "", lang),
+        "subject": domain.client_subject(row.kind, row.duty, row.period, row.due, row.subject or "", lang,
+                                         amount=row.amount if row.kind == "fee" else None),
         "kind": row.kind,
         "due_text": domain.day(row.due, lang), "issued_text": domain.day(row.issued_at.astimezone(WARSAW).date(), lang),
         "link": confirmation_link(settings, row.token),

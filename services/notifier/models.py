@@ -166,6 +166,13 @@ notices = Table(
     Column("duty", String(30), nullable=True),
     Index("ix_notices_fee_month", "contract_id", "period", unique=True,
           sqlite_where=text("kind = 'fee'"), postgresql_where=text("kind = 'fee'")),
+    # notifier_0005_fee_amount: an overdue fee's facts, so each language says them in its own format (kind fee; NULL
+    # on the fee notices written before, whose amount is only in their Polish body): the amount outstanding, the
+    # month's gross fee, their currency, and the office's account the notice named ("" = the one on the invoice).
+    Column("amount", Numeric(14, 2), nullable=True),
+    Column("gross", Numeric(14, 2), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("account", String(26), nullable=True),
 )
 
 # One liability on a notice, with what the client was told exactly: the account, the transfer title and the

@@ -357,6 +357,7 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
     total = sum((line["amount"] for line in lines), Decimal("0"))
     accountant = notice.accountant or {}
     body = notice.body or ""
+    fee = _fee_facts(settings, notice, lang)
     return {
         "office_name": settings.office_name, "client_name": client_name,
         "recipient_name": recipient.name, "recipient_email": recipient.email,
@@ -368,15 +369,34 @@ def notice_context(settings: Settings, notice: Any, items: list[Any], *, client_
         "replaced_on_text": domain.day(local_date(replaced_issued_at), lang) if replaced_issued_at else "",
         "accountant_name": accountant.get("name", ""), "accountant_email": accountant.get("email", ""),
         "subject": domain.client_subject(notice.kind, getattr(notice, "duty", None), notice.period, notice.due,
-                                         notice.subject or "", lang),
+                                         notice.subject or "", lang, amount=fee["fee_amount"]),
         "written_subject": notice.subject or "",  # as stored (Polish for a duty or a fee)
         "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
         "reminder_every_day": settings.reminder_days == "calendar",
         "duty": notice.kind == "duty",  # a client task's reminder: its button says "Dokumenty wysłane"
         "fee": notice.kind == "fee",  # an overdue fee: "Zapłacone / przelew wysłany"; withdrawn when paid
-        # An overdue fee's facts for its English mail (its Polish text, with the amount, is in `paragraphs`).
+        # A client task's request in a sentence ("the documents for October 2026"; "" for a duty none of ours).
+        "duty_object": domain.duty_object(getattr(notice, "duty", None), notice.period, lang)
+        if notice.kind == "duty" else "",
+        **fee,
+    }
+
+
+def _fee_facts(settings: Settings, notice: Any, lang: str) -> dict[str, Any]:
+    """An overdue fee's facts in the recipient's language (its Polish text says them too, in `paragraphs`). A fee
+    notice written before notifier_0005_fee_amount has no amount (`fee_amount_text` empty: its mail shows the Polish
+    text, which has it) and names the office's account as set now."""
+    amount = getattr(notice, "amount", None) if notice.kind == "fee" else None
+    gross = getattr(notice, "gross", None) if amount is not None else None
+    account = getattr(notice, "account", None) if amount is not None else None
+    if account is None:
+        account = settings.office_account
+    return {
+        "fee_amount": amount, "fee_amount_text": domain.money(amount, lang) if amount is not None else "",
+        # The month's gross, told when part of it was paid ("of PLN 1,273.05").
+        "fee_gross_text": domain.money(gross, lang) if gross is not None and gross != amount else "",
         "transfer_title": domain.fee_transfer_title(notice.period) if notice.kind == "fee" and notice.period else "",
-        "office_account_text": format_nrb(settings.office_account) if settings.office_account else "",
+        "office_account_text": format_nrb(account) if account else "",
     }
 
 

@@ -31,7 +31,7 @@ _MANUAL_BODY = "Od przyszłego miesiąca prosimy o przesyłanie faktur do 5. dni
 _FEE_BODY = ("Nie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu październik 2026 (umowa BR/2026/100). Do zapłaty "
              "pozostało 1 273,05 zł; termin płatności minął 16.11.2026.\n\nProsimy o przelew na rachunek biura "
              "z tytułem „FV 10/2026”.")
-_DUTY_BODY = ("Zgodnie z umową prosimy o przekazanie do biura dokumentów za październik 2026 do 09.11.2026.\n\n"
+_DUTY_BODY = ("Zgodnie z umową prosimy przekazać do biura dokumenty za październik 2026 do 09.11.2026.\n\n"
               "Gdy wyślą je Państwo, prosimy potwierdzić to przyciskiem na stronie z linku.")
 
 
@@ -50,6 +50,9 @@ def sample_notice(kind: str = "liability") -> tuple[Any, list[Any]]:
                  "fee": "Opłata za obsługę za październik 2026 — do zapłaty 1 273,05 zł"}.get(kind),
         body={"duty": _DUTY_BODY, "fee": _FEE_BODY}.get(kind, _MANUAL_BODY),
         issued_at=datetime(2026, 11, 16, 14, 0, tzinfo=UTC),
+        # An overdue fee's facts (notifier_0005_fee_amount); the office's account as set.
+        amount=Decimal("1273.05") if kind == "fee" else None, gross=Decimal("1273.05") if kind == "fee" else None,
+        currency="PLN" if kind == "fee" else None, account=None,
     )
     return notice, items
 

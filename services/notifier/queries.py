@@ -150,6 +150,9 @@ async def _views(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]
             "case_ids": sorted({i["case_id"] for i in shown if i["case_id"]}),
             "items": shown, "total": str(sum((Decimal(i["amount"]) for i in shown), Decimal("0"))),
             "recipients": recipients[r.id], "delivery": _delivery(recipients[r.id], r.status),
+            # An overdue fee's facts (None for other notices, and for fee notices written before they were kept).
+            "fee": {"outstanding": str(r.amount), "gross": str(r.gross) if r.gross is not None else None,
+                    "currency": r.currency, "account": r.account} if r.kind == "fee" and r.amount is not None else None,
         })
     return views
 

@@ -139,6 +139,9 @@ async def test_the_client_is_reminded_before_and_after_the_day_until_the_documen
     [first] = await wait_for(lambda: mails_to_client(office), what="the reminder before the day")
     assert "Dokumenty za październik 2026" in first["subject"] and "09.11.2026" in first["subject"]
     assert "/confirm/" in first["body"]
+    # It reads as a letter: the request in a sentence, and the office named once, in the signature.
+    assert "Zgodnie z umową prosimy przekazać do biura dokumenty za październik 2026 do 09.11.2026." in first["body"]
+    assert first["body"].count(office.system.settings.office_name) == 1
     # Not again before the day has passed, nor on it.
     for day in (7, 8, 9):
         await at(office, datetime(2026, 11, day, 7, 30, tzinfo=UTC))
@@ -364,7 +367,10 @@ async def test_an_english_speaking_client_is_asked_for_the_documents_in_english(
     await at(office, datetime(2026, 11, 6, 7, 30, tzinfo=UTC))
     [first] = await wait_for(lambda: mails_to_client(office), what="the reminder before the day")
     assert first["subject"] == "Documents for October 2026 — due 9 November 2026"
-    assert "please send us what is due for October 2026 by 9 November 2026" in first["body"]
+    # The text asks in a sentence and does not say the subject again.
+    assert "under our contract, please send us the documents for October 2026 by 9 November 2026." in first["body"]
+    assert "Documents for October 2026" not in first["body"]
+    assert first["body"].count(office.system.settings.office_name) == 1
     await at(office, datetime(2026, 11, 10, 7, 30, tzinfo=UTC))
     after = await wait_for(lambda: _count(office, 2), what="the reminder after the day")
     assert "Documents for October 2026 — due 9 November 2026" in after[-1]["body"]

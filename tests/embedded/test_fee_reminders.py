@@ -203,27 +203,57 @@ async def test_the_client_confirms_the_transfer_and_is_not_reminded_again(office
     assert len(await mails(office)) == 1  # no reminders after the confirmation
 
 
-async def test_an_english_speaking_client_gets_the_fee_notice_and_its_reminders_in_english(office: Office) -> None:
+async def fee_of_1273_05(office: Office, language: str) -> str:
+    """Client Gamma, its recipient reading `language`, signs G/3 from October at 1,035.00 net + 23 % VAT
+    (1,273.05 gross), leaves October unpaid, and the daily check of Tuesday 17.11 announces it: the contract's id."""
     async with office.api("maria") as maria:
         body = sole_trader("Gamma", seed="526104057")
-        body["recipients"] = [{"name": "Gamma Accounts", "email": CLIENT_MAIL, "language": "en"}]
+        body["recipients"] = [{"name": "Gamma Accounts", "email": CLIENT_MAIL, "language": language}]
         client = (await maria.post("/api/v1/clients", json=body)).json()
         terms = {**contract(client["id"], number="G/3", start="2026-10-01"), "signed_on": "2026-09-20",
-                 "fee": {"monthly_net": "800.00", "vat_rate": "23"}}
-        assert (await maria.post("/api/v1/contracts", json=terms)).status_code == 201
+                 "fee": {"monthly_net": "1035.00", "vat_rate": "23"}}
+        signed = await maria.post("/api/v1/contracts", json=terms)
+        assert signed.status_code == 201, signed.text
     assert (await at(office, datetime(2026, 11, 17, 7, 30, tzinfo=UTC)))["announced"] == 1
+    return str(signed.json()["id"])
+
+
+async def test_an_english_speaking_client_gets_the_fee_notice_and_its_reminders_in_english(office: Office) -> None:
+    contract_id = await fee_of_1273_05(office, "en")
     [mail] = await wait_for(lambda: _at_least(office, 1), what="the overdue-fee notice")
-    assert mail["subject"] == "Service fee for October 2026 — overdue (due 16 November 2026)"
+    subject = "Service fee for October 2026 — PLN 1,273.05 overdue (due 16 November 2026)"
+    assert str(mail["subject"]).replace("\u00a0", " ") == subject
     text = str(mail["body"]).replace("\u00a0", " ")
     assert text.startswith("Hello Gamma Accounts,")
-    assert "the payment was due on 16 November 2026" in text
-    assert 'to the office\'s account 61 1090 1014 0000 0712 1981 2874 with the title "FV 10/2026"' in text
-    assert "Do zapłaty pozostało 984,00 zł" in text  # the amount, in the office's own (Polish) text
+    assert ("we have not recorded the full payment of our service fee for October 2026: PLN 1,273.05 is outstanding; "
+            "the payment was due on 16 November 2026.") in text
+    assert ('Please transfer PLN 1,273.05 to the office\'s account 61 1090 1014 0000 0712 1981 2874 with the title '
+            '"FV 10/2026".') in text
+    assert "zł" not in text and "Do zapłaty" not in text  # the amount in English, and no Polish text beside it
     token = text.split("/confirm/")[1].split()[0]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=office.system.gateway.app),
                                  base_url=office.system.settings.public_url) as phone:
         page = await phone.get(f"/confirm/{token}")
-    assert page.status_code == 200 and "Paid / transfer sent" in page.text
+    shown = page.text.replace("\u00a0", " ").replace("&nbsp;", " ")
+    assert page.status_code == 200 and "Paid / transfer sent" in shown and "PLN 1,273.05" in shown
+    assert "zł" not in shown
+    [notice] = await fee_notices(office, contract_id)
+    assert notice["fee"] == {"outstanding": "1273.05", "gross": "1273.05", "currency": "PLN",
+                             "account": OFFICE_ACCOUNT}
     await at(office, datetime(2026, 11, 18, 7, 30, tzinfo=UTC))
     reminded = await wait_for(lambda: _at_least(office, 2), what="the next day's reminder")
-    assert "Service fee for October 2026 — overdue (due 16 November 2026)" in str(reminded[-1]["body"])
+    assert subject in str(reminded[-1]["body"]).replace("\u00a0", " ")
+
+
+async def test_a_polish_speaking_clients_fee_notice_and_reminders_state_the_amount_in_polish(office: Office) -> None:
+    await fee_of_1273_05(office, "pl")
+    [mail] = await wait_for(lambda: _at_least(office, 1), what="the overdue-fee notice")
+    subject = "Opłata za obsługę za październik 2026 — do zapłaty 1 273,05 zł"
+    assert str(mail["subject"]).replace("\u00a0", " ") == subject
+    text = str(mail["body"]).replace("\u00a0", " ")
+    assert "Do zapłaty pozostało 1 273,05 zł; termin płatności minął 16.11.2026." in text
+    assert "PLN" not in text
+    assert text.count(office.system.settings.office_name) == 1  # in the signature only
+    await at(office, datetime(2026, 11, 18, 7, 30, tzinfo=UTC))
+    reminded = await wait_for(lambda: _at_least(office, 2), what="the next day's reminder")
+    assert subject in str(reminded[-1]["body"]).replace("\u00a0", " ")
