@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases import watch
 from services.cases.assignment import cover, mine_condition
 from services.cases.models import case_history, cases
+from services.common.clock import local_date
 from services.common.db import plain, plain_rows
 from services.common.log import get_logger
 from services.common.messages import (
@@ -38,6 +39,14 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
         log.info("case.already_exists", case_id=existing.id, rule_id=request.rule_id, period=request.period)
         return
     now = ctx.clock.now()
+    # Born overdue is one fact, decided here with this service's own today at the instant it creates the case —
+    # what the assignee sees: stored, announced (case.created tells the assignee), summarized for the managers
+    # and counted from by the ladder alike. The scheduler's `late_on_creation` is its view when it asked (a
+    # request due today and handled after midnight was not late there); it is not taken.
+    late = request.due < local_date(now)
+    if late != request.late_on_creation:
+        log.info("case.late_on_creation_differs", rule_id=request.rule_id, period=request.period,
+                 due=request.due.isoformat(), requested_late=request.late_on_creation, late=late)
     case_id = str(uuid.uuid4())
     assignee = request.assignee
     commissioner = request.commissioner
@@ -69,7 +78,7 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
             notice=request.notice,
             requires=request.requires,
             client_id=request.client_id or None,
-            late_on_creation=request.late_on_creation,
+            late_on_creation=late,
             party=request.party,
             duty=request.duty,
             depends_on=request.depends_on,
@@ -79,7 +88,7 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
     )
     await _record(session, ctx, case_id, "scheduler", "created",
                   f"rule {request.rule_id}, period {request.period}, rules {request.rules_version}"
-                  + (f"; requested after its due date {request.due.isoformat()}" if request.late_on_creation else ""))
+                  + (f"; created after its due date {request.due.isoformat()}" if late else ""))
     await cover(ctx, session, case_id, actor="absence")  # an absent assignee's substitute takes it too
     created = CaseCreated(
         case_id=case_id,
@@ -93,7 +102,7 @@ async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope
         due=request.due,
         assignee=assignee,
         commissioner=commissioner,
-        late_on_creation=request.due < ctx.clock.today(),
+        late_on_creation=late,
         party=request.party,
         duty=request.duty,
         client_id=request.client_id,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases import watch
 from services.cases.assignment import cover
 from services.cases.models import case_attachments, case_comments, case_history, cases
+from services.common.clock import local_date
 from services.common.db import plain_rows
 from services.common.errors import NotFound, Problem
 from services.common.limits import MAX_COMMENT_CHARS, MAX_REASON_CHARS
@@ -309,6 +310,7 @@ async def create_one_off(ctx: ServiceContext, session: AsyncSession, *, scope: S
     if not scope.sees(case.contract_id):
         raise NotFound("contract", case.contract_id)
     now = ctx.clock.now()
+    late = case.due < local_date(now)  # born overdue: one fact, stored and announced alike (handlers.py)
     case_id = str(uuid.uuid4())
     checklist = []
     for item in case.checklist:
@@ -325,11 +327,10 @@ async def create_one_off(ctx: ServiceContext, session: AsyncSession, *, scope: S
         commissioner_name=case.commissioner.name if case.commissioner else "",
         commissioner_email=case.commissioner.email if case.commissioner else "",
         checklist=checklist, notice=[], requires=[], created_by=who.login,
-        late_on_creation=case.due < ctx.clock.today(), created_at=now, updated_at=now,
+        late_on_creation=late, created_at=now, updated_at=now,
     ))
     await record(session, ctx, case_id, who.login, "created", f"one-off case, due {case.due.isoformat()}")
     await cover(ctx, session, case_id, actor="absence")  # an absent assignee's substitute takes it too
-    late = case.due < ctx.clock.today()
     await watch.on_created(ctx, session, case_id)  # born overdue: overdue at once, its ladder counts from today
     created = CaseCreated(case_id=case_id, contract_id=case.contract_id, contract_number=case.contract_number,
                           client_name=case.client_name, rule_id=None, code=None, period=None, title=case.title,

@@ -194,13 +194,14 @@ async def _until_free(what: str, one_pass: Callable[[], Awaitable[tuple[int, int
 
 
 async def on_created(ctx: ServiceContext, session: AsyncSession, case_id: str) -> None:
-    """A case just created (in the creating transaction): one born overdue is overdue at once. Its assignee is
-    told by the `case.created` mail (marked `late_on_creation`), so the morning job's overdue mail is claimed as
-    sent — one mail per case, not two; it is not escalated at once: the ladder counts from today."""
+    """A case just created (in the creating transaction): one born overdue (its stored `late_on_creation`, the one
+    fact the creating handler decided) is overdue at once. Its assignee is told by the `case.created` mail (marked
+    `late_on_creation`), so the morning job's overdue mail is claimed as sent — one mail per case, not two; it is
+    not escalated at once: the ladder counts from its creation day; the managers' summary lists it."""
     row = (await session.execute(select(cases).where(cases.c.id == case_id))).one()
-    today = ctx.clock.today()
-    if row.due >= today:
+    if not row.late_on_creation:
         return
+    today = local_date(row.created_at)
     await session.execute(update(cases).where(cases.c.id == case_id).values(deadline_state="overdue"))
     await _claim(session, case_alerts, case_id=row.id, kind="overdue", step=0, due=row.due, day=today,
                  created_at=ctx.clock.now())

@@ -88,8 +88,9 @@ class CaseRequested(BaseModel):
     client_id: str = ""  # the contract's client ("" from a scheduler older than this field)
     rules_version: str
     contract_version: int
-    # Requested after its due date (e.g. a contract entered after a deadline it covers): the case is overdue
-    # the moment it is created, and says so.
+    # Requested after its due date (e.g. a contract entered after a deadline it covers), by the scheduler's today
+    # when it asked. Informational: the cases service decides "born overdue" with its own today when it creates
+    # the case (a request due today handled after midnight is born overdue), and stores and announces that.
     late_on_creation: bool = False
     # Whose duty: office, or client (a client task the accountant tracks; `duty`: which of the client's duties);
     # `depends_on`: the client's duties this office case needs first (its period's client task shows on it).
@@ -144,7 +145,8 @@ class CaseCreated(BaseModel):
     due: date
     assignee: TeamMember | None
     commissioner: TeamMember | None = None
-    # Born overdue (requested after its due date): this mail is how its assignee is told at once.
+    # Born overdue: due before the cases service's today when it created the case — the same fact it stores
+    # (`cases.late_on_creation`) and lists in the managers' summary; this mail is how its assignee is told at once.
     late_on_creation: bool = False
     # A client task (party client): the notifier reminds the client of it (`duty`, its `client_id`) before and
     # after its due date until it is done or the client confirms.

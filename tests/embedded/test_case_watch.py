@@ -197,6 +197,52 @@ async def test_cases_born_overdue_tell_the_assignee_at_once_and_the_manager_once
     assert len([k for k, _ in await published(office) if k == "case.overdue_summary"]) == 1
 
 
+async def test_born_overdue_is_the_cases_services_today_at_creation_for_the_flag_the_mail_and_the_summary(
+    office: Office
+) -> None:
+    thursday, friday = date(2026, 11, 26), date(2026, 11, 27)
+    # Asked for on Thursday evening, due that day: not late when the scheduler asked (its flag says so)…
+    office.clock.set(warsaw(thursday, time(23, 50)))
+    requested_on_time = not (thursday < office.clock.today())
+    # …but the cases service creates it after midnight: the assignee finds it overdue. And the reverse (a
+    # scheduler whose clock ran ahead): flagged late, yet due on the day the case is created.
+    office.clock.set(warsaw(friday, time(0, 10)))
+    ids = {await request_case(office, "midnight", thursday, late=not requested_on_time): "midnight",
+           await request_case(office, "ahead", friday, late=True): "ahead"}
+
+    async def stored() -> dict[str, tuple[bool, str, str]]:
+        found = {}
+        for case_id, name in ids.items():
+            case = await office.internal("cases", f"/cases/{case_id}")
+            created = next(h["detail"] for h in case["history"] if h["event"] == "created")
+            found[name] = (case["late_on_creation"], case["deadline_state"], created)
+        return found
+    assert await stored() == {
+        "midnight": (True, "overdue", "rule midnight, period 2026-10, rules v1; created after its due date 2026-11-26"),
+        "ahead": (False, "on_time", "rule ahead, period 2026-10, rules v1")}
+
+    async def created_mails() -> dict[str, bool]:
+        mails = [m for m in (await office.internal("notifier", "/mails", to=ANNA.email))["items"]
+                 if m["kind"] == "case_created"]
+        return {ids[m["related_id"]]: "termin tej sprawy już minął" in m["body"] for m in mails} if len(mails) == 2 \
+            else {}
+    assert await wait_for(created_mails, what="both new-case mails") == {"midnight": True, "ahead": False}
+
+    # Friday's morning: the managers' summary lists the case the assignee was told was late, and only it; no
+    # second overdue mail; no escalation before a business day has passed since its creation.
+    await morning(office, friday)
+    events = await published(office)
+    summaries = [p for kind, p in events if kind == "case.overdue_summary"]
+    assert [(s["recipient"]["email"], [ids[c["case_id"]] for c in s["cases"]]) for s in summaries] == [
+        ("maria@biuro.example", ["midnight"])]
+    assert [e for e in summary(events, ids) if e[0] in ("case.overdue", "case.escalated")] == []
+    # Monday: one business day since its creation — step 1; the other one is overdue from its due date, as any.
+    await morning(office, date(2026, 11, 30))
+    assert sorted(e for e in summary(await published(office), ids) if e[0] in ("case.overdue", "case.escalated")) \
+        == sorted([("case.escalated", "midnight", "step 1", ANNA.email), ("case.overdue", "ahead", ANNA.email),
+                   ("case.escalated", "ahead", "step 1", ANNA.email)])
+
+
 async def test_the_digest_lists_a_persons_day_once_and_only_when_there_is_something(office: Office) -> None:
     monday = date(2026, 11, 30)
     ids = {

@@ -58,7 +58,7 @@ async def test_a_contract_signed_after_its_start_is_onboarded_from_the_signing_a
         [late] = await wait_for(lambda: _cases(api, october, "JPK_V7M"), what="October's JPK_V7M case")
         assert (late["period"], late["due"], late["late_on_creation"]) == ("2026-10", "2026-11-25", True)
         history = (await api.get(f"/api/v1/cases/{late['id']}")).json()["history"]
-        assert "requested after its due date 2026-11-25" in history[0]["detail"]
+        assert "created after its due date 2026-11-25" in history[0]["detail"]
 
         office.clock.set(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
         await handlers.tick(scheduler)
