@@ -17,11 +17,14 @@ from services.common.db import plain, plain_rows
 from services.common.log import get_logger
 from services.common.messages import (
     CASE_CREATED,
+    CASE_PARTY_CHANGED,
     CaseCreated,
+    CasePartyChanged,
     CaseReplanned,
     CaseRequested,
     CaseWithdrawn,
     Envelope,
+    TeamMember,
 )
 from services.common.runtime import ServiceContext
 from services.common.scope import SERVICE_SCOPE, Scope
@@ -161,6 +164,16 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
     await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
     if "due" in changed:
         await cover(ctx, session, row.id, actor="absence")  # the new due date may fall in or out of an absence
+    if "party" in changed or "duty" in changed:  # the notifier starts or withdraws the client's duty notice
+        await ctx.messaging.emit(session, CASE_PARTY_CHANGED, CasePartyChanged(
+            case_id=row.id, contract_id=row.contract_id, contract_number=row.contract_number,
+            client_name=row.client_name, client_id=row.client_id or "", rule_id=row.rule_id,
+            code=new.get("code", row.code),
+            period=row.period, title=replanned.title_pl, title_en=replanned.title_en, due=replanned.due,
+            assignee=TeamMember(login=row.assignee_login, name=row.assignee_name, email=row.assignee_email)
+            if row.assignee_login else None,
+            party=new.get("party", row.party), duty=new.get("duty", row.duty), previous_party=row.party,
+            reason=f"{replanned.reason} (rules {replanned.rules_version})").model_dump(mode="json"))
     log.info("case.replanned", case_id=row.id, rule_id=replanned.rule_id, period=replanned.period,
              changed=sorted(changed))
 

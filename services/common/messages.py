@@ -287,6 +287,30 @@ class CaseReopened(BaseModel):
     reopened_by: TeamMember | None = None
 
 
+class CasePartyChanged(BaseModel):
+    """Payload of case.party_changed (cases service): a replan (case.replanned) switched an open or in-progress case
+    between the office's work and a client task (`party`), or a client task to another duty. The notifier follows:
+    becoming a client task starts the client's duty notice as a created one would; no longer one, its pending duty
+    notice is withdrawn (no more reminders). Sent once, in the transaction that changed the case."""
+
+    case_id: str
+    contract_id: str
+    contract_number: str = ""
+    client_name: str = ""
+    client_id: str = ""
+    rule_id: str | None
+    code: str | None = None
+    period: str | None
+    title: str
+    title_en: str = ""
+    due: date
+    assignee: TeamMember | None = None  # the accountant who owns the task (Reply-To of its notice)
+    party: Literal["office", "client"]
+    duty: str | None = None
+    previous_party: Literal["office", "client"]
+    reason: str = ""  # the replan's reason, with its rules version
+
+
 class CaseRef(BaseModel):
     """A case as a staff mail lists it."""
 
@@ -439,6 +463,7 @@ CASE_REQUESTED = "case.requested"
 CASE_WITHDRAWN = "case.withdrawn"
 CASE_REPLANNED = "case.replanned"
 CASE_CREATED = "case.created"
+CASE_PARTY_CHANGED = "case.party_changed"
 RULES_LOADED = "rules.loaded"
 RULES_REJECTED = "rules.rejected"
 CASE_COMPLETED = "case.completed"

@@ -5,7 +5,8 @@ to the client's recipients `client_duty_remind_days_before` days before the due 
 when that day has passed), each recipient with the scanner-safe confirmation link ("Dokumenty wysłane": GET shows
 the page, only the button's POST confirms), and the morning reminders take it up once its due date has passed
 (`jobs._waiting`), daily, until the client confirms (notice.confirmed names the task's case: the cases service
-records it), the task is done (case.completed of party client: the notice is withdrawn) or the cut-off. The proof
+records it), the task is done (case.completed of party client: the notice is withdrawn), a rules change makes it the
+office's own work (case.party_changed: withdrawn; back when it is the client's again) or the cut-off. The proof
 (every mail, opening and the confirmation) is the notice's, as for liability notices.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import WARSAW
 from services.common.log import get_logger
-from services.common.messages import CaseCompleted, CaseCreated, CaseReplanned
+from services.common.messages import CaseCompleted, CaseCreated, CasePartyChanged, CaseReplanned
 from services.common.runtime import ServiceContext
 from services.notifier import domain
 from services.notifier.models import contracts, notices
@@ -29,6 +30,9 @@ log = get_logger(__name__)
 KIND = "duty"
 TEMPLATE = "duty"
 RECEIVED = "biuro otrzymało dokumenty"  # the withdrawal of a task done (a reopened task's notice comes back)
+# The withdrawal of a task a replan made the office's own (case.party_changed; made the client's again, it comes back).
+TAKEN_OVER = "to zadanie przejęło biuro"
+LIVE = ("scheduled", "issued", "expired")
 # What the client is asked for, by the task's duty (the subject names it; rules/client.yaml).
 WHAT = {duty: labels["pl"] for duty, labels in domain.DUTY_LABELS.items()}
 
@@ -56,7 +60,8 @@ def first_reminder(ctx: ServiceContext, due: date) -> datetime:
 
 
 async def on_client_task(ctx: ServiceContext, session: AsyncSession, case: CaseCreated) -> str | None:
-    """A client task was created: its duty notice, issued N days before the due date (once per case)."""
+    """A client task was created (or an office case became one: on_party_changed): its duty notice, issued N days
+    before the due date (once per case)."""
     existing = (await session.execute(select(notices.c.id).where(notices.c.case_id == case.case_id))).first()
     if existing is not None:
         return None
@@ -117,6 +122,60 @@ async def on_replanned(ctx: ServiceContext, session: AsyncSession, replanned: Ca
     await add_event(session, row.id, now, "replanned", f"due {row.due} → {replanned.due} ({replanned.reason})")
     wake_jobs(ctx, session)
     return True
+
+
+async def on_party_changed(ctx: ServiceContext, session: AsyncSession, event: CasePartyChanged) -> str | None:
+    """A replan switched an open case's party (or a client task's duty). Now a client task: its duty notice starts
+    as a created task's would (first reminder N days before the due date, or at once when that has passed); one
+    withdrawn when the office took the task over comes back (issued before: reminded daily again past the due date;
+    never issued: as planned); one still pending takes the new duty. No longer a client task: its pending notice is
+    withdrawn — no more reminders, the link says the office took it over. A confirmed notice stays as it is (the
+    confirmation is proof). Returns what was done (log and tests), None for nothing."""
+    row = (await session.execute(select(notices).where(notices.c.case_id == event.case_id,
+                                                       notices.c.kind == KIND))).first()
+    now = ctx.clock.now()
+    if event.party == "office":
+        if row is None or row.status not in LIVE:
+            return None
+        await session.execute(update(notices).where(notices.c.id == row.id).values(
+            status="withdrawn", withdrawn_at=now, withdrawn_reason=TAKEN_OVER, updated_at=now))
+        await add_event(session, row.id, now, "withdrawn", f"no longer a client task: {event.reason}")
+        return "withdrawn"
+    if row is None:
+        created = CaseCreated(case_id=event.case_id, contract_id=event.contract_id,
+                              contract_number=event.contract_number, client_name=event.client_name,
+                              rule_id=event.rule_id, code=event.code, period=event.period, title=event.title,
+                              due=event.due, assignee=event.assignee, party="client", duty=event.duty,
+                              client_id=event.client_id, title_en=event.title_en)
+        return "created" if await on_client_task(ctx, session, created) else None
+    values: dict[str, object] = {
+        "duty": event.duty, "due": event.due, "updated_at": now,
+        "subject": subject_of(event.duty, event.title, event.period, event.due),
+        "body": body_of(event.duty, event.title, event.period, event.due)}
+    # Issued before: reminded daily past the due date until the cut-off — unless that passed already (expired), and
+    # the due date did not move past today (as on_replanned).
+    issued = "expired" if row.expired_at is not None and event.due < ctx.clock.today() else "issued"
+    if row.status in LIVE:
+        done = "updated"
+        if row.status == "scheduled":
+            values["send_after"] = first_reminder(ctx, event.due)
+        elif row.status == "expired":
+            values["status"] = issued
+    elif row.status == "withdrawn" and row.withdrawn_reason == TAKEN_OVER:
+        done = "restored"
+        values.update(withdrawn_at=None, withdrawn_reason=None)
+        if row.issued_at is not None:
+            values["status"] = issued
+        else:
+            values.update(status="scheduled", send_after=first_reminder(ctx, event.due))
+    else:
+        return None  # confirmed, replaced, or withdrawn as received: nothing to start again
+    await session.execute(update(notices).where(notices.c.id == row.id).values(**values))
+    await add_event(session, row.id, now, "restored" if done == "restored" else "replanned",
+                    f"a client task again ({event.duty}): {event.reason}" if done == "restored"
+                    else f"duty {row.duty} → {event.duty}: {event.reason}")
+    wake_jobs(ctx, session)
+    return done
 
 
 async def on_client_task_reopened(ctx: ServiceContext, session: AsyncSession, case_id: str, reason: str) -> bool:

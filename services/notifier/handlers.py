@@ -18,6 +18,7 @@ from services.common.messages import (
     CaseEscalated,
     CaseOverdue,
     CaseOverdueSummary,
+    CasePartyChanged,
     CaseRef,
     CaseReopened,
     CaseReplanned,
@@ -110,6 +111,14 @@ async def on_case_completed(ctx: ServiceContext, session: AsyncSession, envelope
 async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     """case.replanned: a client task's reminders follow its new due date (duties.py)."""
     await duties.on_replanned(ctx, session, CaseReplanned.model_validate(envelope.payload))
+
+
+async def on_case_party_changed(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    """case.party_changed: a case that became a client task starts its duty notice; one that stopped being one has
+    its pending notice withdrawn (duties.py)."""
+    event = CasePartyChanged.model_validate(envelope.payload)
+    done = await duties.on_party_changed(ctx, session, event)
+    log.info("duty.party_changed", case_id=event.case_id, party=event.party, duty=event.duty, done=done)
 
 
 async def on_case_reopened(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:

@@ -65,7 +65,7 @@ def context_for(settings: Settings, name: str, lang: str) -> dict[str, Any]:
         context = notices.notice_context(settings, notice, items, client_name=SAMPLE_CLIENT.name,
                                          recipient=recipient, link=link)
         if name == "confirm_page":
-            context.update(state="open", confirmed_at_text="", withdrawn_reason="", qr={})
+            context.update(state="open", confirmed_at_text="", withdrawn_reason="", taken_over=False, qr={})
         return context
     if name == "reminder":
         return {"office_name": settings.office_name, "recipient_name": recipient.name,

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from services.common.clock import WARSAW, local_date
 from services.common.runtime import ServiceContext, get_context
-from services.notifier import domain, notices
+from services.notifier import domain, duties, notices
 from services.notifier.qr import qr_png
 
 router = APIRouter()
@@ -69,6 +69,8 @@ def _page(ctx: ServiceContext, view: notices.LinkView | None, *, just_confirmed:
         confirmed_at_text=(f"{domain.day(local_date(confirmed_at), lang)}, "
                            f"{confirmed_at.astimezone(WARSAW).strftime('%H:%M')}") if confirmed_at else "",
         withdrawn_reason=view.notice.withdrawn_reason or "",
+        # a client task the office took over (a replan made it the office's own): nothing left for the client
+        taken_over=view.notice.kind == duties.KIND and view.notice.withdrawn_reason == duties.TAKEN_OVER,
         qr={i.position: "data:image/png;base64," + base64.b64encode(qr_png(i.qr_payload)).decode()
             for i in view.items if i.qr_payload and state == "open"},
     )

@@ -13,6 +13,7 @@ from services.common.messages import (
     CASE_ESCALATED,
     CASE_OVERDUE,
     CASE_OVERDUE_SUMMARY,
+    CASE_PARTY_CHANGED,
     CASE_REOPENED,
     CASE_REPLANNED,
     CLIENT_CHANGED,
@@ -70,6 +71,7 @@ spec = ServiceSpec(
         CASE_COMPLETED: handlers.on_case_completed,
         CASE_REOPENED: handlers.on_case_reopened,
         CASE_REPLANNED: handlers.on_case_replanned,  # a client task's reminders follow it (duties.py)
+        CASE_PARTY_CHANGED: handlers.on_case_party_changed,  # a case became (or stopped being) a client task
         CASE_DUE_SOON: handlers.on_case_due_soon,
         CASE_OVERDUE: handlers.on_case_overdue,
         CASE_ESCALATED: handlers.on_case_escalated,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -9,8 +10,16 @@ import pytest
 from sqlalchemy import select, update
 
 from services.cases import handlers
-from services.cases.models import case_history, cases
-from services.common.messages import CASE_REPLANNED, CASE_REQUESTED, CaseReplanned, CaseRequested, Envelope, TeamMember
+from services.cases.models import case_history, cases, outbox
+from services.common.messages import (
+    CASE_PARTY_CHANGED,
+    CASE_REPLANNED,
+    CASE_REQUESTED,
+    CaseReplanned,
+    CaseRequested,
+    Envelope,
+    TeamMember,
+)
 from tests.embedded.conftest import Office
 
 KEY = {"contract_id": "c-77", "rule_id": "vat.jpk_v7m", "period": "2026-10"}
@@ -111,6 +120,18 @@ async def test_a_client_rule_turns_the_case_into_a_client_task(office: Office) -
     after, history = await _replan_detail(office, party="client", duty="documents", depends_on=[])
     assert (after["party"], after["duty"], after["depends_on"]) == ("client", "documents", [])
     assert "party office → client; duty — → documents" in history[-1][1]
+    # The switch is announced once (the notifier starts the client's duty notice); a replay announces nothing.
+    await _replan_detail(office, party="client", duty="documents", depends_on=[])
+    assert [(p["case_id"], p["previous_party"], p["party"], p["duty"], p["due"]) for p in await _switches(office)] == [
+        (after["id"], "office", "client", "documents", "2026-11-27")]
+
+
+async def _switches(office: Office) -> list[dict[str, Any]]:
+    """The case.party_changed events the cases service published (its outbox)."""
+    async with office.system.runtimes["cases"].ctx.db.reading() as session:
+        bodies = (await session.execute(select(outbox.c.body).where(outbox.c.type == CASE_PARTY_CHANGED)
+                                        .order_by(outbox.c.seq))).scalars().all()
+    return [json.loads(body)["payload"] for body in bodies]
 
 
 async def test_a_message_without_the_rules_newer_fields_leaves_them_as_they_are(office: Office) -> None:
@@ -123,3 +144,4 @@ async def test_a_message_without_the_rules_newer_fields_leaves_them_as_they_are(
         "JPK_V7M", ["vat"], ["upo"], ["documents"], "office")
     assert history[-1][1] == ("due 2026-11-25 → 2026-11-27; generate-on 2026-11-15 → 2026-11-17; title changed; "
                               "title en changed (rules v2)")
+    assert await _switches(office) == []  # nothing said about the party: no switch
