@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 
-def nip(first9: str) -> str:
+def _nip_check(first9: str) -> int:
+    """The NIP check digit for these nine digits; 10 means no NIP starts with them."""
     weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-    check = sum(int(d) * w for d, w in zip(first9, weights, strict=True)) % 11
+    return sum(int(d) * w for d, w in zip(first9, weights, strict=True)) % 11
+
+
+def nip(first9: str) -> str:
+    check = _nip_check(first9)
     assert check != 10, f"{first9} cannot be completed into a NIP"
     return first9 + str(check)
+
+
+def nip_seeds(start: int, *, step: int = 1, count: int | None = None) -> Iterator[str]:
+    """Seeds for `nip` (and `sole_trader(seed=...)`): start, start + step, ... skipping those no NIP starts with;
+    the first `count` of them, or without end."""
+    seeds = (str(n) for n in itertools.count(start, step) if _nip_check(str(n)) != 10)
+    return seeds if count is None else itertools.islice(seeds, count)
 
 
 def regon(first8: str) -> str:

@@ -13,7 +13,6 @@ to this test's databases alone.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import time
 import uuid
@@ -36,7 +35,7 @@ from tests.distributed.cluster import SERVICE_NAMES, Cluster
 from tests.distributed.conftest import FAULT_MATRIX, FaultRow
 from tests.distributed.proxy import CuttableProxy
 from tests.metrics import value
-from tests.samples import contract, nip, sole_trader
+from tests.samples import contract, nip_seeds, sole_trader
 
 pytestmark = [pytest.mark.distributed, pytest.mark.asyncio(loop_scope="module")]
 
@@ -72,19 +71,10 @@ class Matrix:
     outage: float = 0.0  # how long it was away
     down_since: float = 0.0  # when the broker or the database went away (time.monotonic), 0 while they are up
     per_contract: int = 0  # cases one contract gets (all contracts have the same terms), from the warm-up
-    seeds: Iterator[str] = field(default_factory=lambda: valid_nip_seeds(526300000))
+    seeds: Iterator[str] = field(default_factory=lambda: nip_seeds(526300000))
 
     def api(self) -> httpx.AsyncClient:
         return self.cluster.api(self.token)
-
-
-def valid_nip_seeds(start: int) -> Iterator[str]:
-    for candidate in itertools.count(start):
-        try:
-            nip(str(candidate))
-        except AssertionError:
-            continue
-        yield str(candidate)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -21,7 +21,7 @@ from services.common.settings import Settings
 from services.contracts.models import outbox
 from tests.conftest import free_port, wait_for
 from tests.distributed.cluster import Cluster, running_cluster
-from tests.samples import contract, nip, sole_trader
+from tests.samples import contract, nip, nip_seeds, sole_trader
 
 pytestmark = pytest.mark.distributed
 
@@ -38,15 +38,7 @@ async def cluster(pg_database: str, amqp_url: str, tmp_path: Path) -> AsyncItera
 
 
 def seeds() -> list[str]:
-    found, n = [], 526104000
-    while len(found) < CONTRACTS:
-        n += 7
-        try:
-            nip(str(n))
-        except AssertionError:
-            continue
-        found.append(str(n))
-    return found
+    return list(nip_seeds(526104007, step=7, count=CONTRACTS))
 
 
 async def fee_events(url: str) -> list[tuple[str, dict[str, Any]]]:

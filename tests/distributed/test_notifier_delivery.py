@@ -26,7 +26,7 @@ from services.notifier.qr import qr_png
 from tests.conftest import free_port, wait_for
 from tests.distributed.cluster import Cluster, running_cluster
 from tests.notice_samples import ANNA, case_completed, contract_snapshot, envelope, parts
-from tests.samples import nip
+from tests.samples import nip, nip_seeds
 
 pytestmark = pytest.mark.distributed
 CONNECTIONS = 4
@@ -100,22 +100,10 @@ def internal(cluster: Cluster, port: int | None = None) -> httpx.AsyncClient:
                                                                              "terminarz-internal-dev-token")})
 
 
-def seeds(n: int) -> list[str]:
-    found, candidate = [], 526200000
-    while len(found) < n:
-        candidate += 1
-        try:
-            nip(str(candidate))
-        except AssertionError:
-            continue
-        found.append(str(candidate))
-    return found
-
-
 async def publish_clients(bus: RabbitBus, n: int, *, refused: int = 0) -> list[dict[str, str]]:
     """n clients with a contract each, then a finished VAT case each (the first `refused` have a dead address)."""
     clients = []
-    for i, seed in enumerate(seeds(n)):
+    for i, seed in enumerate(nip_seeds(526200001, count=n)):
         email = f"nie-ma{i}@firma.example" if i < refused else f"klient{i}@firma.example"
         client = {"client_id": f"c{i}", "contract_id": f"k{i}", "nip": nip(seed), "email": email, "case_id": f"case{i}"}
         clients.append(client)

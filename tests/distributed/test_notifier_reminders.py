@@ -21,7 +21,7 @@ from services.notifier import jobs
 from services.notifier.service import spec
 from tests.conftest import CapturedMail, wait_for
 from tests.notice_samples import case_completed, contract_snapshot, envelope
-from tests.samples import nip
+from tests.samples import nip, nip_seeds
 
 pytestmark = pytest.mark.distributed
 
@@ -66,16 +66,9 @@ async def test_two_processes_and_a_restart_send_one_reminder_per_recipient_a_day
 ) -> None:
     mail = smtp_server[2]
     first, second = two
-    seed = 526300000
     emails = [f"k{i}@firma.example" for i in range(30)] + ["wspolny@firma.example"] * 10
-    for i, email in enumerate(emails):
-        while True:
-            seed += 1
-            try:
-                client_nip = nip(str(seed))
-                break
-            except AssertionError:
-                continue
+    for i, (email, seed) in enumerate(zip(emails, nip_seeds(526300001, count=len(emails)), strict=True)):
+        client_nip = nip(seed)
         await first.on_message(envelope(CONTRACT_CREATED, contract_snapshot(
             f"k{i}", f"c{i}", name=f"Klient {i}", nip=client_nip, emails=[email])))
         await first.on_message(envelope(CASE_COMPLETED, case_completed(

@@ -8,25 +8,11 @@ import pytest
 
 from tests.conftest import free_port, wait_for
 from tests.distributed.cluster import Cluster, json_items
-from tests.samples import contract, nip, sole_trader
+from tests.samples import contract, nip_seeds, sole_trader
 
 pytestmark = pytest.mark.distributed
 
 CONTRACTS = 16
-
-
-def seeds(n: int) -> list[str]:
-    """NIP prefixes that complete into valid NIPs."""
-    found = []
-    candidate = 526104000
-    while len(found) < n:
-        candidate += 1
-        try:
-            nip(str(candidate))
-        except AssertionError:
-            continue
-        found.append(str(candidate))
-    return found
 
 
 async def test_two_schedulers_and_a_crash_create_each_case_once(cluster: Cluster) -> None:
@@ -36,7 +22,7 @@ async def test_two_schedulers_and_a_crash_create_each_case_once(cluster: Cluster
     token = cluster.cli("users", "token", "admin").strip()
     contract_ids: list[str] = []
     async with cluster.api(token) as api:
-        for i, seed in enumerate(seeds(CONTRACTS)):
+        for i, seed in enumerate(nip_seeds(526104001, count=CONTRACTS)):
             if i == CONTRACTS // 2:
                 cluster.kill_replica("scheduler", 0)  # SIGKILL while contract events are being planned
             client = await api.post("/api/v1/clients", json=sole_trader(f"Klient {i}", seed=seed, vat_eu=True))

@@ -29,7 +29,7 @@ from services.system import EmbeddedSystem
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office, embedded_settings
 from tests.metrics import value
-from tests.samples import nip, pesel, regon
+from tests.samples import nip, nip_seeds, pesel, regon
 
 IMPORTED = 60
 
@@ -41,19 +41,11 @@ def import_csv(count: int) -> bytes:
     writer.writerow(["client_name", "legal_form", "nip", "regon", "pesel", "street", "postal_code", "city",
                      "emails", "books", "income_tax", "income_tax_advances", "vat", "contract_number", "signed_on",
                      "start", "notice_period_months", "services", "fee_monthly_net", "accountant", "manager"])
-    n = 100_000_000
-    for i in range(count):
-        while True:
-            try:
-                number = nip(str(n))
-                break
-            except AssertionError:
-                n += 1
-        writer.writerow([f"Klient {i:04d}", "sole_trader", number, regon(str(n)[:8]), pesel("8001011234"),
+    for i, seed in enumerate(nip_seeds(100_000_000, count=count)):
+        writer.writerow([f"Klient {i:04d}", "sole_trader", nip(seed), regon(seed[:8]), pesel("8001011234"),
                          "ul. Prosta 1", "00-850", "Warszawa", f"k{i}@example.com", "kpir", "pit_flat", "monthly",
                          "monthly", f"IMP/{i:04d}", "2026-09-15", "2026-10-01", "3", "bookkeeping;vat", "300",
                          "anna", "maria"])
-        n += 1
     return out.getvalue().encode()
 
 

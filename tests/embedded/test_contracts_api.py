@@ -10,7 +10,7 @@ import httpx
 
 from tests.conftest import wait_for
 from tests.embedded.conftest import Office
-from tests.samples import contract, nip, pesel, regon, sole_trader
+from tests.samples import contract, nip, nip_seeds, pesel, regon, sole_trader
 
 
 async def _client_and_contract(api: httpx.AsyncClient, **contract_args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -206,13 +206,7 @@ async def test_lists_filter_and_paginate(office: Office) -> None:
 
 def _seed(first9: str) -> str:
     """A 9-digit NIP seed near `first9` that can be completed into a NIP."""
-    n = int(first9)
-    while True:
-        try:
-            nip(str(n))
-            return str(n)
-        except AssertionError:
-            n += 1
+    return next(nip_seeds(int(first9)))
 
 
 HEADER = ["client_name", "legal_form", "nip", "regon", "pesel", "street", "postal_code", "city", "emails",
@@ -222,10 +216,7 @@ HEADER = ["client_name", "legal_form", "nip", "regon", "pesel", "street", "posta
 
 def _import_rows(count: int) -> list[dict[str, str]]:
     rows = []
-    n = 100000000
-    for i in range(count):
-        seed = _seed(str(n))
-        n = int(seed) + 1
+    for i, seed in enumerate(nip_seeds(100000000, count=count)):
         rows.append({
             "client_name": f"Klient {i:04d}", "legal_form": "sole_trader", "nip": nip(seed), "regon": regon(seed[:8]),
             "pesel": pesel("8001011234"), "street": "ul. Prosta 1", "postal_code": "00-850", "city": "Warszawa",
