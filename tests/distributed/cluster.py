@@ -175,3 +175,20 @@ async def json_items(client: httpx.AsyncClient, path: str, **params: Any) -> lis
     response.raise_for_status()
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+async def wait_for_requested_cases(api: httpx.AsyncClient, contract_ids: Sequence[str], *, timeout: float,
+                                   what: str = "every requested case to exist") -> None:
+    """Wait until every contract's plan has requested occurrences and each of them has its case (rule, period)."""
+
+    async def every_requested_case_exists() -> bool:
+        cases = await json_items(api, "/api/v1/cases", limit=1000)
+        for contract_id in contract_ids:
+            plan = await json_items(api, f"/api/v1/contracts/{contract_id}/plan")
+            requested = {(o["rule_id"], o["period"]) for o in plan if o["status"] == "requested"}
+            created = {(c["rule_id"], c["period"]) for c in cases if c["contract_id"] == contract_id}
+            if not requested or requested != created:
+                return False
+        return True
+
+    await wait_for(every_requested_case_exists, timeout=timeout, what=what)

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import free_port, wait_for
-from tests.distributed.cluster import Cluster, json_items
+from tests.conftest import free_port
+from tests.distributed.cluster import Cluster, json_items, wait_for_requested_cases
 from tests.samples import contract, nip_seeds, sole_trader
 
 pytestmark = pytest.mark.distributed
@@ -33,18 +33,7 @@ async def test_two_schedulers_and_a_crash_create_each_case_once(cluster: Cluster
         cluster.start("scheduler")  # the killed one comes back on its own port
         await cluster.wait_ready("scheduler")
 
-        async def every_contract_planned_and_its_cases_exist() -> bool:
-            cases = await json_items(api, "/api/v1/cases", limit=1000)
-            for contract_id in contract_ids:
-                plan = await json_items(api, f"/api/v1/contracts/{contract_id}/plan")
-                requested = {(o["rule_id"], o["period"]) for o in plan if o["status"] == "requested"}
-                created = {(c["rule_id"], c["period"]) for c in cases if c["contract_id"] == contract_id}
-                if not requested or requested != created:
-                    return False
-            return True
-
-        await wait_for(every_contract_planned_and_its_cases_exist, timeout=90,
-                       what="every contract's requested cases to exist")
+        await wait_for_requested_cases(api, contract_ids, timeout=90, what="every contract's requested cases to exist")
         cases = await json_items(api, "/api/v1/cases", limit=1000)
     keys = Counter((c["contract_id"], c["rule_id"], c["period"]) for c in cases)
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]

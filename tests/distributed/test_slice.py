@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CapturedMail, wait_for
-from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items
+from tests.distributed.cluster import SERVICE_NAMES, Cluster, json_items, wait_for_requested_cases
 from tests.samples import contract, sole_trader
 
 pytestmark = pytest.mark.distributed
@@ -64,17 +64,7 @@ async def test_contract_to_case_to_email_across_five_processes(
 
         contract_ids = [str(first.json()["id"]), str(second.json()["id"])]
 
-        async def all_requested_cases_exist() -> bool:
-            cases = await json_items(api, "/api/v1/cases", limit=1000)
-            for contract_id in contract_ids:
-                plan = await json_items(api, f"/api/v1/contracts/{contract_id}/plan")
-                requested = {(o["rule_id"], o["period"]) for o in plan if o["status"] == "requested"}
-                created = {(c["rule_id"], c["period"]) for c in cases if c["contract_id"] == contract_id}
-                if not requested or requested != created:
-                    return False
-            return True
-
-        await wait_for(all_requested_cases_exist, timeout=60, what="every requested case to exist")
+        await wait_for_requested_cases(api, contract_ids, timeout=60)
         cases = await json_items(api, "/api/v1/cases", limit=1000)
         keys = Counter((c["contract_id"], c["rule_id"], c["period"]) for c in cases)
         assert keys and max(keys.values()) == 1, "a case was created twice"
