@@ -1,15 +1,22 @@
-"""The distributed cluster fixture: five services as processes on PostgreSQL, RabbitMQ and SMTP."""
+"""The distributed cluster fixture: five services as processes on PostgreSQL, RabbitMQ and SMTP; the set-up of a
+test consumer process for the redelivery tests."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
+import asyncpg
 import pytest
 
-from tests.conftest import CapturedMail
+from services.common.db import Database
+from tests.conftest import PG_URL, CapturedMail
+from tests.distributed import _crash_consumer as consumer_tables
 from tests.distributed.cluster import SERVICE_NAMES, Cluster, running_cluster
+from tests.distributed.consumer_process import ConsumerSetup
 
 
 @pytest.fixture
@@ -20,6 +27,32 @@ async def cluster(pg_database: str, amqp_url: str, smtp_server: tuple[str, int, 
                                users=(("maria", "manager"), ("anna", "accountant"), ("admin", "admin")),
                                services=SERVICE_NAMES) as cluster:
         yield cluster
+
+
+@pytest.fixture
+async def consumer_setup(amqp_url: str, pg_database: str, tmp_path: Path) -> AsyncIterator[ConsumerSetup]:
+    """A database with the test consumers' tables, an exchange and queue prefix of their own (deleted afterwards)."""
+    database_url = f"{pg_database}_consumer"
+    admin = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{database_url.rsplit("/", 1)[1]}"')
+    finally:
+        await admin.close()
+    db = Database(database_url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(consumer_tables.metadata.create_all)
+    await db.dispose()
+
+    suffix = uuid.uuid4().hex[:10]
+    yield ConsumerSetup(amqp_url, database_url, f"test.events.{suffix}", f"test.{suffix}", tmp_path)
+
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    for name in ("", ".retry", ".dead"):
+        await channel.queue_delete(f"test.{suffix}.{consumer_tables.QUEUE}{name}")
+    for exchange in (f"test.events.{suffix}", f"test.events.{suffix}.dlx"):
+        await channel.exchange_delete(exchange)
+    await connection.close()
 
 
 # --- The fault matrix's table (tests/distributed/test_fault_matrix.py), shown in CI logs without -s -------------
