@@ -26,8 +26,8 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port, wait_for
-from tests.distributed.cluster import SERVICE_NAMES, Cluster
-from tests.samples import contract, nip, sole_trader
+from tests.distributed.cluster import SERVICE_NAMES, Cluster, running_cluster
+from tests.samples import contract, nip_seeds, sole_trader
 
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -49,18 +49,6 @@ class Run:
 class _Sink:
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         return "250 OK"  # the notifier mails every new case; the bench does not read them
-
-
-def _nips(count: int) -> list[str]:
-    found: list[str] = []
-    candidate = 700_000_000
-    while len(found) < count:
-        candidate += 1
-        try:
-            found.append(nip(str(candidate)))
-        except AssertionError:  # no check digit completes this one
-            continue
-    return found
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -96,8 +84,8 @@ async def measure(cluster: Cluster, args: argparse.Namespace) -> tuple[Run, int]
     async with cluster.api(token) as api:
         print(f"registering {total} clients …", file=sys.stderr)
         clients = []
-        for index, number in enumerate(_nips(total)):
-            created = await api.post("/api/v1/clients", json=sole_trader(f"Klient {index}", seed=number[:9]))
+        for index, seed in enumerate(nip_seeds(700_000_001, count=total)):
+            created = await api.post("/api/v1/clients", json=sole_trader(f"Klient {index}", seed=seed))
             created.raise_for_status()
             clients.append(created.json()["id"])
         run = Run()
@@ -159,33 +147,22 @@ async def main(args: argparse.Namespace) -> int:
     base = args.database_url.rsplit("/", 1)[0]
     sink = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
     sink.start()
-    with tempfile.TemporaryDirectory(prefix="terminarz-latency-") as logs:
-        cluster = Cluster(database_url=f"{base}/{prefix}", amqp_url=args.amqp_url, smtp=(sink.hostname, sink.port),
-                          frozen_time=FROZEN_TIME, log_dir=Path(logs))
-        cluster.env["TERMINARZ_LOG_LEVEL"] = args.log_level
+    try:
+        with tempfile.TemporaryDirectory(prefix="terminarz-latency-") as logs:
+            async with running_cluster(
+                database_url=f"{base}/{prefix}", amqp_url=args.amqp_url, smtp=(sink.hostname, sink.port),
+                frozen_time=FROZEN_TIME, log_dir=Path(logs), env={"TERMINARZ_LOG_LEVEL": args.log_level},
+                users=(("admin", "admin"), ("maria", "manager"), ("anna", "accountant")), services=SERVICE_NAMES,
+            ) as cluster:
+                run, missing = await measure(cluster, args)
+    finally:
+        sink.stop()
+        admin = await asyncpg.connect(args.database_url.replace("postgresql+asyncpg", "postgresql"))
         try:
-            cluster.cli("db", "upgrade")
-            for login, role in (("admin", "admin"), ("maria", "manager"), ("anna", "accountant")):
-                cluster.cli("users", "create", login, "--name", login.title(), "--email", f"{login}@biuro.example",
-                            "--role", role)
-            for name in SERVICE_NAMES:
-                cluster.start(name)
-            for name in SERVICE_NAMES:
-                await cluster.wait_ready(name)
-            run, missing = await measure(cluster, args)
-        except BaseException:
-            print(cluster.logs(), file=sys.stderr)
-            raise
+            for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{prefix}%"):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
         finally:
-            cluster.stop_all()
-            await cluster.delete_broker_objects()
-            sink.stop()
-            admin = await asyncpg.connect(args.database_url.replace("postgresql+asyncpg", "postgresql"))
-            try:
-                for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{prefix}%"):
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
-            finally:
-                await admin.close()
+            await admin.close()
     report(run, missing, args)
     return 0
 

@@ -163,7 +163,7 @@ async def running_cluster(
             await cluster.wait_ready(name)
         yield cluster
     except BaseException:
-        print(cluster.logs())
+        print(cluster.logs(), file=sys.stderr)
         raise
     finally:
         cluster.stop_all()
