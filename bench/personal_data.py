@@ -31,7 +31,7 @@ from services.gateway import users
 from services.notifier.models import contracts as notifier_contracts
 from services.scheduler.models import planned_contracts
 from services.system import EmbeddedSystem
-from tests.samples import nip, pesel, regon
+from tests.samples import nip, nip_seeds, pesel, regon
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ["client_name", "legal_form", "nip", "regon", "pesel", "street", "postal_code", "city", "emails", "books",
@@ -43,15 +43,7 @@ def rows(count: int) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, HEADER)
     writer.writeheader()
-    n = 100000000
-    for i in range(2 * count):
-        while True:
-            try:
-                nip(str(n))
-                break
-            except AssertionError:
-                n += 1
-        seed, n = str(n), n + 1
+    for i, seed in enumerate(nip_seeds(100000000, count=2 * count)):
         old = i < count
         writer.writerow({
             "client_name": f"{'Dawny' if old else 'Obecny'} Klient {i:05d}", "legal_form": "sole_trader",
