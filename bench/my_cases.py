@@ -271,13 +271,14 @@ def _params(login: str, bare: bool, list_columns: bool) -> dict[str, str]:
 
 
 async def one_caller(url: str, path: str, tokens: dict[str, str], calls: int, bare: bool,
-                     list_columns: bool = False) -> list[float]:
-    """One caller at a time (no concurrency): the floor of a call on this machine now."""
+                     list_columns: bool = False, first: int = 0) -> list[float]:
+    """One caller at a time (no concurrency): the floor of a call on this machine now; the calls are for the
+    users from the `first` on, one each."""
     durations = []
     logins = sorted(tokens)
     api = KeepAlive(url)
     try:
-        for n in range(calls):
+        for n in range(first, first + calls):
             login = logins[n % len(logins)]
             headers = {} if bare else {"Authorization": f"Bearer {tokens[login]}"}
             began = time.perf_counter()
@@ -364,11 +365,15 @@ async def main(args: argparse.Namespace) -> int:
 
             bare_url = f"http://127.0.0.1:{bare_port}"
             loads = [load_average()]
-            alone = await one_caller(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 30, bare=False)
+            # Each side calls for users the other has not just called for (the page cache), the bare variants
+            # alternately.
+            alone = await one_caller(f"http://127.0.0.1:{gateway}", "/api/v1/cases", tokens, 30, bare=False,
+                                     first=100)
             alone_bare, alone_list = [], []
-            for _ in range(30):  # alternately, so neither side warms the page cache for the other
-                alone_bare += await one_caller(bare_url, "/bare", tokens, 1, bare=True)
-                alone_list += await one_caller(bare_url, "/bare", tokens, 1, bare=True, list_columns=True)
+            for n in range(30):
+                alone_bare += await one_caller(bare_url, "/bare", tokens, 1, bare=True, first=130 + n)
+                alone_list += await one_caller(bare_url, "/bare", tokens, 1, bare=True, list_columns=True,
+                                               first=160 + n)
             loads.append(load_average())
             durations = await think_time_users(gateway, tokens, args.users, args.seconds)
             loads.append(load_average())
