@@ -1,6 +1,7 @@
 """"My cases" counts per status, counted as two parts (assigned to the person; covered by them for another
 assignee) so PostgreSQL reads them from the (assignee, status, due) index alone: the same counts and the same page
-as the one condition — the scope, assignee or substitute, the filter — gave, for every kind of case: assigned,
+as the one condition — the scope, assignee or substitute, the filter — gave, on the first page and further on,
+for every kind of case: assigned,
 covered, both at once, unassigned and covered, commissioned only, another's, outside the caller's contracts.
 tests/distributed/test_my_counts_postgres.py runs the same check on PostgreSQL."""
 
@@ -47,6 +48,10 @@ FILTERS = [
     CaseFilter(mine_of="anna", code="VAT", status="done", sort="status", descending=True),
     CaseFilter(mine_of="anna", visible_to="ola", party="client", limit=1000),
     CaseFilter(mine_of="anna", due_from=TODAY, due_to=TODAY + timedelta(days=5), sort="client", limit=1000),
+    # Pages further on: each part's first offset + limit, then the page of the two (views.page_statement).
+    CaseFilter(mine_of="anna", status="open", limit=7, offset=5),
+    CaseFilter(mine_of="anna", tab="open", sort="status", descending=True, limit=3, offset=11),
+    CaseFilter(mine_of="anna", sort="client", limit=10, offset=40),
 ]
 
 
