@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import OPEN_STATUSES, STATUSES
@@ -109,17 +109,18 @@ def _filters(f: CaseFilter, today: date) -> list[ColumnElement[bool]]:
     return where
 
 
-def _ordered(query: Select[Any], f: CaseFilter, table: Any = cases) -> Select[Any]:
-    """`query` in the filter's order, by the columns of `table` (the cases table, or a subquery of its rows)."""
-    c = table.c
+_STATUS_ORDER = case({s: i for i, s in enumerate(STATUSES)}, value=cases.c.status, else_=len(STATUSES))
+
+
+def _ordered(query: Select[Any], f: CaseFilter) -> Select[Any]:
     by: dict[str, list[Any]] = {
-        "due": [c.due],
-        "client": [c.client_name, c.due],
-        "status": [case({s: i for i, s in enumerate(STATUSES)}, value=c.status, else_=len(STATUSES)), c.due],
+        "due": [cases.c.due],
+        "client": [cases.c.client_name, cases.c.due],
+        "status": [_STATUS_ORDER, cases.c.due],
     }
     keys = by[f.sort]
     keys = [k.desc() for k in keys] if f.descending else keys
-    return query.order_by(*keys, c.title, c.id)
+    return query.order_by(*keys, cases.c.title, cases.c.id)
 
 
 async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: date, *,
@@ -138,13 +139,6 @@ async def find_cases(session: AsyncSession, scope: Scope, f: CaseFilter, today: 
             "limit": f.limit, "offset": f.offset}
 
 
-def _own_parts(login: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """A person's own cases as two disjoint parts: assigned to them; covered by them for another assignee."""
-    return (cases.c.assignee_login == login,
-            and_(cases.c.substitute_login == login,
-                 or_(cases.c.assignee_login != login, cases.c.assignee_login.is_(None))))
-
-
 def counts_statement(scope: Scope, f: CaseFilter, today: date) -> Select[Any]:
     """(status, count) of the filter's cases, whatever their status.
 
@@ -156,34 +150,22 @@ def counts_statement(scope: Scope, f: CaseFilter, today: date) -> Select[Any]:
     if not _own_only(scope, f):
         return (select(cases.c.status, func.count()).where(*_conditions(scope, f, today))
                 .group_by(cases.c.status))
+    login = f.mine_of
     rest = _filters(f, today)
-    both = union_all(*(select(cases.c.status).where(part, *rest) for part in _own_parts(f.mine_of or ""))) \
-        .subquery("mine")
+    own = select(cases.c.status).where(cases.c.assignee_login == login, *rest)
+    covered = select(cases.c.status).where(
+        cases.c.substitute_login == login,
+        or_(cases.c.assignee_login != login, cases.c.assignee_login.is_(None)), *rest)
+    both = union_all(own, covered).subquery("mine")
     return select(both.c.status, func.count()).group_by(both.c.status)
-
-
-def page_statement(scope: Scope, f: CaseFilter, today: date, *,
-                   columns: Sequence[ColumnElement[Any]] | None = None) -> Select[Any]:
-    """The page of the filter's cases (of its status, when it has one), in its order.
-
-    A person's own cases are, as in `counts_statement`, two parts: each part's first `offset + limit` in the
-    page's order, then the page of the two together. With a status, each part is the first rows of an ordered
-    scan of `ix_cases_assignee_status` (assignee, status, due) — 100 cases read for a page of 100 — where one
-    `assignee OR substitute` condition read every open case of the person (~700 at 1,000,000 cases) and sorted
-    them (bench/my_cases.py)."""
-    query = select(cases) if columns is None else select(*columns)
-    status = [cases.c.status == f.status] if f.status is not None else []
-    if not _own_only(scope, f):
-        return _ordered(query.where(*_conditions(scope, f, today), *status), f).limit(f.limit).offset(f.offset)
-    rest = [*_filters(f, today), *status]
-    first = f.offset + f.limit
-    parts = [select(_ordered(query.where(part, *rest), f).limit(first).subquery())
-             for part in _own_parts(f.mine_of or "")]
-    both = union_all(*parts).subquery("mine")
-    return _ordered(select(both), f, both).limit(f.limit).offset(f.offset)
 
 
 def statements(scope: Scope, f: CaseFilter, today: date, *,
                columns: Sequence[ColumnElement[Any]] | None = None) -> tuple[Select[Any], Select[Any]]:
     """The page and the counts per status `find_cases` runs (bench/my_cases.py prints their plans)."""
-    return page_statement(scope, f, today, columns=columns), counts_statement(scope, f, today)
+    where = _conditions(scope, f, today)
+    if f.status is not None:
+        where.append(cases.c.status == f.status)
+    query = select(cases) if columns is None else select(*columns)
+    page = _ordered(query.where(*where), f).limit(f.limit).offset(f.offset)
+    return page, counts_statement(scope, f, today)
