@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_from_menu
 from tests.conftest import ROOT, wait_for
 from tests.embedded.conftest import Office
 from tests.samples import contract, sole_trader
@@ -61,7 +61,7 @@ async def test_admin_previews_a_rule_change_and_a_broken_set_is_refused(
             await page.fill("input[name=login]", "admin")
             await page.fill("input[name=password]", "secret-admin")
             await page.click("button[type=submit]")
-            await page.get_by_role("link", name="Reguły").click()
+            await open_from_menu(page, "Reguły")
             in_force = await page.locator("#rules-version").inner_text()
 
             await page.get_by_role("button", name="Podgląd zmian").click()

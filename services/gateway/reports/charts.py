@@ -14,7 +14,7 @@ from services.gateway import i18n
 from services.gateway.format import money_pl
 
 WIDTH, HEIGHT = 540, 250
-LEFT, RIGHT, TOP, BOTTOM = 78, 10, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 96, 10, 14, 34  # LEFT: room for the scale's longest label, "PLN 300,000"
 MONTHS_PL = ("sty", "lut", "mar", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "lis", "gru")
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -39,6 +39,7 @@ class Chart:
     title: str
     width: int = WIDTH
     height: int = HEIGHT
+    left: int = LEFT  # where the plot begins: the scale's labels end left of it
     segments: list[Segment] = field(default_factory=list)
     ticks: list[tuple[float, str]] = field(default_factory=list)  # (y, label) of the scale
     labels: list[tuple[float, str, str]] = field(default_factory=list)  # (x of the bar's centre, month, year)
