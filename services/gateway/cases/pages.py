@@ -61,6 +61,8 @@ EVENT_PL = Translated({
     "unticked": N_("cofnięto odhaczenie"), "attached": N_("dodano plik"), "withdrawn": N_("wycofana"),
     "replanned": N_("zmiana planu"), "received": N_("dokumenty otrzymane"),
     "client_received": N_("dokumenty klienta otrzymane"), "client_confirmed": N_("klient potwierdził wysłanie"),
+    "substituted": N_("zastępstwo"), "handed_back": N_("zwrócona po nieobecności"),
+    "reassigned": N_("przekazana innej osobie"), "team_changed": N_("zmiana zespołu umowy"),
 })
 # Whose duty a case is (cases' `party`): the client's tasks are listed apart from the office's own work.
 PARTY_PL = Translated({
