@@ -155,7 +155,7 @@ class Require:
                 scope = await scope_of(session=session, user=web.user, today=ctx.clock.today())
             user = web.user
         else:
-            # The token, the role and the scope in one read (one connection, one transaction): the gateway's own
+            # The token, the role and the scope in one read (one connection, two statements): the gateway's own
             # cost of an API call (bench/my_cases.py).
             async with ctx.db.reading() as session:
                 user, token_to_record = await auth.api_user(request, session, now)
