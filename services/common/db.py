@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
@@ -54,7 +55,9 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns (a case's checklist, notice, requires…) decoded by pydantic's parser, ~2.3 times faster than
+        # `json.loads`: a page of 100 cases decodes 400 of them (bench/my_cases.py). Same values; writing is unchanged.
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": from_json}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         else:
