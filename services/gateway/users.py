@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import inserted_id
@@ -168,16 +168,18 @@ async def update_user(*, session: AsyncSession, user_id: int, **values: Any) -> 
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
+# The active user of a token, and the token's last use: every API call reads it, so it is built once.
+_TOKEN_USER = (
+    select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at.label("token_used_at"))
+    .join(api_tokens, api_tokens.c.user_id == users.c.id)
+    .where(api_tokens.c.token_hash == bindparam("token_hash"), users.c.active.is_(True))
+)
+
+
 async def authenticate_token(*, session: AsyncSession, token: str, now: datetime) -> tuple[User, int | None] | None:
     """The active user `token` belongs to, and the token's id when its last use is to be recorded (older than
     TOKEN_USE_RESOLUTION, or never), else None; None for an unknown token or a disabled user. Reads only."""
-    row = (
-        await session.execute(
-            select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at.label("token_used_at"))
-            .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == _token_hash(token), users.c.active.is_(True))
-        )
-    ).first()
+    row = (await session.execute(_TOKEN_USER, {"token_hash": _token_hash(token)})).first()
     if row is None:
         return None
     used_at = row.token_used_at
