@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from services.cases.models import absences, case_history, cases, contract_teams, team_changes
 from services.common.clock import WARSAW
@@ -103,7 +104,7 @@ class ReassignAll(Reassignment):
 # --- Queries the lists use ------------------------------------------------------------------------------
 
 
-def mine_condition(login: str) -> ColumnElement[bool]:
+def mine_condition(login: str | BindParameter[str]) -> ColumnElement[bool]:
     """A person's own cases: those assigned to them, and those they stand in for while the assignee is absent."""
     return or_(cases.c.assignee_login == login, cases.c.substitute_login == login)
 

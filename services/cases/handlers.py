@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, String, bindparam, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases import watch
@@ -199,13 +199,18 @@ async def _record(session: AsyncSession, ctx: ServiceContext, case_id: str, acto
     )
 
 
-def visible(scope: Scope) -> ColumnElement[bool]:
+def visible(scope: Scope, *, parameters: bool = False) -> ColumnElement[bool]:
     """The cases a caller's scope sees: those of its contracts, and those the caller does (as assignee or
-    substitute) or commissioned."""
+    substitute) or commissioned. `parameters`: the caller's login and contracts are the parameters `scope_login`
+    and `scope_contracts` instead of their values (a statement built once for every caller, views.py)."""
     if scope.contracts is None:
         return true()
-    return or_(cases.c.contract_id.in_(scope.contracts), mine_condition(scope.login),
-               cases.c.commissioner_login == scope.login)
+    if not parameters:
+        return or_(cases.c.contract_id.in_(scope.contracts), mine_condition(scope.login),
+                   cases.c.commissioner_login == scope.login)
+    login = bindparam("scope_login", type_=String())
+    return or_(cases.c.contract_id.in_(bindparam("scope_contracts", expanding=True, type_=String())),
+               mine_condition(login), cases.c.commissioner_login == login)
 
 
 async def list_cases(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from services.cases.handlers import visible
 from services.cases.lifecycle import STATUSES
 from services.cases.models import cases, metadata
-from services.cases.views import CaseFilter, _filters, _ordered, find_cases, mine
+from services.cases.views import CaseFilter, _filters, _ordered, _values, find_cases, mine
 from services.common.scope import Scope
 
 TODAY = date(2026, 11, 27)  # a Friday
@@ -61,15 +61,16 @@ async def check_counts(engine: AsyncEngine) -> None:
     checked = 0
     async with AsyncSession(engine) as conn:
         for scope, f in itertools.product((ANNA, OFFICE, OLA), FILTERS):
-            where = [visible(scope), mine(f.mine_of or ""), *_filters(f, TODAY)]  # the one condition of before
+            where = [visible(scope), mine(f.mine_of or ""), *_filters(f)]  # the one condition of before
+            values = _values(scope, f, TODAY)  # the filters' parameters
             expected = {s: 0 for s in STATUSES}
             for status, n in await conn.execute(select(cases.c.status, func.count()).where(*where)
-                                                .group_by(cases.c.status)):
+                                                .group_by(cases.c.status), values):
                 expected[status] = n
             if f.status is not None:
                 where.append(cases.c.status == f.status)
             page = [r.id for r in await conn.execute(
-                _ordered(select(cases.c.id).where(*where), f).limit(f.limit).offset(f.offset))]
+                _ordered(select(cases.c.id).where(*where), f).limit(f.limit).offset(f.offset), values)]
             got = await find_cases(conn, scope, f, TODAY)
             assert got["counts"] == expected, (scope.login, f)
             assert [c["id"] for c in got["items"]] == page, (scope.login, f)
