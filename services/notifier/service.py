@@ -36,8 +36,8 @@ MAIL_STATUSES = ("pending", "sending", "sent", "kept", "failed")
 async def notifier_metrics(ctx: ServiceContext, metrics: Metrics) -> None:
     """Scrape time: mails by delivery status, and client notices issued and still waiting for confirmation."""
     async with ctx.db.reading() as session:
-        by_status: dict[str, int] = dict((await session.execute(
-            select(mails.c.status, func.count()).group_by(mails.c.status))).tuples().all())
+        by_status: dict[str, int] = {status: n for status, n in await session.execute(
+            select(mails.c.status, func.count()).group_by(mails.c.status))}
         waiting = (await session.execute(select(func.count()).select_from(notices).where(
             notices.c.status == "issued", notices.c.requires_confirmation.is_(True)))).scalar_one()
     gauge = metrics.gauge("terminarz_mails", "Mails by delivery status.", ["service", "status"])
