@@ -132,3 +132,12 @@ def sqlite_warsaw_date(value: str | None) -> str | None:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(WARSAW).date().isoformat()
+
+
+def month_choices(today: date, *shown: str) -> list[str]:
+    """The months a month field offers (a report's, a payment's), newest first: next month back to the start of the
+    three years one report covers at most (`MAX_MONTHS`), and the months the page shows even when outside them (an
+    address typed by hand)."""
+    this_month = today.replace(day=1)
+    offered = months(add_months(this_month, 1 - MAX_MONTHS), add_months(this_month, 1))
+    return sorted(set(offered) | set(shown), reverse=True)

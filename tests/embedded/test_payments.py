@@ -7,6 +7,7 @@ Today is Saturday 28.11.2026 (the fixture's clock). Contract G/1 (client Gamma) 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,26 @@ async def test_an_overdue_fee_is_a_reminder_mailed_to_the_client(office: Office)
     [mail] = await wait_for(mailed, what="the reminder in the outbox")
     assert "984,00\u00a0zł" in str(mail["body"]) and "16.11.2026" in str(mail["body"])  # 15.11 is a Sunday
     assert [e["target"] for e in audit["items"]] == [f"contract:{delta}"]
+
+
+async def test_the_payments_page_assigns_a_payment_to_a_month_chosen_by_name(office: Office) -> None:
+    await _contracts(office)
+    async with office.api("maria") as api:
+        stranger = (await api.post("/api/v1/payments", json={
+            "paid_on": "2026-11-21", "amount": "500.00", "title": "wpłata"})).json()
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        opened = await maria.get("/payments")
+        row = next(r for r in opened.text.split('id="unassigned-payments"')[1].split("</tr>") if "wpłata" in r)
+        gamma = re.search(r'<option value="(\d+)"[^>]*>Gamma', row)
+        assert gamma, row
+        assigned = await maria.post(f"/payments/{stranger['id']}/assign", data={
+            "csrf_token": csrf_of(opened), "client_id": gamma.group(1), "month": "2026-11"})
+        recent = (await maria.get("/payments")).text.split('id="recent-payments"')[1]
+    # The month is a list of month names, the oldest unpaid months first (the blank choice), not a browser field.
+    assert 'type="month"' not in row
+    assert '<option value="" selected>najstarsze niezapłacone</option>' in row
+    assert '<option value="2026-11">listopad 2026</option>' in row
+    assert assigned.status_code == 303
+    paid = next(r for r in recent.split("</tr>") if "wpłata" in r)
+    assert "G/1 2026-11" in paid and "ręcznie" in paid

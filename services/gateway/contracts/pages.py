@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.common.errors import Problem
 from services.common.money import parse_amount
+from services.common.months import month_choices
 from services.common.params import MAX_ID, MAX_SEARCH, ClientIdPath, ContractIdPath, Offset, plain_or_none
 from services.common.runtime import ServiceContext, get_context
 from services.common.terms import (
@@ -607,7 +608,8 @@ async def _payments_page(request: Request, caller: Caller, svc: ServiceClients, 
     found = await contracts.list_clients(svc=svc, caller=caller, q=None, limit=500, offset=0)
     context.setdefault("errors", [])
     return render(request, "contracts/payments.html", caller.user, unassigned=unassigned, recent=recent,
-                  clients=found["items"], status_code=status_code, **context)
+                  clients=found["items"], month_choices=month_choices(request.app.state.ctx.clock.today()),
+                  status_code=status_code, **context)
 
 
 @router.get("/payments")

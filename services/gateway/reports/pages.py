@@ -3,7 +3,6 @@ page address with `format=xlsx` or `format=csv`) and, for the financial summary,
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -12,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from services.common.months import MAX_MONTHS, add_months, months, parse_month
+from services.common.months import month_choices, parse_month
 from services.common.runtime import ServiceContext, get_context
 from services.gateway import i18n
 from services.gateway.clients import ServiceClients
@@ -62,15 +61,6 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
                   charts=[fee_chart, liability_chart], kind_pl=reports.KIND_PL,
                   shown_kinds=[k for k in report["kinds"] if k in current["liabilities"]],
                   query=urlencode({"month": report["month"]}))
-
-
-def month_choices(today: date, *shown: str) -> list[str]:
-    """The months a report's month field offers, newest first: next month back to the start of the three years
-    one report covers at most (`MAX_MONTHS`), and the months the page shows even when outside them (an address
-    typed by hand)."""
-    this_month = today.replace(day=1)
-    offered = months(add_months(this_month, 1 - MAX_MONTHS), add_months(this_month, 1))
-    return sorted(set(offered) | set(shown), reverse=True)
 
 
 def _valid_month(month: str) -> str | None:
