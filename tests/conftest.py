@@ -38,8 +38,14 @@ def _timeout_of(item: pytest.Item) -> float:
     if marker is not None:
         value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
     if value is None:
-        value = item.config.getoption("timeout", None) or os.environ.get("PYTEST_TIMEOUT") \
-            or item.config.getini("timeout")
+        value = item.config.getoption("timeout", None)
+    if value is None:
+        value = os.environ.get("PYTEST_TIMEOUT")
+    if value is None:
+        try:
+            value = item.config.getini("timeout")
+        except ValueError:  # pytest-timeout not loaded (-p no:timeout)
+            value = None
     return float(value or 0)
 
 
