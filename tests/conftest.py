@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import os
 import socket
+import sys
+import threading
 import time
+import traceback
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -19,6 +24,80 @@ PG_URL = os.environ.get("TERMINARZ_TEST_DATABASE_URL", "postgresql+asyncpg://pos
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+
+# A hung test fails after its timeout (pytest-timeout, `timeout` in pyproject.toml; `signal` method, so the run goes
+# on) with every thread's stack. A thread's stack shows only the event loop waiting; this many seconds before the
+# timeout every pending asyncio task's stack goes to stderr too (the failed test's report), naming the stuck await.
+TASK_DUMP_LEAD = 30.0
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    """The test's pytest-timeout: its `timeout` marker, else --timeout, PYTEST_TIMEOUT or the ini value; 0 for none."""
+    marker = item.get_closest_marker("timeout")
+    value: Any = None
+    if marker is not None:
+        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    if value is None:
+        value = item.config.getoption("timeout", None)
+    if value is None:
+        value = os.environ.get("PYTEST_TIMEOUT")
+    if value is None:
+        try:
+            value = item.config.getini("timeout")
+        except ValueError:  # pytest-timeout not loaded (-p no:timeout)
+            value = None
+    return float(value or 0)
+
+
+def _await_chain(awaitable: Any) -> list[tuple[Any, int]]:
+    """The frames a coroutine (or async generator) is suspended in, following what each awaits, outermost first.
+
+    A task's own stack (`Task.print_stack`) shows only its outermost frame before Python 3.12, which hides the await
+    that is stuck. An async generator's `__anext__()` is opaque (no link to the generator): the chain ends there, and
+    the generators mid-step are printed on their own."""
+    frames = []
+    while awaitable is not None:
+        frame = next((getattr(awaitable, a) for a in ("cr_frame", "ag_frame", "gi_frame")
+                      if getattr(awaitable, a, None) is not None), None)
+        if frame is not None:
+            frames.append((frame, frame.f_lineno))
+        awaitable = next((getattr(awaitable, a) for a in ("cr_await", "ag_await", "gi_yieldfrom")
+                          if getattr(awaitable, a, None) is not None), None)
+    return frames
+
+
+def dump_asyncio_tasks(why: str, file: Any = None) -> None:
+    """Print where every pending asyncio task (of any loop, found among the garbage collector's objects) waits."""
+    out = file or sys.stderr
+    objects = gc.get_objects()
+    tasks = [o for o in objects if isinstance(o, asyncio.Task) and not o.done()]
+    stepping = [o for o in objects if inspect.isasyncgen(o) and o.ag_running and o.ag_frame is not None]
+    print(f"\n===== {why}: {len(tasks)} pending asyncio task(s) =====", file=out)
+    for task in tasks:
+        print(f"--- {task!r}", file=out)
+        print("".join(traceback.format_list(traceback.StackSummary.extract(_await_chain(task.get_coro())))), file=out)
+    for generator in stepping:
+        print(f"--- async generator mid-step {generator!r}", file=out)
+        print("".join(traceback.format_list(traceback.StackSummary.extract(_await_chain(generator)))), file=out)
+    print("===== end of asyncio tasks =====", file=out, flush=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """Arm the task dump for setup, call and teardown together (the hang seen in CI was in a fixture's teardown)."""
+    timeout = _timeout_of(item)
+    timer = None
+    if timeout > 0:
+        lead = min(TASK_DUMP_LEAD, timeout / 10)
+        timer = threading.Timer(timeout - lead, dump_asyncio_tasks,
+                                (f"{item.nodeid} still running after {timeout - lead:.0f} s",))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @pytest.fixture

@@ -245,7 +245,9 @@ class OutboxRelay:
             if sent >= self.batch:
                 continue
             try:
-                await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_seconds)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that comes with the wake-up
+                async with asyncio.timeout(self.poll_seconds):
+                    await self.db.outbox_signal.wait()
             except TimeoutError:
                 pass
 

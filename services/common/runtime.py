@@ -42,6 +42,8 @@ from services.common.settings import Settings
 log = get_logger(__name__)
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+# How long a stop lets a cancelled background loop end (a `finally` closing its connections) before cancelling again.
+LOOP_STOP_GRACE = 10.0
 
 
 @dataclass
@@ -233,6 +235,14 @@ class ServiceRuntime:
         self.started = False
         for task in self._loops:
             task.cancel()
+        # A loop that lets its cancellation pass (asyncio.wait_for did on Python 3.11 when its wait ended at the
+        # same moment) is cancelled again, named in the log, rather than waited for forever.
+        running = set(self._loops)
+        while running:
+            _, running = await asyncio.wait(running, timeout=LOOP_STOP_GRACE)
+            for task in running:
+                log.warning("service.loop_cancelled_again", loop=task.get_name(), waited_seconds=LOOP_STOP_GRACE)
+                task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
         await self.relay.stop()
@@ -267,7 +277,10 @@ class ServiceRuntime:
 
     async def _database_reachable(self) -> bool:
         try:
-            await asyncio.wait_for(self.ctx.db.ping(), timeout=5)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for may drop a stop's cancellation, and the wait for the
+            # database in `through_database_outages` would then go on after the stop
+            async with asyncio.timeout(5):
+                await self.ctx.db.ping()
         except Exception:
             return False
         return True

@@ -496,7 +496,10 @@ class Dispatcher:
                     await self.mailer.close()  # nothing to send for a while: let the server's connections go
                 signal.clear()
                 try:
-                    await asyncio.wait_for(signal.wait(), timeout=self.ctx.settings.mail_poll_seconds)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a stop's cancellation that comes with
+                    # the wake-up (a mail written), and this loop would outlive its stop
+                    async with asyncio.timeout(self.ctx.settings.mail_poll_seconds):
+                        await signal.wait()
                 except TimeoutError:
                     pass
         finally:

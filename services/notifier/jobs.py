@@ -265,6 +265,8 @@ async def jobs_loop(ctx: ServiceContext) -> None:
         signal.clear()
         await tick(ctx)
         try:
-            await asyncio.wait_for(signal.wait(), timeout=ctx.settings.notifier_tick_seconds)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for drops a stop's cancellation that comes with the wake-up
+            async with asyncio.timeout(ctx.settings.notifier_tick_seconds):
+                await signal.wait()
         except TimeoutError:
             pass

@@ -526,5 +526,7 @@ async def tick_loop(ctx: ServiceContext) -> None:
     while True:
         wake.clear()  # a wake-up during this tick runs the next one at once
         await tick(ctx)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for drops a stop's cancellation that comes with the wake-up
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), ctx.settings.scheduler_tick_seconds)
+            async with asyncio.timeout(ctx.settings.scheduler_tick_seconds):
+                await wake.wait()

@@ -575,7 +575,9 @@ class InMemoryBus:
             if remaining <= 0:
                 return
             try:
-                taken.append(await asyncio.wait_for(q.items.get(), remaining))
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that comes with a message
+                async with asyncio.timeout(remaining):
+                    taken.append(await q.items.get())
             except TimeoutError:
                 return
 

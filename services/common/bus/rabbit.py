@@ -156,7 +156,10 @@ class RabbitBus:
                     if remaining <= 0:
                         break
                     try:
-                        taken.append(await asyncio.wait_for(waiting.get(), remaining))
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that comes with a
+                        # message, and this loop would outlive its close
+                        async with asyncio.timeout(remaining):
+                            taken.append(await waiting.get())
                     except TimeoutError:
                         break
             try:
