@@ -214,6 +214,8 @@ async def test_the_payments_page_assigns_a_payment_to_a_month_chosen_by_name(off
         row = next(r for r in opened.text.split('id="unassigned-payments"')[1].split("</tr>") if "wpłata" in r)
         gamma = re.search(r'<option value="(\d+)"[^>]*>Gamma', row)
         assert gamma, row
+        unchosen = await maria.post(f"/payments/{stranger['id']}/assign", data={
+            "csrf_token": csrf_of(opened), "client_id": "", "month": ""})
         assigned = await maria.post(f"/payments/{stranger['id']}/assign", data={
             "csrf_token": csrf_of(opened), "client_id": gamma.group(1), "month": "2026-11"})
         recent = (await maria.get("/payments")).text.split('id="recent-payments"')[1]
@@ -221,6 +223,9 @@ async def test_the_payments_page_assigns_a_payment_to_a_month_chosen_by_name(off
     assert 'type="month"' not in row
     assert '<option value="" selected>najstarsze niezapłacone</option>' in row
     assert '<option value="2026-11">listopad 2026</option>' in row
+    # No client is chosen for the person: the list starts blank and must be chosen (the page says so if it is not).
+    assert '<select name="client_id" required><option value="">— wybierz klienta —</option>' in row
+    assert unchosen.status_code == 422 and "Nic nie zapisano" in unchosen.text
     assert assigned.status_code == 303
     paid = next(r for r in recent.split("</tr>") if "wpłata" in r)
     assert "G/1 2026-11" in paid and "ręcznie" in paid
