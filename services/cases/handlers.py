@@ -130,8 +130,9 @@ async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope
 async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     """case.replanned: an open or in-progress case takes everything its rule now gives it — due and generate-on
     dates, code, titles, checklist (ticked items stay ticked where their text remains), role, notice, requires,
-    party and duty, depends_on — keeps its assignee and records what changed in its history. Done,
-    not-applicable and withdrawn cases are history and never touched; a replayed message changes nothing."""
+    party and duty, depends_on — and the contract version its occurrence now follows, keeps its assignee and
+    records what changed in its history. Done, not-applicable and withdrawn cases are history and never touched; a
+    replayed message changes nothing."""
     replanned = CaseReplanned.model_validate(envelope.payload)
     row = (await session.execute(select(cases).where(
         cases.c.contract_id == replanned.contract_id, cases.c.rule_id == replanned.rule_id,
@@ -148,7 +149,7 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
     new: dict[str, Any] = {"due": replanned.due, "generate_on": replanned.generate_on, "title": replanned.title_pl,
                            "title_en": replanned.title_en, "checklist": checklist, "role": replanned.role}
     # A message from an older scheduler does not carry these (None): the case keeps its values.
-    for name in ("code", "notice", "requires", "depends_on"):
+    for name in ("code", "notice", "requires", "depends_on", "contract_version"):
         if getattr(replanned, name) is not None:
             new[name] = getattr(replanned, name)
     if replanned.party is not None:

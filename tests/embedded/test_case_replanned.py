@@ -145,3 +145,24 @@ async def test_a_message_without_the_rules_newer_fields_leaves_them_as_they_are(
     assert history[-1][1] == ("due 2026-11-25 → 2026-11-27; generate-on 2026-11-15 → 2026-11-17; title changed; "
                               "title en changed (rules v2)")
     assert await _switches(office) == []  # nothing said about the party: no switch
+
+
+async def test_an_open_case_takes_the_contract_version_its_occurrence_now_follows_a_done_one_keeps_its_own(
+    office: Office
+) -> None:
+    """An annex re-plans the case: the open case names the contract version it now follows; a message from a
+    scheduler older than the field leaves the version as it was."""
+    await _request(office)
+    after, history = await _replan_detail(office, contract_version=2, reason="contract.changed")
+    assert (after["contract_version"], after["due"], after["status"]) == (2, date(2026, 11, 27), "open")
+    assert "contract-version 1 → 2" in history[-1][1]
+
+    older, _ = await _replan_detail(office, due=date(2026, 11, 30), contract_version=None)
+    assert (older["due"], older["contract_version"]) == (date(2026, 11, 30), 2)
+
+    ctx = office.system.runtimes["cases"].ctx
+    async with ctx.db.transaction() as session:
+        await session.execute(update(cases).where(cases.c.id == after["id"]).values(status="done"))
+    done, _ = await _replan_detail(office, due=date(2026, 12, 1), contract_version=3)
+    assert (done["due"], done["contract_version"]) == (date(2026, 11, 30), 2)
+
