@@ -32,6 +32,9 @@ from services.common.scope import SERVICE_SCOPE, Scope
 log = get_logger(__name__)
 
 OPEN_STATUSES = ("open", "in_progress")
+# History of a client task the office took over: the client's confirmation of sending it, cleared (personal.py finds
+# the address in it).
+CONFIRMATION_CLEARED = "client_confirmation_cleared"
 
 
 async def on_case_requested(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
@@ -130,8 +133,10 @@ async def on_case_withdrawn(ctx: ServiceContext, session: AsyncSession, envelope
 async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     """case.replanned: an open or in-progress case takes everything its rule now gives it — due and generate-on
     dates, code, titles, checklist (ticked items stay ticked where their text remains), role, notice, requires,
-    party and duty, depends_on — keeps its assignee and records what changed in its history. Done,
-    not-applicable and withdrawn cases are history and never touched; a replayed message changes nothing."""
+    party and duty, depends_on — and the contract version its occurrence now follows, keeps its assignee and
+    records what changed in its history. A client task the office takes over loses the client's confirmation of
+    sending (`client_confirmation_cleared` in its history says which). Done, not-applicable and withdrawn cases
+    are history and never touched; a replayed message changes nothing."""
     replanned = CaseReplanned.model_validate(envelope.payload)
     row = (await session.execute(select(cases).where(
         cases.c.contract_id == replanned.contract_id, cases.c.rule_id == replanned.rule_id,
@@ -148,7 +153,7 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
     new: dict[str, Any] = {"due": replanned.due, "generate_on": replanned.generate_on, "title": replanned.title_pl,
                            "title_en": replanned.title_en, "checklist": checklist, "role": replanned.role}
     # A message from an older scheduler does not carry these (None): the case keeps its values.
-    for name in ("code", "notice", "requires", "depends_on"):
+    for name in ("code", "notice", "requires", "depends_on", "contract_version"):
         if getattr(replanned, name) is not None:
             new[name] = getattr(replanned, name)
     if replanned.party is not None:
@@ -156,12 +161,20 @@ async def on_case_replanned(ctx: ServiceContext, session: AsyncSession, envelope
     changed = {name: (getattr(row, name), value) for name, value in new.items() if getattr(row, name) != value}
     if not changed:
         return
+    # The office does a client task's work now: the client's confirmation that it sent its documents no longer
+    # describes the case (the history keeps it, and the notifier its proof).
+    cleared = changed.get("party") == ("client", "office") and row.client_confirmed_at is not None
+    confirmation = {"client_confirmed_at": None, "client_confirmed_by": None} if cleared else {}
     await session.execute(update(cases).where(cases.c.id == row.id).values(
-        **new, rules_version=replanned.rules_version, updated_at=ctx.clock.now()))
+        **new, **confirmation, rules_version=replanned.rules_version, updated_at=ctx.clock.now()))
     moves = [f"{name.replace('_', '-')} {_shown(old)} → {_shown(value)}" for name, (old, value) in changed.items()
              if name not in ("title", "title_en", "checklist")]
     moves += [f"{name.replace('_', ' ')} changed" for name in changed if name in ("title", "title_en", "checklist")]
     await _record(session, ctx, row.id, "scheduler", "replanned", f"{'; '.join(moves)} ({replanned.reason})")
+    if cleared:
+        await _record(session, ctx, row.id, "scheduler", CONFIRMATION_CLEARED,
+                      f"zadaniem zajmuje się teraz biuro: usunięto potwierdzenie klienta "
+                      f"({row.client_confirmed_by}, {local_date(row.client_confirmed_at).strftime('%d.%m.%Y')})")
     if "due" in changed:
         await cover(ctx, session, row.id, actor="absence")  # the new due date may fall in or out of an absence
     if "party" in changed or "duty" in changed:  # the notifier starts or withdraws the client's duty notice

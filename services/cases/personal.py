@@ -3,12 +3,14 @@ erased on client.erased; the export of a client's cases. Counts, dates, statuses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases.handlers import CONFIRMATION_CLEARED
 from services.cases.models import case_history, cases, outbox
 from services.common.messages import ClientErased, Envelope
 from services.common.personal import Scrub, marker, rows_as_dicts, scrub_outbox
@@ -18,6 +20,8 @@ from services.common.scope import SERVICE_SCOPE, Scope
 # Where a client's personal data sits here: the columns replaced whole and the free text scrubbed of it.
 PERSONAL_COLUMNS = (cases.c.client_name,)
 FREE_TEXT = (case_history.c.detail,)
+# A mail address in a confirmation's history line: "klient potwierdził wysłanie (jan@firma.pl, 12.11.2026)".
+_ADDRESS = re.compile(r"[^\s(),;<>]+@[^\s(),;<>]+")
 
 
 async def on_client_erased(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
@@ -29,9 +33,17 @@ async def on_client_erased(ctx: ServiceContext, session: AsyncSession, envelope:
         return
     names = set((await session.execute(select(cases.c.client_name).distinct().where(
         cases.c.contract_id.in_(ids)))).scalars()) - {erased.placeholder, ""}
-    # The addresses its people confirmed client tasks from (duties.py) go as well, from the history text too.
+    # The addresses its people confirmed client tasks from (duties.py) go as well, from the history text too — also
+    # those of confirmations cleared when the office took a task over (handlers.on_case_replanned): only the
+    # history, which the scheduler and the client wrote, still names them.
     addresses = set((await session.execute(select(cases.c.client_confirmed_by).distinct().where(
-        cases.c.contract_id.in_(ids), cases.c.client_confirmed_by.is_not(None)))).scalars()) - {erased.placeholder, ""}
+        cases.c.contract_id.in_(ids), cases.c.client_confirmed_by.is_not(None)))).scalars())
+    confirmations = (await session.execute(
+        select(case_history.c.detail).join(cases, cases.c.id == case_history.c.case_id)
+        .where(cases.c.contract_id.in_(ids), case_history.c.event.in_(("client_confirmed", CONFIRMATION_CLEARED)))
+    )).scalars()
+    addresses |= {address for detail in confirmations for address in _ADDRESS.findall(detail or "")}
+    addresses -= {erased.placeholder, ""}
     scrub = Scrub.of([*((name, erased.placeholder) for name in names),
                       *((address, erased.placeholder) for address in addresses)])
     await session.execute(update(cases).where(cases.c.contract_id.in_(ids)).values(client_name=erased.placeholder))

@@ -105,7 +105,9 @@ class CaseReplanned(BaseModel):
     depends_on) is now this. Open and in-progress cases follow and keep their assignee.
 
     The fields from `code` on are None in a message that does not carry them (one from a scheduler older than
-    them, replayed): the case keeps its value. `duty` travels with `party` (an office case has no duty)."""
+    them, replayed): the case keeps its value. `duty` travels with `party` (an office case has no duty).
+    `contract_version`: the contract version that decides the occurrence now (an annex may change it), which the
+    open case then names."""
 
     contract_id: str
     rule_id: str
@@ -124,6 +126,7 @@ class CaseReplanned(BaseModel):
     party: Literal["office", "client"] | None = None
     duty: str | None = None
     depends_on: list[str] | None = None
+    contract_version: int | None = None
 
 
 class CaseWithdrawn(BaseModel):

@@ -286,7 +286,7 @@ async def _replan(ctx: ServiceContext, session: AsyncSession, contracts: Mapping
             checklist=checklist_json(occ.checklist),
             role=occ.role, rules_version=planner.version, reason=reason, code=occ.code, notice=list(occ.notice),
             requires=list(occ.requires), party="client" if occ.party == "client" else "office", duty=occ.duty,
-            depends_on=list(occ.depends_on)).model_dump(mode="json")))
+            depends_on=list(occ.depends_on), contract_version=occ.contract_version).model_dump(mode="json")))
     await ctx.messaging.emit_many(session, replans, correlation_ids=[correlation_of(p["contract_id"])
                                                                      for _, p in replans])
     withdrawals: list[tuple[str, dict[str, Any]]] = []

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from services.cases import handlers
+from services.cases import duties, handlers, personal
 from services.cases.models import case_history, cases, outbox
 from services.common.messages import (
     CASE_PARTY_CHANGED,
     CASE_REPLANNED,
     CASE_REQUESTED,
+    CLIENT_ERASED,
     CaseReplanned,
     CaseRequested,
+    ClientErased,
     Envelope,
+    NoticeConfirmed,
     TeamMember,
 )
 from tests.embedded.conftest import Office
@@ -145,3 +148,74 @@ async def test_a_message_without_the_rules_newer_fields_leaves_them_as_they_are(
     assert history[-1][1] == ("due 2026-11-25 → 2026-11-27; generate-on 2026-11-15 → 2026-11-17; title changed; "
                               "title en changed (rules v2)")
     assert await _switches(office) == []  # nothing said about the party: no switch
+
+
+async def test_an_open_case_takes_the_contract_version_its_occurrence_now_follows_a_done_one_keeps_its_own(
+    office: Office
+) -> None:
+    """An annex re-plans the case: the open case names the contract version it now follows; a message from a
+    scheduler older than the field leaves the version as it was."""
+    await _request(office)
+    after, history = await _replan_detail(office, contract_version=2, reason="contract.changed")
+    assert (after["contract_version"], after["due"], after["status"]) == (2, date(2026, 11, 27), "open")
+    assert "contract-version 1 → 2" in history[-1][1]
+
+    older, _ = await _replan_detail(office, due=date(2026, 11, 30), contract_version=None)
+    assert (older["due"], older["contract_version"]) == (date(2026, 11, 30), 2)
+
+    ctx = office.system.runtimes["cases"].ctx
+    async with ctx.db.transaction() as session:
+        await session.execute(update(cases).where(cases.c.id == after["id"]).values(status="done"))
+    done, _ = await _replan_detail(office, due=date(2026, 12, 1), contract_version=3)
+    assert (done["due"], done["contract_version"]) == (date(2026, 11, 30), 2)
+
+
+async def _confirmed_client_task(office: Office) -> dict[str, Any]:
+    """A client task (documents) its client confirmed sending through a reminder's link on 12.11.2026."""
+    case = await _request(office, party="client", duty="documents", code="CLIENT_DOCUMENTS")
+    ctx = office.system.runtimes["cases"].ctx
+    confirmed = NoticeConfirmed(notice_id="n-1", client_id="k-1", contract_id=KEY["contract_id"],
+                                case_ids=[case["id"]], recipient=CLIENT, confirmed_at=datetime(2026, 11, 12, 8, 15,
+                                                                                               tzinfo=UTC))
+    async with ctx.db.transaction() as session:
+        await duties.on_notice_confirmed(ctx, session, confirmed)
+        row = (await session.execute(select(cases).where(cases.c.id == case["id"]))).one()
+    assert (row.client_confirmed_by, row.client_confirmed_at) == (CLIENT, confirmed.confirmed_at)
+    return dict(row._mapping)
+
+
+CLIENT = "ksiegowosc@klient.example"
+
+
+async def test_a_confirmed_client_task_the_office_takes_over_no_longer_shows_the_clients_confirmation(
+    office: Office
+) -> None:
+    task = await _confirmed_client_task(office)
+    after, history = await _replan_detail(office, party="office", duty=None, code="CLIENT_DOCUMENTS")
+    assert (after["party"], after["client_confirmed_at"], after["client_confirmed_by"]) == ("office", None, None)
+    # What was cleared stays in the history (the client's own entry too), after the replan that switched it.
+    assert [event for event, _ in history] == ["created", "client_confirmed", "replanned",
+                                               "client_confirmation_cleared"]
+    assert history[-1][1] == (f"zadaniem zajmuje się teraz biuro: usunięto potwierdzenie klienta "
+                              f"({CLIENT}, 12.11.2026)")
+    # A replay clears nothing more.
+    again, history = await _replan_detail(office, party="office", duty=None, code="CLIENT_DOCUMENTS")
+    assert again == after and len(history) == 4
+
+    # The client's erasure still finds its address in that history, though the task no longer holds it.
+    ctx = office.system.runtimes["cases"].ctx
+    erased = ClientErased(client_id="k-1", contract_ids=[KEY["contract_id"]], placeholder="[usunięto]",
+                          erased_at=datetime(2027, 1, 1, tzinfo=UTC))
+    async with ctx.db.transaction() as session:
+        await personal.on_client_erased(ctx, session, _envelope(CLIENT_ERASED, erased.model_dump(mode="json")))
+        details = (await session.execute(select(case_history.c.detail).where(
+            case_history.c.case_id == task["id"]))).scalars().all()
+    assert not [d for d in details if CLIENT in d]
+    assert "zadaniem zajmuje się teraz biuro: usunięto potwierdzenie klienta ([usunięto], 12.11.2026)" in details
+
+
+async def test_a_client_task_that_stays_the_clients_keeps_its_confirmation(office: Office) -> None:
+    await _confirmed_client_task(office)
+    after, history = await _replan_detail(office, party="client", duty="documents", code="CLIENT_DOCUMENTS")
+    assert (after["due"], after["client_confirmed_by"]) == (date(2026, 11, 27), CLIENT)
+    assert "client_confirmation_cleared" not in [event for event, _ in history]

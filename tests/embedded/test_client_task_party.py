@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
-from tests.embedded.test_client_duties import at, browser, client_task, mails_to_client, notifier, sign
+from tests.embedded.test_client_duties import CLIENT_MAIL, at, browser, client_task, mails_to_client, notifier, sign
 
 DOCUMENTS = "client.documents"
 
@@ -150,3 +150,39 @@ async def test_an_office_case_that_becomes_a_client_task_reminds_the_client_as_a
     [first] = await wait_for(lambda: mails_to_client(office), what="the reminder before the day")
     assert "Dokumenty za październik 2026" in first["subject"] and "09.11.2026" in first["subject"]
     assert "/confirm/" in first["body"]
+
+
+async def test_a_client_task_the_client_confirmed_and_the_office_takes_over_no_longer_shows_it_as_confirmed(
+    office: Office, rules_dir: Path
+) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "P/3", "712345674")
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    task = await client_task(office, contract_id, "2026-10")  # due Mon 9.11
+    await at(office, datetime(2026, 11, 6, 7, 30, tzinfo=UTC))  # three days before: the first reminder
+    [first] = await wait_for(lambda: mails_to_client(office), what="the client task's notice")
+    link = re.search(r"/confirm/[\w-]+", first["body"])
+    assert link is not None
+    office.clock.set(datetime(2026, 11, 6, 9, 0, tzinfo=UTC))
+    async with browser(office) as client:
+        assert (await client.post(link.group(0))).status_code == 200
+
+    async def confirmed() -> dict[str, Any] | None:
+        async with office.api() as api:
+            case: dict[str, Any] = (await api.get(f"/api/v1/cases/{task['id']}")).json()
+        return case if case["client_confirmed_at"] else None
+    assert (await wait_for(confirmed, what="the confirmation on the task"))["client_confirmed_by"] == CLIENT_MAIL
+
+    # The office now fetches the documents itself: its case no longer says the client confirmed anything.
+    office.clock.set(datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
+    edit_documents(rules_dir, office=True)
+    await apply_rules(office)
+    case = await case_of(office, task["id"], "office")
+    assert (case["client_confirmed_at"], case["client_confirmed_by"]) == (None, None)
+    events = [h["event"] for h in case["history"]]
+    assert events[-2:] == ["replanned", "client_confirmation_cleared"] and "client_confirmed" in events
+    assert case["history"][-1]["detail"] == (
+        f"zadaniem zajmuje się teraz biuro: usunięto potwierdzenie klienta ({CLIENT_MAIL}, 06.11.2026)")
+    # The proof stays with the notifier: its notice is still the client's confirmed one.
+    [notice] = await notices_of(office, contract_id)
+    assert (notice["status"], notice["confirmed_by"]) == ("confirmed", CLIENT_MAIL)

@@ -4,7 +4,7 @@ planned occurrences and the open cases (which keep their assignee and record the
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.scheduler import handlers
 from services.scheduler.models import occurrences, planned_contracts
 from tests.conftest import wait_for
 from tests.embedded.conftest import ROOT, Office
+from tests.embedded.test_client_duties import at, client_task, sign
 from tests.samples import contract, sole_trader
 
 JPK = "vat.jpk_v7m"
@@ -297,3 +298,26 @@ async def test_cases_made_before_their_rule_had_depends_on_take_it_at_the_next_d
     shown = await wait_for(healed, what="the case to take its rule's depends_on")
     assert [h["detail"] for h in shown["history"] if h["event"] == "replanned"] == [
         "depends-on — → documents (replan)"]
+
+
+async def test_an_annex_that_moves_an_open_case_makes_it_name_the_contract_version_it_now_follows(
+    office: Office
+) -> None:
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, "R/V", "526104057")  # documents by the 8th
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    task = await client_task(office, contract_id, "2026-10")
+    assert (task["due"], task["contract_version"]) == ("2026-11-09", 1)
+    async with office.api() as api:
+        # From the start of the contract the documents are due by the 10th: October's by Tue 10.11.2026.
+        annex = await api.post(f"/api/v1/contracts/{contract_id}/annexes",
+                               json={"effective_from": "2026-10-01", "client_duties": {"documents_day": 10}})
+        assert annex.status_code == 201, annex.text
+
+    async def moved() -> dict[str, Any] | None:
+        case = await _case(office, task["id"])
+        return case if case["due"] == "2026-11-10" else None
+
+    case = await wait_for(moved, what="the open client task to follow the annex")
+    assert (case["contract_version"], case["status"], case["assignee_login"]) == (2, "open", "anna")
+    assert "contract-version 1 → 2" in [h for h in case["history"] if h["event"] == "replanned"][-1]["detail"]

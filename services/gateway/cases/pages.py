@@ -61,6 +61,7 @@ EVENT_PL = Translated({
     "unticked": N_("cofnięto odhaczenie"), "attached": N_("dodano plik"), "withdrawn": N_("wycofana"),
     "replanned": N_("zmiana planu"), "received": N_("dokumenty otrzymane"),
     "client_received": N_("dokumenty klienta otrzymane"), "client_confirmed": N_("klient potwierdził wysłanie"),
+    "client_confirmation_cleared": N_("potwierdzenie klienta usunięte"),
     "substituted": N_("zastępstwo"), "handed_back": N_("zwrócona po nieobecności"),
     "reassigned": N_("przekazana innej osobie"), "team_changed": N_("zmiana zespołu umowy"),
 })
