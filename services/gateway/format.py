@@ -8,6 +8,7 @@
 | date       | `29.11.2026`          | `29/11/2026` (day first, as in the UK; never month first) |
 | timestamp  | `29.11.2026 14:05`    | `29/11/2026 14:05` — both in the office's time, Europe/Warsaw |
 | month      | `listopad 2026`       | `November 2026` (a report's month to choose; `2026-11` in addresses) |
+| in a month | `w listopadzie 2026`  | `in November 2026` (a heading's "in that month": Polish needs the locative) |
 
 The same date format is what a date input shows and its hint says; a typed date is read day first with a dot,
 dash, slash or space between the parts (`form_date` in web.py). The filters were named `money_pl`,
@@ -35,6 +36,13 @@ MONTH_NAMES = {
            "październik", "listopad", "grudzień"),
     "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"),
+}
+# "In <month>" with its preposition: Polish puts the month in the locative and says "we" before "wrześniu"
+# ("w miesiącu listopad" is not Polish); English only adds "in".
+IN_MONTH = {
+    "pl": ("w styczniu", "w lutym", "w marcu", "w kwietniu", "w maju", "w czerwcu", "w lipcu", "w sierpniu",
+           "we wrześniu", "w październiku", "w listopadzie", "w grudniu"),
+    "en": tuple(f"in {name}" for name in MONTH_NAMES["en"]),
 }
 
 
@@ -74,18 +82,36 @@ def day(value: Any, *, language: str | None = None) -> str:
     return value.strftime(DATE_FORMAT.get(language or i18n.current(), DATE_FORMAT["pl"]))
 
 
+def _year_month(value: Any) -> tuple[int, int] | None:
+    """A month given as `YYYY-MM` or a date, as (year, month); None for anything else."""
+    if isinstance(value, date):
+        return value.year, value.month
+    found = re.fullmatch(r"(\d{4})-(\d{2})", str(value or ""))
+    if not found or not 1 <= int(found.group(2)) <= 12:
+        return None
+    return int(found.group(1)), int(found.group(2))
+
+
 def month(value: Any, *, language: str | None = None) -> str:
     """A month (`YYYY-MM` or a date) named as the language says it: "listopad 2026" / "November 2026"; anything else
     as given."""
-    if isinstance(value, date):
-        year, number = value.year, value.month
-    else:
-        found = re.fullmatch(r"(\d{4})-(\d{2})", str(value or ""))
-        if not found or not 1 <= int(found.group(2)) <= 12:
-            return str(value or "")
-        year, number = int(found.group(1)), int(found.group(2))
+    found = _year_month(value)
+    if found is None:
+        return str(value or "")
+    year, number = found
     names = MONTH_NAMES.get(language or i18n.current(), MONTH_NAMES["pl"])
     return f"{names[number - 1]} {year}"
+
+
+def in_month(value: Any, *, language: str | None = None) -> str:
+    """"In" a month (`YYYY-MM` or a date), preposition included: "w listopadzie 2026", "we wrześniu 2026" /
+    "in November 2026" — for a heading such as "Całe biuro w listopadzie 2026"; anything else as given."""
+    found = _year_month(value)
+    if found is None:
+        return str(value or "")
+    year, number = found
+    phrases = IN_MONTH.get(language or i18n.current(), IN_MONTH["pl"])
+    return f"{phrases[number - 1]} {year}"
 
 
 def timestamp(value: Any, *, language: str | None = None) -> str:

@@ -142,7 +142,7 @@ def form_date(text: str) -> str:
 # Formats follow the page's language (format.py); the `_pl` names are the same filters under their old names.
 for _names, _filter in ((("date", "date_pl"), fmt.day), (("dates", "dates_pl"), dates_pl),
                         (("timestamp", "timestamp_pl"), fmt.timestamp), (("month_name",), fmt.month),
-                        (("money", "money_pl"), fmt.money),
+                        (("in_month",), fmt.in_month), (("money", "money_pl"), fmt.money),
                         (("amount", "amount_pl"), fmt.amount), (("percent", "percent_pl"), fmt.percent)):
     for _name in _names:
         templates.env.filters[_name] = _filter

@@ -50,6 +50,16 @@ async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: 
             assert download.suggested_filename == "podsumowanie-finansowe-2026-11.xlsx"
             saved = SHOTS / download.suggested_filename
             await download.save_as(str(saved))
+            await expect(page.locator("#office-summary h2")).to_have_text("Całe biuro w listopadzie 2026")
+            await page.goto(f"{base_url}/reports/execution?from=2026-09&to=2026-11")
+            # At 1280 px the whole table shows without sideways scrolling, and no month breaks ("2026-/11").
+            widths = await page.evaluate("""() => { const box = document.querySelector('#execution').parentElement;
+                return [box.scrollWidth, box.clientWidth]; }""")
+            assert widths[0] <= widths[1], widths
+            lines = await page.evaluate("""() => [...document.querySelectorAll('#execution td.month')].map(td => {
+                const range = document.createRange(); range.selectNodeContents(td);
+                return range.getClientRects().length; })""")
+            assert lines and set(lines) == {1}, lines
             for name in ("execution", "overdue", "workload"):
                 await page.goto(f"{base_url}/reports/{name}")
                 await expect(page.locator("h1")).to_be_visible()
@@ -113,6 +123,7 @@ async def test_the_summary_month_is_chosen_in_the_pages_language_without_javascr
             await page.click("button:has-text('Pokaż')")
             await page.wait_for_url("**/reports/financial?month=2026-10")
             await expect(page.locator("h1")).to_have_text("Podsumowanie finansowe — październik 2026")
+            await expect(page.locator("#office-summary h2")).to_have_text("Całe biuro w październiku 2026")
             await expect(page.locator("select[name=month] option:checked")).to_have_text("październik 2026")
 
             await page.goto(f"{base_url}/account")
@@ -124,6 +135,7 @@ async def test_the_summary_month_is_chosen_in_the_pages_language_without_javascr
             await page.click("button:has-text('Show')")
             await page.wait_for_url("**/reports/financial?month=2026-11")
             await expect(page.locator("h1")).to_have_text("Financial summary — November 2026")
+            await expect(page.locator("#office-summary h2")).to_have_text("The whole office in November 2026")
             await expect(page.locator("#office-gross")).to_have_text("PLN 2,644.50")
 
             # The execution report's range: two months chosen the same way.

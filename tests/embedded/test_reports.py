@@ -315,6 +315,26 @@ async def test_accountants_get_no_reports_and_their_own_dashboard(office: Office
     assert '<svg' in summary and 'class="bar fee marked"' in summary
 
 
+async def test_report_headings_say_in_which_month_in_either_language(office: Office) -> None:
+    """The summary's headings put the month in the locative in Polish ("we wrześniu 2026", not "w miesiącu
+    wrzesień 2026") and say "in September 2026" in English; the execution report's month cells stay whole."""
+    await _office_data(office)
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        polish = (await maria.get("/reports/financial?month=2026-09")).text
+        execution_pl = (await maria.get("/reports/execution?from=2026-10&to=2026-11")).text
+        assert (await post_form(maria, "/account", "/account/language", {"language": "en"})).status_code == 303
+        english = (await maria.get("/reports/financial?month=2026-09")).text
+        execution_en = (await maria.get("/reports/execution?from=2026-10&to=2026-11")).text
+    assert "<h2>Całe biuro we wrześniu 2026</h2>" in polish and "<h2>Umowy we wrześniu 2026</h2>" in polish
+    assert "<title>Podsumowanie finansowe — wrzesień 2026" in polish and "w miesiącu" not in polish
+    assert "<h2>The whole office in September 2026</h2>" in english
+    assert "<h2>Contracts in September 2026</h2>" in english and "<title>Financial summary — September 2026" in english
+    assert '<td class="month">2026-11</td>' in execution_pl  # white-space: nowrap (terminarz.css)
+    assert ">Sprawy biura<" in execution_pl and ">Zadania klienta<" in execution_pl
+    assert ">The office's cases<" in execution_en and ">The client's tasks<" in execution_en
+
+
 def _tile(html: str, tile_id: str) -> int:
     after = html.split(f'id="{tile_id}"', 1)[1]
     return int(after.split('<span class="n">', 1)[1].split("<", 1)[0])

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from services.common.months import month_range
-from services.gateway.format import money_pl, month, percent_pl
+from services.gateway.format import in_month, money_pl, month, percent_pl
 from services.gateway.reports.charts import bar_chart
 from services.gateway.reports.pages import month_choices
 
@@ -31,6 +31,17 @@ def test_a_reports_month_is_named_in_the_pages_language_and_chosen_from_a_list()
     offered = month_choices(date(2026, 11, 30))
     assert (offered[0], offered[-1], len(offered)) == ("2026-12", "2023-12", 37)  # next month, 36 back
     assert month_choices(date(2026, 11, 30), "2019-05")[-1] == "2019-05"  # an address typed by hand stays chosen
+
+
+def test_in_a_month_polish_says_the_locative_english_says_in() -> None:
+    """"Całe biuro w listopadzie 2026", not "w miesiącu listopad 2026"; "we" before "wrześniu"."""
+    said = [in_month(f"2026-{n:02d}", language="pl") for n in range(1, 13)]
+    assert said == ["w styczniu 2026", "w lutym 2026", "w marcu 2026", "w kwietniu 2026", "w maju 2026",
+                    "w czerwcu 2026", "w lipcu 2026", "w sierpniu 2026", "we wrześniu 2026", "w październiku 2026",
+                    "w listopadzie 2026", "w grudniu 2026"]
+    assert in_month("2026-11", language="en") == "in November 2026"
+    assert in_month(date(2026, 9, 30), language="en") == "in September 2026"
+    assert in_month("2026-13", language="pl") == "2026-13"  # not a month: as given
 
 
 def test_a_report_covers_whole_months_within_a_limit() -> None:
