@@ -21,6 +21,15 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from services.common.clock import WARSAW
 
+# The months' names, for every service that writes them: "listopad 2026", "November 2026", and "in" a month with its
+# preposition — Polish puts the month in the locative and says "we" before "wrześniu" ("w miesiącu listopad" is not
+# Polish).
+MONTHS_PL = ("styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
+             "październik", "listopad", "grudzień")
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+IN_MONTH_PL = ("w styczniu", "w lutym", "w marcu", "w kwietniu", "w maju", "w czerwcu", "w lipcu", "w sierpniu",
+               "we wrześniu", "w październiku", "w listopadzie", "w grudniu")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_MONTHS = 36  # the longest range one report covers
 
@@ -44,6 +53,12 @@ def _month_param(value: str | None) -> str | None:
 
 MonthParam = Annotated[str | None, Query(max_length=7, description="a month, YYYY-MM"), AfterValidator(_month_param)]
 RequiredMonth = Annotated[str, Query(max_length=7, description="a month, YYYY-MM"), AfterValidator(_month_param)]
+
+
+def in_month_pl(month: str) -> str:
+    """`2026-10` → "w październiku 2026" (a client's mail: "za obsługę w październiku 2026")."""
+    first = parse_month(month)
+    return f"{IN_MONTH_PL[first.month - 1]} {first.year}"
 
 
 def month_key(day: date) -> str:

@@ -26,24 +26,15 @@ from typing import Any
 from services.common.clock import WARSAW
 from services.common.money import format_amount, format_pln
 from services.common.money import parse_amount as _parse_amount
+from services.common.months import IN_MONTH_PL, MONTHS_EN, MONTHS_PL
 from services.gateway import i18n
 
 DATE_FORMAT = {"pl": "%d.%m.%Y", "en": "%d/%m/%Y"}
 # What a date input's hint and placeholder say (the Polish "RRRR": rok).
 DATE_HINT = {"pl": "DD.MM.RRRR", "en": "DD/MM/YYYY"}
-MONTH_NAMES = {
-    "pl": ("styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
-           "październik", "listopad", "grudzień"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-}
-# "In <month>" with its preposition: Polish puts the month in the locative and says "we" before "wrześniu"
-# ("w miesiącu listopad" is not Polish); English only adds "in".
-IN_MONTH = {
-    "pl": ("w styczniu", "w lutym", "w marcu", "w kwietniu", "w maju", "w czerwcu", "w lipcu", "w sierpniu",
-           "we wrześniu", "w październiku", "w listopadzie", "w grudniu"),
-    "en": tuple(f"in {name}" for name in MONTH_NAMES["en"]),
-}
+MONTH_NAMES = {"pl": MONTHS_PL, "en": MONTHS_EN}
+# "In <month>" with its preposition (the Polish locative); English only adds "in".
+IN_MONTH = {"pl": IN_MONTH_PL, "en": tuple(f"in {name}" for name in MONTHS_EN)}
 
 
 def money(value: Any, *, cents: bool = True, language: str | None = None) -> str:

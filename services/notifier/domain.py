@@ -19,6 +19,7 @@ import holidays
 
 from services.common.accounts import AccountError, mikrorachunek, mikrorachunek_owner
 from services.common.money import format_pln
+from services.common.months import MONTHS_EN, MONTHS_PL
 
 Lang = Literal["pl", "en"]
 NBSP = "\u00a0"
@@ -55,10 +56,6 @@ ACCOUNT_OF_KIND = {"vat": "mikrorachunek", "pit": "mikrorachunek", "cit": "mikro
                    "ppk": "ppk", "pfron": "pfron"}
 PAYEES = {"mikrorachunek": "Urząd Skarbowy", "nrs": "ZUS", "ppk": "PPK", "pfron": "PFRON"}
 
-MONTHS_PL = ("styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień",
-             "październik", "listopad", "grudzień")
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")
 ROMAN = ("I", "II", "III", "IV")
 
 # ZBP 2D recommendation: fields and their maximum lengths (the whole string at most 160 characters).

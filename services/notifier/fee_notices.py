@@ -21,6 +21,7 @@ from services.common.accounts import format_nrb
 from services.common.log import get_logger
 from services.common.messages import FeeOverdue, FeeSettled, TeamMember
 from services.common.money import format_pln
+from services.common.months import in_month_pl
 from services.common.runtime import ServiceContext
 from services.notifier import domain
 from services.notifier.delivery import insert_ignoring_duplicates
@@ -54,7 +55,7 @@ def body_of(event: FeeOverdue, *, account: str) -> str:
     paid = f" (z {format_pln(event.gross)} brutto)" if event.paid > 0 else ""
     where = (f"na rachunek biura {format_nrb(account)}" if account
              else "na rachunek biura podany na fakturze")
-    return (f"Nie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu {domain.period_label(event.month, 'pl')} "
+    return (f"Nie odnotowaliśmy pełnej wpłaty za obsługę {in_month_pl(event.month)} "
             f"(umowa {event.number}). Do zapłaty pozostało {format_pln(event.outstanding)}{paid}; termin płatności "
             f"minął {domain.day(event.payment_due, 'pl')}.\n\n"
             f"Prosimy o przelew {where} z tytułem „{transfer_title(event.month)}”.\n\n"

@@ -28,7 +28,7 @@ def _item(position: int, kind: str, amount: str, due: date, form: str, period: s
 
 
 _MANUAL_BODY = "Od przyszłego miesiąca prosimy o przesyłanie faktur do 5. dnia miesiąca.\n\nDziękujemy."
-_FEE_BODY = ("Nie odnotowaliśmy pełnej wpłaty za obsługę w miesiącu październik 2026 (umowa BR/2026/100). Do zapłaty "
+_FEE_BODY = ("Nie odnotowaliśmy pełnej wpłaty za obsługę w październiku 2026 (umowa BR/2026/100). Do zapłaty "
              "pozostało 1 273,05 zł; termin płatności minął 16.11.2026.\n\nProsimy o przelew na rachunek biura "
              "z tytułem „FV 10/2026”.")
 _DUTY_BODY = ("Zgodnie z umową prosimy przekazać do biura dokumenty za październik 2026 do 09.11.2026.\n\n"

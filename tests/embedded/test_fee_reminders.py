@@ -119,6 +119,7 @@ async def test_an_overdue_fee_is_reminded_daily_until_the_payment_is_imported(of
     assert str(mail["subject"]).replace("\u00a0", " ") == "Opłata za obsługę za październik 2026 — do zapłaty 984,00 zł"
     body = str(mail["body"]).replace("\u00a0", " ")
     assert "984,00 zł" in body and "16.11.2026" in body and "FV 10/2026" in body
+    assert "wpłaty za obsługę w październiku 2026 (umowa" in body  # the month in the locative, not "w miesiącu …"
     assert "61 1090 1014 0000 0712 1981 2874" in body
 
     # The manager's button makes no second notice for the month.
