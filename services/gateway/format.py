@@ -19,6 +19,7 @@ that follow the page's language too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -86,23 +87,21 @@ def _year_month(value: Any) -> tuple[int, int] | None:
 def month(value: Any, *, language: str | None = None) -> str:
     """A month (`YYYY-MM` or a date) named as the language says it: "listopad 2026" / "November 2026"; anything else
     as given."""
-    found = _year_month(value)
-    if found is None:
-        return str(value or "")
-    year, number = found
-    names = MONTH_NAMES.get(language or i18n.current(), MONTH_NAMES["pl"])
-    return f"{names[number - 1]} {year}"
+    return _month_words(value, MONTH_NAMES, language)
 
 
 def in_month(value: Any, *, language: str | None = None) -> str:
     """"In" a month (`YYYY-MM` or a date), preposition included: "w listopadzie 2026", "we wrześniu 2026" /
     "in November 2026" — for a heading such as "Całe biuro w listopadzie 2026"; anything else as given."""
+    return _month_words(value, IN_MONTH, language)
+
+
+def _month_words(value: Any, words: Mapping[str, Sequence[str]], language: str | None) -> str:
     found = _year_month(value)
     if found is None:
         return str(value or "")
     year, number = found
-    phrases = IN_MONTH.get(language or i18n.current(), IN_MONTH["pl"])
-    return f"{phrases[number - 1]} {year}"
+    return f"{words.get(language or i18n.current(), words['pl'])[number - 1]} {year}"
 
 
 def timestamp(value: Any, *, language: str | None = None) -> str:
