@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import lifecycle
+from services.cases import duties, lifecycle
 from services.cases.models import case_history, cases
 from services.common.calendar import BusinessCalendar, Shift
-from services.common.clock import WARSAW, Clock, ManualClock
+from services.common.clock import WARSAW, Clock, ManualClock, local_date
 from services.common.money import CENT
 from services.common.months import add_months
 from services.common.runtime import ServiceContext
@@ -24,6 +26,7 @@ from services.common.scope import SERVICE_SCOPE
 from services.contracts import fee_reminders
 from services.contracts.fees import payment_due
 from services.gateway import users
+from services.notifier import domain
 from services.notifier.models import case_completions, mails, notice_events, notice_items, notice_recipients, notices
 from services.notifier.notices import by_token, confirm, issue, record_opening, send_after
 from services.scheduler.models import occurrences
@@ -204,6 +207,7 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
         cases = await _planned_cases(api, contract_ids)
         await _created_when_planned(system, today)
         told = await _work_the_cases(system, api, cases, today)
+        await _documents_received(system, cases, today)
         # Registered after the past work was done (it was done before this week): the absence covers kasia's open
         # cases only, and no finished case's history says "substituted" today before "done" weeks ago.
         monday = today - timedelta(days=today.weekday())
@@ -213,7 +217,6 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
             "login": "kasia", "starts_on": monday.isoformat(), "ends_on": (monday + timedelta(days=4)).isoformat(),
             "substitute": "anna", "note": "urlop"})
         response.raise_for_status()
-        await _documents_received(api, cases, today)
         await _fees_paid(api, demo_clients(start.isoformat()), start, today)
         if told:
             await _send_and_confirm_notices(system, told)
@@ -239,19 +242,25 @@ async def _powers(api: httpx.AsyncClient, client_id: str, client: dict[str, Any]
         response.raise_for_status()
 
 
-async def _documents_received(api: httpx.AsyncClient, cases: list[dict[str, Any]], today: date) -> None:
-    """The client's documents of the past months arrived and were marked received: on the day, except one month of
-    one client a few days late; this month's are still awaited."""
+async def _documents_received(system: EmbeddedSystem, cases: list[dict[str, Any]], today: date) -> None:
+    """The client's documents of the past months arrived and were marked received by the accountant that morning:
+    on the day, except one month of one client a few days late; this month's are still awaited. Recorded through
+    the cases service's own function with a clock on that day, as `_work_the_cases` does."""
     tasks = sorted((c for c in cases if c.get("party") == "client" and c["status"] == "open"
                     and date.fromisoformat(c["due"]) < today), key=lambda c: (c["due"], c["id"]))
     late = tasks[-1]["id"] if tasks else None
+    cases_ctx = system.runtimes["cases"].ctx
     for n, task in enumerate(tasks):
         due = date.fromisoformat(task["due"])
         arrived = min(due + timedelta(days=4), today) if task["id"] == late else due - timedelta(days=n % 3)
-        body: dict[str, Any] = {"received_on": arrived.isoformat()}
-        if task.get("duty") == "documents":
-            body["count"] = 40 + (n * 37) % 260
-        (await api.post(f"/api/v1/cases/{task['id']}/received", json=body)).raise_for_status()
+        marked = min(datetime.combine(arrived, time(10, n * 11 % 60), tzinfo=WARSAW).astimezone(UTC),
+                     cases_ctx.clock.now())
+        who = lifecycle.Actor(login=task.get("assignee_login") or "admin", name=task.get("assignee_name") or "",
+                              email=task.get("assignee_email") or "")
+        ctx = replace(cases_ctx, clock=ManualClock(marked))
+        async with ctx.db.transaction() as session:
+            await duties.received(ctx, session, case_id=task["id"], scope=SERVICE_SCOPE, who=who, on=arrived,
+                                  count=40 + (n * 37) % 260 if task.get("duty") == "documents" else None)
 
 
 async def _fees_paid(api: httpx.AsyncClient, pairs: list[tuple[dict[str, Any], dict[str, Any]]], start: date,
@@ -398,28 +407,35 @@ async def _created_when_planned(system: EmbeddedSystem, today: date) -> None:
         rows = (await session.execute(select(
             cases.c.id, cases.c.due, cases.c.generate_on, cases.c.created_at, cases.c.updated_at,
             cases.c.late_on_creation).where(cases.c.generate_on < today))).all()
-        for row in rows:
-            planned = _planned_at(row.generate_on)
-            if planned >= row.created_at:
-                continue
-            late = row.due < row.generate_on
-            await session.execute(update(cases).where(cases.c.id == row.id).values(
-                created_at=planned, late_on_creation=late,
-                updated_at=planned if row.updated_at == row.created_at else row.updated_at))
-            created = (await session.execute(select(case_history.c.id, case_history.c.detail).where(
-                case_history.c.case_id == row.id, case_history.c.event == "created"))).all()
-            for entry in created:
-                detail = entry.detail
-                if not late and _LATE_SUFFIX in detail:
-                    detail = detail[:detail.index(_LATE_SUFFIX)]
-                await session.execute(update(case_history).where(case_history.c.id == entry.id).values(
-                    at=planned, detail=detail))
+        moved = {row.id: row for row in rows if _planned_at(row.generate_on) < row.created_at}
+        if moved:
+            await session.execute(update(cases).where(cases.c.id == bindparam("case_id")).values(
+                created_at=bindparam("at"), updated_at=bindparam("updated"), late_on_creation=bindparam("late")), [
+                {"case_id": row.id, "at": _planned_at(row.generate_on), "late": row.due < row.generate_on,
+                 "updated": _planned_at(row.generate_on) if row.updated_at == row.created_at else row.updated_at}
+                for row in moved.values()])
+            created = (await session.execute(select(case_history.c.id, case_history.c.case_id, case_history.c.detail)
+                                             .where(case_history.c.event == "created"))).all()
+            entries = [{"entry_id": entry.id, "at": _planned_at(moved[entry.case_id].generate_on),
+                        "detail": _detail_when_planned(entry.detail, moved[entry.case_id])}
+                       for entry in created if entry.case_id in moved]
+            if entries:
+                await session.execute(update(case_history).where(case_history.c.id == bindparam("entry_id")).values(
+                    at=bindparam("at"), detail=bindparam("detail")), entries)
     async with system.runtimes["scheduler"].ctx.db.transaction() as session:
         requested = (await session.execute(select(occurrences.c.id, occurrences.c.generate_on).where(
             occurrences.c.status == "requested", occurrences.c.generate_on < today))).all()
-        for occurrence in requested:
-            await session.execute(update(occurrences).where(occurrences.c.id == occurrence.id).values(
-                requested_at=_planned_at(occurrence.generate_on)))
+        if requested:
+            await session.execute(update(occurrences).where(occurrences.c.id == bindparam("occurrence_id")).values(
+                requested_at=bindparam("at")),
+                [{"occurrence_id": o.id, "at": _planned_at(o.generate_on)} for o in requested])
+
+
+def _detail_when_planned(detail: str, case: Any) -> str:
+    """The "created" line without "created after its due date", unless it still was (due before generate_on)."""
+    if case.due >= case.generate_on and _LATE_SUFFIX in detail:
+        return detail[:detail.index(_LATE_SUFFIX)]
+    return str(detail)
 
 
 def _planned_at(generate_on: date) -> datetime:
@@ -450,25 +466,13 @@ async def _send_and_confirm_notices(system: EmbeddedSystem, told: dict[str, date
                                   .values(at=done_at))
         drafts = (await session.execute(select(notices.c.id).where(
             notices.c.status == "draft", notices.c.kind == "liability"))).scalars().all()
-        lines = (await session.execute(select(notice_items.c.notice_id, notice_items.c.case_id).where(
-            notice_items.c.notice_id.in_(drafts)))).all()
         when: dict[str, list[datetime]] = {}
-        for line in lines:
-            if line.case_id in told:
-                when.setdefault(line.notice_id, []).append(told[line.case_id])
-        order = sorted(drafts, key=lambda notice_id: (max(when.get(notice_id, [notifier.clock.now()])), notice_id))
-        for notice_id in order:
-            times = when.get(notice_id) or [notifier.clock.now()]
+        for notice_id in drafts:
+            when.update(await _one_notice_a_day(notifier, session, notice_id, told))
+        for notice_id, times in sorted(when.items(), key=lambda item: (max(item[1]), item[0])):
             at = send_after(notifier.settings, max(times))
             await session.execute(update(notices).where(notices.c.id == notice_id).values(
                 created_at=min(times), updated_at=min(times), send_after=at))
-            added = (await session.execute(select(notice_events.c.id, notice_events.c.detail).where(
-                notice_events.c.notice_id == notice_id, notice_events.c.kind == "liability_added"))).all()
-            for event in added:
-                case_id = event.detail.removeprefix("case ").split(":")[0]
-                if case_id in told:
-                    await session.execute(update(notice_events).where(notice_events.c.id == event.id)
-                                          .values(at=told[case_id]))
             row = (await session.execute(select(notices).where(notices.c.id == notice_id))).one()
             await issue(replace(notifier, clock=ManualClock(at)), session, row)
             issued.append(notice_id)
@@ -480,17 +484,57 @@ async def _send_and_confirm_notices(system: EmbeddedSystem, told: dict[str, date
             .where(notices.c.status == "issued", notices.c.requires_confirmation, notices.c.id.in_(issued))
             .order_by(notices.c.issued_at, notices.c.id, notice_recipients.c.id))).all()
     now = notifier.clock.now()
-    for n, (token, issued_at) in enumerate(recipients[::2]):
-        # Read in the evening or over the next few days, never after today's start.
-        opened = min(issued_at + timedelta(hours=3 + (n * 17) % 70, minutes=(n * 23) % 60), now - timedelta(hours=1))
-        async with notifier.db.transaction() as session:
+    async with notifier.db.transaction() as session:
+        for n, (token, issued_at) in enumerate(recipients[::2]):
+            # Read the same day or in the next few, in the client's working hours, never after today's start.
+            day = _CALENDAR.add_business_days(local_date(issued_at), n % 4)
+            opened = max(datetime.combine(day, time(8 + n * 5 % 10, n * 23 % 60), tzinfo=WARSAW).astimezone(UTC),
+                         issued_at + timedelta(minutes=20 + n * 7 % 90))
+            opened = min(opened, now - timedelta(hours=1, minutes=n * 7 % 50))
             view = await by_token(session, token, lock=True)
             if view is None:
                 continue
             await record_opening(replace(notifier, clock=ManualClock(opened)), session, view,
-                                                address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
-            await confirm(replace(notifier, clock=ManualClock(opened + timedelta(minutes=2))),
-                                         session, view, address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
+                                 address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
+            await confirm(replace(notifier, clock=ManualClock(opened + timedelta(minutes=2))), session, view,
+                          address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
+
+
+async def _one_notice_a_day(notifier: ServiceContext, session: AsyncSession, notice_id: str,
+                            told: dict[str, datetime]) -> dict[str, list[datetime]]:
+    """The bus brought every completion today, so a client's liabilities of one period sit in one draft; the
+    notifier collects a day's completions in a draft of that day (`domain.draft_key`), so those done on earlier
+    days become drafts of their own. Their liability lines, "liability_added" events and completions move with
+    them, dated when their cases were done. The drafts, each with when its cases were done."""
+    draft = (await session.execute(select(notices).where(notices.c.id == notice_id))).one()
+    lines = (await session.execute(select(notice_items.c.id, notice_items.c.case_id, notice_items.c.due).where(
+        notice_items.c.notice_id == notice_id))).all()
+    by_day: dict[date, list[Any]] = {}
+    for line in lines:
+        by_day.setdefault(local_date(told.get(line.case_id, draft.created_at)), []).append(line)
+    found: dict[str, list[datetime]] = {}
+    for day, group in sorted(by_day.items()):
+        target = notice_id
+        if day != max(by_day):
+            target = str(uuid.uuid4())
+            await session.execute(notices.insert().values({
+                **draft._mapping, "id": target, "due": min(line.due for line in group),
+                "draft_key": domain.draft_key(draft.client_id, draft.period, day, notifier.settings.notice_grouping,
+                                              group[0].case_id)}))
+            await session.execute(update(notice_items).where(notice_items.c.id.in_([line.id for line in group]))
+                                  .values(notice_id=target))
+        else:
+            await session.execute(update(notices).where(notices.c.id == notice_id).values(
+                due=min(line.due for line in group)))
+        for line in group:
+            done_at = told.get(line.case_id, draft.created_at)
+            found.setdefault(target, []).append(done_at)
+            await session.execute(update(notice_events).where(
+                notice_events.c.notice_id == notice_id, notice_events.c.kind == "liability_added",
+                notice_events.c.detail.startswith(f"case {line.case_id}:")).values(notice_id=target, at=done_at))
+            await session.execute(update(case_completions).where(case_completions.c.case_id == line.case_id)
+                                  .values(notice_id=target))
+    return found
 
 
 _CLIENT_ADDRESS = "192.0.2.10"  # the demo clients' browser (a documentation address)
@@ -514,9 +558,9 @@ async def _sent_when_issued(notifier: ServiceContext, issued: list[str]) -> None
     async with notifier.db.transaction() as session:
         sent = (await session.execute(select(mails.c.id, mails.c.created_at).where(
             mails.c.notice_id.in_(issued), mails.c.sent_at.is_not(None)))).all()
-        for mail in sent:
-            await session.execute(update(mails).where(mails.c.id == mail.id).values(
-                sent_at=mail.created_at + _SENT_AFTER))
+        if sent:
+            await session.execute(update(mails).where(mails.c.id == bindparam("mail_id")).values(
+                sent_at=bindparam("at")), [{"mail_id": m.id, "at": m.created_at + _SENT_AFTER} for m in sent])
         for notice_id, issued_at in (await session.execute(select(notices.c.id, notices.c.issued_at).where(
                 notices.c.id.in_(issued)))).all():
             await session.execute(update(notice_recipients).where(
