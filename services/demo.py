@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import lifecycle
+from services.cases import duties, lifecycle
+from services.cases.models import case_history, cases
 from services.common.calendar import BusinessCalendar, Shift
-from services.common.clock import WARSAW, Clock, ManualClock
+from services.common.clock import WARSAW, Clock, ManualClock, local_date
 from services.common.money import CENT
 from services.common.months import add_months
+from services.common.runtime import ServiceContext
 from services.common.scope import SERVICE_SCOPE
 from services.contracts import fee_reminders
 from services.contracts.fees import payment_due
 from services.gateway import users
-from services.notifier.models import case_completions, notice_recipients, notices
-from services.notifier.notices import release_due
+from services.notifier import domain
+from services.notifier.models import case_completions, mails, notice_events, notice_items, notice_recipients, notices
+from services.notifier.notices import by_token, confirm, issue, record_opening, send_after
+from services.scheduler.models import occurrences
 from services.system import EmbeddedSystem
 
 DEMO_PASSWORD = "demo"
@@ -198,6 +204,12 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
             response.raise_for_status()
             contract_ids.append(str(response.json()["id"]))
             await _powers(api, client_id, client, contract, len(contract_ids) - 1, start, today)
+        cases = await _planned_cases(api, contract_ids)
+        await _created_when_planned(system, today)
+        told = await _work_the_cases(system, api, cases, today)
+        await _documents_received(system, cases, today)
+        # Registered after the past work was done (it was done before this week): the absence covers kasia's open
+        # cases only, and no finished case's history says "substituted" today before "done" weeks ago.
         monday = today - timedelta(days=today.weekday())
         if today.weekday() >= 5:  # on a weekend "this week" is the coming one
             monday += timedelta(days=7)
@@ -205,12 +217,9 @@ async def load_demo(system: EmbeddedSystem, clock: Clock) -> list[tuple[str, str
             "login": "kasia", "starts_on": monday.isoformat(), "ends_on": (monday + timedelta(days=4)).isoformat(),
             "substitute": "anna", "note": "urlop"})
         response.raise_for_status()
-        cases = await _planned_cases(api, contract_ids)
-        finished = await _work_the_cases(system, api, cases, today)
-        await _documents_received(api, cases, today)
         await _fees_paid(api, demo_clients(start.isoformat()), start, today)
-        if finished:
-            await _send_and_confirm_notices(system, finished)
+        if told:
+            await _send_and_confirm_notices(system, told)
     # The overdue fees remind their client at once (the daily check already ran this morning, before the demo).
     await fee_reminders.run_daily(system.runtimes["contracts"].ctx)
     return [(login, DEMO_PASSWORD) for login, *_ in STAFF]
@@ -233,19 +242,25 @@ async def _powers(api: httpx.AsyncClient, client_id: str, client: dict[str, Any]
         response.raise_for_status()
 
 
-async def _documents_received(api: httpx.AsyncClient, cases: list[dict[str, Any]], today: date) -> None:
-    """The client's documents of the past months arrived and were marked received: on the day, except one month of
-    one client a few days late; this month's are still awaited."""
+async def _documents_received(system: EmbeddedSystem, cases: list[dict[str, Any]], today: date) -> None:
+    """The client's documents of the past months arrived and were marked received by the accountant that morning:
+    on the day, except one month of one client a few days late; this month's are still awaited. Recorded through
+    the cases service's own function with a clock on that day, as `_work_the_cases` does."""
     tasks = sorted((c for c in cases if c.get("party") == "client" and c["status"] == "open"
                     and date.fromisoformat(c["due"]) < today), key=lambda c: (c["due"], c["id"]))
     late = tasks[-1]["id"] if tasks else None
+    cases_ctx = system.runtimes["cases"].ctx
     for n, task in enumerate(tasks):
         due = date.fromisoformat(task["due"])
         arrived = min(due + timedelta(days=4), today) if task["id"] == late else due - timedelta(days=n % 3)
-        body: dict[str, Any] = {"received_on": arrived.isoformat()}
-        if task.get("duty") == "documents":
-            body["count"] = 40 + (n * 37) % 260
-        (await api.post(f"/api/v1/cases/{task['id']}/received", json=body)).raise_for_status()
+        marked = min(datetime.combine(arrived, time(10, n * 11 % 60), tzinfo=WARSAW).astimezone(UTC),
+                     cases_ctx.clock.now())
+        who = lifecycle.Actor(login=task.get("assignee_login") or "admin", name=task.get("assignee_name") or "",
+                              email=task.get("assignee_email") or "")
+        ctx = replace(cases_ctx, clock=ManualClock(marked))
+        async with ctx.db.transaction() as session:
+            await duties.received(ctx, session, case_id=task["id"], scope=SERVICE_SCOPE, who=who, on=arrived,
+                                  count=40 + (n * 37) % 260 if task.get("duty") == "documents" else None)
 
 
 async def _fees_paid(api: httpx.AsyncClient, pairs: list[tuple[dict[str, Any], dict[str, Any]]], start: date,
@@ -323,9 +338,9 @@ def _amount(case: dict[str, Any], kind: str) -> str:
 
 
 async def _work_the_cases(system: EmbeddedSystem, api: httpx.AsyncClient, cases: list[dict[str, Any]],
-                          today: date) -> int:
+                          today: date) -> dict[str, datetime]:
     """Past cases done by their assignee on a business day before their due date (a few a day or two late, a few
-    overdue, some not applicable), a few current ones in progress. The number finished.
+    overdue, some not applicable), a few current ones in progress. When each case with a notice was done.
 
     The public API records a completion when it is made, so the past work goes through the cases service's own
     functions with a clock that says the day it was done (`_done_at`): no backdating is open to API callers."""
@@ -337,14 +352,15 @@ async def _work_the_cases(system: EmbeddedSystem, api: httpx.AsyncClient, cases:
     skipped = {c["id"] for c in past[:-OVERDUE] if c["code"].startswith("JPK_V7")}
     skipped = set(sorted(skipped)[:len(NOT_APPLICABLE)])
     cases_ctx = system.runtimes["cases"].ctx
-    finished = 0
+    told: dict[str, datetime] = {}
     for case_id in sorted(in_progress):
         (await api.post(f"/api/v1/cases/{case_id}/start")).raise_for_status()
     for n, case in enumerate(past):
         case_id = case["id"]
         if case_id in overdue or case_id in in_progress:
             continue
-        ctx = replace(cases_ctx, clock=ManualClock(_done_at(case, n, today)))
+        done_at = _done_at(case, n, today)
+        ctx = replace(cases_ctx, clock=ManualClock(done_at))
         who = lifecycle.Actor(login=case.get("assignee_login") or "admin", name=case.get("assignee_name") or "",
                               email=case.get("assignee_email") or "")
         async with ctx.db.transaction() as session:
@@ -360,45 +376,193 @@ async def _work_the_cases(system: EmbeddedSystem, api: httpx.AsyncClient, cases:
             amounts = {kind: _amount(case, kind) for kind in case.get("notice") or []}
             await lifecycle.finish(ctx, session, case_id=case_id, scope=SERVICE_SCOPE, who=who, amounts=amounts)
         if amounts:
-            finished += 1
-    return finished
+            told[case_id] = done_at
+    return told
 
 
 def _done_at(case: dict[str, Any], n: int, today: date) -> datetime:
-    """When a past case was done: on a business day up to five before its due date, in office hours; one in
-    `LATE_EVERY` a business day or two after it (never today or later)."""
+    """When a past case was done: on a business day up to five before its due date, but not before the planner made
+    it (its `generate_on`), in office hours; one in `LATE_EVERY` a business day or two after it (never today or
+    later)."""
     due = _CALENDAR.shift(date.fromisoformat(case["due"]), Shift.PREVIOUS_BUSINESS_DAY)
     day = _CALENDAR.add_business_days(due, -(n * 7 % 6))
+    if case.get("generate_on"):
+        day = max(day, _CALENDAR.shift(date.fromisoformat(case["generate_on"]), Shift.NEXT_BUSINESS_DAY))
     if n % LATE_EVERY == LATE_EVERY // 2 and _CALENDAR.add_business_days(due, 1 + n % 2) < today:
         day = _CALENDAR.add_business_days(due, 1 + n % 2)
     return datetime.combine(day, time(9 + n % 7, (n * 13) % 60), tzinfo=WARSAW).astimezone(UTC)
 
 
-async def _send_and_confirm_notices(system: EmbeddedSystem, finished: int) -> None:
-    """The notices of the finished cases go out (as they did on the days the cases were done, not at today's send
-    hour), and about half of the clients confirm theirs through the link in the mail (the public page's button)."""
+PLANNER_RUNS_AT = time(0, 1)  # the planner asks for a day's cases on its first tick after midnight (Warsaw)
+_LATE_SUFFIX = "; created after its due date "
+
+
+async def _created_when_planned(system: EmbeddedSystem, today: date) -> None:
+    """The demo's cases were all made today, at load time; an office using the system got each on its
+    `generate_on` day, when the planner asked for it. Dated so in the cases service (the case, its "created"
+    history line, `late_on_creation` decided as the cases service decides it: due before the day it was created)
+    and in the scheduler (the occurrence's `requested_at`). Only the demo's own data; real cases are untouched."""
+    cases_db = system.runtimes["cases"].ctx.db
+    async with cases_db.transaction() as session:
+        rows = (await session.execute(select(
+            cases.c.id, cases.c.due, cases.c.generate_on, cases.c.created_at, cases.c.updated_at,
+            cases.c.late_on_creation).where(cases.c.generate_on < today))).all()
+        moved = {row.id: row for row in rows if _planned_at(row.generate_on) < row.created_at}
+        if moved:
+            await session.execute(update(cases).where(cases.c.id == bindparam("case_id")).values(
+                created_at=bindparam("at"), updated_at=bindparam("updated"), late_on_creation=bindparam("late")), [
+                {"case_id": row.id, "at": _planned_at(row.generate_on), "late": row.due < row.generate_on,
+                 "updated": _planned_at(row.generate_on) if row.updated_at == row.created_at else row.updated_at}
+                for row in moved.values()])
+            created = (await session.execute(select(case_history.c.id, case_history.c.case_id, case_history.c.detail)
+                                             .where(case_history.c.event == "created"))).all()
+            entries = [{"entry_id": entry.id, "at": _planned_at(moved[entry.case_id].generate_on),
+                        "detail": _detail_when_planned(entry.detail, moved[entry.case_id])}
+                       for entry in created if entry.case_id in moved]
+            if entries:
+                await session.execute(update(case_history).where(case_history.c.id == bindparam("entry_id")).values(
+                    at=bindparam("at"), detail=bindparam("detail")), entries)
+    async with system.runtimes["scheduler"].ctx.db.transaction() as session:
+        requested = (await session.execute(select(occurrences.c.id, occurrences.c.generate_on).where(
+            occurrences.c.status == "requested", occurrences.c.generate_on < today))).all()
+        if requested:
+            await session.execute(update(occurrences).where(occurrences.c.id == bindparam("occurrence_id")).values(
+                requested_at=bindparam("at")),
+                [{"occurrence_id": o.id, "at": _planned_at(o.generate_on)} for o in requested])
+
+
+def _detail_when_planned(detail: str, case: Any) -> str:
+    """The "created" line without "created after its due date", unless it still was (due before generate_on)."""
+    if case.due >= case.generate_on and _LATE_SUFFIX in detail:
+        return detail[:detail.index(_LATE_SUFFIX)]
+    return str(detail)
+
+
+def _planned_at(generate_on: date) -> datetime:
+    return datetime.combine(generate_on, PLANNER_RUNS_AT, tzinfo=WARSAW).astimezone(UTC)
+
+
+async def _send_and_confirm_notices(system: EmbeddedSystem, told: dict[str, datetime]) -> None:
+    """The notices of the finished cases go out as they did on the days the cases were done (at the office's send
+    hour, or at once when a case was done after it: `send_after`), each issued by the notifier's own `issue` with a
+    clock at that time, its mails sent a moment later; about half of the clients open and confirm theirs through the
+    link in the mail a few hours to a few days after it came (the public page's functions, dated the same way)."""
     notifier = system.runtimes["notifier"].ctx
     deadline = asyncio.get_running_loop().time() + _PLANNING_SECONDS
     while True:  # case.completed reaches the notifier through the bus
         async with notifier.db.reading() as session:
             recorded = (await session.execute(select(func.count()).select_from(case_completions).where(
                 case_completions.c.notice_id.is_not(None)))).scalar_one()
-        if recorded >= finished:
+        if recorded >= len(told):
             break
         if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"the notifier recorded {recorded} of {finished} finished demo cases")
+            raise RuntimeError(f"the notifier recorded {recorded} of {len(told)} finished demo cases")
         await asyncio.sleep(0.2)
+    issued: list[str] = []
     async with notifier.db.transaction() as session:
-        await session.execute(update(notices).where(notices.c.status == "draft").values(
-            send_after=notifier.clock.now()))
-    await release_due(notifier)
+        # The liabilities reached the notifier on the days their cases were done.
+        for case_id, done_at in told.items():
+            await session.execute(update(case_completions).where(case_completions.c.case_id == case_id)
+                                  .values(at=done_at))
+        drafts = (await session.execute(select(notices.c.id).where(
+            notices.c.status == "draft", notices.c.kind == "liability"))).scalars().all()
+        when: dict[str, list[datetime]] = {}
+        for notice_id in drafts:
+            when.update(await _one_notice_a_day(notifier, session, notice_id, told))
+        for notice_id, times in sorted(when.items(), key=lambda item: (max(item[1]), item[0])):
+            at = send_after(notifier.settings, max(times))
+            await session.execute(update(notices).where(notices.c.id == notice_id).values(
+                created_at=min(times), updated_at=min(times), send_after=at))
+            row = (await session.execute(select(notices).where(notices.c.id == notice_id))).one()
+            await issue(replace(notifier, clock=ManualClock(at)), session, row)
+            issued.append(notice_id)
+    await _sent_when_issued(notifier, issued)
     async with notifier.db.reading() as session:
-        tokens = list((await session.execute(
-            select(notice_recipients.c.token).join(notices, notices.c.id == notice_recipients.c.notice_id)
-            .where(notices.c.status == "issued", notices.c.requires_confirmation)
-            .order_by(notices.c.issued_at, notices.c.id, notice_recipients.c.id))).scalars())
-    transport = httpx.ASGITransport(app=system.gateway.app, client=("192.0.2.10", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url=system.settings.public_url,
-                                 headers={"User-Agent": "Mozilla/5.0 (demo client)"}) as browser:
-        for token in tokens[::2]:
-            (await browser.post(f"/confirm/{token}")).raise_for_status()
+        recipients = (await session.execute(
+            select(notice_recipients.c.token, notices.c.issued_at)
+            .join(notices, notices.c.id == notice_recipients.c.notice_id)
+            .where(notices.c.status == "issued", notices.c.requires_confirmation, notices.c.id.in_(issued))
+            .order_by(notices.c.issued_at, notices.c.id, notice_recipients.c.id))).all()
+    now = notifier.clock.now()
+    async with notifier.db.transaction() as session:
+        for n, (token, issued_at) in enumerate(recipients[::2]):
+            # Read the same day or in the next few, in the client's working hours, never after today's start.
+            day = _CALENDAR.add_business_days(local_date(issued_at), n % 4)
+            opened = max(datetime.combine(day, time(8 + n * 5 % 10, n * 23 % 60), tzinfo=WARSAW).astimezone(UTC),
+                         issued_at + timedelta(minutes=20 + n * 7 % 90))
+            opened = min(opened, now - timedelta(hours=1, minutes=n * 7 % 50))
+            view = await by_token(session, token, lock=True)
+            if view is None:
+                continue
+            await record_opening(replace(notifier, clock=ManualClock(opened)), session, view,
+                                 address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
+            await confirm(replace(notifier, clock=ManualClock(opened + timedelta(minutes=2))), session, view,
+                          address=_CLIENT_ADDRESS, user_agent=_CLIENT_AGENT)
+
+
+async def _one_notice_a_day(notifier: ServiceContext, session: AsyncSession, notice_id: str,
+                            told: dict[str, datetime]) -> dict[str, list[datetime]]:
+    """The bus brought every completion today, so a client's liabilities of one period sit in one draft; the
+    notifier collects a day's completions in a draft of that day (`domain.draft_key`), so those done on earlier
+    days become drafts of their own. Their liability lines, "liability_added" events and completions move with
+    them, dated when their cases were done. The drafts, each with when its cases were done."""
+    draft = (await session.execute(select(notices).where(notices.c.id == notice_id))).one()
+    lines = (await session.execute(select(notice_items.c.id, notice_items.c.case_id, notice_items.c.due).where(
+        notice_items.c.notice_id == notice_id))).all()
+    by_day: dict[date, list[Any]] = {}
+    for line in lines:
+        by_day.setdefault(local_date(told.get(line.case_id, draft.created_at)), []).append(line)
+    found: dict[str, list[datetime]] = {}
+    for day, group in sorted(by_day.items()):
+        target = notice_id
+        if day != max(by_day):
+            target = str(uuid.uuid4())
+            await session.execute(notices.insert().values({
+                **draft._mapping, "id": target, "due": min(line.due for line in group),
+                "draft_key": domain.draft_key(draft.client_id, draft.period, day, notifier.settings.notice_grouping,
+                                              group[0].case_id)}))
+            await session.execute(update(notice_items).where(notice_items.c.id.in_([line.id for line in group]))
+                                  .values(notice_id=target))
+        else:
+            await session.execute(update(notices).where(notices.c.id == notice_id).values(
+                due=min(line.due for line in group)))
+        for line in group:
+            done_at = told.get(line.case_id, draft.created_at)
+            found.setdefault(target, []).append(done_at)
+            await session.execute(update(notice_events).where(
+                notice_events.c.notice_id == notice_id, notice_events.c.kind == "liability_added",
+                notice_events.c.detail.startswith(f"case {line.case_id}:")).values(notice_id=target, at=done_at))
+            await session.execute(update(case_completions).where(case_completions.c.case_id == line.case_id)
+                                  .values(notice_id=target))
+    return found
+
+
+_CLIENT_ADDRESS = "192.0.2.10"  # the demo clients' browser (a documentation address)
+_CLIENT_AGENT = "Mozilla/5.0 (demo client)"
+_SENT_AFTER = timedelta(seconds=4)  # how long the mail of a notice took to leave
+
+
+async def _sent_when_issued(notifier: ServiceContext, issued: list[str]) -> None:
+    """The notices' mails left a moment after the notice was issued: the notifier's dispatcher sends (or keeps)
+    them now; once it has, their send times (the proof of when the client was told) are those of their days."""
+    deadline = asyncio.get_running_loop().time() + _PLANNING_SECONDS
+    while True:
+        async with notifier.db.reading() as session:
+            waiting = (await session.execute(select(func.count()).select_from(mails).where(
+                mails.c.notice_id.in_(issued), mails.c.status.in_(("pending", "sending"))))).scalar_one()
+        if not waiting:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"{waiting} mails of the demo's notices are still waiting to be sent")
+        await asyncio.sleep(0.1)
+    async with notifier.db.transaction() as session:
+        sent = (await session.execute(select(mails.c.id, mails.c.created_at).where(
+            mails.c.notice_id.in_(issued), mails.c.sent_at.is_not(None)))).all()
+        if sent:
+            await session.execute(update(mails).where(mails.c.id == bindparam("mail_id")).values(
+                sent_at=bindparam("at")), [{"mail_id": m.id, "at": m.created_at + _SENT_AFTER} for m in sent])
+        for notice_id, issued_at in (await session.execute(select(notices.c.id, notices.c.issued_at).where(
+                notices.c.id.in_(issued)))).all():
+            await session.execute(update(notice_recipients).where(
+                notice_recipients.c.notice_id == notice_id, notice_recipients.c.first_sent_at.is_not(None))
+                .values(first_sent_at=issued_at + _SENT_AFTER))

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from services.cases.models import case_history
 from services.common.calendar import BusinessCalendar
 from services.common.clock import WARSAW, ManualClock
 from services.demo import load_demo
-from services.notifier.models import notices
+from services.notifier.models import notice_events, notice_items, notices
 from tests.conftest import wait_for
 from tests.embedded.conftest import open_office
 
@@ -38,6 +39,17 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
         async with office.system.runtimes["notifier"].ctx.db.reading() as session:
             statuses = Counter((await session.execute(
                 select(notices.c.status).where(notices.c.kind == "liability"))).scalars())
+            told = (await session.execute(
+                select(notices.c.id, notices.c.issued_at, notice_items.c.case_id)
+                .join(notice_items, notice_items.c.notice_id == notices.c.id)
+                .where(notices.c.kind == "liability"))).all()
+            confirmations = (await session.execute(
+                select(notices.c.issued_at, notice_events.c.at)
+                .join(notice_events, notice_events.c.notice_id == notices.c.id)
+                .where(notices.c.kind == "liability", notice_events.c.kind == "confirmed"))).all()
+        async with office.system.runtimes["cases"].ctx.db.reading() as session:
+            history = (await session.execute(select(case_history.c.case_id, case_history.c.at, case_history.c.event)
+                                             .order_by(case_history.c.id))).all()
 
         async def fee_notices() -> list[str] | None:
             async with office.system.runtimes["notifier"].ctx.db.reading() as session:
@@ -80,6 +92,46 @@ async def test_the_demo_office_is_a_normal_monday_not_a_pile_of_overdue_cases(tm
     assert sum(office_months[m]["done_late"] for m in ("2026-10", "2026-11")) == late
     assert sum(office_months[m]["done_on_time"] for m in ("2026-10", "2026-11")) == on_time
     assert {c["assignee_login"] for c in done} <= {"anna", "kasia", "piotr", "maria"}
+
+    # An office that has used the system for months: each case was made by the planner on its `generate_on` day,
+    # before its due date (none "created after its due date": the demo means none to be), and its history reads in
+    # time order — created, then worked on, then done — with nothing dated today before what was done weeks ago.
+    every_case = cases + tasks
+    born_late = [c for c in every_case if c["late_on_creation"]]
+    assert not born_late, [(c["code"], c["due"], c["created_at"]) for c in born_late]
+    for case in every_case:
+        if case["generate_on"] and date.fromisoformat(case["generate_on"]) < today:
+            created = datetime.fromisoformat(case["created_at"]).astimezone(WARSAW).date()
+            assert created == date.fromisoformat(case["generate_on"]), (case["code"], case["generate_on"], created)
+    lines: dict[str, list[tuple[datetime, str]]] = {}
+    for row in history:
+        lines.setdefault(row.case_id, []).append((row.at, row.event))
+    for case in every_case:
+        events = lines[case["id"]]
+        assert [at for at, _ in events] == sorted(at for at, _ in events), (case["code"], events)
+        assert events[0][1] == "created", (case["code"], events)
+    for case in done:
+        events = lines[case["id"]]
+        assert events[-1] == (datetime.fromisoformat(case["completed_at"]), "done"), (case["code"], events)
+    for task in (t for t in tasks if t["status"] == "done"):  # documents marked received on their day, not today
+        events = lines[task["id"]]
+        assert events[-1][1] == "received" and events[-1][0].astimezone(WARSAW).date() < today, events
+
+    # The notices were issued when their cases were finished (the day's send hour, or at once after it): spread over
+    # the past, not all at load time; each after every case it tells of, on the day the last of them was done; the
+    # clients confirmed theirs after receiving them, before today's work began.
+    completed = {c["id"]: datetime.fromisoformat(c["completed_at"]) for c in done}
+    by_notice: dict[str, tuple[datetime, list[datetime]]] = {}
+    for notice_id, issued_at, case_id in told:
+        if issued_at is not None and case_id in completed:
+            by_notice.setdefault(notice_id, (issued_at, []))[1].append(completed[case_id])
+    assert len(by_notice) >= 10
+    for issued_at, finished in by_notice.values():  # a day's completions travel together, told that day
+        assert issued_at >= max(finished)
+        assert {at.astimezone(WARSAW).date() for at in finished} == {issued_at.astimezone(WARSAW).date()}
+    issue_days = {issued_at.astimezone(WARSAW).date() for issued_at, _ in by_notice.values()}
+    assert len(issue_days) >= 8 and max(issue_days) < today, sorted(issue_days)
+    assert confirmations and all(issued < at <= office.clock.now() for issued, at in confirmations)
 
     # The client's duties (the planner makes client tasks of the last month past, and those due soon): every past
     # one received, one of them late; one coming still awaited.
