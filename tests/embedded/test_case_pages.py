@@ -3,6 +3,9 @@ caller's contracts a not-found page, a manager's reopen, the one-off case form a
 
 from __future__ import annotations
 
+import html
+import re
+
 from tests.embedded.conftest import Office
 from tests.embedded.test_case_lifecycle import REQUIRED, vat_case
 from tests.embedded.web import browser, csrf_of, log_in, post_form
@@ -80,3 +83,23 @@ async def test_staff_make_a_one_off_case_from_the_contract_page(office: Office) 
         page = await anna.get(made.headers["location"])
     assert "Aktualizacja VAT-R" in page.text and "ręcznie" in page.text and "Przygotuj VAT-R" in page.text
     assert "15.12.2026" in page.text
+
+
+async def test_the_case_list_pages_forward_and_back_keeping_its_filters(office: Office) -> None:
+    case = await vat_case(office)
+    form_url = f"/contracts/{case['contract_id']}/cases/new"
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        for title in ("Aktualizacja VAT-R", "Zgłoszenie CRBR"):  # open cases beside the VAT one
+            made = await post_form(maria, form_url, form_url, {"title": title, "due": "2026-12-15"})
+            assert made.status_code == 303
+        first = await maria.get("/cases?tab=open&sort=due&limit=1")
+        assert first.status_code == 200, first.text[:500]
+        following = re.search(r'href="([^"]+)" rel="next"', first.text)
+        assert following, "no link to the next page"
+        second = await maria.get(html.unescape(following.group(1)))
+        back = re.search(r'href="([^"]+)" rel="prev"', second.text)
+    assert second.status_code == 200 and back
+    # The filters travel with the page; the first page is the one without an offset.
+    assert "tab=open" in following.group(1) and "sort=due" in following.group(1) and "offset=1" in following.group(1)
+    assert "tab=open" in back.group(1) and "offset" not in back.group(1)
