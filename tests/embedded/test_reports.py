@@ -11,6 +11,7 @@ Contract K/1 (client Alfa, 3 employees, team anna + maria) from 01.01.2026: 1000
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import uuid
 from datetime import UTC, date, datetime
@@ -333,6 +334,30 @@ async def test_report_headings_say_in_which_month_in_either_language(office: Off
     assert '<td class="month">2026-11</td>' in execution_pl  # white-space: nowrap (terminarz.css)
     assert ">Sprawy biura<" in execution_pl and ">Zadania klienta<" in execution_pl
     assert ">The office's cases<" in execution_en and ">The client's tasks<" in execution_en
+
+
+async def test_each_execution_count_is_red_by_its_own_value(office: Office) -> None:
+    """A count of overdue work is red only when it is above 0: K/2's November has one overdue office case and
+    none of the client's tasks overdue, so its client cell stays plain (it used to take the row's red)."""
+    await _office_data(office)
+    async with browser(office) as maria:
+        await log_in(maria, "maria")
+        page = (await maria.get("/reports/execution?from=2026-10&to=2026-11")).text
+    assert 'class="late"' not in page.split('id="execution"')[1].split("<tbody>")[1]  # no row-wide colour
+
+    def counts(number: str, month: str) -> dict[str, tuple[str, bool]]:
+        body = page.split('id="execution"')[1].split("<tbody>")[1].split("</tbody>")[0]
+        row = next(r for r in body.split("<tr") if f">{number}<" in r and f">{month}<" in r)
+        cells = re.findall(r'<td(?: class="([^"]*)")?>(.*?)</td>', row, re.S)
+        shown = [(text, "late" in (classes or "").split()) for classes, text in cells]  # (count, red)
+        return {"overdue": shown[6], "client_overdue": shown[12], "client_late": shown[11]}
+
+    assert counts("K/2", "2026-11") == {"overdue": ("1", True), "client_overdue": ("0", False),
+                                        "client_late": ("0", False)}
+    assert counts("K/1", "2026-11") == {"overdue": ("2", True), "client_overdue": ("1", True),
+                                        "client_late": ("0", False)}
+    assert counts("K/1", "2026-10") == {"overdue": ("0", False), "client_overdue": ("0", False),
+                                        "client_late": ("0", False)}
 
 
 def _tile(html: str, tile_id: str) -> int:
