@@ -44,6 +44,12 @@ async def test_a_manager_reads_the_financial_summary_and_downloads_it(base_url: 
             assert box is not None and box["height"] > 100  # drawn, not collapsed
             assert await page.locator("#chart-liabilities svg rect.kind-zus").count() == 1
             await page.screenshot(path=str(SHOTS / "financial_summary.png"), full_page=True)
+            # At 1280 px the contracts' table shows whole, the liabilities a line per kind in one cell.
+            widths = await page.evaluate("""() => { const box = document.querySelector('#financial-contracts')
+                .parentElement; return [box.scrollWidth, box.clientWidth]; }""")
+            assert widths[0] <= widths[1], widths
+            k1 = page.locator("#financial-contracts tbody tr", has_text="K/1")
+            await expect(k1.locator("dl.liabilities dt")).to_have_text(["VAT", "PIT", "CIT", "ZUS"])
             async with page.expect_download() as download_info:
                 await page.click("#download-xlsx")
             download = await download_info.value

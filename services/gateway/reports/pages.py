@@ -59,7 +59,6 @@ async def financial_page(request: Request, month: Annotated[str, Query(max_lengt
     return render(request, "reports/financial.html", caller.user, report=report, current=current,
                   month_choices=month_choices(ctx.clock.today(), report["month"]),
                   charts=[fee_chart, liability_chart], kind_pl=reports.KIND_PL,
-                  shown_kinds=[k for k in report["kinds"] if k in current["liabilities"]],
                   query=urlencode({"month": report["month"]}))
 
 
