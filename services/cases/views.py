@@ -117,12 +117,15 @@ def _filters(f: CaseFilter) -> list[ColumnElement[bool]]:
     return where
 
 
+# The filters whose values are parameters: whether each is given is part of a statement's shape (`_shape`), its
+# value one of the call's parameters (`_values`).
+_VALUED = ("mine_of", "visible_to", "status", "contract_id", "client_id", "code", "party", "assignee", "due_from",
+           "due_to", "deadline_state")
+
+
 def _values(scope: Scope, f: CaseFilter, today: date) -> dict[str, Any]:
     """The parameters of the statements `_built` for `f` (those its shape does not use are ignored)."""
-    values: dict[str, Any] = {
-        name: getattr(f, name) for name in ("mine_of", "visible_to", "status", "contract_id", "client_id", "code",
-                                            "party", "assignee", "due_from", "due_to", "deadline_state", "limit",
-                                            "offset")}
+    values: dict[str, Any] = {name: getattr(f, name) for name in (*_VALUED, "limit", "offset")}
     if f.client:
         escaped = f.client.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         values["client_pattern"] = f"%{escaped.lower()}%"
@@ -186,9 +189,7 @@ def counts_statement(scope: Scope, f: CaseFilter) -> Select[Any]:
 def _shape(scope: Scope, f: CaseFilter, columns: Sequence[ColumnElement[Any]] | None) -> tuple[Any, ...]:
     """What the statements of `find_cases` depend on: which filters are given, the tab and the order, whether the
     scope restricts and whether the caller asks for their own cases — never a value."""
-    given = tuple(getattr(f, name) is not None for name in (
-        "mine_of", "visible_to", "status", "contract_id", "client_id", "code", "assignee", "due_from", "due_to",
-        "deadline_state", "party"))
+    given = tuple(getattr(f, name) is not None for name in _VALUED)
     return (scope.contracts is None, _own_only(scope, f), given, bool(f.client), f.tab, f.sort, f.descending,
             None if columns is None else tuple(c.name for c in columns))
 
@@ -222,4 +223,5 @@ def statements(scope: Scope, f: CaseFilter, today: date, *,
     """The page and the counts per status `find_cases` runs, with this call's values bound (bench/my_cases.py
     prints their plans)."""
     values = _values(scope, f, today)
-    return tuple(statement.params(values) for statement in _built(scope, f, columns))  # type: ignore[return-value]
+    page, counts = _built(scope, f, columns)
+    return page.params(values), counts.params(values)

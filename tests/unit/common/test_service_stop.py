@@ -26,11 +26,13 @@ async def test_a_loop_that_lets_its_cancellation_pass_is_cancelled_again(
 ) -> None:
     monkeypatch.setattr(runtime_module, "LOOP_STOP_GRACE", 0.2)
     rounds_after_the_stop = 0
+    running = asyncio.Event()
 
     async def deaf_once(ctx: ServiceContext) -> None:
         """Like a loop whose `asyncio.wait_for` returned its wake-up and dropped the cancellation (Python 3.11)."""
         nonlocal rounds_after_the_stop
         deaf = True
+        running.set()
         while True:
             try:
                 await asyncio.sleep(0.05)
@@ -49,7 +51,8 @@ async def test_a_loop_that_lets_its_cancellation_pass_is_cancelled_again(
     async with runtime.ctx.db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     await runtime.start()
-    await asyncio.sleep(0)  # the loop is running
+    async with asyncio.timeout(10):
+        await running.wait()  # the loop is running: its first cancellation comes inside it
     async with asyncio.timeout(10):  # before the fix: forever
         await runtime.stop()
     assert rounds_after_the_stop > 0  # it did go on after the first cancellation, until the second
