@@ -58,6 +58,14 @@ async def case_of(office: Office, case_id: str, party: str) -> dict[str, Any]:
     return await wait_for(found, what=f"the case to become party {party}")  # type: ignore[no-any-return]
 
 
+async def signed_in_october(office: Office, number: str, seed: str) -> str:
+    """A contract signed on 20.10.2026; the planner's run of 26.10 (October's client task, due Mon 9.11) done."""
+    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    contract_id = await sign(office, number, seed)
+    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    return contract_id
+
+
 async def notices_of(office: Office, contract_id: str) -> list[dict[str, Any]]:
     async with notifier(office) as api:
         items: list[dict[str, Any]] = (await api.get("/notices", params={"contract_id": contract_id})).json()["items"]
@@ -73,9 +81,7 @@ async def notice_in(office: Office, contract_id: str, status: str) -> dict[str, 
 async def test_a_client_task_the_office_takes_over_stops_reminding_the_client_and_resumes_when_it_is_the_clients_again(
     office: Office, rules_dir: Path
 ) -> None:
-    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
-    contract_id = await sign(office, "P/1", "951217341")
-    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    contract_id = await signed_in_october(office, "P/1", "951217341")
     task = await client_task(office, contract_id, "2026-10")  # due Mon 9.11
     await at(office, datetime(2026, 11, 10, 7, 30, tzinfo=UTC))  # past the due date: the notice goes
     [first] = await wait_for(lambda: mails_to_client(office), what="the client task's notice")
@@ -126,9 +132,7 @@ async def test_an_office_case_that_becomes_a_client_task_reminds_the_client_as_a
     # Before: the office fetched the month's documents itself — an office case, nothing for the client.
     edit_documents(rules_dir, office=True)
     await apply_rules(office)
-    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
-    contract_id = await sign(office, "P/2", "526104057")
-    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    contract_id = await signed_in_october(office, "P/2", "526104057")
 
     async def october() -> dict[str, Any] | None:
         async with office.api() as api:
@@ -155,9 +159,7 @@ async def test_an_office_case_that_becomes_a_client_task_reminds_the_client_as_a
 async def test_a_client_task_the_client_confirmed_and_the_office_takes_over_no_longer_shows_it_as_confirmed(
     office: Office, rules_dir: Path
 ) -> None:
-    office.clock.set(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
-    contract_id = await sign(office, "P/3", "712345674")
-    await at(office, datetime(2026, 10, 26, 7, 0, tzinfo=UTC))
+    contract_id = await signed_in_october(office, "P/3", "712345674")
     task = await client_task(office, contract_id, "2026-10")  # due Mon 9.11
     await at(office, datetime(2026, 11, 6, 7, 30, tzinfo=UTC))  # three days before: the first reminder
     [first] = await wait_for(lambda: mails_to_client(office), what="the client task's notice")
